@@ -1,0 +1,81 @@
+"""The session boundary: ``python -m build_support <stage> [args…]``.
+
+Each stage is a function ``main(argv, config) -> int`` in its own module, imported
+lazily. Errors from the library are caught here, once: the message is printed with its
+hint and the process exits with the error class's exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import cast
+
+from build_support import config as config_mod
+from build_support import log
+from build_support.errors import BuildSupportError, InterruptedByUser
+
+StageMain = Callable[[list[str], config_mod.Config], int]
+
+#: stage name → "module:function"
+STAGES: dict[str, str] = {
+    "lock": "build_support.locks:main",
+    "store": "build_support.store:cli_main",
+    "wheel": "build_support.wheels:main",
+    "jars": "build_support.jars:main",
+    "images": "build_support.images:main",
+    "release-tests": "build_support.releasetests.cli:main",
+    "pipeline": "build_support.pipeline:main",
+    "pythons": "build_support.cli:pythons_main",
+}
+
+
+def resolve(stage: str) -> StageMain:
+    try:
+        target = STAGES[stage]
+    except KeyError:
+        raise config_mod.ConfigError(
+            f"unknown stage {stage!r}", hint="stages: " + ", ".join(sorted(STAGES))
+        ) from None
+    module_name, func = target.split(":")
+    module = importlib.import_module(module_name)
+    return cast("StageMain", getattr(module, func))
+
+
+def pythons_main(argv: list[str], cfg: config_mod.Config) -> int:
+    """Print where each configured interpreter is (or fail naming the missing ones)."""
+    from build_support import pythons
+
+    wanted = argv or list(cfg.python_versions)
+    found = pythons.require(wanted, extra=cfg.python_search_paths)
+    for v, interp in found.items():
+        print(f"{v}\t{interp.full_version}\t{interp.path}")
+    return 0
+
+
+def run_stage(stage: str, argv: Sequence[str]) -> int:
+    """Run one stage; the only place library errors are caught."""
+    start = time.monotonic()
+    try:
+        cfg = config_mod.load()
+        code = resolve(stage)(list(argv), cfg)
+    except BuildSupportError as exc:
+        log.error(f"{stage}: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error(f"{stage}: interrupted")
+        return InterruptedByUser.exit_code
+    elapsed = time.monotonic() - start
+    if code == 0:
+        log.success(f"{stage}: done in {elapsed:.1f}s")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: python -m build_support STAGE [ARGS...]\nstages: " + ", ".join(STAGES))
+        return 0 if args else 2
+    return run_stage(args[0], args[1:])

@@ -1,0 +1,144 @@
+"""Output a person can follow: a line per step, CI fold groups, a closing summary.
+
+On Buildkite a group is ``--- title``; on GitHub Actions ``::group::title`` …
+``::endgroup::``; in a terminal a bold ``==> title`` line. Everything goes to stderr
+so that stdout stays free for machine-readable output (JSON, YAML).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TextIO
+
+
+class CIKind(Enum):
+    LOCAL = "local"
+    BUILDKITE = "buildkite"
+    GITHUB = "github"
+    GENERIC = "ci"
+
+
+def detect_ci(env: Mapping[str, str] | None = None) -> CIKind:
+    """Which CI system (if any) this process runs under, from its environment."""
+    env = os.environ if env is None else env
+    if env.get("BUILDKITE") == "true":
+        return CIKind.BUILDKITE
+    if env.get("GITHUB_ACTIONS") == "true":
+        return CIKind.GITHUB
+    if env.get("CI"):
+        return CIKind.GENERIC
+    return CIKind.LOCAL
+
+
+def _stream() -> TextIO:
+    return sys.stderr
+
+
+def _color() -> bool:
+    return _stream().isatty() and "NO_COLOR" not in os.environ
+
+
+def _paint(text: str, code: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if _color() else text
+
+
+def info(message: str) -> None:
+    """One line of progress."""
+    print(message, file=_stream(), flush=True)
+
+
+def step(message: str) -> None:
+    """A named step of a stage."""
+    print(_paint(f"--> {message}", "1"), file=_stream(), flush=True)
+
+
+def warn(message: str) -> None:
+    print(_paint(f"warning: {message}", "33"), file=_stream(), flush=True)
+
+
+def error(message: str) -> None:
+    print(_paint(f"error: {message}", "31;1"), file=_stream(), flush=True)
+
+
+def success(message: str) -> None:
+    print(_paint(message, "32"), file=_stream(), flush=True)
+
+
+@contextlib.contextmanager
+def group(title: str, *, ci: CIKind | None = None) -> Iterator[None]:
+    """A foldable group of output; its duration is printed when it ends."""
+    kind = detect_ci() if ci is None else ci
+    out = _stream()
+    if kind is CIKind.BUILDKITE:
+        print(f"--- {title}", file=out, flush=True)
+    elif kind is CIKind.GITHUB:
+        print(f"::group::{title}", file=out, flush=True)
+    else:
+        print(_paint(f"==> {title}", "1;34"), file=out, flush=True)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        elapsed = time.monotonic() - start
+        if kind is CIKind.GITHUB:
+            print("::endgroup::", file=out, flush=True)
+        print(f"    ({title}: {elapsed:.1f}s)", file=out, flush=True)
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover - loop always returns
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table with columns padded to their widest cell."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
+    return "\n".join(lines)
+
+
+@dataclass
+class Summary:
+    """The closing summary of a stage: what it produced, and a JSON twin for machines."""
+
+    stage: str
+    headers: tuple[str, ...] = ("artifact", "size", "sha256", "time")
+    rows: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, **cells: str) -> None:
+        self.rows.append(dict(cells))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def render(self) -> str:
+        table = format_table(
+            self.headers, [[row.get(h, "") for h in self.headers] for row in self.rows]
+        )
+        parts = [f"Summary of {self.stage}:", table, *self.notes]
+        return "\n".join(parts)
+
+    def emit(self, json_path: Path | None = None) -> None:
+        info("")
+        info(self.render())
+        if json_path is not None:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            payload = {"stage": self.stage, "rows": self.rows, "notes": self.notes}
+            json_path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

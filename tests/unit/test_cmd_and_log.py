@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from build_support import cmd, log
+from build_support.errors import CommandFailedError, ToolMissingError
+
+
+def test_missing_tool_says_how_to_get_it() -> None:
+    with pytest.raises(ToolMissingError, match=r"'mvn'.*\n.*apt-get install maven"):
+        cmd.which("mvn", path="/nonexistent")
+
+
+@pytest.mark.subprocess
+def test_run_echoes_and_captures(capsys: pytest.CaptureFixture[str]) -> None:
+    proc = cmd.run([sys.executable, "-c", "print('hi there')"], capture=True)
+    assert proc.stdout == "hi there\n"
+    assert "+ " in capsys.readouterr().err
+
+
+@pytest.mark.subprocess
+def test_failure_carries_code_and_output_tail() -> None:
+    with pytest.raises(CommandFailedError) as exc:
+        cmd.run(
+            [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
+            capture=True,
+            hint="try again",
+        )
+    assert exc.value.returncode == 3
+    assert "boom" in str(exc.value)
+    assert "hint: try again" in str(exc.value)
+
+
+@pytest.mark.subprocess
+def test_timeout_is_a_command_failure() -> None:
+    with pytest.raises(CommandFailedError, match="timed out"):
+        cmd.run([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.2)
+
+
+def test_ci_detection() -> None:
+    assert log.detect_ci({"BUILDKITE": "true"}) is log.CIKind.BUILDKITE
+    assert log.detect_ci({"GITHUB_ACTIONS": "true"}) is log.CIKind.GITHUB
+    assert log.detect_ci({"CI": "1"}) is log.CIKind.GENERIC
+    assert log.detect_ci({}) is log.CIKind.LOCAL
+
+
+@pytest.mark.parametrize(
+    ("kind", "opening", "closing"),
+    [
+        (log.CIKind.BUILDKITE, "--- build", None),
+        (log.CIKind.GITHUB, "::group::build", "::endgroup::"),
+        (log.CIKind.LOCAL, "==> build", None),
+    ],
+)
+def test_fold_groups(
+    capsys: pytest.CaptureFixture[str], kind: log.CIKind, opening: str, closing: str | None
+) -> None:
+    with log.group("build", ci=kind):
+        log.info("inside")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == opening
+    assert err[1] == "inside"
+    if closing:
+        assert err[2] == closing
+
+
+def test_summary_table_and_json(tmp_path: pytest.TempPathFactory) -> None:
+    summary = log.Summary("wheel")
+    summary.add(artifact="a.whl", size="1 KiB", sha256="ab" * 32, time="1.0s")
+    text = summary.render()
+    assert "a.whl" in text
+    assert "sha256" in text.splitlines()[1]
+    assert log.human_size(2048) == "2.0 KiB"
