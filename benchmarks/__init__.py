@@ -1,0 +1,1 @@
+"""Benchmarks: each module measures a stage against a baseline in the same run."""
