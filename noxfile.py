@@ -66,7 +66,12 @@ def lock(session: nox.Session) -> None:
     _install(session)
     _lock_tools(session)
     session.run(
-        "python", "-m", "build_support", "lock", "--python", str(session.python),
+        "python",
+        "-m",
+        "build_support",
+        "lock",
+        "--python",
+        str(session.python),
         *session.posargs,
     )
 

@@ -15,7 +15,7 @@ from typing import cast
 
 from build_support import config as config_mod
 from build_support import log
-from build_support.errors import BuildSupportError, InterruptedByUser
+from build_support.errors import BuildSupportError, ConfigError, InterruptedByUser
 
 StageMain = Callable[[list[str], config_mod.Config], int]
 
@@ -36,7 +36,7 @@ def resolve(stage: str) -> StageMain:
     try:
         target = STAGES[stage]
     except KeyError:
-        raise config_mod.ConfigError(
+        raise ConfigError(
             f"unknown stage {stage!r}", hint="stages: " + ", ".join(sorted(STAGES))
         ) from None
     module_name, func = target.split(":")

@@ -45,7 +45,8 @@ def expected_commit(root: Path, env: Mapping[str, str] | None = None) -> str:
     sha = _git(root, "rev-parse", "HEAD")
     if not sha or not SHA_RE.match(sha):
         raise VerificationError(
-            "the expected commit is unknown: no " + "/".join(COMMIT_VARS)
+            "the expected commit is unknown: no "
+            + "/".join(COMMIT_VARS)
             + f" variable, and `git rev-parse HEAD` failed in {root}",
             hint="build from a git checkout with at least one commit, or set BUILDKITE_COMMIT",
         )

@@ -172,7 +172,7 @@ class Config:
 
     def path(self, name: str) -> Path:
         """An absolute path for one of :class:`Paths`' entries."""
-        return self.root / getattr(self.paths, name)
+        return self.root / str(getattr(self.paths, name))
 
     def section(self, name: str, cls: type[T]) -> T:
         """The stage section ``[tool.build_support.<name>]`` as the dataclass ``cls``."""

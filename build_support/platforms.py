@@ -71,15 +71,15 @@ def canonical_arch(machine: str) -> Arch:
         ) from None
 
 
-def wheel_platform(
-    system: str, machine: str, *, macos_target: str = "12_0"
-) -> str:
+def wheel_platform(system: str, machine: str, *, macos_target: str = "12_0") -> str:
     """The wheel platform tag built natively on a host with this ``uname``."""
     arch = ARCH_ALIASES.get(machine)
     tag = PLATFORM_TABLE.get((system, arch)) if arch else None
     if tag is None:
         supported = ", ".join(
-            f"{s}-{m}" for m, a in sorted(ARCH_ALIASES.items()) for (s, aa) in PLATFORM_TABLE
+            f"{s}-{m}"
+            for m, a in sorted(ARCH_ALIASES.items())
+            for (s, aa) in PLATFORM_TABLE
             if aa == a
         )
         raise PlatformError(

@@ -46,7 +46,10 @@ def ensure_packages(executables: dict[str, str]) -> None:
     for attempt in (1, 2):
         proc = subprocess.run(
             ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
-            env=env, capture_output=True, text=True, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode == 0:
             return
@@ -77,7 +80,10 @@ def engine_running(timeout: float = 10.0) -> bool:
     try:
         proc = subprocess.run(
             [_docker_client(), "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True, text=True, timeout=timeout, check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired, DockerError):
         return False
@@ -99,9 +105,7 @@ def ensure_docker(*, start: bool = True, wait_seconds: float = 60.0) -> None:
         )
     log.step("starting dockerd")
     with DOCKERD_LOG.open("ab") as out:
-        subprocess.Popen(  # noqa: S603 - fixed argv
-            ["dockerd"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        subprocess.Popen(["dockerd"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if engine_running(timeout=5):

@@ -66,7 +66,7 @@ def test_section_parsing_and_literal_errors(tmp_path: Path) -> None:
     bad = config.from_table({"lock": {"backend": "poetry"}}, tmp_path)
     with pytest.raises(ConfigError, match=r"lock\.backend = 'poetry'.*one of 'uv', 'pip-tools'"):
         bad.section("lock", _Section)
-    with pytest.raises(ConfigError, match="unknown key tool.build_support.lock.nope"):
+    with pytest.raises(ConfigError, match=r"unknown key tool\.build_support\.lock\.nope"):
         config.from_table({"lock": {"nope": 1}}, tmp_path).section("lock", _Section)
     with pytest.raises(ConfigError, match="expected an integer"):
         config.from_table({"lock": {"retries": True}}, tmp_path).section("lock", _Section)

@@ -35,7 +35,7 @@ def test_candidates_prefer_user_then_newest_pyenv_and_skip_shims(tmp_path: Path)
 @pytest.mark.subprocess
 def test_find_confirms_by_running(tmp_path: Path) -> None:
     real = Path(sys.executable)
-    ver = "%d.%d" % sys.version_info[:2]
+    ver = f"{sys.version_info[0]}.{sys.version_info[1]}"
     user = tmp_path / "bin"
     user.mkdir()
     link = user / f"python{ver}"
