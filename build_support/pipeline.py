@@ -1,0 +1,81 @@
+"""The main job: every stage, in order, for the host platform on the bundled product.
+
+``nox -s pipeline -- [--only STEP…] [--skip STEP…] [--keep-going]``. Each step is a
+stage called in-process with the arguments below; the closing summary lists every step
+with its result and duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+from build_support import cli, log, platforms
+from build_support.config import Config
+from build_support.errors import BuildSupportError, UsageError
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    stage: str
+    argv: tuple[str, ...]
+
+
+def steps(cfg: Config, host_tag: str) -> list[Step]:
+    """The pipeline's steps for a host that natively builds ``host_tag``."""
+    plan: list[Step] = []
+    for v in cfg.python_versions:
+        plan.append(Step(f"lock-{v}", "lock", ("--python", v, "--check")))
+    plan.append(Step("wheel", "wheel", (host_tag,)))
+    os_name = platforms.parse_platform_tag(host_tag)[0]
+    plan.append(Step(f"jars-{os_name}", "jars", (os_name,)))
+    plan.append(Step("jars-multiplatform", "jars", ("multiplatform",)))
+    plan.append(Step("images", "images", ()))
+    plan.append(Step("release-tests", "release-tests", ("--smoke",)))
+    return plan
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nox -s pipeline --", description=__doc__)
+    p.add_argument("--only", nargs="+", default=[], metavar="STEP", help="run only these steps")
+    p.add_argument("--skip", nargs="+", default=[], metavar="STEP", help="skip these steps")
+    p.add_argument("--keep-going", action="store_true", help="run later steps after one fails")
+    p.add_argument("--list", action="store_true", help="print the steps and exit")
+    return p
+
+
+def main(argv: list[str], cfg: Config) -> int:
+    args = _parser().parse_args(argv)
+    plan = steps(cfg, platforms.host_wheel_platform())
+    names = [s.name for s in plan]
+    for chosen in (*args.only, *args.skip):
+        if chosen not in names:
+            raise UsageError(f"unknown pipeline step {chosen!r}", hint="steps: " + ", ".join(names))
+    if args.only:
+        plan = [s for s in plan if s.name in args.only]
+    plan = [s for s in plan if s.name not in args.skip]
+    if args.list:
+        for s in plan:
+            print(f"{s.name}\tpython -m build_support {s.stage} {' '.join(s.argv)}".rstrip())
+        return 0
+    summary = log.Summary("pipeline", headers=("step", "result", "time"))
+    failed = 0
+    for s in plan:
+        start = time.monotonic()
+        with log.group(f"pipeline step {s.name}"):
+            try:
+                code = cli.resolve(s.stage)(list(s.argv), cfg)
+            except BuildSupportError as exc:
+                log.error(f"{s.name}: {exc}")
+                code = exc.exit_code
+        result = "ok" if code == 0 else f"failed (exit {code})"
+        summary.add(step=s.name, result=result, time=f"{time.monotonic() - start:.1f}s")
+        if code != 0:
+            failed = failed or code
+            if not args.keep_going:
+                summary.note(f"stopped after {s.name}; rerun with --keep-going to continue")
+                break
+    summary.emit(cfg.root / cfg.paths.dist / "pipeline.json")
+    return failed

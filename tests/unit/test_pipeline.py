@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from build_support import config, pipeline, provision
+from build_support.errors import UsageError
+
+
+def test_steps_cover_every_stage_for_the_host(tmp_path: Path) -> None:
+    cfg = config.from_table({"python_versions": ["3.11", "3.12"]}, tmp_path)
+    names = [s.name for s in pipeline.steps(cfg, "manylinux2014_x86_64")]
+    assert names == [
+        "lock-3.11",
+        "lock-3.12",
+        "wheel",
+        "jars-linux",
+        "jars-multiplatform",
+        "images",
+        "release-tests",
+    ]
+    wheel = next(s for s in pipeline.steps(cfg, "macosx_12_0_arm64") if s.stage == "jars")
+    assert wheel.argv == ("darwin",)
+
+
+def test_list_and_unknown_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = config.from_table({}, tmp_path)
+    assert pipeline.main(["--list", "--only", "wheel", "images"], cfg) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in out] == ["wheel", "images"]
+    with pytest.raises(UsageError, match="unknown pipeline step 'whl'"):
+        pipeline.main(["--only", "whl"], cfg)
+
+
+def test_missing_packages_lists_debian_names() -> None:
+    missing = provision.missing_packages({"sh": "dash", "no-such-tool-xyz": "xyz-pkg"})
+    assert missing == ["xyz-pkg"]
