@@ -1,0 +1,196 @@
+"""The store interface shared by both backends, and its settings."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from build_support import log
+from build_support.errors import ConfigError, InputError, StoreTimeoutError
+from build_support.store import keys
+from build_support.store.progress import Progress
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object: its key (relative to the store), size and SHA-256 (hex)."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreSettings:
+    """``[tool.build_support.store]``."""
+
+    retry_attempts: int = 5
+    retry_total_seconds: float = 120.0
+    wait_timeout_seconds: float = 7200.0
+    wait_interval_seconds: float = 30.0
+    #: S3-compatible endpoint; ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` override it.
+    endpoint_url: str = ""
+    region: str = ""
+    multipart_threshold_mb: int = 64
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        where = "tool.build_support.store"
+        if self.retry_attempts < 1:
+            raise ConfigError(f"{where}.retry_attempts = {self.retry_attempts} must be >= 1")
+        if self.multipart_threshold_mb < 5:  # noqa: PLR2004 - S3's minimum part size
+            raise ConfigError(
+                f"{where}.multipart_threshold_mb = {self.multipart_threshold_mb} is below "
+                "S3's minimum part size",
+                hint="use 5 or more",
+            )
+        for name in (
+            "retry_total_seconds",
+            "wait_timeout_seconds",
+            "wait_interval_seconds",
+            "connect_timeout_seconds",
+            "read_timeout_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{where}.{name} = {getattr(self, name)} must be > 0")
+
+
+def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+def resolve_dest(key: str, dest: Path) -> Path:
+    """``dest`` itself, or ``dest/<basename of key>`` when ``dest`` is a directory."""
+    if dest.is_dir():
+        return dest / key.rsplit("/", 1)[-1]
+    return dest
+
+
+def temp_sibling(path: Path, tag: str) -> Path:
+    """A hidden temporary name in ``path``'s directory, for write-then-rename."""
+    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{os.urandom(4).hex()}")
+
+
+class Store(abc.ABC):
+    """An artifact store. Keys are ``/``-separated; see :mod:`build_support.store.keys`."""
+
+    url: str
+
+    def __init__(
+        self,
+        settings: StoreSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings or StoreSettings()
+        self.clock = clock
+        self.sleep = sleep
+
+    # -- backend primitives -------------------------------------------------------
+    @abc.abstractmethod
+    def info(self, key: str) -> ObjectInfo:
+        """The object's size and SHA-256; ArtifactNotFoundError if absent."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        """Objects whose key starts with ``prefix``, sorted by key."""
+
+    @abc.abstractmethod
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        """Copy an object inside the store (checksum kept); returns the new object."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove an object; returns whether it existed (deleting nothing is fine)."""
+
+    @abc.abstractmethod
+    def _upload(self, key: str, path: Path, size: int, sha256: str) -> None: ...
+
+    @abc.abstractmethod
+    def _download(self, key: str, dest: Path) -> ObjectInfo:
+        """Fetch ``key`` into ``dest`` atomically, verified; IntegrityError on mismatch."""
+
+    # -- the shared operations -------------------------------------------------------
+    def put(self, key: str, path: Path) -> ObjectInfo:
+        """Upload ``path`` as ``key``, atomically; identical content is a no-op."""
+        keys.validate_key(key)
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(
+                f"cannot put {path}: not a file", hint="build the artifact first"
+            )
+        size = path.stat().st_size
+        progress = Progress("hashing", path.name, size)
+        sha = sha256_file(path, progress)
+        progress.finish()
+        if self.exists(key):
+            current = self.info(key)
+            if current.sha256 == sha and current.size == size:
+                log.info(f"store: {key} unchanged (sha256 {sha[:12]}…), not re-uploaded")
+                return current
+        self._upload(key, path, size, sha)
+        log.info(f"store: put {key} ({log.human_size(size)}, sha256 {sha[:12]}…)")
+        return ObjectInfo(key=key, size=size, sha256=sha)
+
+    def get(self, key: str, dest: Path) -> ObjectInfo:
+        """Download ``key`` to ``dest`` (a file, or a directory to put it in), verified."""
+        keys.validate_key(key)
+        target = resolve_dest(key, Path(dest))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        info = self._download(key, target)
+        log.info(f"store: got {key} -> {target} (sha256 {info.sha256[:12]}… verified)")
+        return info
+
+    def wait_for(
+        self,
+        key: str,
+        *,
+        timeout: float | None = None,
+        interval: float | None = None,
+        producer: str | None = None,
+    ) -> ObjectInfo:
+        """Poll until ``key`` exists; StoreTimeoutError once ``timeout`` seconds passed."""
+        keys.validate_key(key)
+        timeout = self.settings.wait_timeout_seconds if timeout is None else timeout
+        interval = self.settings.wait_interval_seconds if interval is None else interval
+        if interval <= 0 or timeout < 0:
+            raise ConfigError(f"wait_for: timeout {timeout} / interval {interval} invalid")
+        start = self.clock()
+        deadline = start + timeout
+        source = f" (produced by {producer})" if producer else ""
+        announced = False
+        while True:
+            if self.exists(key):
+                return self.info(key)
+            now = self.clock()
+            remaining = deadline - now
+            if remaining <= 0:
+                who = f"the {producer} stage" if producer else "the job that produces it"
+                raise StoreTimeoutError(
+                    f"{key}{source} did not appear in {self.url} after waiting "
+                    f"{now - start:.0f}s (timeout {timeout:.0f}s)",
+                    hint=f"check that {who} succeeded for this commit; or raise "
+                    "wait_timeout_seconds in [tool.build_support.store]",
+                )
+            if not announced:
+                log.info(f"store: waiting up to {timeout:.0f}s for {key}{source}")
+                announced = True
+            self.sleep(min(interval, remaining))

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+
+from build_support.errors import GateError, UsageError
+from build_support.store import keys
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_wheel_key_layout() -> None:
+    assert keys.wheel_key("main", SHA, "minray-1.0-py3-none-any.whl") == (
+        f"main/{SHA}/minray-1.0-py3-none-any.whl"
+    )
+
+
+def test_branch_slashes_are_path_segments() -> None:
+    assert keys.wheel_key("releases/2.1", SHA, "f.whl") == f"releases/2.1/{SHA}/f.whl"
+    assert keys.jar_key("releases/2.1", SHA, "linux", "a.jar") == (
+        f"jars/releases/2.1/{SHA}/linux/a.jar"
+    )
+
+
+def test_latest_and_jar_keys() -> None:
+    assert keys.latest_key("f.whl") == "latest/f.whl"
+    assert keys.jar_key("main", SHA, "darwin", "a.jar") == f"jars/main/{SHA}/darwin/a.jar"
+    assert keys.commit_prefix("main", SHA) == f"main/{SHA}/"
+
+
+@pytest.mark.parametrize(
+    "branch",
+    ["", "/main", "main/", "a//b", "../x", "a/../b", "a b", "a\tb", "a\\b", "x\x00", "latest", "jars/x"],
+)
+def test_bad_branches(branch: str) -> None:
+    with pytest.raises(UsageError):
+        keys.wheel_key(branch, SHA, "f.whl")
+
+
+@pytest.mark.parametrize("sha", ["", "xyz", "ABCDEF0", "abc", "g" * 40, SHA + "/x"])
+def test_bad_sha(sha: str) -> None:
+    with pytest.raises(UsageError, match="commit sha"):
+        keys.wheel_key("main", sha, "f.whl")
+
+
+@pytest.mark.parametrize("name", ["", "..", "a/b", "a b.whl", "f.whl.sha256"])
+def test_bad_filenames(name: str) -> None:
+    with pytest.raises(UsageError):
+        keys.latest_key(name)
+
+
+def test_bad_jar_os() -> None:
+    with pytest.raises(UsageError, match="one of"):
+        keys.jar_key("main", SHA, "solaris", "a.jar")
+
+
+@pytest.mark.parametrize("key", ["a", "a/b/c.whl", "releases/2.1/x"])
+def test_validate_key_accepts(key: str) -> None:
+    assert keys.validate_key(key) == key
+
+
+@pytest.mark.parametrize("key", ["", "/a", "a/", "a//b", "a/../b", "a/./b", "a b", "x.sha256"])
+def test_validate_key_rejects(key: str) -> None:
+    with pytest.raises(UsageError):
+        keys.validate_key(key)
+
+
+def test_prefixes() -> None:
+    assert keys.validate_prefix("") == ""
+    assert keys.validate_prefix("main/") == "main/"
+    assert keys.validate_prefix("main/01") == "main/01"
+    for bad in ("/", "../", "a//"):
+        with pytest.raises(UsageError):
+            keys.validate_prefix(bad)
+
+
+def test_promotion_only_from_default_branch() -> None:
+    keys.check_promotion("main", "main")
+    with pytest.raises(GateError, match="only 'main'"):
+        keys.check_promotion("releases/2.1", "main")
