@@ -43,8 +43,13 @@ public class NativeLibTest {
     NativeLib.load();
     assertFalse(NativeLib.version().isEmpty());
     byte[] data = "minray".getBytes(StandardCharsets.UTF_8);
-    assertEquals(NativeLib.checksum32(data), NativeLib.checksum32(data.clone()));
-    NativeLib.checksum32(new byte[0]);
+    assertEquals(Fnv1a32.hash(data), NativeLib.checksum32(data));
+    assertEquals(Fnv1a32.hash(new byte[0]), NativeLib.checksum32(new byte[0]));
+    byte[] all = new byte[256];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = (byte) i;
+    }
+    assertEquals(Fnv1a32.hash(all), NativeLib.checksum32(all));
     assertThrows(NullPointerException.class, () -> NativeLib.checksum32(null));
   }
 }
