@@ -1,0 +1,446 @@
+"""Local base images: a Debian root filesystem made with debootstrap, imported with BuildKit.
+
+No image can be pulled on a machine without registry access, so the stages that need a
+base image (wheels built in a container of the target platform, the image stage's
+stand-in for ``ubuntu:22.04``) make one here::
+
+    tag = rootfs.ensure_image("x86_64", ["python3", "python3-venv"])
+
+Steps, each cached:
+
+1. ``debootstrap --variant=minbase --include=<packages>`` into a temporary directory
+   next to the cache (for arm64 on an x86_64 host, the second stage runs under QEMU via
+   binfmt);
+2. a deterministic tarball (sorted entries, fixed mtimes, numeric owners, no volatile
+   files) written to ``<cache>/rootfs/<key>.tar`` through a temporary name and renamed
+   into place only when complete;
+3. ``FROM scratch`` + ``ADD rootfs.tar /`` built by BuildKit with ``--platform`` (plain
+   ``docker import`` labels every image amd64) and labelled
+   ``io.build-support.rootfs-key=<key>``; an image carrying that label is reused.
+
+The key is the SHA-256 of (format version, arch, suite, sorted packages, mirror).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Literal
+
+from build_support import cmd, log, provision
+from build_support.errors import DockerError, PlatformError, ProvisionError, UsageError
+
+Arch = Literal["x86_64", "aarch64"]
+
+#: Bump when the rootfs layout or the tarball format changes; it is part of the key.
+FORMAT_VERSION = 1
+
+#: Label that identifies an image made from a given key.
+KEY_LABEL = "io.build-support.rootfs-key"
+
+#: Environment variable naming the cache root (default ``~/.cache/build-support``).
+CACHE_ENV = "BUILD_SUPPORT_CACHE"
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SUITE = "bookworm"
+
+#: Every tar member gets this mtime (2020-01-01T00:00:00Z, as Ray's docker contexts).
+FIXED_MTIME = 1577836800
+
+DEBIAN_ARCH: dict[str, str] = {"x86_64": "amd64", "aarch64": "arm64"}
+DOCKER_PLATFORM: dict[str, str] = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+
+#: Host ``uname -m`` values that run each arch natively.
+_NATIVE: dict[str, frozenset[str]] = {
+    "x86_64": frozenset({"x86_64", "amd64"}),
+    "aarch64": frozenset({"aarch64", "arm64"}),
+}
+
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+
+#: Directories whose contents are machine- or run-specific and stay out of the tarball.
+_EMPTIED_DIRS = (
+    "dev",
+    "proc",
+    "sys",
+    "run",
+    "tmp",
+    "var/tmp",
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "var/log",
+    "debootstrap",
+)
+
+_DOCKERFILE = """\
+# syntax-free on purpose: built by the engine's own BuildKit, no frontend image to pull
+FROM scratch
+ADD rootfs.tar /
+ENV LANG=C.UTF-8
+CMD ["bash"]
+"""
+
+DEBOOTSTRAP_TIMEOUT = 3600.0
+BUILD_TIMEOUT = 1800.0
+
+
+def cache_root(env: dict[str, str] | None = None) -> Path:
+    """``$BUILD_SUPPORT_CACHE`` or ``~/.cache/build-support``."""
+    env = dict(os.environ) if env is None else env
+    configured = env.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "build-support"
+
+
+def rootfs_cache_dir(env: dict[str, str] | None = None) -> Path:
+    return cache_root(env) / "rootfs"
+
+
+def parse_sources(text: str, *, deb822: bool) -> list[str]:
+    """Mirror URIs from an apt sources file (deb822 ``.sources`` or one-line ``.list``)."""
+    uris: list[str] = []
+    if deb822:
+        for stanza in re.split(r"\n\s*\n", text):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line or line[:1].isspace():
+                    continue
+                name, _, value = line.partition(":")
+                fields[name.strip().lower()] = value.strip()
+            if "deb" not in fields.get("types", "deb").split():
+                continue
+            if fields.get("enabled", "yes").lower() == "no":
+                continue
+            uris.extend(fields.get("uris", "").split())
+    else:
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            parts = re.sub(r"\[[^]]*\]", "", line).split()
+            if len(parts) >= 3 and parts[0] == "deb":
+                uris.append(parts[1])
+    return uris
+
+
+def _pick_mirror(uris: Sequence[str]) -> str | None:
+    # The main archive, not debian-security or a ports/updates mirror.
+    for uri in uris:
+        stripped = uri.rstrip("/")
+        if stripped.endswith("/debian") and "security" not in stripped:
+            return stripped
+    return None
+
+
+def find_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
+    """The Debian mirror configured for apt here, else ``http://deb.debian.org/debian``."""
+    candidates: list[str] = []
+    sources_d = apt_dir / "sources.list.d"
+    if sources_d.is_dir():
+        for path in sorted(sources_d.glob("*.sources")):
+            candidates += parse_sources(path.read_text(encoding="utf-8"), deb822=True)
+        for path in sorted(sources_d.glob("*.list")):
+            candidates += parse_sources(path.read_text(encoding="utf-8"), deb822=False)
+    main_list = apt_dir / "sources.list"
+    if main_list.is_file():
+        candidates += parse_sources(main_list.read_text(encoding="utf-8"), deb822=False)
+    return _pick_mirror(candidates) or DEFAULT_MIRROR
+
+
+def normalize_packages(packages: Sequence[str]) -> tuple[str, ...]:
+    """Sorted, deduplicated package names; rejects names apt would not accept."""
+    if isinstance(packages, str):
+        raise UsageError(f"packages must be a list of names, got the string {packages!r}")
+    names = sorted({p.strip() for p in packages if p.strip()})
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]*", name):
+            raise UsageError(
+                f"invalid Debian package name {name!r}",
+                hint="package names are lowercase letters, digits and + - .",
+            )
+    return tuple(names)
+
+
+def rootfs_key(arch: str, suite: str, packages: Sequence[str], mirror: str) -> str:
+    """SHA-256 over everything that determines the root filesystem."""
+    payload = {
+        "format": FORMAT_VERSION,
+        "arch": arch,
+        "suite": suite,
+        "packages": list(normalize_packages(packages)),
+        "mirror": mirror.rstrip("/"),
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def default_tag(arch: str, suite: str, key: str) -> str:
+    return f"build-support/rootfs:{suite}-{arch}-{key[:12]}"
+
+
+def _check_arch(arch: str) -> None:
+    if arch not in DEBIAN_ARCH:
+        raise PlatformError(
+            f"unsupported rootfs architecture {arch!r}",
+            hint="supported: " + ", ".join(DEBIAN_ARCH),
+        )
+
+
+def needs_emulation(arch: str, host_machine: str | None = None) -> bool:
+    machine = (host_machine or os.uname().machine).lower()
+    return machine not in _NATIVE[arch]
+
+
+def binfmt_status(arch: str, binfmt_dir: Path = BINFMT_DIR) -> str | None:
+    """None if ``arch`` binaries run via binfmt here, else why not."""
+    entry = binfmt_dir / f"qemu-{arch}"
+    if not (binfmt_dir / "status").exists():
+        return f"binfmt_misc is not mounted at {binfmt_dir}"
+    if not entry.exists():
+        return f"no binfmt handler registered for qemu-{arch}"
+    lines = entry.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].strip() != "enabled":
+        return f"the binfmt handler qemu-{arch} is disabled"
+    return None
+
+
+def ensure_binfmt(arch: str, binfmt_dir: Path = BINFMT_DIR) -> None:
+    """Make foreign ``arch`` binaries runnable through QEMU, or say how to."""
+    problem = binfmt_status(arch, binfmt_dir)
+    if problem is None:
+        return
+    hint = (
+        f"install qemu-user-static and binfmt-support, then: "
+        f"mount -t binfmt_misc binfmt_misc {binfmt_dir} ; update-binfmts --enable qemu-{arch}"
+    )
+    if os.geteuid() != 0:
+        raise PlatformError(f"cannot run {arch} binaries on this host: {problem}", hint=hint)
+    log.step(f"enabling QEMU emulation for {arch} ({problem})")
+    provision.ensure_packages({f"qemu-{arch}-static": "qemu-user-static"})
+    provision.ensure_packages({"update-binfmts": "binfmt-support"})
+    if not (binfmt_dir / "status").exists():
+        cmd.run(
+            ["mount", "-t", "binfmt_misc", "binfmt_misc", str(binfmt_dir)],
+            check=False,
+            capture=True,
+        )
+    cmd.run(["update-binfmts", "--enable", f"qemu-{arch}"], check=False, capture=True)
+    problem = binfmt_status(arch, binfmt_dir)
+    if problem is not None:
+        raise PlatformError(f"cannot run {arch} binaries on this host: {problem}", hint=hint)
+
+
+# --- the deterministic tarball ----------------------------------------------------------
+
+
+def _excluded(rel: str) -> bool:
+    return any(rel.startswith(d + "/") for d in _EMPTIED_DIRS)
+
+
+def _iter_tree(root: Path, rel: str = "") -> Iterator[tuple[Path, str]]:
+    """Every path below ``root`` in sorted depth-first order (a directory, then its contents)."""
+    for child in sorted(root.iterdir()):
+        name = child.name
+        child_rel = f"{rel}/{name}" if rel else name
+        if _excluded(child_rel):
+            continue
+        yield child, child_rel
+        if stat.S_ISDIR(child.lstat().st_mode):
+            yield from _iter_tree(child, child_rel)
+
+
+def write_tarball(rootfs: Path, out: IO[bytes]) -> None:
+    """Write ``rootfs`` as a reproducible tar stream to ``out``.
+
+    Entries are sorted, every mtime is :data:`FIXED_MTIME`, owners are numeric only,
+    hard links stay hard links, and the contents of volatile directories
+    (:data:`_EMPTIED_DIRS`) are left out while the directories themselves stay.
+    """
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for path, rel in _iter_tree(rootfs):
+            info = tar.gettarinfo(str(path), arcname=rel)
+            info.mtime = FIXED_MTIME
+            info.uname = ""
+            info.gname = ""
+            info.pax_headers = {}
+            if info.isreg():
+                with path.open("rb") as fh:
+                    tar.addfile(info, fh)
+            else:
+                tar.addfile(info)
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock, so two jobs making the same rootfs wait for each other."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _debootstrap(
+    arch: str, suite: str, packages: Sequence[str], *, mirror: str, target: Path, debs: Path
+) -> None:
+    argv = [
+        "debootstrap",
+        f"--arch={DEBIAN_ARCH[arch]}",
+        "--variant=minbase",
+        f"--cache-dir={debs}",
+    ]
+    if packages:
+        argv.append("--include=" + ",".join(packages))
+    argv += [suite, str(target), mirror]
+    try:
+        cmd.run(
+            argv,
+            capture=True,
+            timeout=DEBOOTSTRAP_TIMEOUT,
+            hint=f"check that {mirror} is reachable and the packages exist in {suite}",
+        )
+    except Exception:
+        log_file = target / "debootstrap" / "debootstrap.log"
+        if log_file.is_file():
+            tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
+            log.error("debootstrap.log (tail):\n" + "\n".join(tail))
+        raise
+
+
+def make_tarball(
+    arch: str, suite: str, packages: Sequence[str], *, mirror: str, cache_dir: Path, key: str
+) -> Path:
+    """``<cache_dir>/<key>.tar``, made by debootstrap unless it is already there."""
+    final = cache_dir / f"{key}.tar"
+    if final.is_file():
+        log.info(f"rootfs tarball cached: {final}")
+        return final
+    provision.ensure_packages({"debootstrap": "debootstrap"})
+    if needs_emulation(arch):
+        ensure_binfmt(arch)
+    debs = cache_dir / "debs" / f"{suite}-{DEBIAN_ARCH[arch]}"
+    debs.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{key[:12]}.", suffix=".tmp", dir=cache_dir))
+    try:
+        target = work / "rootfs"
+        with log.group(f"debootstrap {suite} {DEBIAN_ARCH[arch]} (+{len(packages)} packages)"):
+            _debootstrap(arch, suite, packages, mirror=mirror, target=target, debs=debs)
+        partial = work / "rootfs.tar"
+        with partial.open("wb") as out:
+            write_tarball(target, out)
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log.success(f"rootfs tarball {final} ({log.human_size(final.stat().st_size)})")
+    return final
+
+
+def _docker_sdk() -> object:
+    import docker
+
+    try:
+        return docker.from_env(timeout=30)
+    except docker.errors.DockerException as exc:
+        raise DockerError(
+            f"cannot reach the Docker engine: {exc}",
+            hint="start it: sudo dockerd &  (build_support.provision.ensure_docker() does it)",
+        ) from exc
+
+
+def find_image(key: str) -> str | None:
+    """The ID of an image labelled with ``key``, if any."""
+    client = _docker_sdk()
+    images = client.images.list(filters={"label": f"{KEY_LABEL}={key}"})  # type: ignore[attr-defined]
+    if not images:
+        return None
+    return str(images[0].id)
+
+
+def import_tarball(tarball: Path, arch: str, suite: str, key: str, tag: str) -> None:
+    """Build ``FROM scratch`` + ``ADD rootfs.tar /`` for ``arch`` with BuildKit."""
+    with tempfile.TemporaryDirectory(prefix="rootfs-ctx.", dir=tarball.parent) as ctx_name:
+        ctx = Path(ctx_name)
+        try:
+            os.link(tarball, ctx / "rootfs.tar")
+        except OSError:
+            shutil.copyfile(tarball, ctx / "rootfs.tar")
+        (ctx / "Dockerfile").write_text(_DOCKERFILE, encoding="utf-8")
+        cmd.run(
+            [
+                provision.docker_client(),
+                "build",
+                "--platform",
+                DOCKER_PLATFORM[arch],
+                "--label",
+                f"{KEY_LABEL}={key}",
+                "--label",
+                f"io.build-support.rootfs-suite={suite}",
+                "--label",
+                f"io.build-support.rootfs-arch={arch}",
+                "-t",
+                tag,
+                str(ctx),
+            ],
+            env={"DOCKER_BUILDKIT": "1"},
+            capture=True,
+            timeout=BUILD_TIMEOUT,
+            hint="the Docker CLI must support BuildKit: use Debian's /usr/bin/docker (docker.io)",
+        )
+
+
+def ensure_image(
+    arch: Arch,
+    packages: Sequence[str],
+    *,
+    suite: str = DEFAULT_SUITE,
+    tag: str | None = None,
+) -> str:
+    """A local Docker image of a Debian ``suite`` root filesystem for ``arch``; its tag.
+
+    Reuses an image labelled with the same key, else the cached tarball, else runs
+    debootstrap (minutes; about 5 for arm64 under QEMU).
+    """
+    _check_arch(arch)
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", suite):
+        raise UsageError(f"invalid Debian suite name {suite!r}", hint="e.g. bookworm")
+    names = normalize_packages(packages)
+    mirror = find_mirror()
+    key = rootfs_key(arch, suite, names, mirror)
+    tag = tag or default_tag(arch, suite, key)
+    provision.ensure_docker()
+    cache_dir = rootfs_cache_dir()
+    with _locked(cache_dir / f"{key}.lock"):
+        existing = find_image(key)
+        if existing is not None:
+            client = _docker_sdk()
+            image = client.images.get(existing)  # type: ignore[attr-defined]
+            if tag not in image.tags:
+                repo, _, version = tag.rpartition(":")
+                if not repo or "/" in version:
+                    repo, version = tag, "latest"
+                image.tag(repo, version)
+            log.info(f"rootfs image {tag} up to date (key {key[:12]})")
+            return tag
+        tarball = make_tarball(arch, suite, names, mirror=mirror, cache_dir=cache_dir, key=key)
+        with log.group(f"import rootfs as {tag} ({DOCKER_PLATFORM[arch]})"):
+            import_tarball(tarball, arch, suite, key, tag)
+    if find_image(key) is None:  # pragma: no cover - the engine lost the image
+        raise ProvisionError(f"built {tag} but no image carries label {KEY_LABEL}={key}")
+    log.success(f"rootfs image {tag} ({arch}, {suite}, key {key[:12]})")
+    return tag
