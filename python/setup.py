@@ -17,6 +17,7 @@ from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def _scratch_dir() -> Path:
@@ -26,6 +27,19 @@ def _scratch_dir() -> Path:
 
 
 SCRATCH = _scratch_dir()
+
+
+def _without_rpath(command: list[str]) -> list[str]:
+    # Python's own LDSHARED may carry -Wl,-rpath,<its lib dir> (pyenv, --enable-shared);
+    # an extension module needs no libpython on Linux, so keep build paths out of it.
+    return [arg for arg in command if not arg.startswith(("-Wl,-rpath", "-Wl,-R"))]
+
+
+class build_ext_without_rpath(build_ext):
+    def build_extensions(self) -> None:
+        self.compiler.linker_so = _without_rpath(self.compiler.linker_so)
+        super().build_extensions()
+
 
 COMPILER_DIRECTIVES = {
     "language_level": 3,
@@ -45,6 +59,7 @@ extensions = cythonize(
 
 setup(
     ext_modules=extensions,
+    cmdclass={"build_ext": build_ext_without_rpath},
     options={
         "build": {"build_base": str(SCRATCH / "build")},
         "egg_info": {"egg_base": str(SCRATCH)},

@@ -47,6 +47,12 @@ def _scratch_dir() -> Path:
     return path
 
 
+def _without_rpath(command: list[str]) -> list[str]:
+    # Python's own LDSHARED may carry -Wl,-rpath,<its lib dir> (pyenv, --enable-shared);
+    # the library needs no Python library at run time, so keep build paths out of it.
+    return [arg for arg in command if not arg.startswith(("-Wl,-rpath", "-Wl,-R"))]
+
+
 class build_shared_library(build_ext):
     """build_ext that names the C library like a library, not like a Python module."""
 
@@ -57,6 +63,10 @@ class build_shared_library(build_ext):
         if fullname == LIBRARY_EXT.rsplit(".", 1)[-1]:
             return LIBRARY_FILE
         return super().get_ext_filename(fullname)
+
+    def build_extensions(self) -> None:
+        self.compiler.linker_so = _without_rpath(self.compiler.linker_so)
+        super().build_extensions()
 
     def get_export_symbols(self, ext: Extension) -> list[str]:
         if ext.name == LIBRARY_EXT:
