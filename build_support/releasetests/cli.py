@@ -1,0 +1,239 @@
+"""``nox -s release-tests -- [NAME|GLOB...] [--smoke] [--frequency F] [--in-image]``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import difflib
+import fnmatch
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from build_support import commits, log, platforms
+from build_support.config import Config
+from build_support.errors import UsageError
+from build_support.releasetests import loader, reports
+from build_support.releasetests.exitcodes import DEFAULT_RETRY_CODES, code_name, run_exit_code
+from build_support.releasetests.loader import ReleaseTest
+from build_support.releasetests.retry import RetryPolicy, with_env
+from build_support.releasetests.runner import (
+    LOCAL_RUN_TYPES,
+    LocalWheels,
+    Runner,
+    RunnerOptions,
+    StoreWheels,
+    VenvProvider,
+)
+from build_support.releasetests.schema import FREQUENCIES
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseTestsSettings:
+    """``[tool.build_support.release_tests]``."""
+
+    #: Python for tests without ``python:``; empty means the first configured version.
+    python: str = ""
+    #: The distribution whose wheel is tested, and the package that carries ``_version.py``.
+    distribution: str = "minray"
+    package: str = "minray"
+    retry_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
+    max_retries: int = 1
+    backoff_min_seconds: float = 1800.0
+    backoff_max_seconds: float = 5400.0
+    #: A failed run within this many seconds exits 79 so CI retries it.
+    time_limit_seconds: float = 10800.0
+    #: Seconds between SIGTERM and SIGKILL for a test's process group.
+    kill_grace_seconds: float = 10.0
+    results_dir: str = "results/release-tests"
+    venv_cache: str = ".cache/release-tests"
+
+
+def settings(cfg: Config) -> ReleaseTestsSettings:
+    return cfg.section("release_tests", ReleaseTestsSettings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nox -s release-tests --",
+        description="Run release tests from release_tests.yaml against the stored wheel.",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME|GLOB", help="tests to run (default: all)")
+    p.add_argument("--smoke", action="store_true", help="apply each test's smoke_test block")
+    p.add_argument("--frequency", choices=FREQUENCIES, help="only tests with this frequency")
+    p.add_argument("--in-image", action="store_true", help="run inside the minray image")
+    p.add_argument("--python", help="Python version for tests that do not set one")
+    p.add_argument("--file", type=Path, help="release_tests.yaml to use")
+    p.add_argument("--wheel", type=Path, action="append", default=[],
+                   help="use this wheel file instead of the artifact store (repeatable)")  # fmt: skip
+    p.add_argument("--store", help="artifact store URL (default: config/BUILD_SUPPORT_STORE)")
+    p.add_argument("--results-dir", type=Path, help="where results go")
+    p.add_argument("--run-id", help="name of this run's results folder")
+    p.add_argument("--max-retries", type=int, help="override max_retries")
+    p.add_argument("--list", action="store_true", help="list the selected tests and exit")
+    return p
+
+
+def select(
+    tests: Sequence[ReleaseTest], names: Sequence[str], frequency: str | None
+) -> list[ReleaseTest]:
+    """Tests matching any NAME or GLOB (all when none), then the frequency filter.
+
+    Without names and without ``--frequency``, ``manual`` tests are left out. A pattern
+    that matches nothing is an error listing close matches.
+    """
+    all_names = [t.name for t in tests]
+    chosen: list[ReleaseTest] = []
+    if names:
+        for pattern in names:
+            hits = [t for t in tests if fnmatch.fnmatchcase(t.name, pattern)]
+            if not hits:
+                close = difflib.get_close_matches(pattern, all_names, n=5, cutoff=0.4)
+                raise UsageError(
+                    f"no release test matches {pattern!r}",
+                    hint=("did you mean: " + ", ".join(close) if close else "tests: "
+                          + ", ".join(all_names[:20])),  # fmt: skip
+                )
+            chosen.extend(t for t in hits if t not in chosen)
+    else:
+        chosen = [t for t in tests if frequency is not None or t.frequency != "manual"]
+    if frequency is not None:
+        chosen = [t for t in chosen if t.frequency == frequency]
+        if not chosen:
+            raise UsageError(f"no selected release test has frequency {frequency!r}")
+    return chosen
+
+
+def main(argv: list[str], cfg: Config) -> int:
+    args = _parser().parse_args(argv)
+    st = settings(cfg)
+    path = args.file.resolve() if args.file else cfg.path("release_tests")
+    collection = loader.load(path, smoke=args.smoke)
+    selected = select(collection.tests, args.names, args.frequency)
+    runnable = [t for t in selected if t.run.type in LOCAL_RUN_TYPES]
+    skipped = [t for t in selected if t.run.type not in LOCAL_RUN_TYPES]
+    if skipped:
+        log.warn(
+            "no runner here for run type(s) "
+            + ", ".join(sorted({t.run.type for t in skipped}))
+            + "; not running: "
+            + ", ".join(t.name for t in skipped)
+        )
+        if args.names and not runnable:
+            raise UsageError(
+                "none of the selected tests can run here",
+                hint="runnable run types: " + ", ".join(LOCAL_RUN_TYPES),
+            )
+    if args.list:
+        for t in runnable:
+            print(f"{t.name}\t{t.frequency}\t{t.python or '-'}\t{'smoke' if t.smoke else ''}")
+        return 0
+    if args.in_image:
+        raise UsageError(
+            "--in-image is not implemented yet",
+            hint="run against the stored wheel (without --in-image)",
+        )
+
+    ctx = commits.context(cfg.root)
+    default_python = args.python or st.python or cfg.python_versions[0]
+    policy = with_env(
+        RetryPolicy(
+            retry_codes=st.retry_codes,
+            max_retries=st.max_retries if args.max_retries is None else args.max_retries,
+            backoff_min=st.backoff_min_seconds,
+            backoff_max=st.backoff_max_seconds,
+            time_limit=st.time_limit_seconds,
+        )
+    )
+    platform = platforms.host_wheel_platform()
+    wheels: Any
+    if args.wheel:
+        wheels = LocalWheels(args.wheel, dist=st.distribution, platform=platform)
+        source = "files: " + ", ".join(str(w) for w in args.wheel)
+    else:
+        from build_support import store
+
+        s = store.open_store(cfg, args.store)
+        wheels = StoreWheels(
+            s, branch=ctx.branch, sha=ctx.sha, dist=st.distribution, platform=platform
+        )
+        source = f"store {getattr(s, 'url', '')} prefix {wheels.prefix}"
+    provider = VenvProvider(
+        wheels=wheels,
+        cache_dir=cfg.root / st.venv_cache,
+        requirements_dir=cfg.path("requirements"),
+        expected_commit=ctx.sha,
+        package=st.package,
+        search_paths=cfg.python_search_paths,
+    )
+    results_root = args.results_dir or (cfg.root / st.results_dir)
+    started = dt.datetime.now(dt.timezone.utc)
+    run_id = args.run_id or f"{started:%Y%m%d-%H%M%S}-{ctx.short_sha}"
+    run_dir = results_root / run_id
+    store_env = {"BUILD_SUPPORT_ROOT": str(cfg.root), "BUILD_SUPPORT_BRANCH": ctx.branch,
+                 "BUILD_SUPPORT_COMMIT": ctx.sha}  # fmt: skip
+    if not args.wheel:
+        store_env["BUILD_SUPPORT_STORE"] = args.store or cfg.store_url()
+    runner = Runner(
+        provider,
+        RunnerOptions(
+            results_dir=run_dir,
+            default_python=default_python,
+            policy=policy,
+            kill_grace=st.kill_grace_seconds,
+            extra_env=store_env,
+        ),
+        sleep=time.sleep,
+        rng=random.Random(),  # noqa: S311 - backoff jitter
+    )
+    log.step(
+        f"{len(runnable)} release test(s){' (smoke)' if args.smoke else ''} at "
+        f"{ctx.branch}@{ctx.short_sha}, wheels from {source}; results in {run_dir}"
+    )
+    meta: dict[str, Any] = {
+        "run_id": run_id,
+        "branch": ctx.branch,
+        "commit": ctx.sha,
+        "smoke": args.smoke,
+        "started_at": started.isoformat(timespec="seconds"),
+        "file": str(path),
+        "skipped_run_types": [t.name for t in skipped],
+    }
+    exit_code: int | None = None
+    try:
+        results = runner.run(runnable, run_dir)
+        exit_code = run_exit_code(
+            [r.exit_code for r in results]
+            + ([2] if len(results) < len(runnable) and runner.interrupt.signum is None else []),
+            retry_codes=policy.retry_codes,
+            runtime=runner.elapsed,
+            time_limit=policy.time_limit,
+        )
+        if runner.interrupt.signum is not None:
+            exit_code = 128 + runner.interrupt.signum
+    finally:
+        meta["exit_code"] = "error" if exit_code is None else exit_code
+        meta["duration_seconds"] = round(runner.elapsed, 3)
+        paths = reports.write_reports(runner.results, meta, run_dir)
+        _print_summary(runner, paths)
+    return exit_code
+
+
+def _print_summary(runner: Runner, paths: dict[str, Path]) -> None:
+    summary = log.Summary(
+        "release-tests", headers=("test", "status", "attempts", "exit", "time")
+    )
+    for r in runner.results:
+        summary.add(
+            test=r.name,
+            status=r.status + (" (flaky)" if r.flaky else ""),
+            attempts=str(len(r.attempts)),
+            exit=f"{r.exit_code} {code_name(r.exit_code)}",
+            time=f"{r.duration:.1f}s",
+        )
+    for kind, p in paths.items():
+        summary.note(f"{kind}: {p}")
+    summary.emit()

@@ -1,0 +1,894 @@
+"""Run release tests locally: a venv with the stored wheel, process groups, retries.
+
+For each selected test: find the wheel of the test's Python in the artifact store,
+check the commit stamped in it against the commit of the test code (stop on mismatch),
+install it into a venv cached by the wheel's digest (the Python's lockfile as
+constraints), then run ``prepare`` and ``script`` in the test's ``working_dir`` as a new
+process group with their timeouts. On timeout the group gets SIGTERM, then SIGKILL
+after a grace period; SIGINT/SIGTERM sent to the runner reach the whole group, the
+result is still written, and the run ends with 128+N. Outcomes are classified by
+:mod:`exitcodes`; retries follow :mod:`retry`. Every attempt's output lands in
+``<results>/<run-id>/<test>/attempt-N/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from build_support import cmd, log, pythons
+from build_support.errors import (
+    ArtifactNotFoundError,
+    BuildSupportError,
+    CommandFailedError,
+    InputError,
+    InterpreterNotFoundError,
+    StoreError,
+    StoreTimeoutError,
+    VerificationError,
+)
+from build_support.releasetests.exitcodes import ExitCode, classify, code_class, command_code
+from build_support.releasetests.loader import ReleaseTest
+from build_support.releasetests.retry import RetryPolicy, run_with_retries
+
+#: Run types this runner can execute (``command`` runs the script on this machine).
+LOCAL_RUN_TYPES = ("command",)
+
+_COMMIT_RE = re.compile(r"""^commit\s*=\s*["']([^"']*)["']""", re.MULTILINE)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class SetupFailure(BuildSupportError):
+    """A test could not be set up; carries the release-test code it is classified as."""
+
+    def __init__(self, message: str, *, code: ExitCode, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+def setup_code(exc: BuildSupportError) -> ExitCode:
+    """The release-test code of a harness error raised while preparing a test."""
+    if isinstance(exc, SetupFailure):
+        return exc.code
+    if isinstance(exc, StoreTimeoutError):
+        return ExitCode.RAY_WHEELS_TIMEOUT
+    if isinstance(exc, ArtifactNotFoundError | StoreError):
+        return ExitCode.SETUP_ERROR
+    if isinstance(exc, InterpreterNotFoundError | CommandFailedError):
+        return ExitCode.LOCAL_ENV_SETUP_ERROR
+    if isinstance(exc, InputError):
+        return ExitCode.CONFIG_ERROR
+    return ExitCode.CLI_ERROR
+
+
+# --------------------------------------------------------------------------- environments
+
+
+@dataclass(frozen=True)
+class TestEnv:
+    """Where a test's commands run: a venv's bin on PATH, the wheel that is in it."""
+
+    python_version: str
+    bin_dir: Path
+    wheel: str
+    wheel_sha256: str
+    commit: str
+
+    @property
+    def python(self) -> Path:
+        return self.bin_dir / "python"
+
+
+class EnvProvider(Protocol):
+    def prepare(self, python_version: str) -> TestEnv: ...
+
+
+class WheelSource(Protocol):
+    """Where wheels come from: the artifact store, or files given on the command line."""
+
+    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
+        """The wheel for ``python_version`` in ``dest_dir``, and its SHA-256."""
+        ...
+
+
+def _py_tag(version: str) -> str:
+    return "cp" + version.replace(".", "")
+
+
+def wheel_pattern(dist: str, version: str, platform: str) -> re.Pattern[str]:
+    tag = _py_tag(version)
+    return re.compile(rf"^{re.escape(dist)}-[^-]+-{tag}-{tag}-{re.escape(platform)}\.whl$")
+
+
+class StoreWheels:
+    """Wheels under ``{branch}/{sha}/`` in the artifact store (``store.list`` + ``get``)."""
+
+    def __init__(self, store: Any, *, branch: str, sha: str, dist: str, platform: str) -> None:
+        from build_support.store import keys
+
+        self.store = store
+        self.prefix = keys.commit_prefix(branch, sha)
+        self.dist = dist
+        self.platform = platform
+
+    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
+        pattern = wheel_pattern(self.dist, python_version, self.platform)
+        objects = self.store.list(self.prefix)
+        matches = [o for o in objects if pattern.match(o.key.rsplit("/", 1)[-1])]
+        if not matches:
+            tag = _py_tag(python_version)
+            expected = f"{self.prefix}{self.dist}-<version>-{tag}-{tag}-{self.platform}.whl"
+            have = ", ".join(o.key.rsplit("/", 1)[-1] for o in objects) or "nothing"
+            raise ArtifactNotFoundError(
+                f"no {self.dist} wheel for Python {python_version} in the store "
+                f"{getattr(self.store, 'url', '')}: expected key {expected} (the prefix holds: "
+                f"{have})",
+                hint=f"build and store it: nox -s wheel -- --python {python_version}",
+            )
+        chosen = matches[-1]
+        dest = dest_dir / chosen.key.rsplit("/", 1)[-1]
+        if dest.is_file() and _sha256(dest) == chosen.sha256:
+            return dest, str(chosen.sha256)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        info = self.store.get(chosen.key, dest)
+        return dest, str(info.sha256)
+
+
+class LocalWheels:
+    """Wheel files given with ``--wheel`` (one per Python tag)."""
+
+    def __init__(self, paths: Sequence[Path], *, dist: str, platform: str) -> None:
+        self.paths = [Path(p).resolve() for p in paths]
+        self.dist = dist
+        self.platform = platform
+
+    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:  # noqa: ARG002
+        pattern = wheel_pattern(self.dist, python_version, self.platform)
+        for path in self.paths:
+            if pattern.match(path.name):
+                if not path.is_file():
+                    raise ArtifactNotFoundError(f"--wheel {path} does not exist")
+                return path, _sha256(path)
+        tag = _py_tag(python_version)
+        raise ArtifactNotFoundError(
+            f"none of the --wheel files is a {self.dist} wheel for Python {python_version} "
+            f"({tag}-{tag}-{self.platform}): " + ", ".join(p.name for p in self.paths),
+            hint=f"pass its wheel, or build it: nox -s wheel -- --python {python_version}",
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def wheel_commit(wheel: Path, package: str) -> str:
+    """The commit stamped in ``<package>/_version.py`` inside the wheel (read from the zip)."""
+    member = f"{package}/_version.py"
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            text = zf.read(member).decode("utf-8")
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise VerificationError(
+            f"{wheel.name}: cannot read {member}: {exc}",
+            hint="rebuild the wheel: nox -s wheel",
+        ) from None
+    match = _COMMIT_RE.search(text)
+    if not match:
+        raise VerificationError(f"{wheel.name}: {member} has no 'commit = \"...\"' line")
+    return match.group(1)
+
+
+def check_commit(found: str, expected: str, *, what: str) -> None:
+    """Fail closed unless the wheel's commit is the test code's commit."""
+    if found != expected:
+        raise VerificationError(
+            f"{what} carries commit {found!r}, but the release tests are at commit {expected}: "
+            "the tests would run against other code than they were written for",
+            hint="check out the wheel's commit (git checkout <sha>), or rebuild and store the "
+            "wheel for this commit: nox -s wheel; the working tree is left as it is",
+        )
+
+
+def nohash_constraints(lockfile: Path, dest: Path) -> Path:
+    """The lockfile's ``name==version`` pins without hashes or extras (pip's ``-c`` form)."""
+    pins: list[str] = []
+    for raw in lockfile.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip().removesuffix("\\").strip()
+        if "==" not in line or line.startswith("-"):
+            continue
+        requirement = line.split(";", 1)[0].split(" --hash", 1)[0].strip()
+        requirement = re.sub(r"\[[^\]]*\]", "", requirement)
+        pins.append(requirement)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_text("\n".join(sorted(pins)) + "\n", encoding="utf-8")
+    tmp.replace(dest)
+    return dest
+
+
+def _wheel_requires(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
+        if meta is None:
+            return []
+        text = zf.read(meta).decode("utf-8", "replace")
+    return [
+        line.split(":", 1)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
+
+
+class VenvProvider:
+    """A venv per (Python, wheel digest, constraints), created once and reused."""
+
+    def __init__(
+        self,
+        *,
+        wheels: WheelSource,
+        cache_dir: Path,
+        requirements_dir: Path,
+        expected_commit: str,
+        package: str,
+        search_paths: Sequence[str] = (),
+    ) -> None:
+        self.wheels = wheels
+        self.cache_dir = cache_dir
+        self.requirements_dir = requirements_dir
+        self.expected_commit = expected_commit
+        self.package = package
+        self.search_paths = tuple(search_paths)
+        self._ready: dict[str, TestEnv] = {}
+
+    def lockfile(self, version: str) -> Path:
+        return self.requirements_dir / "compiled" / f"requirements_compiled_py{version}.txt"
+
+    def prepare(self, python_version: str) -> TestEnv:
+        if python_version in self._ready:
+            return self._ready[python_version]
+        interp = pythons.require([python_version], extra=self.search_paths)[python_version]
+        wheel, digest = self.wheels.fetch(python_version, self.cache_dir / "wheels")
+        check_commit(
+            wheel_commit(wheel, self.package), self.expected_commit, what=f"wheel {wheel.name}"
+        )
+        lock = self.lockfile(python_version)
+        key = hashlib.sha256(
+            f"{interp.full_version}\0{digest}\0".encode()
+            + (lock.read_bytes() if lock.is_file() else b"no-lockfile")
+        ).hexdigest()[:16]
+        venv = self.cache_dir / f"py{python_version}-{key}"
+        marker = venv / ".release-tests-ready"
+        if not marker.is_file():
+            self._create(venv, interp.path, wheel, lock, python_version)
+            marker.write_text(json.dumps({"wheel": wheel.name, "sha256": digest}) + "\n")
+        else:
+            log.info(f"reusing venv {venv} ({wheel.name})")
+        installed = cmd.output(
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                f"import {self.package}._version as v; print(v.commit)",
+            ],
+            cwd=self.cache_dir,
+        )
+        check_commit(
+            installed, self.expected_commit, what=f"the installed {self.package} in {venv}"
+        )
+        env = TestEnv(
+            python_version=python_version,
+            bin_dir=venv / "bin",
+            wheel=wheel.name,
+            wheel_sha256=digest,
+            commit=installed,
+        )
+        self._ready[python_version] = env
+        return env
+
+    def _create(self, venv: Path, python: Path, wheel: Path, lock: Path, version: str) -> None:
+        if venv.exists():
+            shutil.rmtree(venv)
+        log.step(f"creating venv {venv.name} with Python {version} and {wheel.name}")
+        cmd.run([str(python), "-m", "venv", str(venv)], capture=True)
+        args = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                "--disable-pip-version-check"]  # fmt: skip
+        if lock.is_file():
+            constraints = nohash_constraints(lock, venv / "constraints-nohash.txt")
+            args += ["-c", str(constraints)]
+        else:
+            log.warn(
+                f"no lockfile {lock}; installing without constraints "
+                f"(create it: nox -s lock-{version})"
+            )
+        if not _wheel_requires(wheel):
+            args.append("--no-index")
+        cmd.run(
+            [*args, str(wheel)],
+            capture=True,
+            hint=f"the venv for Python {version} could not be set up; see the pip output",
+        )
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class Interrupt:
+    """The signal the runner received (if any), and the process group to forward it to."""
+
+    signum: int | None = None
+    pgid: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    returncode: int
+    duration: float
+    timed_out: bool = False
+    signal: int | None = None
+
+
+def _killpg(pgid: int, signum: int) -> bool:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def run_group(
+    command: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    grace: float,
+    stdout: Path,
+    stderr: Path,
+    interrupt: Interrupt,
+    clock: Callable[[], float] = time.monotonic,
+) -> ProcessOutcome:
+    """Run ``command`` with ``/bin/sh -c`` as a new process group; never leave it behind.
+
+    On timeout or interrupt the group gets SIGTERM (or the received signal), then
+    SIGKILL after ``grace`` seconds. Whatever happens, the group is SIGKILLed at the
+    end, so background grandchildren do not outlive the test.
+    """
+    start = clock()
+    with stdout.open("ab") as out, stderr.open("ab") as err:
+        # The one direct Popen: process groups and signals need it.
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        pgid = proc.pid
+        interrupt.pgid = pgid
+        timed_out = False
+        sent: int | None = None
+        kill_at: float | None = None
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = clock()
+                if sent is None and interrupt.signum is not None:
+                    sent = interrupt.signum
+                    _killpg(pgid, sent)
+                    kill_at = now + grace
+                elif sent is None and now - start >= timeout:
+                    timed_out = True
+                    sent = signal.SIGTERM
+                    _killpg(pgid, sent)
+                    kill_at = now + grace
+                elif kill_at is not None and now >= kill_at:
+                    _killpg(pgid, signal.SIGKILL)
+                    kill_at = None
+        finally:
+            interrupt.pgid = None
+            _killpg(pgid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.wait()
+    return ProcessOutcome(
+        returncode=proc.returncode,
+        duration=clock() - start,
+        timed_out=timed_out,
+        signal=interrupt.signum if sent is not None and not timed_out else None,
+    )
+
+
+@contextlib.contextmanager
+def forward_signals(interrupt: Interrupt) -> Iterator[None]:
+    """While active, SIGINT/SIGTERM are recorded and forwarded to the running group."""
+    if os.name != "posix" or not _main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if interrupt.signum is None:
+            interrupt.signum = signum
+        if interrupt.pgid is not None:
+            _killpg(interrupt.pgid, signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class AttemptResult:
+    attempt: int
+    exit_code: int
+    status: str
+    retryable: bool
+    duration: float
+    prepare_duration: float = 0.0
+    started_at: str = ""
+    message: str = ""
+    timed_out: bool = False
+    signal: str | None = None
+    directory: str = ""
+    artifacts: list[str] = field(default_factory=list)
+    backoff_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "exit_code": self.exit_code,
+            "exit_name": _name(self.exit_code),
+            "exit_class": code_class(self.exit_code),
+            "status": self.status,
+            "retryable": self.retryable,
+            "duration_seconds": round(self.duration, 3),
+            "prepare_seconds": round(self.prepare_duration, 3),
+            "started_at": self.started_at,
+            "message": self.message,
+            "timed_out": self.timed_out,
+            "signal": self.signal,
+            "directory": self.directory,
+            "artifacts": self.artifacts,
+            "backoff_seconds": round(self.backoff_seconds, 3),
+        }
+
+
+def _name(code: int) -> str:
+    from build_support.releasetests.exitcodes import code_name
+
+    return code_name(code)
+
+
+@dataclass
+class TestResult:
+    name: str
+    group: str
+    team: str
+    frequency: str
+    python: str
+    smoke: bool
+    attempts: list[AttemptResult] = field(default_factory=list)
+    wheel: str = ""
+    commit: str = ""
+
+    @property
+    def final(self) -> AttemptResult:
+        return self.attempts[-1]
+
+    @property
+    def exit_code(self) -> int:
+        return self.final.exit_code
+
+    @property
+    def status(self) -> str:
+        return self.final.status
+
+    @property
+    def duration(self) -> float:
+        return sum(a.duration + a.prepare_duration for a in self.attempts)
+
+    @property
+    def flaky(self) -> bool:
+        return self.exit_code == 0 and len(self.attempts) > 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "group": self.group,
+            "team": self.team,
+            "frequency": self.frequency,
+            "python": self.python,
+            "smoke": self.smoke,
+            "wheel": self.wheel,
+            "commit": self.commit,
+            "exit_code": self.exit_code,
+            "exit_name": _name(self.exit_code),
+            "exit_class": code_class(self.exit_code),
+            "status": self.status,
+            "flaky": self.flaky,
+            "duration_seconds": round(self.duration, 3),
+            "attempts": [a.to_json() for a in self.attempts],
+        }
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """``result.json`` style: sorted keys, indent 4, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True, indent=4) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunnerOptions:
+    results_dir: Path
+    default_python: str
+    policy: RetryPolicy
+    kill_grace: float = 10.0
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+_SCRIPT_SUFFIXES = (".py", ".sh", ".bash")
+
+
+def missing_scripts(command: str, working_dir: Path) -> list[str]:
+    """Script files named in ``command`` (``*.py``/``*.sh``) that do not exist."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    missing = []
+    for word in words:
+        if "$" in word or word.startswith("-") or not word.endswith(_SCRIPT_SUFFIXES):
+            continue
+        if not (working_dir / word).is_file():
+            missing.append(word)
+    return missing
+
+
+class Runner:
+    """Runs tests one after another; keeps every result, whatever happens to later ones."""
+
+    def __init__(
+        self,
+        envs: EnvProvider,
+        options: RunnerOptions,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.envs = envs
+        self.options = options
+        self.sleep = sleep
+        self.rng = rng or random.Random()  # noqa: S311 - backoff jitter, not crypto
+        self.clock = clock
+        self.interrupt = Interrupt()
+        self.results: list[TestResult] = []
+        self.started = clock()
+
+    # -- one attempt ----------------------------------------------------------------
+    def _attempt_env(self, test: ReleaseTest, tenv: TestEnv, scratch: Path, n: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+        env.update(self.options.extra_env)
+        env.update(test.env)
+        env.update(
+            {
+                "PATH": f"{tenv.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                "VIRTUAL_ENV": str(tenv.bin_dir.parent),
+                "PYTHONNOUSERSITE": "1",
+                "RELEASE_TEST_NAME": test.name,
+                "RELEASE_TEST_ATTEMPT": str(n),
+                "RELEASE_TEST_SMOKE": "1" if test.smoke else "0",
+                "RELEASE_RESULTS_DIR": str(scratch),
+                "RELEASE_TEST_TMPDIR": str(scratch),
+                "TMPDIR": str(scratch),
+                "EXPECTED_COMMIT": tenv.commit,
+                "BUILD_SUPPORT_PYTHON": sys.executable,
+            }
+        )
+        return env
+
+    def _run_attempt(self, test: ReleaseTest, tenv: TestEnv, n: int, test_dir: Path) -> AttemptResult:
+        scratch = test_dir / "current"
+        if scratch.exists():
+            shutil.rmtree(scratch)  # the results folder is cleared between tries
+        scratch.mkdir(parents=True)
+        attempt_dir = test_dir / f"attempt-{n}"
+        if attempt_dir.exists():
+            shutil.rmtree(attempt_dir)
+        attempt_dir.mkdir(parents=True)
+        env = self._attempt_env(test, tenv, scratch, n)
+        started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        grace = self.options.kill_grace
+        prepare_seconds = 0.0
+        message = ""
+        code: int
+        outcome: ProcessOutcome | None = None
+        if test.run.prepare:
+            log.info(f"+ (prepare, {test.name}) {test.run.prepare}")
+            prep = run_group(
+                test.run.prepare,
+                cwd=test.working_dir,
+                env=env,
+                timeout=test.run.prepare_timeout or test.run.timeout,
+                grace=grace,
+                stdout=attempt_dir / "prepare.stdout.log",
+                stderr=attempt_dir / "prepare.stderr.log",
+                interrupt=self.interrupt,
+                clock=self.clock,
+            )
+            prepare_seconds = prep.duration
+            if prep.signal is not None:
+                outcome = prep
+                code = int(ExitCode.UNSPECIFIED)
+                message = f"interrupted by {signal.Signals(prep.signal).name} during prepare"
+            elif prep.timed_out:
+                outcome = prep
+                code = int(ExitCode.CLUSTER_WAIT_TIMEOUT)  # Ray: PrepareCommandTimeout
+                message = f"prepare timed out after {prep.duration:.1f}s"
+            elif prep.returncode != 0:
+                outcome = prep
+                code = command_code(prep.returncode, prepare=True)
+                message = f"prepare exited with {prep.returncode}" + _tail(
+                    attempt_dir / "prepare.stderr.log"
+                )
+        if outcome is None:
+            log.info(f"+ ({test.name}) {test.run.script}")
+            outcome = run_group(
+                test.run.script,
+                cwd=test.working_dir,
+                env=env,
+                timeout=test.run.timeout,
+                grace=grace,
+                stdout=attempt_dir / "stdout.log",
+                stderr=attempt_dir / "stderr.log",
+                interrupt=self.interrupt,
+                clock=self.clock,
+            )
+            if outcome.signal is not None:
+                code = int(ExitCode.UNSPECIFIED)
+                message = f"interrupted by {signal.Signals(outcome.signal).name}"
+            elif outcome.timed_out:
+                code = int(ExitCode.COMMAND_TIMEOUT)
+                message = f"killed after its timeout of {test.run.timeout:g}s"
+            else:
+                code = command_code(outcome.returncode)
+                if outcome.returncode != 0:
+                    message = f"script exited with {outcome.returncode}" + _tail(
+                        attempt_dir / "stderr.log"
+                    )
+        artifacts = self._collect(test, env, scratch, attempt_dir)
+        cls = classify(
+            code,
+            retry_codes=self.options.policy.retry_codes,
+            attempt=n,
+            max_retries=self.options.policy.max_retries,
+            runtime=self.clock() - self.started,
+            time_limit=self.options.policy.time_limit,
+        )
+        result = AttemptResult(
+            attempt=n,
+            exit_code=code,
+            status=cls.status.value,
+            retryable=cls.retryable,
+            duration=outcome.duration,
+            prepare_duration=prepare_seconds if outcome.duration != prepare_seconds else 0.0,
+            started_at=started,
+            message=message,
+            timed_out=outcome.timed_out,
+            signal=signal.Signals(outcome.signal).name if outcome.signal else None,
+            directory=str(attempt_dir),
+            artifacts=artifacts,
+        )
+        return result
+
+    def _collect(self, test: ReleaseTest, env: Mapping[str, str], scratch: Path, dest: Path) -> list[str]:
+        """Move the scratch folder's files and the test's ``artifact_path`` into ``dest``."""
+        out = dest / "artifacts"
+        collected: list[str] = []
+        if test.run.artifact_path:
+            expanded = _expand(test.run.artifact_path, env)
+            source = Path(expanded)
+            if not source.is_absolute():
+                source = test.working_dir / source
+            if source.exists() and not source.is_relative_to(scratch):
+                out.mkdir(parents=True, exist_ok=True)
+                target = out / source.name
+                if source.is_dir():
+                    shutil.copytree(source, target, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(source, target)
+        if any(scratch.iterdir()):
+            out.mkdir(parents=True, exist_ok=True)
+            for item in scratch.iterdir():
+                shutil.move(str(item), str(out / item.name))
+        shutil.rmtree(scratch, ignore_errors=True)
+        if out.is_dir():
+            collected = sorted(str(p.relative_to(dest)) for p in out.rglob("*") if p.is_file())
+        return collected
+
+    # -- one test, with retries -----------------------------------------------------------
+    def run_test(self, test: ReleaseTest, run_dir: Path) -> TestResult:
+        version = test.python or self.options.default_python
+        result = TestResult(
+            name=test.name,
+            group=test.group,
+            team=test.team,
+            frequency=test.frequency,
+            python=version,
+            smoke=test.smoke,
+        )
+        self.results.append(result)
+        test_dir = run_dir / _safe(test.name)
+        with log.group(f"release test {test.name}" + (" (smoke)" if test.smoke else "")):
+            try:
+                tenv = self._setup(test, version)
+            except VerificationError:
+                raise
+            except BuildSupportError as exc:
+                code = setup_code(exc)
+                cls = classify(int(code), retry_codes=self.options.policy.retry_codes,
+                               max_retries=0)  # fmt: skip
+                log.error(f"{test.name}: {code_class(int(code))} ({code.name}): {exc}")
+                attempt = AttemptResult(
+                    attempt=1,
+                    exit_code=int(code),
+                    status=cls.status.value,
+                    retryable=cls.retryable,
+                    duration=0.0,
+                    started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    message=str(exc),
+                    directory=str(test_dir / "attempt-1"),
+                )
+                result.attempts.append(attempt)
+                write_json(test_dir / "attempt-1" / "result.json", _attempt_doc(result, attempt))
+                write_json(test_dir / "result.json", result.to_json())
+                return result
+            result.wheel, result.commit = tenv.wheel, tenv.commit
+
+            def attempt(n: int) -> int:
+                a = self._run_attempt(test, tenv, n, test_dir)
+                result.attempts.append(a)
+                write_json(Path(a.directory) / "result.json", _attempt_doc(result, a))
+                log.info(
+                    f"{test.name} attempt {n}: {a.status} (exit {a.exit_code} {_name(a.exit_code)}"
+                    f", {a.duration:.1f}s){' - ' + a.message if a.message else ''}"
+                )
+                return a.exit_code
+
+            def before_retry(n: int, code: int, wait: float) -> None:
+                result.attempts[-1].backoff_seconds = wait
+                write_json(
+                    Path(result.attempts[-1].directory) / "result.json",
+                    _attempt_doc(result, result.attempts[-1]),
+                )
+                log.warn(
+                    f"{test.name}: exit {code} ({_name(code)}) is retryable; attempt {n} "
+                    f"after {wait:.1f}s"
+                )
+
+            run_with_retries(
+                attempt,
+                self.options.policy,
+                sleep=self.sleep,
+                rng=self.rng,
+                before_retry=before_retry,
+                stop=lambda: self.interrupt.signum is not None,
+            )
+        write_json(test_dir / "result.json", result.to_json())
+        return result
+
+    def _setup(self, test: ReleaseTest, version: str) -> TestEnv:
+        if test.run.type not in LOCAL_RUN_TYPES:
+            raise SetupFailure(
+                f"run type {test.run.type!r} has no runner here",
+                code=ExitCode.CLI_ERROR,
+                hint="runnable types: " + ", ".join(LOCAL_RUN_TYPES),
+            )
+        if not test.working_dir.is_dir():
+            raise SetupFailure(
+                f"working_dir {test.working_dir} does not exist",
+                code=ExitCode.CONFIG_ERROR,
+                hint=f"fix working_dir of {test.name!r} (relative to the YAML file's folder)",
+            )
+        for command in filter(None, (test.run.prepare, test.run.script)):
+            missing = missing_scripts(command, test.working_dir)
+            if missing:
+                raise SetupFailure(
+                    f"script {', '.join(missing)} named in {command!r} does not exist in "
+                    f"{test.working_dir}",
+                    code=ExitCode.CONFIG_ERROR,
+                    hint=f"fix run.script/prepare of {test.name!r} or add the script",
+                )
+        return self.envs.prepare(version)
+
+    # -- many tests -------------------------------------------------------------------
+    def run(self, tests: Sequence[ReleaseTest], run_dir: Path) -> list[TestResult]:
+        """Run ``tests`` in order; stops early only on an interrupt or a commit mismatch."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with forward_signals(self.interrupt):
+            for test in tests:
+                if self.interrupt.signum is not None:
+                    break
+                self.run_test(test, run_dir)
+        return self.results
+
+    @property
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+
+def _attempt_doc(result: TestResult, attempt: AttemptResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "python": result.python,
+        "smoke": result.smoke,
+        "wheel": result.wheel,
+        "commit": result.commit,
+        **attempt.to_json(),
+    }
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    if not text:
+        return ""
+    return ": " + " | ".join(text[-lines:])
+
+
+def _expand(value: str, env: Mapping[str, str]) -> str:
+    return re.sub(
+        r"\$(\w+)|\$\{(\w+)\}",
+        lambda m: env.get(m.group(1) or m.group(2), m.group(0)),
+        value,
+    )
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
