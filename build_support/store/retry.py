@@ -63,6 +63,8 @@ class RetryPolicy:
                 return fn()
             except Exception as exc:  # noqa: BLE001 - classify decides what to do
                 verdict = classify(exc)
+                if verdict is exc:
+                    raise
                 if not isinstance(verdict, Transient):
                     raise verdict from exc
                 failures += 1

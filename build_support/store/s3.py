@@ -1,0 +1,348 @@
+"""The S3 backend (``s3://bucket/prefix``), through boto3; any S3-compatible endpoint.
+
+* The endpoint is ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` if set, else
+  ``endpoint_url`` in ``[tool.build_support.store]``, else AWS. Credentials come from
+  boto3's usual chain and are never printed.
+* Every object carries its SHA-256 as user metadata ``x-amz-meta-sha256``; a get
+  downloads to a hidden temporary file, verifies it and only then renames it.
+* Uploads above ``multipart_threshold_mb`` use a multipart upload, which S3 makes
+  visible only when it completes (and s3transfer aborts on failure).
+* botocore's own retries are off: :class:`RetryPolicy` is the one policy. Connection
+  errors, timeouts, 5xx and throttling are retried; 4xx never.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import boto3
+import botocore.exceptions as bexc
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
+
+from build_support.errors import (
+    ArtifactNotFoundError,
+    BuildSupportError,
+    IntegrityError,
+    StoreError,
+    UsageError,
+)
+from build_support.store import keys
+from build_support.store.base import ObjectInfo, Store, StoreSettings, sha256_file, temp_sibling
+from build_support.store.progress import Progress
+from build_support.store.retry import RetryPolicy, Transient
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+META = "sha256"
+MiB = 1024 * 1024
+#: Error codes that mean "slow down / try again", whatever their HTTP status.
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "PriorRequestNotComplete",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+    }
+)
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+DENIED_CODES = frozenset(
+    {
+        "403",
+        "AccessDenied",
+        "Forbidden",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "AllAccessDisabled",
+    }
+)
+#: botocore exceptions that are transport faults (retried).
+TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    bexc.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, ...
+    bexc.ConnectionClosedError,
+    bexc.ReadTimeoutError,
+    bexc.HTTPClientError,
+    bexc.IncompleteReadError,
+    bexc.ResponseStreamingError,
+    ConnectionError,  # the builtin: resets while streaming
+    TimeoutError,
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its causes (boto3 wraps ClientError in S3UploadFailedError)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def classify(exc: BaseException, *, bucket: str, key: str, endpoint: str) -> BaseException:
+    """Map a boto3 failure to :class:`Transient` (retry) or the error to raise."""
+    where = f"s3://{bucket}/{key}"
+    for e in _chain(exc):
+        if isinstance(e, BuildSupportError):
+            return e
+        if isinstance(e, bexc.ClientError):
+            err = e.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+            if code in TRANSIENT_CODES or status >= 500 or status == 429:  # noqa: PLR2004
+                return Transient(f"{code or status} from {endpoint}")
+            if code in NOT_FOUND_CODES:
+                return ArtifactNotFoundError(
+                    f"{where} does not exist",
+                    hint=f"run 'python -m build_support.store ls {key.rsplit('/', 1)[0]}/' to "
+                    "see what is there; the stage that produces it may not have run",
+                )
+            if code == "NoSuchBucket":
+                return StoreError(
+                    f"bucket {bucket!r} does not exist at {endpoint} (while accessing {where})",
+                    hint="create the bucket, or fix artifact_store / BUILD_SUPPORT_STORE",
+                )
+            if code in DENIED_CODES or status == 403:  # noqa: PLR2004
+                return StoreError(
+                    f"access to {where} was denied ({code or status}: "
+                    f"{err.get('Message', 'forbidden')})",
+                    hint="check the credentials boto3 picks up (AWS_PROFILE, "
+                    "AWS_ACCESS_KEY_ID, instance role) and the bucket policy",
+                )
+            return StoreError(
+                f"S3 refused the request for {where}: {code or status} "
+                f"{err.get('Message', '')}".rstrip(),
+                hint="this is a client error and is not retried; check the bucket and key",
+            )
+        if isinstance(e, bexc.NoCredentialsError | bexc.PartialCredentialsError):
+            return StoreError(
+                f"no AWS credentials for {where}",
+                hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE",
+            )
+        if isinstance(e, TRANSIENT_EXCEPTIONS):
+            return Transient(f"{type(e).__name__} talking to {endpoint}")
+    return exc
+
+
+class S3Store(Store):
+    def __init__(
+        self,
+        url: str,
+        settings: StoreSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(settings, clock=clock, sleep=sleep)
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise UsageError(f"invalid S3 URL {url!r}", hint="use s3://bucket[/prefix]")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        if self.prefix:
+            keys.validate_key(self.prefix)
+        self.url = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        environ = os.environ if env is None else env
+        s = self.settings
+        self.endpoint = (
+            environ.get("AWS_ENDPOINT_URL_S3")
+            or environ.get("AWS_ENDPOINT_URL")
+            or s.endpoint_url
+            or None
+        )
+        boto_config = BotoConfig(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=s.connect_timeout_seconds,
+            read_timeout=s.read_timeout_seconds,
+            s3={"addressing_style": "path"} if self.endpoint else {},
+        )
+        self.client: S3Client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=s.region or None,
+            config=boto_config,
+        )
+        self.transfer = TransferConfig(
+            multipart_threshold=s.multipart_threshold_mb * MiB,
+            multipart_chunksize=max(8, s.multipart_threshold_mb // 2) * MiB,
+            num_download_attempts=1,
+        )
+        self.policy = RetryPolicy(
+            attempts=s.retry_attempts,
+            total_seconds=s.retry_total_seconds,
+            clock=clock,
+            sleep=sleep,
+            rng=rng or random.Random(),
+        )
+
+    # -- helpers ----------------------------------------------------------------
+    def _full(self, key: str) -> str:
+        keys.validate_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _call(self, what: str, full: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` under the retry policy; ``full`` is the bucket key it touches."""
+        endpoint = self.endpoint or "AWS S3"
+        return self.policy.call(
+            fn,
+            what=f"{what} s3://{self.bucket}/{full}",
+            classify=lambda e: classify(e, bucket=self.bucket, key=full, endpoint=endpoint),
+        )
+
+    def _head(self, key: str) -> dict[str, Any]:
+        full = self._full(key)
+        head: dict[str, Any] = self._call(
+            "head", full, lambda: self.client.head_object(Bucket=self.bucket, Key=full)
+        )
+        return head
+
+    def _info_from_head(self, key: str, head: dict[str, Any]) -> ObjectInfo:
+        sha = head.get("Metadata", {}).get(META, "")
+        if not sha:
+            raise IntegrityError(
+                f"s3://{self.bucket}/{self._full(key)} has no recorded SHA-256 "
+                f"(metadata x-amz-meta-{META} missing)",
+                hint="it was not written by the store; put it again with "
+                "'python -m build_support.store put'",
+            )
+        return ObjectInfo(key=key, size=int(head["ContentLength"]), sha256=sha)
+
+    # -- primitives -------------------------------------------------------------
+    def info(self, key: str) -> ObjectInfo:
+        return self._info_from_head(key, self._head(key))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+        except ArtifactNotFoundError:
+            return False
+        return True
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        keys.validate_prefix(prefix)
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        found: list[str] = []
+
+        def page(token: str | None) -> dict[str, Any]:
+            kw: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full}
+            if token:
+                kw["ContinuationToken"] = token
+            result: dict[str, Any] = self.client.list_objects_v2(**kw)
+            return result
+
+        token: str | None = None
+        while True:
+            resp: dict[str, Any] = self._call("list", full, lambda t=token: page(t))
+            found.extend(obj["Key"][strip:] for obj in resp.get("Contents", []))
+            token = resp.get("NextContinuationToken")
+            if not resp.get("IsTruncated") or not token:
+                break
+        infos = []
+        for key in sorted(found):
+            with contextlib.suppress(IntegrityError, ArtifactNotFoundError):
+                infos.append(self.info(key))
+        return infos
+
+    def _upload(self, key: str, path: Path, size: int, sha256: str) -> None:
+        full = self._full(key)
+
+        def attempt() -> None:
+            progress = Progress("put", key, size)
+            self.client.upload_file(
+                str(path),
+                self.bucket,
+                full,
+                ExtraArgs={"Metadata": {META: sha256}},
+                Config=self.transfer,
+                Callback=progress,
+            )
+            progress.finish()
+
+        self._call("put", full, attempt)
+
+    def _download(self, key: str, dest: Path) -> ObjectInfo:
+        full = self._full(key)
+        for check in (1, 2):
+            info = self.info(key)
+            tmp = temp_sibling(dest, "part")
+            try:
+
+                def attempt(tmp: Path = tmp, info: ObjectInfo = info) -> None:
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+                    progress = Progress("get", key, info.size)
+                    self.client.download_file(
+                        self.bucket, full, str(tmp), Config=self.transfer, Callback=progress
+                    )
+                    progress.finish()
+
+                self._call("get", full, attempt)
+                got = sha256_file(tmp)
+                if got == info.sha256:
+                    os.replace(tmp, dest)
+                    return info
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            # The object may have been replaced between head and download: look again.
+            if check == 1 and self.info(key).sha256 != info.sha256:
+                continue
+            break
+        raise IntegrityError(
+            f"s3://{self.bucket}/{full} is corrupt: its content hashes to {got[:16]}…, "
+            f"the recorded SHA-256 is {info.sha256[:16]}…; nothing was written to {dest}",
+            hint="re-run the stage that produces it, or delete it with "
+            f"'python -m build_support.store rm {key}'",
+        )
+
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        head = self._head(src)
+        info = self._info_from_head(src, head)
+        src_full, dst_full = self._full(src), self._full(dst)
+        extra = {
+            "Metadata": {META: info.sha256},
+            "MetadataDirective": "REPLACE",
+            "CopySourceIfMatch": head["ETag"],
+        }
+        self._call(
+            "copy",
+            dst_full,
+            lambda: self.client.copy(
+                {"Bucket": self.bucket, "Key": src_full},
+                self.bucket,
+                dst_full,
+                ExtraArgs=extra,
+                Config=self.transfer,
+            ),
+        )
+        return ObjectInfo(key=dst, size=info.size, sha256=info.sha256)
+
+    def delete(self, key: str) -> bool:
+        if not self.exists(key):
+            return False
+        full = self._full(key)
+        self._call("delete", full, lambda: self.client.delete_object(Bucket=self.bucket, Key=full))
+        return True
