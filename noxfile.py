@@ -52,7 +52,8 @@ def _install(session: nox.Session, *groups: str) -> None:
 def _lock_tools(session: nox.Session) -> None:
     """pip-tools, pinned as the reference pipeline pins it, in the session's venv."""
     if not (Path(session.bin) / "pip-compile").exists():
-        session.install("pip-tools==7.4.1", "wheel==0.45.1")
+        # pip-tools 7.4.1 breaks with pip >= 24.3, so pip is pinned beside it.
+        session.install("pip-tools==7.4.1", "wheel==0.45.1", "pip==24.2")
 
 
 def _stage(session: nox.Session, stage: str, *args: str, groups: tuple[str, ...] = ()) -> None:
