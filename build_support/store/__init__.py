@@ -60,7 +60,7 @@ def open_url(
     """The store at ``url``: a path (relative to ``root``), ``file://…`` or ``s3://…``."""
     parsed = urlparse(url)
     if parsed.scheme == "s3":
-        from build_support.store.s3 import S3Store  # noqa: PLC0415 - boto3 is slow to import
+        from build_support.store.s3 import S3Store
 
         return S3Store(url, settings, clock=clock, sleep=sleep)
     if parsed.scheme == "file":
@@ -85,14 +85,14 @@ def open_store(cfg: Config, url: str | None = None) -> Store:
 
 def cli_main(argv: list[str], cfg: Config) -> int:
     """The ``store`` stage: ``put|get|ls|promote|rm|wait``."""
-    from build_support.store.cli import main  # noqa: PLC0415
+    from build_support.store.cli import main
 
     return main(argv, cfg)
 
 
 def __getattr__(name: str) -> object:
     if name == "S3Store":
-        from build_support.store.s3 import S3Store  # noqa: PLC0415
+        from build_support.store.s3 import S3Store
 
         return S3Store
     raise AttributeError(name)

@@ -46,7 +46,7 @@ class StoreSettings:
         where = "tool.build_support.store"
         if self.retry_attempts < 1:
             raise ConfigError(f"{where}.retry_attempts = {self.retry_attempts} must be >= 1")
-        if self.multipart_threshold_mb < 5:  # noqa: PLR2004 - S3's minimum part size
+        if self.multipart_threshold_mb < 5:
             raise ConfigError(
                 f"{where}.multipart_threshold_mb = {self.multipart_threshold_mb} is below "
                 "S3's minimum part size",
@@ -134,9 +134,7 @@ class Store(abc.ABC):
         keys.validate_key(key)
         path = Path(path)
         if not path.is_file():
-            raise InputError(
-                f"cannot put {path}: not a file", hint="build the artifact first"
-            )
+            raise InputError(f"cannot put {path}: not a file", hint="build the artifact first")
         size = path.stat().st_size
         progress = Progress("hashing", path.name, size)
         sha = sha256_file(path, progress)

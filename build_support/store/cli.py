@@ -19,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--store",
         metavar="URL",
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str], cfg: Config) -> int:
-    from build_support.store import open_store  # noqa: PLC0415 - avoid an import cycle
+    from build_support.store import open_store
 
     args = _parser().parse_args(argv)
     store = open_store(cfg, getattr(args, "store", None))

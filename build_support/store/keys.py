@@ -75,9 +75,10 @@ def branch_segments(branch: str) -> str:
         raise UsageError(f"invalid branch {branch!r}: leading or trailing '/'")
     for part in branch.split("/"):
         _check_segment(part, "branch", branch)
-    if branch.split("/")[0] in (LATEST, JARS):
+    top = branch.split("/", maxsplit=1)[0]
+    if top in (LATEST, JARS):
         raise UsageError(
-            f"invalid branch {branch!r}: {branch.split('/')[0]!r} is a reserved top-level key",
+            f"invalid branch {branch!r}: {top!r} is a reserved top-level key",
             hint="rename the branch",
         )
     return branch
@@ -111,12 +112,10 @@ def latest_key(filename: str) -> str:
     return f"{LATEST}/{_filename(filename)}"
 
 
-def jar_key(branch: str, sha: str, os: str, filename: str) -> str:  # noqa: A002 - Ray's name
+def jar_key(branch: str, sha: str, os: str, filename: str) -> str:
     """``jars/{branch}/{sha}/{os}/{filename}``: a per-platform JAR."""
     if os not in JAR_OSES:
-        raise UsageError(
-            f"invalid JAR os {os!r}", hint="one of: " + ", ".join(JAR_OSES)
-        )
+        raise UsageError(f"invalid JAR os {os!r}", hint="one of: " + ", ".join(JAR_OSES))
     return f"{JARS}/{branch_segments(branch)}/{_sha(sha)}/{os}/{_filename(filename)}"
 
 
@@ -129,7 +128,6 @@ def check_promotion(branch: str, default_branch: str) -> None:
     """Only the default branch may write ``latest/`` (Ray's rule)."""
     if branch != default_branch:
         raise GateError(
-            f"refusing to promote from branch {branch!r}: only {default_branch!r} "
-            "writes latest/",
+            f"refusing to promote from branch {branch!r}: only {default_branch!r} writes latest/",
             hint="promote from a build of the default branch",
         )

@@ -117,8 +117,8 @@ class LocalStore(Store):
                     hint="make sure nothing writes the file during the upload, then retry",
                 )
             tmp_sum.write_text(f"{sha256}  {dest.name}\n", encoding="ascii")
-            os.replace(tmp_sum, self._sidecar(dest))
-            os.replace(tmp_obj, dest)
+            tmp_sum.replace(self._sidecar(dest))
+            tmp_obj.replace(dest)
         finally:
             for tmp in (tmp_obj, tmp_sum):
                 with contextlib.suppress(FileNotFoundError):
@@ -135,7 +135,7 @@ class LocalStore(Store):
             try:
                 got = _copy_hashing(src, tmp, Progress("get", key, info.size))
                 if got == info.sha256:
-                    os.replace(tmp, dest)
+                    tmp.replace(dest)
                     return info
             except FileNotFoundError:
                 raise ArtifactNotFoundError(f"{key} vanished from {self.url} while read") from None

@@ -61,7 +61,7 @@ class RetryPolicy:
         while True:
             try:
                 return fn()
-            except Exception as exc:  # noqa: BLE001 - classify decides what to do
+            except Exception as exc:
                 verdict = classify(exc)
                 if verdict is exc:
                     raise

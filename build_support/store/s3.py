@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import time
@@ -99,7 +100,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         cur = cur.__cause__ or cur.__context__
 
 
-def classify(exc: BaseException, *, bucket: str, key: str, endpoint: str) -> BaseException:
+def classify(  # noqa: PLR0911 - one return per class of fault
+    exc: BaseException, *, bucket: str, key: str, endpoint: str
+) -> BaseException:
     """Map a boto3 failure to :class:`Transient` (retry) or the error to raise."""
     where = f"s3://{bucket}/{key}"
     for e in _chain(exc):
@@ -109,7 +112,7 @@ def classify(exc: BaseException, *, bucket: str, key: str, endpoint: str) -> Bas
             err = e.response.get("Error", {})
             code = str(err.get("Code", ""))
             status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-            if code in TRANSIENT_CODES or status >= 500 or status == 429:  # noqa: PLR2004
+            if code in TRANSIENT_CODES or status >= 500 or status == 429:
                 return Transient(f"{code or status} from {endpoint}")
             if code in NOT_FOUND_CODES:
                 return ArtifactNotFoundError(
@@ -122,7 +125,7 @@ def classify(exc: BaseException, *, bucket: str, key: str, endpoint: str) -> Bas
                     f"bucket {bucket!r} does not exist at {endpoint} (while accessing {where})",
                     hint="create the bucket, or fix artifact_store / BUILD_SUPPORT_STORE",
                 )
-            if code in DENIED_CODES or status == 403:  # noqa: PLR2004
+            if code in DENIED_CODES or status == 403:
                 return StoreError(
                     f"access to {where} was denied ({code or status}: "
                     f"{err.get('Message', 'forbidden')})",
@@ -194,7 +197,7 @@ class S3Store(Store):
             total_seconds=s.retry_total_seconds,
             clock=clock,
             sleep=sleep,
-            rng=rng or random.Random(),
+            rng=rng or random.Random(),  # noqa: S311 - jitter, not crypto
         )
 
     # -- helpers ----------------------------------------------------------------
@@ -246,16 +249,14 @@ class S3Store(Store):
         strip = len(self.prefix) + 1 if self.prefix else 0
         found: list[str] = []
 
-        def page(token: str | None) -> dict[str, Any]:
+        token: str | None = None
+        while True:
             kw: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full}
             if token:
                 kw["ContinuationToken"] = token
-            result: dict[str, Any] = self.client.list_objects_v2(**kw)
-            return result
-
-        token: str | None = None
-        while True:
-            resp: dict[str, Any] = self._call("list", full, lambda t=token: page(t))
+            resp: dict[str, Any] = self._call(
+                "list", full, functools.partial(self.client.list_objects_v2, **kw)
+            )
             found.extend(obj["Key"][strip:] for obj in resp.get("Contents", []))
             token = resp.get("NextContinuationToken")
             if not resp.get("IsTruncated") or not token:
@@ -302,7 +303,7 @@ class S3Store(Store):
                 self._call("get", full, attempt)
                 got = sha256_file(tmp)
                 if got == info.sha256:
-                    os.replace(tmp, dest)
+                    tmp.replace(dest)
                     return info
             finally:
                 with contextlib.suppress(FileNotFoundError):

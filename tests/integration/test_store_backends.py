@@ -52,9 +52,7 @@ def clock() -> FakeClock:
 @pytest.fixture(params=["local", "s3"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> store.Store:
     if request.param == "local":
-        return store.open_url(
-            str(tmp_path / "store"), SETTINGS, clock=clock, sleep=clock.sleep
-        )
+        return store.open_url(str(tmp_path / "store"), SETTINGS, clock=clock, sleep=clock.sleep)
     bucket = request.getfixturevalue("s3_bucket")
     return store.open_url(f"s3://{bucket}/ci", SETTINGS, clock=clock, sleep=clock.sleep)
 
@@ -79,9 +77,7 @@ def wheel(tmp_path: Path) -> Path:
     return p
 
 
-def test_round_trip_with_slashed_branch(
-    backend: store.Store, wheel: Path, tmp_path: Path
-) -> None:
+def test_round_trip_with_slashed_branch(backend: store.Store, wheel: Path, tmp_path: Path) -> None:
     key = keys.wheel_key("releases/2.1", SHA, wheel.name)
     put = backend.put(key, wheel)
     assert put.sha256 == hashlib.sha256(wheel.read_bytes()).hexdigest()

@@ -55,13 +55,13 @@ def test_multipart_upload_round_trip(
     assert (tmp_path / "back.whl").read_bytes() == big.read_bytes()
 
 
-def test_metadata_and_prefix_layout(s3_bucket: str, s3_endpoint: S3Endpoint, tmp_path: Path) -> None:
+def test_metadata_and_prefix_layout(
+    s3_bucket: str, s3_endpoint: S3Endpoint, tmp_path: Path
+) -> None:
     f = tmp_path / "f.whl"
     f.write_bytes(b"abc")
     open_s3(s3_bucket, Sleeps()).put("main/f.whl", f)
-    keys = [
-        o["Key"] for o in s3_endpoint.client().list_objects_v2(Bucket=s3_bucket)["Contents"]
-    ]
+    keys = [o["Key"] for o in s3_endpoint.client().list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert keys == ["pfx/main/f.whl"]
 
 
@@ -98,7 +98,9 @@ def test_server_down_then_back_get_retries_and_succeeds(
         c = s3_endpoint.client()
         c.create_bucket(Bucket=s3_bucket)
         c.put_object(
-            Bucket=s3_bucket, Key="pfx/main/f.whl", Body=f.read_bytes(),
+            Bucket=s3_bucket,
+            Key="pfx/main/f.whl",
+            Body=f.read_bytes(),
             Metadata={"sha256": info.sha256},
         )
 
@@ -117,9 +119,7 @@ def test_server_down_with_small_bound_fails_cleanly(
     f = tmp_path / "f.whl"
     f.write_bytes(b"x" * 100)
     sleeps = Sleeps()
-    settings = StoreSettings(
-        retry_attempts=3, retry_total_seconds=30, connect_timeout_seconds=1
-    )
+    settings = StoreSettings(retry_attempts=3, retry_total_seconds=30, connect_timeout_seconds=1)
     s = open_s3(s3_bucket, sleeps, settings)
     s.put("main/f.whl", f)
     s3_endpoint.stop()
@@ -174,7 +174,9 @@ def test_403_is_not_retried_and_names_bucket_and_key(
     s = open_s3("locked", sleeps)
     f = tmp_path / "f.whl"
     f.write_bytes(b"x")
-    with pytest.raises(StoreError, match=r"access to s3://locked/pfx/main/f\.whl was denied") as exc:
+    with pytest.raises(
+        StoreError, match=r"access to s3://locked/pfx/main/f\.whl was denied"
+    ) as exc:
         s.put("main/f.whl", f)
     assert "not-a-secret-value" not in str(exc.value)
     with pytest.raises(StoreError, match="denied"):

@@ -29,7 +29,20 @@ def test_latest_and_jar_keys() -> None:
 
 @pytest.mark.parametrize(
     "branch",
-    ["", "/main", "main/", "a//b", "../x", "a/../b", "a b", "a\tb", "a\\b", "x\x00", "latest", "jars/x"],
+    [
+        "",
+        "/main",
+        "main/",
+        "a//b",
+        "../x",
+        "a/../b",
+        "a b",
+        "a\tb",
+        "a\\b",
+        "x\x00",
+        "latest",
+        "jars/x",
+    ],
 )
 def test_bad_branches(branch: str) -> None:
     with pytest.raises(UsageError):

@@ -86,7 +86,7 @@ def test_object_without_checksum_is_an_integrity_error(local: LocalStore, tmp_pa
 
 
 def test_missing_key(local: LocalStore, tmp_path: Path) -> None:
-    with pytest.raises(ArtifactNotFoundError, match="main/x.whl is not in the store"):
+    with pytest.raises(ArtifactNotFoundError, match=r"main/x\.whl is not in the store"):
         local.get("main/x.whl", tmp_path / "x.whl")
     assert not (tmp_path / "x.whl").exists()
     with pytest.raises(ArtifactNotFoundError):
@@ -111,9 +111,7 @@ def test_list_copy_delete(local: LocalStore, artifact: Path) -> None:
     assert not (local.root / "main" / "2222222").exists()  # empty dirs pruned
 
 
-def test_copy_of_corrupt_object_fails_and_writes_nothing(
-    local: LocalStore, artifact: Path
-) -> None:
+def test_copy_of_corrupt_object_fails_and_writes_nothing(local: LocalStore, artifact: Path) -> None:
     local.put("main/a.whl", artifact)
     (local.root / "main" / "a.whl").write_bytes(b"bad")
     with pytest.raises(IntegrityError, match="corrupt"):
