@@ -84,7 +84,7 @@ class S3Endpoint:
 
     def client(self) -> _Any:
         """A plain boto3 S3 client for this endpoint (dummy credentials)."""
-        import boto3  # noqa: PLC0415
+        import boto3
 
         return boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing"
