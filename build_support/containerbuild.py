@@ -80,8 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     _run([tool_py, "-m", "build", "--wheel", "--outdir", str(raw), str(args.src)], env=env)
     (built,) = sorted(raw.glob("*.whl"))
     args.out.mkdir(parents=True, exist_ok=True)
-    _run([tool_py, "-m", "auditwheel", "repair", "--plat", args.plat, "-w", str(args.out),
-          str(built)], env=env)
+    _run(
+        [
+            tool_py,
+            "-m",
+            "auditwheel",
+            "repair",
+            "--plat",
+            args.plat,
+            "-w",
+            str(args.out),
+            str(built),
+        ],
+        env=env,
+    )
     (repaired,) = sorted(args.out.glob("*.whl"))
 
     _run([py, "-m", "venv", str(smoke)], env=env)
@@ -90,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     package = _top_package(repaired)
     proc = _run(
         [smoke_py, "-I", "-c", args.check_code, package],
-        env=env, cwd=str(work), capture_output=True,
+        env=env,
+        cwd=str(work),
+        capture_output=True,
     )
     _say(proc.stdout.strip())
     report = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -13,6 +13,7 @@ import ast
 import hashlib
 import json
 import re
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from build_support.commits import PLACEHOLDER, SHA_RE
 from build_support.errors import InputError, VerificationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 #: Bump when the way wheels are built changes; it is part of every input digest.
 RECIPE_VERSION = 1
@@ -235,8 +241,6 @@ def build_requires(project: Path) -> list[str]:
     pyproject = project / "pyproject.toml"
     if not pyproject.is_file():
         return ["setuptools>=40.8.0"]
-    from build_support.config import tomllib  # the one TOML reader of the harness
-
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

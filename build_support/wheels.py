@@ -229,8 +229,16 @@ def project_files(root: Path, project: Path, exclude: Sequence[Path] = ()) -> li
     rel_project = project.relative_to(root).as_posix()
     try:
         out = cmd.output(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-             rel_project],
+            [
+                "git",
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "--",
+                rel_project,
+            ],
             cwd=root,
         )
         listed = [p for p in out.split("\0") if p]
@@ -246,7 +254,7 @@ def project_files(root: Path, project: Path, exclude: Sequence[Path] = ()) -> li
     excluded = [e.relative_to(project).as_posix() + "/" for e in exclude]
     files = []
     for p in listed:
-        rel = p[len(prefix):] if prefix and p.startswith(prefix) else p
+        rel = p[len(prefix) :] if prefix and p.startswith(prefix) else p
         if any(rel.startswith(e) for e in excluded) or not (project / rel).is_file():
             continue
         files.append(rel)
@@ -369,9 +377,23 @@ def wheelhouse(platform: str, version: str, requirements: Sequence[str]) -> Path
         shutil.rmtree(partial, ignore_errors=True)
         log.step(f"wheelhouse for {platform} {tag}: {' '.join(reqs)}")
         cmd.run(
-            [*_host_pip(), "download", "-q", "--dest", partial, "--only-binary=:all:",
-             "--platform", platform, "--python-version", version, "--implementation", "cp",
-             "--abi", tag, *reqs],
+            [
+                *_host_pip(),
+                "download",
+                "-q",
+                "--dest",
+                partial,
+                "--only-binary=:all:",
+                "--platform",
+                platform,
+                "--python-version",
+                version,
+                "--implementation",
+                "cp",
+                "--abi",
+                tag,
+                *reqs,
+            ],
             capture=True,
             timeout=1800,
             hint="the build container installs from this wheelhouse; PyPI must be reachable "
@@ -389,7 +411,7 @@ def resolve_image(ref: str, arch: platforms.Arch, settings: WheelSettings) -> st
     if ref.startswith(ROOTFS_PREFIX):
         from build_support import rootfs
 
-        suite = ref[len(ROOTFS_PREFIX):] or rootfs.DEFAULT_SUITE
+        suite = ref[len(ROOTFS_PREFIX) :] or rootfs.DEFAULT_SUITE
         return rootfs.ensure_image(arch, settings.container_packages, suite=suite)
     present = cmd.run([docker, "image", "inspect", ref], capture=True, check=False, echo=False)
     if present.returncode == 0:
@@ -413,13 +435,24 @@ def resolve_image(ref: str, arch: platforms.Arch, settings: WheelSettings) -> st
 def probe_image(image: str, arch: platforms.Arch) -> dict[str, tuple[str, str]]:
     """The Pythons a build image has: manylinux's /opt/python first, then python3."""
     script = (
-        'for p in /opt/python/cp3*-cp3*/bin/python python3; do '
+        "for p in /opt/python/cp3*-cp3*/bin/python python3; do "
         'command -v "$p" >/dev/null 2>&1 && "$p" -c '
-        '"import sys; print(\'%d.%d.%d\' % sys.version_info[:3], sys.executable)"; done; true'
+        "\"import sys; print('%d.%d.%d' % sys.version_info[:3], sys.executable)\"; done; true"
     )
     out = cmd.output(
-        [provision.docker_client(), "run", "--rm", "--network", "none", "--platform",
-         platforms.DOCKER_PLATFORMS[arch], image, "sh", "-c", script],
+        [
+            provision.docker_client(),
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            platforms.DOCKER_PLATFORMS[arch],
+            image,
+            "sh",
+            "-c",
+            script,
+        ],
         timeout=600,
     )
     return parse_probe(out)
@@ -501,23 +534,49 @@ def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None)
         src = work / "src"
         copy_stamped(job.project, src, commit)
         argv: list[str | os.PathLike[str]] = [
-            tools, "-m", "build", "--wheel", "--outdir", work / "raw", src,
+            tools,
+            "-m",
+            "build",
+            "--wheel",
+            "--outdir",
+            work / "raw",
+            src,
         ]
         if uv and settings.installer != "pip":
             argv += ["--installer", "uv"]
         env = {"MACOSX_DEPLOYMENT_TARGET": settings.macos_deployment_target} if is_mac else {}
-        cmd.run(argv, env=env, capture=True, timeout=settings.build_timeout,
-                hint=f"the build of {job.project.rel} failed; the output tail is above")
+        cmd.run(
+            argv,
+            env=env,
+            capture=True,
+            timeout=settings.build_timeout,
+            hint=f"the build of {job.project.rel} failed; the output tail is above",
+        )
         (raw,) = sorted((work / "raw").glob("*.whl"))
         out = work / "out"
         try:
             if is_mac:
-                cmd.run([tools.parent / "delocate-wheel", "--require-archs", "arm64",
-                         "-w", out, raw], capture=True)
+                cmd.run(
+                    [tools.parent / "delocate-wheel", "--require-archs", "arm64", "-w", out, raw],
+                    capture=True,
+                )
             else:
                 path = f"{tools.parent}{os.pathsep}{os.environ.get('PATH', '')}"
-                cmd.run([tools, "-m", "auditwheel", "repair", "--plat", job.target.platform,
-                         "-w", out, raw], capture=True, env={"PATH": path})
+                cmd.run(
+                    [
+                        tools,
+                        "-m",
+                        "auditwheel",
+                        "repair",
+                        "--plat",
+                        job.target.platform,
+                        "-w",
+                        out,
+                        raw,
+                    ],
+                    capture=True,
+                    env={"PATH": path},
+                )
         except CommandFailedError as exc:
             _repair_failed(raw.name, job.target.platform, exc)
         (wheel,) = sorted(out.glob("*.whl"))
@@ -526,13 +585,17 @@ def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None)
         reported = _smoke_host(job, wheel, work, uv)
         keep = Path(tempfile.mkdtemp(prefix="bs-wheel-out-")) / wheel.name
         shutil.move(wheel, keep)
-    return Built(job, keep, time.monotonic() - start, cached=False, reported_commit=reported,
-                 cleanup=keep.parent)
+    return Built(
+        job,
+        keep,
+        time.monotonic() - start,
+        cached=False,
+        reported_commit=reported,
+        cleanup=keep.parent,
+    )
 
 
-def build_container(
-    job: Job, settings: WheelSettings, commit: str, house: Path
-) -> Built:
+def build_container(job: Job, settings: WheelSettings, commit: str, house: Path) -> Built:
     start = time.monotonic()
     image = job.target.image
     assert image is not None  # noqa: S101 - planned as a container job
@@ -541,14 +604,40 @@ def build_container(
     work = Path(tempfile.mkdtemp(prefix="bs-wheel-"))
     src, out = work / "src", work / "out"
     argv: list[str | os.PathLike[str]] = [
-        docker, "run", "--rm", "--name", name, "--network", "none",
-        "--platform", platforms.DOCKER_PLATFORMS[job.target.arch],
-        "-v", f"{src}:/bs/src", "-v", f"{out}:/bs/out",
-        "-v", f"{house}:/bs/wheelhouse:ro", "-v", f"{DRIVER}:/bs/driver.py:ro",
-        "-e", f"HOST_UID={os.getuid()}", "-e", f"HOST_GID={os.getgid()}",
-        image, job.interpreter, "/bs/driver.py", "--src", "/bs/src", "--out", "/bs/out",
-        "--wheelhouse", "/bs/wheelhouse", "--plat", job.target.platform,
-        "--check-code", check_code(job.project.smoke),
+        docker,
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--platform",
+        platforms.DOCKER_PLATFORMS[job.target.arch],
+        "-v",
+        f"{src}:/bs/src",
+        "-v",
+        f"{out}:/bs/out",
+        "-v",
+        f"{house}:/bs/wheelhouse:ro",
+        "-v",
+        f"{DRIVER}:/bs/driver.py:ro",
+        "-e",
+        f"HOST_UID={os.getuid()}",
+        "-e",
+        f"HOST_GID={os.getgid()}",
+        image,
+        job.interpreter,
+        "/bs/driver.py",
+        "--src",
+        "/bs/src",
+        "--out",
+        "/bs/out",
+        "--wheelhouse",
+        "/bs/wheelhouse",
+        "--plat",
+        job.target.platform,
+        "--check-code",
+        check_code(job.project.smoke),
     ]
     for req in settings.tool_requirements:
         argv += ["--tools", req]
@@ -556,8 +645,12 @@ def build_container(
     try:
         copy_stamped(job.project, src, commit)
         out.mkdir()
-        proc = cmd.run(argv, capture=True, timeout=settings.container_timeout,
-                       hint=f"the container build of {job.label} failed")
+        proc = cmd.run(
+            argv,
+            capture=True,
+            timeout=settings.container_timeout,
+            hint=f"the container build of {job.label} failed",
+        )
         finished = True
     except CommandFailedError as exc:
         finished = True
@@ -573,10 +666,30 @@ def build_container(
     result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
     if not result_lines:
         raise VerificationError(f"the container build of {job.label} reported no result")
-    report = json.loads(result_lines[-1][len(RESULT_PREFIX):])
+    report = json.loads(result_lines[-1][len(RESULT_PREFIX) :])
     wheel = out / str(report["wheel"])
-    return Built(job, wheel, time.monotonic() - start, cached=False,
-                 reported_commit=str(report["import"]["commit"]), cleanup=work)
+    return Built(
+        job,
+        wheel,
+        time.monotonic() - start,
+        cached=False,
+        reported_commit=str(report["import"]["commit"]),
+        cleanup=work,
+    )
+
+
+def verify_built(built: Built, commit: str) -> None:
+    """Everything a freshly built wheel must pass before it leaves the stage."""
+    job = built.job
+    with log.group(f"verify {built.wheel.name}"):
+        wheelfile.check_tags(built.wheel, platform=job.target.platform, python=job.python)
+        wheelfile.check_commit(built.wheel, commit)
+        if built.reported_commit != commit:
+            raise VerificationError(
+                f"{built.wheel.name} imports, but reports commit "
+                f"{built.reported_commit}; expected {commit}"
+            )
+        log.success(f"{built.wheel.name}: tags, commit {commit[:12]} and import verified")
 
 
 # --- the stage ------------------------------------------------------------------------------
@@ -589,17 +702,32 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nox -s wheel --", description="Build, repair, verify and store wheels.")
-    p.add_argument("platforms", nargs="*", metavar="PLATFORM",
-                   help="wheel platform tags (default: the host's)")
-    p.add_argument("--python", action="append", default=[], metavar="X.Y",
-                   help="build only for this Python (repeatable; default: all configured)")
+    p.add_argument(
+        "platforms", nargs="*", metavar="PLATFORM", help="wheel platform tags (default: the host's)"
+    )
+    p.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="X.Y",
+        help="build only for this Python (repeatable; default: all configured)",
+    )
     p.add_argument("--force", action="store_true", help="rebuild even when the cache has it")
-    p.add_argument("--release", action="store_true",
-                   help="release build: refuse a dirty working tree")
-    p.add_argument("--image", action="append", default=[], metavar="PLATFORM=IMAGE",
-                   help="build image for a platform (rootfs:<suite> = a local Debian image)")
-    p.add_argument("--container", action="store_true",
-                   help="build in the platform's image even when the host could build natively")
+    p.add_argument(
+        "--release", action="store_true", help="release build: refuse a dirty working tree"
+    )
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PLATFORM=IMAGE",
+        help="build image for a platform (rootfs:<suite> = a local Debian image)",
+    )
+    p.add_argument(
+        "--container",
+        action="store_true",
+        help="build in the platform's image even when the host could build natively",
+    )
     p.add_argument("--jobs", type=int, default=0, help="parallel builds (default: cores)")
     return p
 
@@ -632,8 +760,13 @@ def _cache_lookup(s: store.Store, job: Job, commit: str, work: Path) -> Built | 
         return None
     wheelfile.check_tags(wheel, platform=job.target.platform, python=job.python)
     wheelfile.check_commit(wheel, commit)
-    built = Built(job, wheel, time.monotonic() - start, cached=True,
-                  reported_commit=record.get("import_commit"))
+    built = Built(
+        job,
+        wheel,
+        time.monotonic() - start,
+        cached=True,
+        reported_commit=record.get("import_commit"),
+    )
     built.sha256, built.size = info.sha256, info.size
     return built
 
@@ -643,7 +776,7 @@ def _place(built: Built, dist: Path) -> Path:
     final = dist / built.wheel.name
     partial = dist / f".{built.wheel.name}.partial"
     shutil.copyfile(built.wheel, partial)
-    os.replace(partial, final)
+    partial.replace(final)
     return final
 
 
@@ -651,19 +784,22 @@ def _write_json(path: Path, payload: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, tmp.with_name(path.name))
+    tmp.replace(path)
 
 
 def plan_targets(
-    requested: Sequence[str], settings: WheelSettings, overrides: Mapping[str, str],
-    host: platforms.Host, *, force_container: bool,
+    requested: Sequence[str],
+    settings: WheelSettings,
+    overrides: Mapping[str, str],
+    host: platforms.Host,
+    *,
+    force_container: bool,
 ) -> list[Target]:
     targets = []
     for plat in dict.fromkeys(requested):
         _os, arch = platforms.parse_platform_tag(plat)
         image = overrides.get(plat) or settings.images.get(plat)
-        mode = build_mode(plat, host, image=image,
-                          native=settings.native and not force_container)
+        mode = build_mode(plat, host, image=image, native=settings.native and not force_container)
         targets.append(Target(plat, arch, mode, image if mode == "container" else None))
     return targets
 
@@ -673,11 +809,14 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     settings = cfg.section("wheel", WheelSettings)
     host = platforms.current_host()
     requested = args.platforms or [platforms.host_wheel_platform(host)]
-    targets = plan_targets(requested, settings, parse_image_overrides(args.image), host,
-                           force_container=args.container)
+    targets = plan_targets(
+        requested, settings, parse_image_overrides(args.image), host, force_container=args.container
+    )
     for v in args.python:
         if v not in SUPPORTED_PYTHONS:
-            raise UsageError(f"unsupported Python {v!r}", hint="one of " + ", ".join(SUPPORTED_PYTHONS))
+            raise UsageError(
+                f"unsupported Python {v!r}", hint="one of " + ", ".join(SUPPORTED_PYTHONS)
+            )
     versions = list(dict.fromkeys(args.python or cfg.python_versions))
     explicit = bool(args.python)
 
@@ -688,8 +827,10 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     commit = ctx.sha
     uv = _uv() if settings.installer != "pip" else None
     if settings.installer == "uv" and uv is None:
-        raise UsageError("[tool.build_support.wheel] installer = 'uv' but uv is not installed",
-                         hint="pip install uv, or set installer = 'auto'")
+        raise UsageError(
+            "[tool.build_support.wheel] installer = 'uv' but uv is not installed",
+            hint="pip install uv, or set installer = 'auto'",
+        )
 
     # Resolve every interpreter and image before any work, so bad input fails fast.
     jobs: list[Job] = []
@@ -718,8 +859,9 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                     "every CPython, or ask for --python " + (sorted(in_image) or ["X.Y"])[0],
                 )
             for v in missing:
-                log.warn(f"{target.platform}: image {image} has no Python {v} (has: {have}); "
-                         "skipping it")
+                log.warn(
+                    f"{target.platform}: image {image} has no Python {v} (has: {have}); skipping it"
+                )
             available = {v: in_image[v] for v in versions if v in in_image}
             if not available:
                 raise InterpreterNotFoundError(
@@ -757,8 +899,10 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
             if hit is None:
                 todo.append(job)
             else:
-                log.info(f"{job.label}: unchanged inputs (digest {job.digest[:12]}), "
-                         f"reusing stored {hit.wheel.name}")
+                log.info(
+                    f"{job.label}: unchanged inputs (digest {job.digest[:12]}), "
+                    f"reusing stored {hit.wheel.name}"
+                )
                 results.append(hit)
         workers = max(1, args.jobs or settings.jobs or os.cpu_count() or 1)
         if todo:
@@ -776,17 +920,7 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
             for fut in concurrent.futures.as_completed(futures):
                 built = fut.result()
                 job = futures[fut]
-                with log.group(f"verify {built.wheel.name}"):
-                    wheelfile.check_tags(built.wheel, platform=job.target.platform,
-                                         python=job.python)
-                    wheelfile.check_commit(built.wheel, commit)
-                    if built.reported_commit != commit:
-                        raise VerificationError(
-                            f"{built.wheel.name} imports, but reports commit "
-                            f"{built.reported_commit}; expected {commit}"
-                        )
-                    log.success(f"{built.wheel.name}: tags, commit {commit[:12]} and "
-                                "import verified")
+                verify_built(built, commit)
                 results.append(built)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -801,37 +935,58 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                 built.sha256, built.size, built.store_key = info.sha256, info.size, key
                 if not built.cached:
                     record = scratch / built.job.digest[:16] / "record.json"
-                    _write_json(record, {
-                        "wheel": final.name, "key": key, "sha256": info.sha256,
-                        "size": info.size, "python": built.job.full_version,
-                        "platform": built.job.target.platform, "commit": commit,
-                        "project": built.job.project.rel, "import_commit": built.reported_commit,
-                        "digest": built.job.digest,
-                    })
+                    _write_json(
+                        record,
+                        {
+                            "wheel": final.name,
+                            "key": key,
+                            "sha256": info.sha256,
+                            "size": info.size,
+                            "python": built.job.full_version,
+                            "platform": built.job.target.platform,
+                            "commit": commit,
+                            "project": built.job.project.rel,
+                            "import_commit": built.reported_commit,
+                            "digest": built.job.digest,
+                        },
+                    )
                     s.put(f"{CACHE_PREFIX}/{built.job.digest}.json", record)
-                if (settings.promote_latest and ctx.branch == cfg.default_branch
-                        and ctx.pr_number is None):
+                if (
+                    settings.promote_latest
+                    and ctx.branch == cfg.default_branch
+                    and ctx.pr_number is None
+                ):
                     s.copy(key, keys.latest_key(final.name))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    summary = log.Summary(
-        "wheel", headers=("wheel", "size", "sha256", "build time", "source")
-    )
+    summary = log.Summary("wheel", headers=("wheel", "size", "sha256", "build time", "source"))
     rows = []
     for built in sorted(results, key=lambda b: b.wheel.name):
-        summary.add(**{
-            "wheel": built.wheel.name, "size": log.human_size(built.size),
-            "sha256": built.sha256, "build time": f"{built.seconds:.1f}s",
-            "source": "cache" if built.cached else built.job.target.mode,
-        })
-        rows.append({
-            "wheel": built.wheel.name, "project": built.job.project.rel,
-            "python": built.job.python, "platform": built.job.target.platform,
-            "size": built.size, "sha256": built.sha256, "seconds": round(built.seconds, 2),
-            "cached": built.cached, "mode": built.job.target.mode,
-            "store_key": built.store_key, "digest": built.job.digest,
-        })
+        summary.add(
+            **{
+                "wheel": built.wheel.name,
+                "size": log.human_size(built.size),
+                "sha256": built.sha256,
+                "build time": f"{built.seconds:.1f}s",
+                "source": "cache" if built.cached else built.job.target.mode,
+            }
+        )
+        rows.append(
+            {
+                "wheel": built.wheel.name,
+                "project": built.job.project.rel,
+                "python": built.job.python,
+                "platform": built.job.target.platform,
+                "size": built.size,
+                "sha256": built.sha256,
+                "seconds": round(built.seconds, 2),
+                "cached": built.cached,
+                "mode": built.job.target.mode,
+                "store_key": built.store_key,
+                "digest": built.job.digest,
+            }
+        )
         if built.cleanup is not None:
             shutil.rmtree(built.cleanup, ignore_errors=True)
     summary.note(f"commit {commit} on {ctx.branch}; store {cfg.store_url()}")

@@ -1,0 +1,217 @@
+"""Wheel checks on tiny real wheels made with zipfile: tags, commits, digests."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from build_support import wheelfile
+from build_support.commits import PLACEHOLDER
+from build_support.errors import InputError, VerificationError
+
+SHA_A = "a" * 40
+SHA_B = "b" * 40
+PLAT = "manylinux2014_x86_64"
+
+
+def make_wheel(
+    directory: Path,
+    *,
+    filename: str = f"minray-0.1.0-cp312-cp312-{PLAT}.whl",
+    tags: tuple[str, ...] = (f"cp312-cp312-{PLAT}",),
+    version_py: str | None = f'version = "0.1.0"\ncommit = "{SHA_A}"\n',
+    package: str = "minray",
+) -> Path:
+    path = directory / filename
+    dist_info = "minray-0.1.0.dist-info"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{package}/__init__.py", "")
+        if version_py is not None:
+            zf.writestr(f"{package}/_version.py", version_py)
+        wheel_meta = "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\n"
+        wheel_meta += "".join(f"Tag: {t}\n" for t in tags)
+        zf.writestr(f"{dist_info}/WHEEL", wheel_meta)
+        zf.writestr(
+            f"{dist_info}/METADATA", "Metadata-Version: 2.1\nName: minray\nVersion: 0.1.0\n"
+        )
+        zf.writestr(f"{dist_info}/RECORD", "")
+    return path
+
+
+# --- names and tags ----------------------------------------------------------------------------
+
+
+def test_parse_name_expands_compressed_tags() -> None:
+    name = wheelfile.parse_name(
+        "minray-0.1.0-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+    )
+    assert name.distribution == "minray"
+    assert name.version == "0.1.0"
+    assert name.platforms == {"manylinux2014_x86_64", "manylinux_2_17_x86_64"}
+    assert name.interpreters == {"cp312"}
+
+
+def test_parse_name_rejects_non_wheel_names() -> None:
+    with pytest.raises(VerificationError, match="not a valid wheel file name"):
+        wheelfile.parse_name("minray-0.1.0.tar.gz")
+
+
+def test_python_tag() -> None:
+    assert wheelfile.python_tag("3.10") == "cp310"
+    with pytest.raises(InputError):
+        wheelfile.python_tag("py3")
+
+
+def test_check_tags_accepts_repaired_wheel(tmp_path: Path) -> None:
+    both = ("cp311-cp311-manylinux2014_aarch64", "cp311-cp311-manylinux_2_17_aarch64")
+    wheel = make_wheel(
+        tmp_path,
+        filename="minray-0.1.0-cp311-cp311-manylinux2014_aarch64.manylinux_2_17_aarch64.whl",
+        tags=both,
+    )
+    name = wheelfile.check_tags(wheel, platform="manylinux2014_aarch64", python="3.11")
+    assert "manylinux_2_17_aarch64" in name.platforms
+
+
+def test_check_tags_rejects_renamed_wheel(tmp_path: Path) -> None:
+    # Ray's old hack: rename linux_x86_64 to manylinux2014 without repairing.
+    wheel = make_wheel(tmp_path, tags=("cp312-cp312-linux_x86_64",))
+    with pytest.raises(VerificationError, match="differ from its WHEEL metadata"):
+        wheelfile.check_tags(wheel, platform=PLAT, python="3.12")
+
+
+def test_check_tags_rejects_other_platform(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path)
+    with pytest.raises(VerificationError, match="not the requested manylinux2014_aarch64"):
+        wheelfile.check_tags(wheel, platform="manylinux2014_aarch64", python="3.12")
+
+
+def test_check_tags_rejects_other_python(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path)
+    with pytest.raises(VerificationError, match="expected cp311"):
+        wheelfile.check_tags(wheel, platform=PLAT, python="3.11")
+
+
+def test_metadata_without_tags_is_an_error(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, tags=())
+    with pytest.raises(VerificationError, match="declares no Tag"):
+        wheelfile.metadata_tags(wheel)
+
+
+# --- commits ----------------------------------------------------------------------------------
+
+
+def test_commit_right(tmp_path: Path) -> None:
+    assert wheelfile.check_commit(make_wheel(tmp_path), SHA_A) == SHA_A
+
+
+def test_commit_wrong_names_both(tmp_path: Path) -> None:
+    with pytest.raises(VerificationError) as info:
+        wheelfile.check_commit(make_wheel(tmp_path), SHA_B)
+    assert SHA_A in str(info.value)
+    assert SHA_B in str(info.value)
+
+
+def test_commit_missing_version_file(tmp_path: Path) -> None:
+    with pytest.raises(VerificationError, match=r"no <package>/_version\.py"):
+        wheelfile.check_commit(make_wheel(tmp_path, version_py=None), SHA_A)
+
+
+def test_commit_version_file_without_commit(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, version_py='version = "0.1.0"\n')
+    with pytest.raises(VerificationError, match="assigns no commit"):
+        wheelfile.check_commit(wheel, SHA_A)
+
+
+def test_commit_unstamped_placeholder(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, version_py=f'commit = "{PLACEHOLDER}"\n')
+    with pytest.raises(VerificationError, match="still holds the placeholder"):
+        wheelfile.check_commit(wheel, SHA_A)
+
+
+@pytest.mark.parametrize("expected", [None, ""])
+def test_commit_unknown_expected_fails_closed(tmp_path: Path, expected: str | None) -> None:
+    with pytest.raises(VerificationError, match="expected commit is unknown"):
+        wheelfile.check_commit(make_wheel(tmp_path), expected)
+
+
+def test_commit_malformed_expected(tmp_path: Path) -> None:
+    with pytest.raises(VerificationError, match="not a 40-hex SHA"):
+        wheelfile.check_commit(make_wheel(tmp_path), "unknown")
+
+
+def test_dunder_commit_is_read(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, version_py=f'__commit__ = "{SHA_B}"\n')
+    assert wheelfile.read_commits(wheel) == {"minray/_version.py": SHA_B}
+
+
+def test_nested_version_files_are_not_the_package_commit() -> None:
+    names = ["minray/_version.py", "minray/sub/_version.py", "other/_version.py", "x.py"]
+    assert wheelfile.version_files(names) == ["minray/_version.py", "other/_version.py"]
+
+
+# --- stamping ---------------------------------------------------------------------------------
+
+
+def test_stamp_tree_replaces_placeholder_only_where_present(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "_version.py").write_text(f'commit = "{PLACEHOLDER}"\n')
+    (tmp_path / "other_version.py").write_text("commit = 'x'\n")
+    stamped = wheelfile.stamp_tree(tmp_path, ["pkg/_version.py", "other_version.py"], SHA_A)
+    assert stamped == ["pkg/_version.py"]
+    assert (tmp_path / "pkg" / "_version.py").read_text() == f'commit = "{SHA_A}"\n'
+    assert (tmp_path / "other_version.py").read_text() == "commit = 'x'\n"
+
+
+def test_stamp_tree_refuses_non_sha(tmp_path: Path) -> None:
+    with pytest.raises(VerificationError, match="not a 40-hex"):
+        wheelfile.stamp_tree(tmp_path, [], "unknown")
+
+
+# --- input digests ----------------------------------------------------------------------------
+
+FILES = {"minray/_core.pyx": "1" * 64, "setup.py": "2" * 64}
+FACTS = {"python": "3.12.1", "platform": PLAT, "commit": SHA_A, "build_requires": ["Cython"]}
+
+
+def test_digest_is_stable_and_order_independent() -> None:
+    first = wheelfile.input_digest(FILES, FACTS)
+    reordered = wheelfile.input_digest(
+        dict(reversed(list(FILES.items()))), dict(reversed(list(FACTS.items())))
+    )
+    assert first == reordered
+    assert len(first) == 64
+
+
+@pytest.mark.parametrize(
+    ("files", "facts"),
+    [
+        ({**FILES, "setup.py": "3" * 64}, FACTS),
+        ({**FILES, "new.py": "4" * 64}, FACTS),
+        (FILES, {**FACTS, "python": "3.12.2"}),
+        (FILES, {**FACTS, "platform": "manylinux2014_aarch64"}),
+        (FILES, {**FACTS, "commit": SHA_B}),
+        (FILES, {**FACTS, "build_requires": ["Cython==3.0.12"]}),
+    ],
+)
+def test_digest_changes_with_any_input(files: dict[str, str], facts: dict[str, object]) -> None:
+    assert wheelfile.input_digest(files, facts) != wheelfile.input_digest(FILES, FACTS)
+
+
+def test_file_hashes_follow_content(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    before = wheelfile.file_hashes(tmp_path, ["a.py"])
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert wheelfile.file_hashes(tmp_path, ["a.py"]) != before
+
+
+def test_build_requires(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools==75.8.0", "Cython==3.0.12"]\n'
+    )
+    assert wheelfile.build_requires(tmp_path) == ["setuptools==75.8.0", "Cython==3.0.12"]
+    (tmp_path / "pyproject.toml").write_text("[build-system\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        wheelfile.build_requires(tmp_path)
