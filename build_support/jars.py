@@ -1,0 +1,737 @@
+"""The Java stage: POMs, native libraries, Maven, per-platform and multiplatform JARs.
+
+``nox -s jars -- linux|darwin|multiplatform|check-poms|generate-poms|deploy-check``
+
+* ``check-poms`` renders every module POM from ``java/templates/pom-module.xml.tmpl`` and
+  ``java/dependencies.toml`` and fails (StaleError, exit 8) when a committed one differs;
+  ``generate-poms`` writes them.
+* ``linux`` / ``darwin``: check the POMs, check the JDK and Maven, build the JNI library
+  for every configured platform of that OS (cross-compiling other architectures, each
+  verified by its ELF/Mach-O header), run ``mvn -B -ntp -T <cores> clean install``
+  (tests on; ``--skip-tests``), verify the JARs (natives inside, the host's one loaded
+  by a JVM), copy them to ``dist/jars/<os>/`` and put them in the store under
+  ``jars/{branch}/{sha}/{os}/``.
+* ``multiplatform``: wait (with a real timeout) for every OS's runtime JAR of this commit
+  in the store, download it (SHA-256 verified), and repack one runtime JAR holding every
+  platform's natives (:mod:`build_support.jarpack`), checked in a JVM, stored under
+  ``jars/{branch}/{sha}/multiplatform/`` and written to ``dist/jars/multiplatform/``.
+* ``deploy-check`` lists what a Maven Central deploy would lack in ``dist/jars/<os>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from build_support import cmd, commits, jarpack, log, platforms, poms, store
+from build_support.config import Config
+from build_support.errors import (
+    BuildSupportError,
+    CommandFailedError,
+    ConfigError,
+    InputError,
+    PlatformError,
+    ResolutionError,
+    ToolMissingError,
+    UsageError,
+    VerificationError,
+)
+from build_support.jarpack import Platform
+from build_support.store.base import sha256_file
+
+JDK_HINT = "install a JDK 17 (apt-get install openjdk-17-jdk-headless) or point JAVA_HOME at one"
+NATIVE_CHECK_CLASS = "io.minray.runtime.NativeCheck"
+MULTIPLATFORM = "multiplatform"
+MIN_MAVEN = (3, 6, 3)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JarsSettings:
+    """``[tool.build_support.jars]``."""
+
+    #: Every platform whose natives the multiplatform runtime JAR must carry; the
+    #: ``linux``/``darwin`` jobs build the ones of their OS (cross-compiling as needed).
+    platforms: tuple[str, ...] = ("linux-x86_64", "linux-aarch64")
+    #: The module (directory under java/) whose JAR carries the native libraries.
+    runtime_module: str = "runtime"
+    #: The JNI library's name: lib<name>.so / lib<name>.dylib.
+    native_library: str = "minray_jni"
+    #: C sources of the JNI library, relative to the project root.
+    native_sources: tuple[str, ...] = ("java/native/minray_jni.c", "python/cpp/src/minray_cpp.c")
+    native_include_dirs: tuple[str, ...] = ("python/cpp/include",)
+    #: The oldest JDK that compiles ``maven.compiler.release`` 8 with the pinned plugins.
+    min_jdk: int = 11
+    #: ``mvn -T``; 0 means the number of cores.
+    maven_threads: int = 0
+    #: Javadoc JARs (``-Prelease -Dgpg.skip=true``); Maven Central requires them.
+    javadoc: bool = True
+    #: Waiting for other jobs' JARs in ``multiplatform``; 0 means the store's settings.
+    wait_timeout_seconds: float = 0.0
+    wait_interval_seconds: float = 0.0
+    #: Time limit of the Maven build and of each compiler/JVM run.
+    maven_timeout_seconds: float = 1800.0
+    tool_timeout_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        where = "tool.build_support.jars"
+        if not self.platforms:
+            raise ConfigError(f"{where}.platforms is empty", hint='e.g. ["linux-x86_64"]')
+        for p in self.platforms:
+            try:
+                Platform.parse(p)
+            except InputError as exc:
+                raise ConfigError(f"{where}.platforms: {exc.message}", hint=exc.hint) from None
+        if self.min_jdk < 9:
+            raise ConfigError(f"{where}.min_jdk = {self.min_jdk}: release=8 needs JDK >= 9")
+        if self.maven_threads < 0 or self.wait_timeout_seconds < 0:
+            raise ConfigError(f"{where}: maven_threads/wait_timeout_seconds must be >= 0")
+
+    def expected(self) -> list[Platform]:
+        return [Platform.parse(p) for p in self.platforms]
+
+    def for_os(self, os_name: str) -> list[Platform]:
+        return [p for p in self.expected() if p.os == os_name]
+
+
+# -- toolchain ------------------------------------------------------------------------
+
+
+def parse_java_major(text: str) -> int | None:
+    """The major version in ``java -version``/``javac -version`` output (1.8 → 8)."""
+    m = re.search(r'(?:version "|javac )(\d+)(?:\.(\d+))?', text)
+    if m is None:
+        return None
+    major = int(m.group(1))
+    if major == 1 and m.group(2):
+        return int(m.group(2))
+    return major
+
+
+def parse_maven_version(text: str) -> tuple[int, int, int] | None:
+    m = re.search(r"Apache Maven (\d+)\.(\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+@dataclass(frozen=True)
+class Jdk:
+    home: Path
+    java: Path
+    javac: Path
+    major: int
+
+
+def java_home(env: dict[str, str] | None = None) -> Path:
+    """``$JAVA_HOME``, else the JDK that the ``javac`` on PATH belongs to."""
+    env = dict(os.environ) if env is None else env
+    if env.get("JAVA_HOME"):
+        return Path(env["JAVA_HOME"])
+    try:
+        javac = cmd.which("javac")
+    except ToolMissingError as exc:
+        raise ToolMissingError(
+            "no JDK: javac is not on PATH and JAVA_HOME is not set (a JRE cannot build)",
+            hint=JDK_HINT,
+        ) from exc
+    return Path(javac).resolve().parent.parent
+
+
+def check_jdk(min_major: int, home: Path | None = None) -> Jdk:
+    """The JDK Maven will use, verified: java and javac present, major >= ``min_major``."""
+    home = home or java_home()
+    java, javac = home / "bin" / "java", home / "bin" / "javac"
+    for tool in (java, javac):
+        if not tool.exists():
+            raise ToolMissingError(
+                f"{tool} does not exist: {home} is not a JDK", hint=JDK_HINT
+            )
+    java_out = cmd.run([java, "-version"], capture=True, echo=False, timeout=60)
+    javac_out = cmd.run([javac, "-version"], capture=True, echo=False, timeout=60)
+    java_major = parse_java_major(java_out.stdout + java_out.stderr)
+    javac_major = parse_java_major(javac_out.stdout + javac_out.stderr)
+    if javac_major is None or java_major is None:
+        raise ToolMissingError(
+            f"cannot tell the JDK version of {home} from `java -version`/`javac -version`",
+            hint=JDK_HINT,
+        )
+    if javac_major < min_major:
+        raise ToolMissingError(
+            f"the JDK at {home} is version {javac_major}; the Java build needs JDK >= "
+            f"{min_major} (it compiles with --release 8; JDK 17 is what it is tested with)",
+            hint=JDK_HINT,
+        )
+    if java_major != javac_major:
+        log.warn(f"java is version {java_major} but javac is {javac_major} in {home}")
+    if not (home / "include" / "jni.h").exists():
+        raise ToolMissingError(
+            f"the JDK at {home} has no include/jni.h (needed to compile the JNI library)",
+            hint=JDK_HINT,
+        )
+    return Jdk(home=home, java=java, javac=javac, major=javac_major)
+
+
+def check_maven(jdk: Jdk) -> str:
+    mvn = cmd.which("mvn")
+    out = cmd.run(
+        [mvn, "-B", "-v"], capture=True, echo=False, timeout=120, env={"JAVA_HOME": str(jdk.home)}
+    )
+    version = parse_maven_version(out.stdout)
+    if version is None or version < MIN_MAVEN:
+        found = ".".join(map(str, version)) if version else "unknown"
+        raise ToolMissingError(
+            f"Maven {found} is too old: the pinned plugins need Maven >= "
+            + ".".join(map(str, MIN_MAVEN)),
+            hint="install Maven 3.8 (apt-get install maven)",
+        )
+    return ".".join(map(str, version))
+
+
+# -- native libraries ---------------------------------------------------------------------
+
+
+def compiler_argv(
+    target: Platform,
+    host: platforms.Host,
+    jdk_home: Path,
+    sources: Sequence[Path],
+    include_dirs: Sequence[Path],
+    version: str,
+    out: Path,
+) -> list[str]:
+    """The compiler command that builds the JNI library for ``target`` on ``host``."""
+    includes = [f"-I{jdk_home / 'include'}", f"-I{jdk_home / 'include' / target.os}"]
+    includes += [f"-I{d}" for d in include_dirs]
+    flags = ["-O2", "-Wall", "-Wextra", f'-DMINRAY_VERSION="{version}"', *includes]
+    if target.os == "linux":
+        if host.os != "linux":
+            raise PlatformError(
+                f"cannot build the {target} library on a {host.os} host",
+                hint="run `nox -s jars -- linux` on a Linux host",
+            )
+        cc = "gcc" if host.arch == target.arch else f"{target.arch}-linux-gnu-gcc"
+        return [cc, "-shared", "-fPIC", *flags, *map(str, sources), "-o", str(out)]
+    if host.os != "darwin":
+        raise PlatformError(
+            f"cannot build the {target} library on a {host.os} host",
+            hint="run `nox -s jars -- darwin` on a macOS host",
+        )
+    arch = "arm64" if target.arch == "aarch64" else "x86_64"
+    return ["cc", "-dynamiclib", "-arch", arch, *flags, *map(str, sources), "-o", str(out)]
+
+
+def build_natives(
+    cfg: Config,
+    settings: JarsSettings,
+    targets: Sequence[Platform],
+    jdk: Jdk,
+    version: str,
+    dest: Path,
+    host: platforms.Host,
+) -> dict[Platform, Path]:
+    """Compile the JNI library for each target into ``dest/native/<os>/<arch>/``."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    sources = [cfg.root / s for s in settings.native_sources]
+    for s in sources:
+        if not s.is_file():
+            raise InputError(
+                f"native source {s} does not exist",
+                hint="fix [tool.build_support.jars] native_sources",
+            )
+    include_dirs = [cfg.root / d for d in settings.native_include_dirs]
+    built: dict[Platform, Path] = {}
+    for target in targets:
+        out = dest / target.library(settings.native_library)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        argv = compiler_argv(target, host, jdk.home, sources, include_dirs, version, out)
+        cmd.run(
+            argv,
+            timeout=settings.tool_timeout_seconds,
+            hint=f"the {target} JNI library did not compile; see the compiler output above",
+        )
+        jarpack.check_library_file(out, target)
+        log.info(f"native: {target} {out.name} ({log.human_size(out.stat().st_size)}) verified")
+        built[target] = out
+    return built
+
+
+# -- Maven ----------------------------------------------------------------------------------
+
+_NOT_FOUND = re.compile(r"Could not find artifact (\S+)")
+_UNRESOLVED = re.compile(r"The following artifacts could not be resolved: ([^:\s]+(?::[^:,\s]+)+)")
+_DESCRIPTOR = re.compile(r"Failed to read artifact descriptor for (\S+)")
+_COLLECT = re.compile(r"Failed to collect dependencies at (\S+)")
+_TRANSFER = re.compile(r"Could not transfer artifact (\S+)")
+
+
+def _coordinate(artifact: str) -> str:
+    """``group:artifact[:packaging]:version`` → ``group:artifact``."""
+    parts = artifact.strip().rstrip(":,").split(":")
+    return ":".join(parts[:2])
+
+
+def diagnose_maven(output: str, project: poms.JavaProject) -> BuildSupportError | None:
+    """A precise error for a known Maven failure, naming the dependencies.toml entry."""
+    transfer = _TRANSFER.search(output)
+    for pattern in (_NOT_FOUND, _UNRESOLVED, _DESCRIPTOR, _COLLECT):
+        m = pattern.search(output)
+        if m is None:
+            continue
+        artifact = m.group(1)
+        coord = _coordinate(artifact)
+        entries = [
+            f"modules.{mod.directory}.dependencies: {dep}"
+            for mod in project.modules
+            for dep in mod.dependencies
+            if dep.coordinate == coord
+        ]
+        where = "; ".join(entries) or f"(no entry names {coord}; a transitive dependency)"
+        return ResolutionError(
+            f"Maven could not resolve the dependency {artifact}: {where} in "
+            f"{project.java_dir / poms.DEPENDENCIES}",
+            hint="fix the version in java/dependencies.toml (check it exists on Maven "
+            "Central), then `nox -s jars -- generate-poms`",
+        )
+    if transfer is not None:
+        return ResolutionError(
+            f"Maven could not download {transfer.group(1)} (network or repository error)",
+            hint="check access to Maven Central (https://repo.maven.apache.org), then rerun",
+        )
+    if "There are test failures" in output or "There was a timeout" in output:
+        return CommandFailedError(
+            "the Java tests failed",
+            returncode=1,
+            output=output,
+            hint="see the surefire reports in java/*/target/surefire-reports; "
+            "`--skip-tests` builds without them",
+        )
+    if "COMPILATION ERROR" in output:
+        return CommandFailedError(
+            "the Java sources did not compile", returncode=1, output=output
+        )
+    return None
+
+
+def maven_argv(
+    threads: int, *, skip_tests: bool, javadoc: bool, native_dir: Path
+) -> list[str]:
+    argv = ["mvn", "-B", "-ntp", "-T", str(threads), "clean", "install"]
+    argv.append(f"-Dminray.native.dir={native_dir}")
+    if skip_tests:
+        argv.append("-DskipTests")
+    if javadoc:
+        argv += ["-Prelease", "-Dgpg.skip=true"]
+    return argv
+
+
+_SHOW = re.compile(
+    r"^\[(INFO|WARNING|ERROR)\] (Tests run:|Reactor Summary|minray|BUILD|Total time|"
+    r"Building jar|Installing|Replacing|Including|Could not|Failed)"
+)
+
+
+def run_maven(
+    project: poms.JavaProject, argv: list[str], jdk: Jdk, timeout: float, log_path: Path
+) -> None:
+    """Run Maven; its full log goes to ``log_path``, the key lines to the terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = cmd.run(
+        argv,
+        cwd=project.java_dir,
+        env={"JAVA_HOME": str(jdk.home)},
+        capture=True,
+        check=False,
+        timeout=timeout,
+    )
+    output = (proc.stdout or "") + (proc.stderr or "")
+    log_path.write_text(output, encoding="utf-8")
+    for line in output.splitlines():
+        if _SHOW.match(line):
+            log.info("  " + line)
+    if proc.returncode != 0:
+        diagnosed = diagnose_maven(output, project)
+        if diagnosed is not None:
+            diagnosed.message += f" (full log: {log_path})"
+            raise diagnosed
+        tail = "\n".join(output.splitlines()[-40:])
+        raise CommandFailedError(
+            f"mvn failed with exit code {proc.returncode}:\n{tail}",
+            returncode=proc.returncode,
+            output=output,
+            hint=f"full log: {log_path}",
+        )
+
+
+@dataclass(frozen=True)
+class Built:
+    module: str
+    path: Path
+
+
+def module_outputs(
+    project: poms.JavaProject, *, javadoc: bool
+) -> list[Built]:
+    """The files a deploy needs from each module's target/, checked to exist."""
+    out: list[Built] = []
+    missing: list[str] = []
+    for m in project.modules:
+        target = project.java_dir / m.directory / "target"
+        stem = f"{m.artifact_id}-{project.version}"
+        names = [f"{stem}.jar", f"{stem}-sources.jar"]
+        if javadoc:
+            names.append(f"{stem}-javadoc.jar")
+        for name in names:
+            path = target / name
+            (out.append(Built(m.directory, path)) if path.is_file() else missing.append(str(path)))
+    if missing:
+        raise VerificationError(
+            "Maven succeeded but these outputs are missing: " + ", ".join(missing),
+            hint="check the module POMs and the parent's maven-source-plugin execution",
+        )
+    return out
+
+
+def published_pom(project: poms.JavaProject, module: poms.Module) -> Path:
+    """The POM that ``install``/``deploy`` publish (shade's reduced one when shading)."""
+    base = project.java_dir / module.directory
+    reduced = base / "target" / "dependency-reduced-pom.xml"
+    return reduced if module.shade is not None and reduced.is_file() else base / "pom.xml"
+
+
+# -- JVM check ------------------------------------------------------------------------------
+
+
+def jvm_native_check(jar: Path, jdk: Jdk, timeout: float) -> str:
+    """``java -cp JAR io.minray.runtime.NativeCheck`` exits 0 and prints OK."""
+    proc = cmd.run(
+        [jdk.java, "-cp", jar, NATIVE_CHECK_CLASS],
+        capture=True,
+        check=False,
+        timeout=timeout,
+    )
+    line = (proc.stdout or "").strip()
+    if proc.returncode != 0 or not line.startswith("minray-native OK"):
+        raise VerificationError(
+            f"the JVM could not load the native library from {jar} (exit {proc.returncode}): "
+            + ((proc.stdout or "") + (proc.stderr or "")).strip(),
+            hint="the JAR lacks this host's native/<os>/<arch>/ library or it is broken",
+        )
+    log.info(f"jvm: {line}")
+    return line
+
+
+# -- outputs ----------------------------------------------------------------------------------
+
+
+def copy_atomic(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dest)
+
+
+def multiplatform_key(branch: str, sha: str, filename: str) -> str:
+    """``jars/{branch}/{sha}/multiplatform/{filename}``."""
+    if MULTIPLATFORM in store.keys.JAR_OSES:
+        return store.keys.jar_key(branch, sha, MULTIPLATFORM, filename)
+    # Same layout, validated segment by segment, until the key module knows the name.
+    key = store.keys.jar_key(branch, sha, "linux", filename)
+    prefix, _, tail = key.rpartition("/linux/")
+    return store.keys.validate_key(f"{prefix}/{MULTIPLATFORM}/{tail}")
+
+
+def _summary_row(summary: log.Summary, path: Path, key: str, started: float) -> None:
+    summary.add(
+        artifact=path.name,
+        size=log.human_size(path.stat().st_size),
+        sha256=sha256_file(path),
+        key=key,
+        time=f"{time.monotonic() - started:.1f}s",
+    )
+
+
+# -- stages ----------------------------------------------------------------------------------
+
+
+def load(cfg: Config) -> tuple[JarsSettings, poms.JavaProject]:
+    settings = cfg.section("jars", JarsSettings)
+    project = poms.load_project(cfg.path("java"))
+    project.module(settings.runtime_module)  # fails early when misconfigured
+    return settings, project
+
+
+def check_poms(cfg: Config) -> int:
+    _settings, project = load(cfg)
+    checked = poms.check(project)
+    log.success(f"POMs up to date: {', '.join(str(p.relative_to(cfg.root)) for p in checked)}")
+    return 0
+
+
+def generate_poms(cfg: Config) -> int:
+    _settings, project = load(cfg)
+    written = poms.write(project)
+    for p in written:
+        log.info(f"wrote {p.relative_to(cfg.root)}")
+    if not written:
+        log.info("POMs already up to date")
+    return 0
+
+
+def build_os(  # noqa: PLR0915
+    cfg: Config,
+    os_name: str,
+    *,
+    skip_tests: bool,
+    javadoc: bool | None = None,
+    host: platforms.Host | None = None,
+) -> list[Path]:
+    """The ``linux``/``darwin`` stage; returns the files put in dist/ and the store."""
+    host = host or platforms.current_host()
+    if host.os != os_name:
+        raise PlatformError(
+            f"`jars -- {os_name}` needs a {os_name} host; this one is {host.system}-"
+            f"{host.machine}",
+            hint=f"run it on a {os_name} CI agent; here run `nox -s jars -- {host.os}`",
+        )
+    settings, project = load(cfg)
+    targets = settings.for_os(os_name)
+    if not targets:
+        raise ConfigError(
+            f"[tool.build_support.jars] platforms has no {os_name} platform: "
+            + ", ".join(settings.platforms),
+            hint=f'add e.g. "{os_name}-{host.arch}"',
+        )
+    javadoc = settings.javadoc if javadoc is None else javadoc
+    summary = log.Summary(f"jars {os_name}", headers=("artifact", "size", "sha256", "key", "time"))
+    with log.group("jars: check the generated POMs"):
+        poms.check(project)
+    with log.group("jars: toolchain"):
+        jdk = check_jdk(settings.min_jdk)
+        mvn_version = check_maven(jdk)
+        log.info(f"JDK {jdk.major} at {jdk.home}; Maven {mvn_version}")
+        ctx = commits.context(cfg.root)
+    build_dir = cfg.root / "build" / "jars"
+    native_dir = build_dir / "native-resources"
+    with log.group(f"jars: native libraries for {', '.join(map(str, targets))}"):
+        build_natives(cfg, settings, targets, jdk, project.version, native_dir, host)
+    threads = settings.maven_threads or os.cpu_count() or 1
+    argv = maven_argv(threads, skip_tests=skip_tests, javadoc=javadoc, native_dir=native_dir)
+    with log.group("jars: mvn clean install" + (" (tests skipped)" if skip_tests else "")):
+        run_maven(project, argv, jdk, settings.maven_timeout_seconds, build_dir / "maven.log")
+    outputs = module_outputs(project, javadoc=javadoc)
+    runtime = project.module(settings.runtime_module)
+    runtime_jar = (
+        project.java_dir / runtime.directory / "target" / f"{runtime.artifact_id}-"
+        f"{project.version}.jar"
+    )
+    with log.group("jars: verify"):
+        jarpack.check_natives(runtime_jar, targets, settings.native_library)
+        host_platform = Platform(host.os, host.arch)
+        if host_platform in targets:
+            jvm_native_check(runtime_jar, jdk, settings.tool_timeout_seconds)
+        else:
+            log.warn(f"not loading the natives in a JVM: this host ({host_platform}) is not built")
+    dist = cfg.path("dist") / "jars" / os_name
+    files = [b.path for b in outputs]
+    poms_out: list[tuple[Path, Path]] = [
+        (project.java_dir / poms.PARENT, dist / f"minray-parent-{project.version}.pom")
+    ]
+    poms_out += [
+        (published_pom(project, m), dist / f"{m.artifact_id}-{project.version}.pom")
+        for m in project.modules
+    ]
+    s = store.open_store(cfg)
+    published: list[Path] = []
+    with log.group(f"jars: dist/jars/{os_name} and the store"):
+        if dist.exists():
+            shutil.rmtree(dist)
+        pairs = [(f, dist / f.name) for f in files] + poms_out
+        for src, dest in pairs:
+            started = time.monotonic()
+            copy_atomic(src, dest)
+            key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, dest.name)
+            s.put(key, dest)
+            _summary_row(summary, dest, key, started)
+            published.append(dest)
+    summary.note(
+        f"natives: {', '.join(map(str, targets))}; tests "
+        + ("skipped" if skip_tests else "passed")
+        + f"; Maven log: {build_dir / 'maven.log'}"
+    )
+    summary.emit(cfg.path("dist") / "jars" / f"{os_name}.json")
+    return published
+
+
+def build_multiplatform(
+    cfg: Config,
+    *,
+    timeout: float | None = None,
+    host: platforms.Host | None = None,
+    check_jvm: bool = True,
+) -> Path:
+    """The ``multiplatform`` stage; returns the JAR written to dist/jars/multiplatform/."""
+    host = host or platforms.current_host()
+    settings, project = load(cfg)
+    expected = settings.expected()
+    oses = list(dict.fromkeys(p.os for p in expected))
+    runtime = project.module(settings.runtime_module)
+    filename = f"{runtime.artifact_id}-{project.version}.jar"
+    ctx = commits.context(cfg.root)
+    s = store.open_store(cfg)
+    wait = timeout if timeout is not None else (settings.wait_timeout_seconds or None)
+    interval = settings.wait_interval_seconds or None
+    summary = log.Summary("jars multiplatform", headers=("artifact", "size", "sha256", "key", "time"))
+    started = time.monotonic()
+    dest = cfg.path("dist") / "jars" / MULTIPLATFORM / filename
+    with tempfile.TemporaryDirectory(prefix="jars-multiplatform-") as tmp:
+        sources: list[jarpack.Source] = []
+        with log.group(f"jars: fetch the runtime JARs of {', '.join(oses)}"):
+            for os_name in oses:
+                key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, filename)
+                s.wait_for(
+                    key, timeout=wait, interval=interval, producer=f"nox -s jars -- {os_name}"
+                )
+                local = Path(tmp) / os_name / filename
+                s.get(key, local)
+                sources.append(jarpack.Source(os_name, local))
+        with log.group("jars: repack"):
+            result = jarpack.repack(sources, dest, expected)
+            for skipped in result.skipped_foreign:
+                log.warn(f"not taken (natives of another OS's job): {skipped}")
+            jarpack.check_natives(dest, expected, settings.native_library)
+            log.info(
+                f"{dest.name}: {result.entries} entries, natives "
+                + ", ".join(map(str, result.platforms))
+            )
+    host_platform = Platform(host.os, host.arch)
+    if check_jvm:
+        with log.group("jars: load the natives in a JVM"):
+            if host_platform in expected:
+                jdk = check_jdk(settings.min_jdk)
+                jvm_native_check(dest, jdk, settings.tool_timeout_seconds)
+            else:
+                log.warn(
+                    f"cannot load the natives here: this host ({host_platform}) is not one "
+                    "of " + ", ".join(settings.platforms)
+                )
+    key = multiplatform_key(ctx.branch, ctx.sha, filename)
+    s.put(key, dest)
+    _summary_row(summary, dest, key, started)
+    summary.emit(cfg.path("dist") / "jars" / f"{MULTIPLATFORM}.json")
+    return dest
+
+
+def deploy_check(cfg: Config, directory: Path) -> list[str]:
+    """What a Maven Central deploy would lack in ``directory``; [] when complete."""
+    _settings, project = load(cfg)
+    if not directory.is_dir():
+        return [f"{directory} does not exist: run `nox -s jars -- linux` first"]
+    parent = directory / f"minray-parent-{project.version}.pom"
+    problems: list[str] = []
+    rows: list[list[str]] = []
+    if not parent.is_file():
+        problems.append(f"{parent.name}: missing (the parent POM)")
+    else:
+        problems += [
+            f"{parent.name}: no <{f}>" for f in poms.missing_metadata(parent, None)
+        ]
+    for m in project.modules:
+        stem = f"{m.artifact_id}-{project.version}"
+        wanted = {
+            "pom": f"{stem}.pom",
+            "jar": f"{stem}.jar",
+            "sources": f"{stem}-sources.jar",
+            "javadoc": f"{stem}-javadoc.jar",
+        }
+        cells = [m.artifact_id]
+        for what, name in wanted.items():
+            path = directory / name
+            ok = path.is_file() and (what == "pom" or zipfile.is_zipfile(path))
+            cells.append("ok" if ok else "MISSING")
+            if not ok:
+                fix = (
+                    "build with javadoc (drop --no-javadoc, or set javadoc = true)"
+                    if what == "javadoc"
+                    else "run `nox -s jars -- linux`"
+                )
+                problems.append(f"{name}: missing ({fix})")
+        pom = directory / wanted["pom"]
+        if pom.is_file():
+            lacking = poms.missing_metadata(pom, parent if parent.is_file() else None)
+            cells.append(", ".join(lacking) or "complete")
+            problems += [f"{pom.name}: no <{f}> (nor inherited from the parent)" for f in lacking]
+        else:
+            cells.append("-")
+        rows.append(cells)
+    log.info(
+        log.format_table(("artifact", "pom", "jar", "sources", "javadoc", "metadata"), rows)
+    )
+    log.info("signatures (.asc) are made at deploy time by `publish maven` (GPG)")
+    return problems
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"jars: {message}", hint=self.format_usage().strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nox -s jars --", description="Build minray's JARs.")
+    p.add_argument(
+        "action",
+        choices=("linux", "darwin", MULTIPLATFORM, "check-poms", "generate-poms", "deploy-check"),
+    )
+    p.add_argument("--skip-tests", action="store_true", help="linux/darwin: skip Maven's tests")
+    p.add_argument(
+        "--no-javadoc", action="store_true", help="linux/darwin: no javadoc JARs (faster)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="multiplatform: how long to wait for other jobs' JARs (0: don't wait)",
+    )
+    p.add_argument(
+        "--dir", type=Path, default=None, help="deploy-check: directory (default dist/jars/<host os>)"
+    )
+    return p
+
+
+def main(argv: list[str], cfg: Config) -> int:
+    args = _parser().parse_args(argv)
+    if args.action == "check-poms":
+        return check_poms(cfg)
+    if args.action == "generate-poms":
+        return generate_poms(cfg)
+    if args.action in ("linux", "darwin"):
+        build_os(
+            cfg,
+            args.action,
+            skip_tests=args.skip_tests,
+            javadoc=False if args.no_javadoc else None,
+        )
+        return 0
+    if args.action == MULTIPLATFORM:
+        build_multiplatform(cfg, timeout=args.timeout)
+        return 0
+    directory = args.dir or cfg.path("dist") / "jars" / platforms.current_host().os
+    problems = deploy_check(cfg, directory)
+    if problems:
+        raise VerificationError(
+            f"{directory} is not ready for a Maven Central deploy:\n  " + "\n  ".join(problems),
+            hint="run `nox -s jars -- linux` (with javadoc), then rerun deploy-check",
+        )
+    log.success(f"{directory}: everything a Maven Central deploy needs is there")
+    return 0
