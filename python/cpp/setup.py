@@ -38,7 +38,7 @@ def _read_version() -> str:
             and isinstance(node.value.value, str)
         ):
             return node.value.value
-    raise RuntimeError("minray_cpp/_version.py has no `version = \"...\"` line")
+    raise RuntimeError('minray_cpp/_version.py has no `version = "..."` line')
 
 
 def _scratch_dir() -> Path:

@@ -57,8 +57,7 @@ def toposort(n: SupportsIndex, edges: Iterable[tuple[int, int]]) -> list[int]:
                 queue.append(succ)
     if len(order) < count:
         raise ValueError(
-            f"graph has a cycle: {count - len(order)} of {count} nodes"
-            " are on or after a cycle"
+            f"graph has a cycle: {count - len(order)} of {count} nodes are on or after a cycle"
         )
     return order
 
@@ -68,7 +67,7 @@ def _as_double(value: SupportsFloat | SupportsIndex) -> float:
     # then __index__; strings and other objects are a TypeError (float("1") is not).
     kind = type(value)
     if hasattr(kind, "__float__"):
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     if hasattr(kind, "__index__"):
         return float(operator.index(value))  # type: ignore[arg-type]
     raise TypeError(f"must be real number, not {kind.__name__}")

@@ -35,7 +35,8 @@ def cpp() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def lib(cpp: ModuleType) -> ctypes.CDLL:
-    return cpp.load()
+    library: ctypes.CDLL = cpp.load()
+    return library
 
 
 def c_toposort(lib: ctypes.CDLL, n: int, edges: list[tuple[int, int]]) -> tuple[int, list[int]]:
@@ -107,7 +108,7 @@ def test_header_compiles_and_links_from_c(cpp: ModuleType, tmp_path: Path) -> No
     source.write_text(
         "#include <minray/minray.h>\n#include <stdio.h>\n"
         "int main(void) {\n"
-        '  int32_t e[4] = {1, 0, 2, 1}; int32_t o[3];\n'
+        "  int32_t e[4] = {1, 0, 2, 1}; int32_t o[3];\n"
         "  if (minray_toposort(3, e, 2, o) != MINRAY_OK) return 1;\n"
         '  printf("%s %u %d%d%d\\n", minray_version(),\n'
         '         (unsigned)minray_checksum32((const uint8_t *)"a", 1), o[0], o[1], o[2]);\n'
@@ -117,8 +118,17 @@ def test_header_compiles_and_links_from_c(cpp: ModuleType, tmp_path: Path) -> No
     library = Path(cpp.get_library_path())
     exe = tmp_path / "use"
     subprocess.run(
-        [compiler, "-std=c99", "-I", cpp.get_include(), str(source), str(library),
-         f"-Wl,-rpath,{library.parent}", "-o", str(exe)],
+        [
+            compiler,
+            "-std=c99",
+            "-I",
+            cpp.get_include(),
+            str(source),
+            str(library),
+            f"-Wl,-rpath,{library.parent}",
+            "-o",
+            str(exe),
+        ],
         check=True,
     )
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
