@@ -60,10 +60,10 @@ def run(argv: list[str]) -> dict[str, Any]:
     for arg in argv:
         if arg.startswith("--size-mb="):
             size_mb = int(arg.split("=", 1)[1])
-    import boto3  # noqa: PLC0415
-    from boto3.s3.transfer import TransferConfig  # noqa: PLC0415
+    import boto3
+    from boto3.s3.transfer import TransferConfig
 
-    from build_support import store  # noqa: PLC0415
+    from build_support import store
 
     settings = store.StoreSettings(multipart_threshold_mb=64)
     result: dict[str, Any] = {"size_mb": size_mb}

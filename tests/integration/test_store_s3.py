@@ -183,3 +183,35 @@ def test_403_is_not_retried_and_names_bucket_and_key(
         s.get("main/f.whl", tmp_path / "out.whl")
     assert not (tmp_path / "out.whl").exists()
     assert sleeps.calls == []
+
+
+def test_cli_module_against_s3_exit_codes(s3_bucket: str, tmp_path: Path) -> None:
+    """``python -m build_support.store`` end to end: put, ls, get, and exit 11 on a miss."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    url = f"s3://{s3_bucket}/cli"
+    f = tmp_path / "w.whl"
+    f.write_bytes(b"wheel")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "build_support.store", *args, "--store", url],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    assert run("put", str(f), "main/abcdef0/").returncode == 0
+    listed = run("ls", "main/", "--json")
+    assert listed.returncode == 0
+    assert '"key": "main/abcdef0/w.whl"' in listed.stdout
+    assert run("get", "main/abcdef0/w.whl", str(tmp_path / "got.whl")).returncode == 0
+    assert (tmp_path / "got.whl").read_bytes() == b"wheel"
+    missing = run("get", "main/abcdef0/nope.whl", str(tmp_path))
+    assert missing.returncode == 11, missing.stderr
+    assert f"s3://{s3_bucket}/cli/main/abcdef0/nope.whl does not exist" in missing.stderr
+    assert "testing" not in missing.stderr  # no credentials in output
