@@ -1,0 +1,859 @@
+"""The lock stage: compile ``requirements/*.in`` into one pinned, hashed lockfile per Python.
+
+``nox -s lock-3.12`` runs ``python -m build_support lock --python 3.12``. The result is
+``requirements/compiled/requirements_compiled_py3.12.txt`` in pip-compile's format,
+with ``--hash`` lines for every pin, a short header of our own (no timestamp, no
+absolute path) and nothing that points into the local filesystem.
+
+Two backends resolve: pip-tools (pinned 7.4.1, the reference; it runs under the
+*target* interpreter) and uv (``uv pip compile --python-version X.Y``). Both are seeded
+with the existing lockfile, so pins move only when the inputs force them to or when
+``--upgrade``/``--upgrade-package`` asks.
+
+The header records a digest of everything that determines the result (the input and
+constraint files, backend and its version, Python version, index). When it matches,
+the stage skips resolution entirely; this path imports nothing heavy. ``--check``
+always re-resolves (into a temporary file) and fails with a diff when the committed
+file differs; see docs/lock.md for exactly what it catches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NoReturn
+
+from build_support import cmd, log
+from build_support.config import Config
+from build_support.errors import (
+    ConfigError,
+    InputError,
+    ResolutionError,
+    StaleError,
+    UsageError,
+)
+
+Backend = Literal["pip-tools", "uv"]
+BACKENDS: tuple[Backend, ...] = ("pip-tools", "uv")
+
+#: The pip-tools release the reference pipeline pins, and what it is installed with.
+PIP_TOOLS_PIN = "pip-tools==7.4.1"
+
+#: Bumped when the flags or the post-processing change: old lockfiles then recompile.
+FORMAT_VERSION = "1"
+
+#: Packages never pinned (Ray's ``--unsafe-package pip --unsafe-package setuptools``).
+UNSAFE_PACKAGES = ("pip", "setuptools")
+
+DIGEST_KEY = "input-digest"
+BODY_KEY = "body-digest"
+_HEADER_FIELD = re.compile(r"^# ([a-z-]+): (\S+)\s*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockSettings:
+    """``[tool.build_support.lock]``."""
+
+    #: Which resolver compiles the lockfiles (``--backend`` overrides).
+    backend: Backend = "pip-tools"
+    #: Skip (successfully) on aarch64 hosts, as Ray does: some pins have no aarch64 wheels.
+    skip_on_aarch64: bool = True
+    #: The package index resolved against (``--index-url`` overrides).
+    index_url: str = "https://pypi.org/simple"
+    #: Input files in ``paths.requirements``, in order; empty means every ``*.in``, sorted.
+    inputs: tuple[str, ...] = ()
+    #: Constraints file in ``paths.requirements`` (pins that must not move); "" for none.
+    constraints: str = "constraints.txt"
+    #: Where the lockfiles go, relative to ``paths.requirements``.
+    output_dir: str = "compiled"
+    #: Lockfile name; ``{python}`` is the version, e.g. 3.12.
+    output_name: str = "requirements_compiled_py{python}.txt"
+    #: How often pip / uv retry a failing index request.
+    retries: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockJob:
+    """Everything one lock run needs; tests build it directly with tmp_path locations."""
+
+    python: str
+    inputs_dir: Path
+    output: Path
+    inputs: tuple[str, ...] = ()
+    constraints: str | None = "constraints.txt"
+    backend: Backend = "pip-tools"
+    index_url: str | None = "https://pypi.org/simple"
+    find_links: tuple[str, ...] = ()
+    check: bool = False
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    retries: int = 3
+    #: Cache of pip-tools/uv (None: the tools' defaults); tests give each run its own.
+    cache_dir: Path | None = None
+    #: Where tool venvs for other interpreters are made (pip-tools backend).
+    tools_dir: Path | None = None
+    allowed_pythons: tuple[str, ...] = ("3.10", "3.11", "3.12", "3.13")
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LockResult:
+    output: Path
+    status: Literal["skipped", "unchanged", "written", "checked"]
+    pins: int
+    seconds: float
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def input_paths(inputs_dir: Path, names: Sequence[str]) -> list[Path]:
+    """The input files in order: ``names`` or every ``*.in`` in ``inputs_dir``, sorted."""
+    if not inputs_dir.is_dir():
+        raise InputError(
+            f"requirements folder {inputs_dir} does not exist",
+            hint="create it with one .in file per concern, or fix [tool.build_support.paths]"
+            " requirements",
+        )
+    if names:
+        paths = [inputs_dir / n for n in names]
+    else:
+        paths = sorted(inputs_dir.glob("*.in"))
+        if not paths:
+            raise InputError(
+                f"no *.in files in {inputs_dir}",
+                hint="add the lock inputs (base.in, test.in, …) or list them in"
+                " [tool.build_support.lock] inputs",
+            )
+    for p in paths:
+        _read_bytes(p)
+    return paths
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"lock input {path} does not exist",
+            hint="create it, or remove it from [tool.build_support.lock] inputs",
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"lock input {path} cannot be read: {exc.strerror or exc}",
+            hint=f"fix the file's permissions (ls -l {path})",
+        ) from None
+
+
+_OPTIONS_WITH_FILE = ("-r", "--requirement", "-c", "--constraint")
+_OPTIONS_ALLOWED = (
+    *_OPTIONS_WITH_FILE,
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--no-binary",
+    "--only-binary",
+    "--prefer-binary",
+    "--pre",
+    "--trusted-host",
+    "--no-index",
+)
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first line number, content) with comments stripped and continuations joined."""
+    out: list[tuple[int, str]] = []
+    buf = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not buf:
+            start = number
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            out.append((start, buf.strip()))
+        buf = ""
+    if buf.strip():
+        out.append((start, buf.strip()))
+    return out
+
+
+def referenced_files(path: Path) -> list[Path]:
+    """Files that ``path`` pulls in with ``-r``/``-c`` (not validated)."""
+    refs: list[Path] = []
+    for _n, line in _logical_lines(path.read_text(encoding="utf-8", errors="replace")):
+        m = re.match(r"^(-r|--requirement|-c|--constraint)(?:\s+|=)(\S+)$", line)
+        if m and "://" not in m.group(2):
+            refs.append((path.parent / m.group(2)).resolve())
+    return refs
+
+
+def validate_file(path: Path, *, seen: set[Path] | None = None) -> None:
+    """Check every line of a requirements input; an InputError names file and line."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    seen = set() if seen is None else seen
+    resolved = path.resolve()
+    if resolved in seen:
+        return
+    seen.add(resolved)
+    try:
+        text = _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            hint="save the file as UTF-8",
+        ) from None
+    for number, line in _logical_lines(text):
+        where = f"{path}:{number}"
+        if line.startswith("-"):
+            parts = re.split(r"\s+|=", line, maxsplit=1)
+            option, value = parts[0], (parts[1].strip() if len(parts) > 1 else "")
+            if option not in _OPTIONS_ALLOWED:
+                raise InputError(
+                    f"{where}: unsupported option {option!r} in a lock input",
+                    hint="allowed options: " + ", ".join(_OPTIONS_ALLOWED),
+                )
+            if option in _OPTIONS_WITH_FILE:
+                if not value:
+                    raise InputError(f"{where}: {option} needs a file name")
+                if "://" not in value:
+                    target = path.parent / value
+                    if not target.is_file():
+                        raise InputError(
+                            f"{where}: {option} {value}: no such file ({target})",
+                            hint="fix the reference or create the file",
+                        )
+                    validate_file(target, seen=seen)
+            continue
+        requirement = re.split(r"\s+--", line, maxsplit=1)[0]
+        try:
+            Requirement(requirement)
+        except InvalidRequirement as exc:
+            raise InputError(
+                f"{where}: invalid requirement {requirement!r}: {exc}",
+                hint="fix the line (PEP 508: name[extras] specifier ; marker), then rerun",
+            ) from None
+
+
+# --------------------------------------------------------------------------- digest
+
+
+def input_digest(
+    files: Sequence[Path],
+    *,
+    inputs_dir: Path,
+    backend: str,
+    backend_version: str,
+    python: str,
+    index_url: str | None,
+    find_links: Sequence[str] = (),
+) -> str:
+    """SHA-256 over everything that decides the resolution (paths relative, no timestamps)."""
+    h = hashlib.sha256()
+    lines = [
+        f"format={FORMAT_VERSION}",
+        f"backend={backend} {backend_version}",
+        f"python={python}",
+        f"index={index_url or '-'}",
+        *(f"find-links={f}" for f in find_links),
+    ]
+    todo = list(files)
+    done: set[Path] = set()
+    while todo:
+        path = todo.pop(0)
+        resolved = path.resolve()
+        if resolved in done:
+            continue
+        done.add(resolved)
+        data = _read_bytes(path)
+        name = os.path.relpath(resolved, inputs_dir.resolve())
+        lines.append(f"file={name} sha256={hashlib.sha256(data).hexdigest()}")
+        todo.extend(p for p in referenced_files(path) if p.is_file())
+    h.update("\n".join(lines).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def body_digest(body: str) -> str:
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def make_header(job: LockJob, *, files: Sequence[Path], digest: str, body: str, version: str) -> str:
+    names = " ".join(os.path.relpath(f, job.inputs_dir) for f in files)
+    if job.constraints:
+        names += f" (constraints: {job.constraints})"
+    return "\n".join(
+        [
+            f"# {job.output.name}: pinned, hashed dependencies for Python {job.python}.",
+            f"# Compiled by build_support.locks with {job.backend} {version} from: {names}",
+            f"# Do not edit. Update: nox -s lock-{job.python} [-- --upgrade-package NAME];"
+            f" verify: nox -s lock-{job.python} -- --check",
+            f"# {DIGEST_KEY}: {digest}",
+            f"# {BODY_KEY}: {body_digest(body)}",
+            "",
+        ]
+    )
+
+
+def split_lockfile(text: str) -> tuple[dict[str, str], str]:
+    """(header fields, body) of a lockfile written by this module."""
+    fields: dict[str, str] = {}
+    lines = text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines) and lines[i].startswith("#"):
+        m = _HEADER_FIELD.match(lines[i])
+        if m:
+            fields[m.group(1)] = m.group(2)
+        i += 1
+        if m and m.group(1) == BODY_KEY:
+            break
+    if BODY_KEY not in fields:
+        return {}, text
+    return fields, "".join(lines[i:])
+
+
+def is_current(lockfile: Path, digest: str) -> bool:
+    """True when ``lockfile`` was compiled from exactly these inputs and not edited since."""
+    try:
+        text = lockfile.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    fields, body = split_lockfile(text)
+    return fields.get(DIGEST_KEY) == digest and fields.get(BODY_KEY) == body_digest(body)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def postprocess(text: str) -> str:
+    """Make a resolver's output reproducible: no local ``file:`` entries, no trailing space.
+
+    Ray does this with ``sed -i "/@ file/d"``; here a whole entry (its ``--hash`` lines
+    and ``# via`` comments included) is dropped, so the file stays well-formed.
+    """
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        stripped = line.rstrip()
+        is_entry = bool(stripped) and not stripped[0].isspace() and not stripped.startswith("#")
+        if is_entry:
+            skipping = "@ file:" in stripped or stripped.startswith(("-e file:", "file:"))
+        elif skipping and (not stripped or stripped[0].isspace()):
+            continue
+        elif stripped.startswith("#") and not stripped.startswith("#   ") and skipping:
+            skipping = False
+        if skipping:
+            continue
+        out.append(stripped)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
+_HASH = re.compile(r"--hash=(sha256:[0-9a-f]{64})")
+
+
+def parse_pins(text: str) -> dict[str, tuple[str, frozenset[str]]]:
+    """{normalized name: (version, hashes)} of a pip-compile style lockfile.
+
+    The format-neutral view used to compare backends: "via" comments, header and
+    ordering of hashes do not matter.
+    """
+    pins: dict[str, tuple[str, frozenset[str]]] = {}
+    entries = re.split(r"\n(?=[A-Za-z0-9])", "\n" + text)
+    for entry in entries:
+        m = _PIN.match(entry.strip("\n"))
+        if not m:
+            continue
+        name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+        pins[name] = (m.group(2), frozenset(_HASH.findall(entry)))
+    return pins
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+#: pip-tools 7.4.1 breaks with pip >= 24.3 (``find_all_candidates.cache_clear``).
+PIP_PIN = "pip==24.2"
+TOOL_PINS = (PIP_TOOLS_PIN, "wheel==0.45.1", PIP_PIN)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+def pip_tools_command(python: str, tools_dir: Path | None) -> tuple[list[str], str]:
+    """(argv prefix running ``piptools`` under the target interpreter, pip-tools version).
+
+    The current interpreter is used when it is the target and has a pip-tools that works
+    with its pip; otherwise a cached tool venv of the target interpreter.
+    """
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == python:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            have, pip = version("pip-tools"), version("pip")
+        except PackageNotFoundError:
+            pass
+        else:
+            if _version_tuple(pip) <= _version_tuple(PIP_PIN.split("==")[1]):
+                return [sys.executable, "-m", "piptools"], have
+            log.info(f"pip {pip} here is too new for pip-tools {have}; using a tool venv")
+    return [str(_tool_venv(python, tools_dir)), "-m", "piptools"], PIP_TOOLS_PIN.split("==")[1]
+
+
+def default_tools_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "build-support" / "lock-tools"
+
+
+def _tool_venv(python: str, tools_dir: Path | None) -> Path:
+    """A cached venv of ``python`` holding the pinned pip-tools; made once, atomically."""
+    from build_support import pythons
+
+    root = tools_dir or default_tools_dir()
+    stamp = "-".join(p.replace("==", "") for p in TOOL_PINS)
+    venv = root / f"py{python}-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    exe = venv / "bin" / "python"
+    if (venv / ".complete").is_file() and exe.exists():
+        return exe
+    interp = pythons.require([python])[python]
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    log.step(f"making a pip-tools venv for Python {python} in {venv}")
+    try:
+        cmd.run([str(interp.path), "-m", "venv", str(venv)])
+        cmd.run([str(exe), "-m", "pip", "install", "-q", *TOOL_PINS])
+    except BaseException:
+        shutil.rmtree(venv, ignore_errors=True)
+        raise
+    (venv / ".complete").write_text("\n".join(TOOL_PINS) + "\n")
+    return exe
+
+
+def uv_command() -> list[str]:
+    """How to run uv: the ``uv`` package's binary if importable, else ``uv`` on PATH.
+
+    pyenv shims are skipped (each call through one costs a shell start).
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("uv") is not None:
+        from uv import find_uv_bin
+
+        return [find_uv_bin()]
+    path = os.pathsep.join(
+        d for d in os.environ.get("PATH", "").split(os.pathsep) if "shims" not in Path(d).parts
+    )
+    found = shutil.which("uv", path=path)
+    if not found:
+        pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+        found = next((str(p) for p in sorted(pyenv.glob("versions/*/bin/uv"))), None)
+    return [found] if found else [cmd.which("uv")]
+
+
+def uv_version(uv: Sequence[str]) -> str:
+    out = cmd.output([*uv, "--version"])
+    parts = out.split()
+    return parts[1] if len(parts) > 1 else out
+
+
+def _index_args(job: LockJob) -> list[str]:
+    args: list[str] = []
+    if job.index_url:
+        args += ["--index-url", job.index_url]
+    else:
+        args.append("--no-index")
+    for link in job.find_links:
+        args += ["--find-links", link]
+    return args
+
+
+def pip_tools_argv(job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[str]) -> list[str]:
+    argv = [
+        *prefix,
+        "compile",
+        "--quiet",
+        "--resolver=backtracking",
+        "--strip-extras",
+        "--no-header",
+        "--generate-hashes",
+        "--no-reuse-hashes",
+        "--annotation-style=split",
+        "--no-emit-index-url",
+        "--no-emit-find-links",
+        "--no-emit-trusted-host",
+        *(a for p in UNSAFE_PACKAGES for a in ("--unsafe-package", p)),
+        *_index_args(job),
+        "--pip-args",
+        f"--retries {job.retries} --timeout 30",
+    ]
+    if job.cache_dir is not None:
+        argv += ["--cache-dir", str(job.cache_dir)]
+    if job.constraints:
+        argv += ["--constraint", job.constraints]
+    if job.upgrade:
+        argv.append("--upgrade")
+    for pkg in job.upgrade_packages:
+        argv += ["--upgrade-package", pkg]
+    return [*argv, "--output-file", str(output), *inputs]
+
+
+def uv_argv(job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[str]) -> list[str]:
+    argv = [
+        *prefix,
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-config",
+        # Any interpreter will do: --python-version sets the markers resolved for. Never
+        # let uv go looking for (or download) one.
+        "--python",
+        sys.executable,
+        "--no-python-downloads",
+        "--python-version",
+        job.python,
+        "--generate-hashes",
+        "--no-header",
+        "--annotation-style=split",
+        *(a for p in UNSAFE_PACKAGES for a in ("--no-emit-package", p)),
+        *_index_args(job),
+    ]
+    if job.cache_dir is not None:
+        argv += ["--cache-dir", str(job.cache_dir)]
+    if job.constraints:
+        argv += ["--constraint", job.constraints]
+    if job.upgrade:
+        argv.append("--upgrade")
+    for pkg in job.upgrade_packages:
+        argv += ["--upgrade-package", pkg]
+    return [*argv, "--output-file", str(output), *inputs]
+
+
+_NEUTRALISED_ENV = (
+    "PIP_FIND_LINKS",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_INDEX_URL",
+    "PIP_NO_INDEX",
+    "PIP_CONSTRAINT",
+    "PIP_REQUIREMENT",
+    "UV_FIND_LINKS",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX_URL",
+    "UV_INDEX",
+    "UV_DEFAULT_INDEX",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+)
+
+# --------------------------------------------------------------------------- failures
+
+_NETWORK_MARKERS = (
+    "Failed to establish a new connection",
+    "Max retries exceeded",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "Connection refused",
+    "NewConnectionError",
+    "Could not fetch URL",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "error sending request",
+    "Failed to fetch",
+    "dns error",
+    "tcp connect error",
+)
+_REQ_TOKEN = re.compile(r"\b([A-Za-z][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:==|>=|<=|!=|~=|<|>)")
+_NAME_PATTERNS = (
+    re.compile(r"No matching distribution found for ([A-Za-z0-9._-]+)"),
+    re.compile(r"no version of ([A-Za-z0-9._-]+)"),
+    re.compile(r"([A-Za-z0-9._-]+) was not found in the (?:package registry|provided package)"),
+    re.compile(r"Could not find a version that (?:satisfies|matches) (?:the requirement )?"
+               r"([A-Za-z0-9._-]+)"),
+)
+
+
+def conflicting_packages(output: str) -> list[str]:
+    """Package names a resolver's failure output blames, first mention first."""
+    names: list[str] = []
+    for pattern in _NAME_PATTERNS:
+        names += pattern.findall(output)
+    focus = []
+    capture = False
+    for line in output.splitlines():
+        if any(k in line for k in ("conflict is caused by", "No solution found", "incompatible")):
+            capture = True
+        if capture:
+            focus.append(line)
+    names += _REQ_TOKEN.findall("\n".join(focus))
+    seen: dict[str, str] = {}
+    skip = {"the", "and", "you", "we", "require", "requested", "depends", "because", "python"}
+    for n in names:
+        key = _canonical(n)
+        if key not in skip and key not in seen:
+            seen[key] = n
+    return list(seen)
+
+
+def _failure(job: LockJob, output: str, returncode: int) -> ResolutionError:
+    tail = "\n".join(output.strip().splitlines()[-25:])
+    index = job.index_url or ("find-links " + ", ".join(job.find_links))
+    if any(m in output for m in _NETWORK_MARKERS):
+        return ResolutionError(
+            f"could not reach the package index {index} ({job.backend}, exit {returncode}):\n"
+            + tail,
+            hint="check the network/proxy, or point [tool.build_support.lock] index_url"
+            " (or --index-url) at a reachable index",
+        )
+    names = conflicting_packages(output)
+    what = ("conflicting or unavailable packages: " + ", ".join(names)) if names else "see below"
+    return ResolutionError(
+        f"{job.backend} could not resolve the Python {job.python} lock inputs against"
+        f" {index}; {what}\n{tail}",
+        hint="relax the conflicting requirements in the .in files or constraints, then rerun"
+        f" nox -s lock-{job.python}",
+    )
+
+
+def _check_index(job: LockJob) -> None:
+    """A local index that is missing fails here, naming it, before any resolver starts."""
+    locations = [*([job.index_url] if job.index_url else []), *job.find_links]
+    for loc in locations:
+        if loc.startswith("file://"):
+            path = Path(loc[len("file://") :])
+        elif "://" in loc:
+            continue
+        else:
+            path = Path(loc)
+        if not path.exists():
+            raise ResolutionError(
+                f"package index {loc} does not exist",
+                hint="fix --index-url/--find-links or [tool.build_support.lock] index_url",
+            )
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def _backend_setup(job: LockJob) -> tuple[list[str], str, Callable[..., list[str]]]:
+    if job.backend == "uv":
+        uv = uv_command()
+        return uv, uv_version(uv), uv_argv
+    prefix, version = pip_tools_command(job.python, job.tools_dir)
+    return prefix, version, pip_tools_argv
+
+
+def lock(job: LockJob) -> LockResult:
+    """Compile (or check) one lockfile. Raises the errors hierarchy on bad input."""
+    start = time.monotonic()
+    if job.python not in job.allowed_pythons:
+        raise ConfigError(
+            f"unknown Python version {job.python!r} for the lock stage",
+            hint="allowed: " + ", ".join(job.allowed_pythons),
+        )
+    if job.backend not in BACKENDS:
+        raise ConfigError(
+            f"unknown lock backend {job.backend!r}", hint="allowed: " + ", ".join(BACKENDS)
+        )
+    files = input_paths(job.inputs_dir, job.inputs)
+    constraint_files: list[Path] = []
+    if job.constraints:
+        constraint_files = [job.inputs_dir / job.constraints]
+        _read_bytes(constraint_files[0])
+    prefix, version, make_argv = _backend_setup(job)
+    digest = input_digest(
+        [*files, *constraint_files],
+        inputs_dir=job.inputs_dir,
+        backend=job.backend,
+        backend_version=version,
+        python=job.python,
+        index_url=job.index_url,
+        find_links=job.find_links,
+    )
+    resolving = job.check or job.upgrade or bool(job.upgrade_packages)
+    if not resolving and is_current(job.output, digest):
+        log.info(
+            f"{job.output.name}: inputs unchanged ({digest[:19]}…), skipping resolution"
+            f" (--upgrade-package NAME to move a pin, --check to re-resolve)"
+        )
+        return LockResult(job.output, "skipped", _count_pins(job.output), time.monotonic() - start)
+
+    for f in [*files, *constraint_files]:
+        validate_file(f)
+    _check_index(job)
+    body = _resolve(job, prefix, make_argv, files)
+    text = make_header(job, files=files, digest=digest, body=body, version=version) + body
+    pins = len(parse_pins(body))
+    elapsed = time.monotonic() - start
+    old = job.output.read_text(encoding="utf-8") if job.output.is_file() else None
+    if job.check:
+        if old is None:
+            raise StaleError(
+                f"{job.output} does not exist",
+                hint=f"run nox -s lock-{job.python} and commit the lockfile",
+            )
+        if old != text:
+            diff = "".join(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"{job.output.name} (committed)",
+                    tofile=f"{job.output.name} (recompiled)",
+                )
+            )
+            raise StaleError(
+                f"{job.output} is not up to date with its inputs:\n{diff}",
+                hint=f"run nox -s lock-{job.python} and commit the result",
+            )
+        log.info(f"{job.output.name}: up to date ({pins} pins, recompiled in {elapsed:.1f}s)")
+        return LockResult(job.output, "checked", pins, elapsed)
+    if old == text:
+        log.info(f"{job.output.name}: resolved, no change ({pins} pins)")
+        return LockResult(job.output, "unchanged", pins, elapsed)
+    write_atomic(job.output, text)
+    log.info(f"{job.output.name}: written ({pins} pins, {elapsed:.1f}s)")
+    return LockResult(job.output, "written", pins, elapsed)
+
+
+def _count_pins(path: Path) -> int:
+    return len(parse_pins(path.read_text(encoding="utf-8")))
+
+
+def _resolve(
+    job: LockJob, prefix: Sequence[str], make_argv: Callable[..., list[str]], files: Sequence[Path]
+) -> str:
+    """Run the backend in a temporary folder seeded with the current lockfile."""
+    with tempfile.TemporaryDirectory(prefix="lock-") as tmp:
+        out = Path(tmp) / job.output.name
+        if job.output.is_file() and not job.upgrade:
+            _fields, body = split_lockfile(job.output.read_text(encoding="utf-8"))
+            out.write_text(body, encoding="utf-8")
+        names = [os.path.relpath(f, job.inputs_dir) for f in files]
+        argv = make_argv(job, prefix, out, names)
+        env = {
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "UV_HTTP_RETRIES": str(job.retries),
+            "UV_NO_PROGRESS": "1",
+            "CUSTOM_COMPILE_COMMAND": f"nox -s lock-{job.python}",
+            # The lock depends on the configured index only, never on this machine's
+            # pip/uv settings (e.g. a PIP_FIND_LINKS wheelhouse would leak into it).
+            **dict.fromkeys(_NEUTRALISED_ENV, ""),
+            **job.extra_env,
+        }
+        with log.group(f"resolve Python {job.python} with {job.backend}"):
+            proc = cmd.run(argv, cwd=job.inputs_dir, env=env, capture=True, check=False)
+        if proc.returncode != 0 or not out.is_file():
+            raise _failure(job, (proc.stdout or "") + (proc.stderr or ""), proc.returncode)
+        return postprocess(out.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"lock: {message}", hint=self.format_usage().strip())
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = _Parser(prog="nox -s lock-X.Y --", description="Compile the lockfile for one Python.")
+    p.add_argument("--python", required=True, help="target Python version, e.g. 3.12")
+    p.add_argument("--check", action="store_true", help="fail (exit 8) if the lockfile is stale")
+    p.add_argument(
+        "--upgrade-package", "-P", action="append", default=[], metavar="NAME",
+        help="let this package move to its newest allowed version (repeatable)",
+    )
+    p.add_argument("--upgrade", action="store_true", help="let every pin move")
+    p.add_argument("--backend", choices=BACKENDS, help="override [tool.build_support.lock] backend")
+    p.add_argument("--index-url", help="override [tool.build_support.lock] index_url")
+    p.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL")
+    p.add_argument("--no-index", action="store_true", help="resolve from --find-links only")
+    return p.parse_args(list(argv))
+
+
+def main(argv: list[str], cfg: Config, *, host_machine: str | None = None) -> int:
+    """``python -m build_support lock --python X.Y [--check] [--upgrade-package NAME]…``."""
+    args = parse_args(argv)
+    settings = cfg.section("lock", LockSettings)
+    if args.python not in cfg.python_versions:
+        raise ConfigError(
+            f"unknown Python version {args.python!r} for the lock stage",
+            hint="allowed (tool.build_support.python_versions): " + ", ".join(cfg.python_versions),
+        )
+    if host_machine is None:
+        import platform
+
+        host_machine = platform.machine()
+    if settings.skip_on_aarch64 and host_machine in ("aarch64", "arm64"):
+        log.warn(
+            f"lock-{args.python}: skipping on an {host_machine} host, as Ray does (some pinned"
+            " packages have no aarch64 wheels); compile lockfiles on x86_64, or set"
+            " [tool.build_support.lock] skip_on_aarch64 = false"
+        )
+        return 0
+    inputs_dir = cfg.path("requirements")
+    output = inputs_dir / settings.output_dir / settings.output_name.format(python=args.python)
+    index_url = None if args.no_index else (args.index_url or settings.index_url)
+    job = LockJob(
+        python=args.python,
+        inputs_dir=inputs_dir,
+        output=output,
+        inputs=settings.inputs,
+        constraints=settings.constraints or None,
+        backend=args.backend or settings.backend,
+        index_url=index_url,
+        find_links=tuple(args.find_links),
+        check=args.check,
+        upgrade=args.upgrade,
+        upgrade_packages=tuple(args.upgrade_package),
+        retries=settings.retries,
+        allowed_pythons=cfg.python_versions,
+    )
+    result = lock(job)
+    summary = log.Summary("lock", headers=("lockfile", "python", "backend", "pins", "status", "time"))
+    summary.add(
+        lockfile=os.path.relpath(result.output, cfg.root),
+        python=job.python,
+        backend=job.backend,
+        pins=str(result.pins),
+        status=result.status,
+        time=f"{result.seconds:.2f}s",
+    )
+    summary.emit()
+    return 0
