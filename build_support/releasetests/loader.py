@@ -326,6 +326,12 @@ def load(path: Path, *, smoke: bool = False) -> Collection:
                 hint="each list item must be a test: '- name: ...'",
             )
         label = str(entry.get("name", f"#{index + 1}"))
+        if "matrix" in entry and "variations" in entry:
+            raise InputError(
+                f"{path}:{entry.line}: test {label!r}: a test cannot use both 'variations' "
+                "and 'matrix'",
+                hint="split it into two tests",
+            )
         if "matrix" in entry:
             # {{var}} placeholders are checked after substitution, in _expand.
             matrix_only = {"matrix": entry["matrix"]}

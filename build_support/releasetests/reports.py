@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from build_support.releasetests.exitcodes import code_class, code_name
-from build_support.releasetests.runner import TestResult
+from build_support.releasetests.runner import ReleaseTestResult
 
 _STATUS_COLORS = {
     "success": "#2e7d32",
@@ -38,7 +38,7 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def summary(results: Sequence[TestResult], meta: Mapping[str, Any]) -> dict[str, Any]:
+def summary(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON summary: run metadata, counts per status, and every test's result."""
     counts: dict[str, int] = {}
     for r in results:
@@ -54,7 +54,7 @@ def summary(results: Sequence[TestResult], meta: Mapping[str, Any]) -> dict[str,
     }
 
 
-def junit_xml(results: Sequence[TestResult], *, suite: str = "release-tests") -> str:
+def junit_xml(results: Sequence[ReleaseTestResult], *, suite: str = "release-tests") -> str:
     failures = sum(1 for r in results if r.exit_code != 0 and r.status != "timeout")
     errors = sum(1 for r in results if r.status == "timeout")
     root = ET.Element(
@@ -132,7 +132,7 @@ def junit_xml(results: Sequence[TestResult], *, suite: str = "release-tests") ->
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _chart(results: Sequence[TestResult]) -> str:
+def _chart(results: Sequence[ReleaseTestResult]) -> str:
     """A horizontal bar chart of durations (one bar per attempt, stacked per test)."""
     bar_h, gap, label_w, width = 22, 8, 260, 900
     plot_w = width - label_w - 80
@@ -192,7 +192,7 @@ th{background:#f9fafb} td.num{text-align:right;font-variant-numeric:tabular-nums
 """
 
 
-def html_report(results: Sequence[TestResult], meta: Mapping[str, Any]) -> str:
+def html_report(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -> str:
     rows = []
     for r in results:
         color = _STATUS_COLORS.get(r.status, "#616161")
@@ -248,7 +248,7 @@ def html_report(results: Sequence[TestResult], meta: Mapping[str, Any]) -> str:
 
 
 def write_reports(
-    results: Sequence[TestResult], meta: Mapping[str, Any], run_dir: Path
+    results: Sequence[ReleaseTestResult], meta: Mapping[str, Any], run_dir: Path
 ) -> dict[str, Path]:
     """``report.xml``, ``summary.json`` and ``report.html`` in ``run_dir``."""
     paths = {

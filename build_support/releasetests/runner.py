@@ -84,7 +84,7 @@ def setup_code(exc: BuildSupportError) -> ExitCode:
 
 
 @dataclass(frozen=True)
-class TestEnv:
+class VenvInfo:
     """Where a test's commands run: a venv's bin on PATH, the wheel that is in it."""
 
     python_version: str
@@ -99,7 +99,7 @@ class TestEnv:
 
 
 class EnvProvider(Protocol):
-    def prepare(self, python_version: str) -> TestEnv: ...
+    def prepare(self, python_version: str) -> VenvInfo: ...
 
 
 class WheelSource(Protocol):
@@ -161,7 +161,7 @@ class LocalWheels:
         self.dist = dist
         self.platform = platform
 
-    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:  # noqa: ARG002
+    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
         pattern = wheel_pattern(self.dist, python_version, self.platform)
         for path in self.paths:
             if pattern.match(path.name):
@@ -261,12 +261,12 @@ class VenvProvider:
         self.expected_commit = expected_commit
         self.package = package
         self.search_paths = tuple(search_paths)
-        self._ready: dict[str, TestEnv] = {}
+        self._ready: dict[str, VenvInfo] = {}
 
     def lockfile(self, version: str) -> Path:
         return self.requirements_dir / "compiled" / f"requirements_compiled_py{version}.txt"
 
-    def prepare(self, python_version: str) -> TestEnv:
+    def prepare(self, python_version: str) -> VenvInfo:
         if python_version in self._ready:
             return self._ready[python_version]
         interp = pythons.require([python_version], extra=self.search_paths)[python_version]
@@ -297,7 +297,7 @@ class VenvProvider:
         check_commit(
             installed, self.expected_commit, what=f"the installed {self.package} in {venv}"
         )
-        env = TestEnv(
+        env = VenvInfo(
             python_version=python_version,
             bin_dir=venv / "bin",
             wheel=wheel.name,
@@ -422,7 +422,7 @@ def run_group(
         returncode=proc.returncode,
         duration=clock() - start,
         timed_out=timed_out,
-        signal=interrupt.signum if sent is not None and not timed_out else None,
+        signal=None if timed_out else interrupt.signum,
     )
 
 
@@ -499,7 +499,7 @@ def _name(code: int) -> str:
 
 
 @dataclass
-class TestResult:
+class ReleaseTestResult:
     name: str
     group: str
     team: str
@@ -606,11 +606,11 @@ class Runner:
         self.rng = rng or random.Random()  # noqa: S311 - backoff jitter, not crypto
         self.clock = clock
         self.interrupt = Interrupt()
-        self.results: list[TestResult] = []
+        self.results: list[ReleaseTestResult] = []
         self.started = clock()
 
     # -- one attempt ----------------------------------------------------------------
-    def _attempt_env(self, test: ReleaseTest, tenv: TestEnv, scratch: Path, n: int) -> dict[str, str]:
+    def _attempt_env(self, test: ReleaseTest, tenv: VenvInfo, scratch: Path, n: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
         env.update(self.options.extra_env)
         env.update(test.env)
@@ -631,7 +631,7 @@ class Runner:
         )
         return env
 
-    def _run_attempt(self, test: ReleaseTest, tenv: TestEnv, n: int, test_dir: Path) -> AttemptResult:
+    def _run_attempt(self, test: ReleaseTest, tenv: VenvInfo, n: int, test_dir: Path) -> AttemptResult:
         scratch = test_dir / "current"
         if scratch.exists():
             shutil.rmtree(scratch)  # the results folder is cleared between tries
@@ -751,9 +751,9 @@ class Runner:
         return collected
 
     # -- one test, with retries -----------------------------------------------------------
-    def run_test(self, test: ReleaseTest, run_dir: Path) -> TestResult:
+    def run_test(self, test: ReleaseTest, run_dir: Path) -> ReleaseTestResult:
         version = test.python or self.options.default_python
-        result = TestResult(
+        result = ReleaseTestResult(
             name=test.name,
             group=test.group,
             team=test.team,
@@ -821,7 +821,7 @@ class Runner:
         write_json(test_dir / "result.json", result.to_json())
         return result
 
-    def _setup(self, test: ReleaseTest, version: str) -> TestEnv:
+    def _setup(self, test: ReleaseTest, version: str) -> VenvInfo:
         if test.run.type not in LOCAL_RUN_TYPES:
             raise SetupFailure(
                 f"run type {test.run.type!r} has no runner here",
@@ -846,7 +846,7 @@ class Runner:
         return self.envs.prepare(version)
 
     # -- many tests -------------------------------------------------------------------
-    def run(self, tests: Sequence[ReleaseTest], run_dir: Path) -> list[TestResult]:
+    def run(self, tests: Sequence[ReleaseTest], run_dir: Path) -> list[ReleaseTestResult]:
         """Run ``tests`` in order; stops early only on an interrupt or a commit mismatch."""
         run_dir.mkdir(parents=True, exist_ok=True)
         with forward_signals(self.interrupt):
@@ -861,7 +861,7 @@ class Runner:
         return self.clock() - self.started
 
 
-def _attempt_doc(result: TestResult, attempt: AttemptResult) -> dict[str, Any]:
+def _attempt_doc(result: ReleaseTestResult, attempt: AttemptResult) -> dict[str, Any]:
     return {
         "name": result.name,
         "python": result.python,

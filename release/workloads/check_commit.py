@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import re
 
-from _common import COMMAND_ERROR, fail, write_result
-
 import minray
+from _common import COMMAND_ERROR, fail, write_result
 
 expected = os.environ.get("EXPECTED_COMMIT", "")
 if not re.fullmatch(r"[0-9a-f]{40}", expected):

@@ -7,7 +7,6 @@ import random
 import time
 
 from _common import COMMAND_ALERT, COMMAND_ERROR, fail, write_result
-
 from minray import HAVE_CORE, _fallback
 
 

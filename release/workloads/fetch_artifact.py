@@ -2,7 +2,8 @@
 
     $BUILD_SUPPORT_PYTHON fetch_artifact.py jar <os> <filename>
 
-Exits 12 (Ray's SETUP_ERROR, an infra error) when the artifact is not in the store,
+The file lands in ``$RELEASE_RESULTS_DIR`` (the attempt's scratch folder, never the
+source tree). Exits 12 (Ray's SETUP_ERROR, an infra error) when the artifact is not in the store,
 naming the key and the stage that produces it.
 """
 
@@ -30,16 +31,19 @@ def main() -> int:
     from build_support import store
     from build_support.errors import BuildSupportError
 
-    key = store.keys.jar_key(
-        os.environ["BUILD_SUPPORT_BRANCH"], os.environ["BUILD_SUPPORT_COMMIT"], os_name, filename
-    )
+    branch, sha = os.environ["BUILD_SUPPORT_BRANCH"], os.environ["BUILD_SUPPORT_COMMIT"]
     try:
+        if os_name in store.keys.JAR_OSES:
+            key = store.keys.jar_key(branch, sha, os_name, filename)
+        else:  # "multiplatform": the repacked JAR with every platform's native library
+            key = f"jars/{store.keys.commit_prefix(branch, sha)}{os_name}/{filename}"
         s = store.open_url(url, root=Path(root))
         if not s.exists(key):
             print(f"infra error: {key} is not in the store {url}; build it with "
                   f"`nox -s jars -- linux` then `nox -s jars -- {os_name}`", file=sys.stderr)
             return SETUP_ERROR
-        s.get(key, Path.cwd() / filename)
+        dest = Path(os.environ.get("RELEASE_RESULTS_DIR") or Path.cwd())
+        s.get(key, dest / filename)
     except BuildSupportError as exc:
         print(f"infra error: fetching {key}: {exc}", file=sys.stderr)
         return SETUP_ERROR

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import COMMAND_ERROR, LOCAL_ENV_SETUP_ERROR, SETUP_ERROR, fail, write_result
-
 import minray
+from _common import COMMAND_ERROR, LOCAL_ENV_SETUP_ERROR, SETUP_ERROR, fail, write_result
 
 jar = Path(sys.argv[1])
 if not jar.is_file():

@@ -7,7 +7,6 @@ import random
 import time
 
 from _common import COMMAND_ERROR, fail, write_result
-
 from minray import RingBuffer, _fallback
 
 

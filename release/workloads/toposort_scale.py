@@ -6,7 +6,6 @@ import argparse
 import time
 
 from _common import COMMAND_ERROR, fail, write_result
-
 from minray import _fallback, toposort
 
 

@@ -1,0 +1,499 @@
+"""Release tests for real: a wheel of python/ in a venv, process groups, retries, reports.
+
+The wheel is built once (``python -m build`` on a copy of python/ with a fixed commit
+stamped in) and cached under .cache/release-tests/test-wheels by the digest of its
+sources; each session makes one venv from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from build_support import store
+from build_support.errors import ArtifactNotFoundError, VerificationError
+from build_support.releasetests import loader, reports
+from build_support.releasetests.retry import RetryPolicy
+from build_support.releasetests.runner import (
+    LocalWheels,
+    ReleaseTestResult,
+    Runner,
+    RunnerOptions,
+    StoreWheels,
+    VenvProvider,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE_SHA = "c0ffee" + "1" * 34
+PLATFORM = "manylinux2014_x86_64"
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+JAR = ROOT / "java" / "runtime" / "target" / "minray-runtime-0.1.0.jar"
+
+
+def _sources_digest() -> str:
+    digest = hashlib.sha256(FAKE_SHA.encode() + TAG.encode())
+    src = ROOT / "python"
+    for path in sorted([*src.glob("minray/*"), src / "pyproject.toml", src / "setup.py"]):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def minray_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """minray's wheel for this Python, commit FAKE_SHA, tagged for manylinux2014."""
+    cache = ROOT / ".cache" / "release-tests" / "test-wheels" / _sources_digest()
+    found = sorted(cache.glob(f"minray-*-{TAG}-{TAG}-{PLATFORM}.whl"))
+    if found:
+        return found[0]
+    work = tmp_path_factory.mktemp("minray-build")
+    src = work / "python"
+    shutil.copytree(ROOT / "python", src, ignore=shutil.ignore_patterns("cpp", "tests"))
+    version_py = src / "minray" / "_version.py"
+    version_py.write_text(version_py.read_text().replace("{{COMMIT_SHA}}", FAKE_SHA))
+    out = work / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "-o", str(out), str(src)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "wheel", "tags", "--platform-tag", PLATFORM, "--remove", str(built)],
+        check=True,
+        capture_output=True,
+    )
+    (tagged,) = out.glob("*.whl")
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{tagged.name}.tmp"
+    shutil.copy2(tagged, tmp)
+    tmp.replace(cache / tagged.name)
+    return cache / tagged.name
+
+
+@pytest.fixture(scope="session")
+def venvs(minray_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> VenvProvider:
+    return VenvProvider(
+        wheels=LocalWheels([minray_wheel], dist="minray", platform=PLATFORM),
+        cache_dir=tmp_path_factory.mktemp("venvs"),
+        requirements_dir=ROOT / "requirements",
+        expected_commit=FAKE_SHA,
+        package="minray",
+    )
+
+
+def _collection(tmp_path: Path, tests: str, scripts: dict[str, str]) -> Path:
+    work = tmp_path / "w"
+    work.mkdir(exist_ok=True)
+    for name, body in scripts.items():
+        (work / name).write_text(textwrap.dedent(body))
+    path = tmp_path / "release_tests.yaml"
+    defaults = f"""\
+- name: DEFAULTS
+  team: core
+  frequency: nightly
+  working_dir: w
+  python: "{PY}"
+  run:
+    timeout: 60
+"""
+    path.write_text(defaults + textwrap.dedent(tests))
+    return path
+
+
+def _runner(venvs: VenvProvider, tmp_path: Path, **policy: float) -> Runner:
+    return Runner(
+        venvs,
+        RunnerOptions(
+            results_dir=tmp_path / "results",
+            default_python=PY,
+            policy=RetryPolicy(
+                backoff_min=policy.get("backoff_min", 0.01),
+                backoff_max=policy.get("backoff_max", 0.02),
+                max_retries=int(policy.get("max_retries", 1)),
+            ),
+            kill_grace=policy.get("grace", 1.0),
+        ),
+        sleep=time.sleep,
+        rng=random.Random(3),
+    )
+
+
+def _gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie waiting for init counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status
+
+
+def _wait(cond: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+FLAKY = """\
+import os, sys
+from pathlib import Path
+marker = Path(sys.argv[1])
+Path(os.environ["RELEASE_RESULTS_DIR"], "out.txt").write_text(os.environ["RELEASE_TEST_ATTEMPT"])
+if not marker.exists():
+    marker.write_text("x")
+    print("cluster did not come up", file=sys.stderr)
+    sys.exit(32)
+import minray
+print("ok", minray.__commit__)
+"""
+
+SPAWN = """\
+import os, signal, subprocess, sys, time
+from pathlib import Path
+ignore = "--ignore-term" in sys.argv
+if ignore:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pre = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " if ignore else ""
+child = subprocess.Popen([sys.executable, "-c", pre + "import time; time.sleep(300)"])
+Path(sys.argv[1]).write_text(str(child.pid))
+if "--exit" in sys.argv:
+    sys.exit(0)
+time.sleep(300)
+"""
+
+
+def test_flaky_test_passes_on_retry_and_reports_show_both(
+    venvs: VenvProvider, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    path = _collection(
+        tmp_path,
+        f"- name: flaky\n  run:\n    script: python flaky.py {marker}\n",
+        {"flaky.py": FLAKY},
+    )
+    runner = _runner(venvs, tmp_path)
+    run_dir = tmp_path / "results" / "run"
+    (result,) = runner.run(loader.load(path).tests, run_dir)
+    assert [a.exit_code for a in result.attempts] == [32, 0]
+    assert result.attempts[0].status == "transient_infra_error"
+    assert result.status == "success"
+    assert result.flaky
+    assert 0.01 <= result.attempts[0].backoff_seconds <= 0.02
+    for n in (1, 2):
+        doc = json.loads((run_dir / "flaky" / f"attempt-{n}" / "result.json").read_text())
+        assert doc["attempt"] == n
+        out = run_dir / "flaky" / f"attempt-{n}" / "artifacts" / "out.txt"
+        assert out.read_text() == str(n)  # the results folder was fresh for each try
+    text = (run_dir / "flaky" / "attempt-1" / "result.json").read_text()
+    assert text.startswith('{\n    "artifacts"')  # sorted keys, indent 4
+    paths = reports.write_reports(runner.results, {"run_id": "run"}, run_dir)
+    case = ET.parse(paths["junit"]).getroot().find("testsuite/testcase")
+    assert case is not None
+    assert case.find("flakyFailure") is not None
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["attempts"] == "2"
+    summary = json.loads(paths["summary"].read_text())
+    assert [a["exit_code"] for a in summary["tests"][0]["attempts"]] == [32, 0]
+
+
+@pytest.mark.parametrize(("exit_code", "expected"), [(1, 40), (41, 41), (12, 12)])
+def test_non_retryable_codes_are_not_retried(
+    venvs: VenvProvider, tmp_path: Path, exit_code: int, expected: int
+) -> None:
+    path = _collection(
+        tmp_path,
+        f"- name: fails\n  run:\n    script: python -c 'import sys; sys.exit({exit_code})'\n",
+        {},
+    )
+    runner = _runner(venvs, tmp_path, max_retries=3)
+    (result,) = runner.run(loader.load(path).tests, tmp_path / "results" / "run")
+    assert [a.exit_code for a in result.attempts] == [expected]
+
+
+@pytest.mark.parametrize("ignore_term", [False, True])
+def test_hanging_test_is_killed_with_its_whole_tree(
+    venvs: VenvProvider, tmp_path: Path, ignore_term: bool
+) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    flag = " --ignore-term" if ignore_term else ""
+    path = _collection(
+        tmp_path,
+        f"- name: hang\n  run:\n    timeout: 1\n    script: python spawn.py {pidfile}{flag}\n",
+        {"spawn.py": SPAWN},
+    )
+    runner = _runner(venvs, tmp_path, grace=0.5)
+    start = time.monotonic()
+    (result,) = runner.run(loader.load(path).tests, tmp_path / "results" / "run")
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 42
+    assert result.status == "timeout"
+    assert len(result.attempts) == 1
+    assert result.final.timed_out
+    assert elapsed < 30
+    pid = int(pidfile.read_text())
+    assert _wait(lambda: _gone(pid), 5), f"grandchild {pid} survived"
+
+
+def test_background_grandchild_does_not_outlive_a_passing_test(
+    venvs: VenvProvider, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "bg.pid"
+    path = _collection(
+        tmp_path,
+        f"- name: bg\n  run:\n    script: python spawn.py {pidfile} --exit\n",
+        {"spawn.py": SPAWN},
+    )
+    (result,) = _runner(venvs, tmp_path).run(loader.load(path).tests, tmp_path / "r")
+    assert result.exit_code == 0
+    pid = int(pidfile.read_text())
+    assert _wait(lambda: _gone(pid), 5)
+
+
+def test_setup_failures_are_classified_and_earlier_results_kept(
+    venvs: VenvProvider, tmp_path: Path
+) -> None:
+    other = "3.11" if PY != "3.11" else "3.10"
+    path = _collection(
+        tmp_path,
+        f"""\
+- name: ok
+  run:
+    script: python -c 'import minray'
+- name: no_python
+  python: "3.99"
+  run:
+    script: python -c pass
+- name: no_script
+  run:
+    script: python does_not_exist.py
+- name: no_wheel
+  python: "{other}"
+  run:
+    script: python -c pass
+- name: prepare_fails
+  run:
+    prepare: python -c 'import sys; sys.exit(3)'
+    script: python -c pass
+""",
+        {},
+    )
+    run_dir = tmp_path / "results" / "run"
+    results = _runner(venvs, tmp_path).run(loader.load(path).tests, run_dir)
+    by_name = {r.name: r for r in results}
+    assert by_name["ok"].exit_code == 0
+    assert (by_name["no_python"].exit_code, by_name["no_python"].status) == (16, "infra_error")
+    assert "3.99" in by_name["no_python"].final.message
+    assert by_name["no_script"].exit_code == 11
+    assert "does_not_exist.py" in by_name["no_script"].final.message
+    assert by_name["no_wheel"].exit_code == 12
+    assert "nox -s wheel" in by_name["no_wheel"].final.message
+    assert by_name["prepare_fails"].exit_code == 43
+    for name in by_name:
+        assert (run_dir / name / "result.json").is_file()
+
+
+def test_commit_mismatch_stops_the_run(minray_wheel: Path, tmp_path: Path) -> None:
+    provider = VenvProvider(
+        wheels=LocalWheels([minray_wheel], dist="minray", platform=PLATFORM),
+        cache_dir=tmp_path / "venvs",
+        requirements_dir=ROOT / "requirements",
+        expected_commit="d" * 40,
+        package="minray",
+    )
+    path = _collection(tmp_path, "- name: t\n  run:\n    script: python -c pass\n", {})
+    with pytest.raises(VerificationError) as info:
+        _runner(provider, tmp_path).run(loader.load(path).tests, tmp_path / "r")
+    assert FAKE_SHA in str(info.value)
+    assert "d" * 40 in str(info.value)
+    assert not (tmp_path / "venvs").exists() or not any((tmp_path / "venvs").glob("py*"))
+
+
+def test_store_wheels(minray_wheel: Path, tmp_path: Path) -> None:
+    s = store.open_url(str(tmp_path / "store"))
+    wheels = StoreWheels(s, branch="main", sha=FAKE_SHA, dist="minray", platform=PLATFORM)
+    with pytest.raises(ArtifactNotFoundError) as info:
+        wheels.fetch(PY, tmp_path / "dl")
+    assert f"main/{FAKE_SHA}/minray-<version>-{TAG}-{TAG}-{PLATFORM}.whl" in str(info.value)
+    assert "nox -s wheel" in str(info.value)
+    info_put = s.put(store.keys.wheel_key("main", FAKE_SHA, minray_wheel.name), minray_wheel)
+    got, digest = wheels.fetch(PY, tmp_path / "dl")
+    assert digest == info_put.sha256
+    assert got.read_bytes() == minray_wheel.read_bytes()
+
+
+def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BUILD_SUPPORT_COMMIT": FAKE_SHA,
+        "BUILD_SUPPORT_BRANCH": "main",
+        "RELEASE_TEST_BACKOFF": "0.01,0.02",
+        **extra,
+    }
+
+
+def test_sigterm_reaches_the_tree_and_results_are_written(
+    minray_wheel: Path, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    path = _collection(
+        tmp_path,
+        f"- name: hang\n  run:\n    timeout: 600\n    script: python spawn.py {pidfile}\n"
+        "- name: never_started\n  run:\n    script: python -c pass\n",
+        {"spawn.py": SPAWN},
+    )
+    results = tmp_path / "results"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "build_support", "release-tests", "--file", str(path),
+         "--wheel", str(minray_wheel), "--results-dir", str(results), "--run-id", "sig"],
+        cwd=ROOT,
+        env=_cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert _wait(pidfile.exists, 300), "the test never started"
+        pid = int(pidfile.read_text())
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert _wait(lambda: _gone(pid), 5)
+    doc = json.loads((results / "sig" / "hang" / "result.json").read_text())
+    assert doc["attempts"][0]["signal"] == "SIGTERM"
+    summary = json.loads((results / "sig" / "summary.json").read_text())
+    assert summary["exit_code"] == 143
+    assert [t["name"] for t in summary["tests"]] == ["hang"]
+    assert (results / "sig" / "report.html").is_file()
+
+
+def test_cli_unknown_name_and_bad_yaml(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "build_support", "release-tests", *args],
+            cwd=ROOT,
+            env=_cli_env(tmp_path),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    proc = run("wheel_comit", "--results-dir", str(tmp_path / "r"))
+    assert proc.returncode == 2
+    assert "did you mean: wheel_commit" in proc.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- name: a\n  run: {script: x\n")
+    proc = run("--file", str(bad), "--results-dir", str(tmp_path / "r"))
+    assert proc.returncode == 6
+    assert "malformed YAML" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_smoke_run_of_minray_release_tests_against_the_store(
+    minray_wheel: Path, tmp_path: Path
+) -> None:
+    """``nox -s release-tests -- --smoke``: every minray test, wheel (and JAR) from the store."""
+    s = store.open_url(str(tmp_path / "store"))
+    s.put(store.keys.wheel_key("main", FAKE_SHA, minray_wheel.name), minray_wheel)
+    if JAR.is_file():
+        s.put(f"jars/main/{FAKE_SHA}/multiplatform/{JAR.name}", JAR)
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "build_support", "release-tests", "--smoke", "--python", PY,
+         "--results-dir", str(results), "--run-id", "smoke"],
+        cwd=ROOT,
+        env=_cli_env(tmp_path, BUILD_SUPPORT_STORE=str(tmp_path / "store")),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+    )  # fmt: skip
+    summary = json.loads((results / "smoke" / "summary.json").read_text())
+    statuses = {t["name"]: t["status"] for t in summary["tests"]}
+    assert len(statuses) >= 6
+    assert all(t["smoke"] for t in summary["tests"])
+    if JAR.is_file():
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert set(statuses.values()) == {"success"}
+    else:  # the jars stage has not run: the JVM test is an infra error, the rest pass
+        assert statuses.pop("jvm_loads_native") == "infra_error"
+        assert set(statuses.values()) == {"success"}
+        assert proc.returncode == 12
+    for name in ("report.xml", "summary.json", "report.html"):
+        assert (results / "smoke" / name).is_file()
+    throughput = results / "smoke" / "core_throughput" / "attempt-1" / "artifacts"
+    assert (throughput / "throughput.json").is_file()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    results: list[ReleaseTestResult] = []
+    from build_support.releasetests.runner import AttemptResult
+
+    for i, (name, codes) in enumerate(
+        [("wheel_commit", [0]), ("flaky", [32, 0]), ("broken", [40]), ("hung", [42])]
+    ):
+        r = ReleaseTestResult(
+            name=name, group="g", team="core", frequency="nightly", python=PY, smoke=True
+        )
+        for n, code in enumerate(codes, start=1):
+            status = {0: "success", 32: "transient_infra_error", 40: "error", 42: "timeout"}[code]
+            r.attempts.append(
+                AttemptResult(attempt=n, exit_code=code, status=status, retryable=code == 32,
+                              duration=0.5 + i + n, directory=str(tmp_path))  # fmt: skip
+            )
+        results.append(r)
+    run_dir = ROOT / "results" / "release-tests" / "test-artifacts"
+    paths = reports.write_reports(results, {"run_id": "chromium", "exit_code": 40}, run_dir)
+    profile = tmp_path / "profile"
+    flags = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=2000",
+    ]  # fmt: skip
+    url = paths["html"].as_uri()
+    dom = subprocess.run(
+        [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert dom.count('class="test-row"') == 4
+    assert 'data-rendered="true"' in dom
+    assert 'data-bars="5"' in dom
+    size = dom.split('data-size="', 1)[1].split('"', 1)[0]
+    width, height = (int(v) for v in size.split("x"))
+    assert width > 0
+    assert height > 0
+    shot = run_dir / "report.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", "--window-size=1200,900", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.is_file()
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 5000
+    print(f"screenshot of the HTML report: {shot}")

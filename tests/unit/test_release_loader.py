@@ -1,0 +1,236 @@
+"""Loading release_tests.yaml: Ray's schema, DEFAULTS, variations, matrix, smoke tests, errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from build_support.errors import InputError
+from build_support.releasetests import loader
+
+DATA = Path(__file__).parent / "test_release_data"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "release_tests.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+BASE = """\
+- name: DEFAULTS
+  team: core
+  frequency: nightly
+  working_dir: w
+  run:
+    timeout: 100
+"""
+
+
+def test_rays_own_file_loads_unchanged() -> None:
+    c = loader.load(DATA / "ray_release_tests.yaml")
+    names = c.names()
+    assert "many_actors" in names
+    assert {"shuffle_1tb.aws", "shuffle_1tb.gce"} <= set(names)
+    assert "autoscaling_gpu_data_ingest" in names
+    assert "fixed_size_cu123_data_ingest" in names  # from matrix.adjustments
+    assert len([n for n in names if n.endswith("_data_ingest")]) == 5
+    actors = next(t for t in c if t.name == "many_actors")
+    assert actors.run.type == "anyscale_job"  # from DEFAULTS
+    assert actors.env_name == "aws"
+    assert actors.env == {"RAY_worker_register_timeout_seconds": "600"}
+    gce = next(t for t in c if t.name == "shuffle_1tb.gce")
+    assert gce.frequency == "manual"
+    assert gce.cluster["cluster_compute"].endswith("_gce.yaml")
+    assert gce.cluster["byod"] == {"type": "gpu"}  # deep-merged, not replaced
+
+
+def test_rays_file_smoke() -> None:
+    c = loader.load(DATA / "ray_release_tests.yaml", smoke=True)
+    actors = next(t for t in c if t.name == "many_actors")
+    assert actors.smoke
+    assert actors.frequency == "nightly"
+    assert actors.run.timeout == 1800
+    assert actors.run.script == "python distributed/test_many_actors.py"
+
+
+def test_minray_file_loads() -> None:
+    c = loader.load(ROOT / "release" / "release_tests.yaml")
+    names = c.names()
+    assert len(names) >= 6
+    assert {"wheel_commit", "core_throughput", "jvm_loads_native"} <= set(names)
+    assert "checksum_agreement.small" in names
+    assert any(n.startswith("toposort_") for n in names)
+    for t in c:
+        assert t.working_dir.is_dir(), t.name
+        assert t.has_smoke_test, t.name
+
+
+def test_defaults_merge_and_override(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: a
+  run:
+    script: python a.py
+- name: b
+  frequency: weekly
+  run:
+    script: python b.py
+    timeout: 5
+""",
+    )
+    a, b = loader.load(path).tests
+    assert (a.frequency, a.run.timeout, a.team) == ("nightly", 100, "core")
+    assert (b.frequency, b.run.timeout) == ("weekly", 5)
+    assert a.working_dir == (tmp_path / "w").resolve()
+
+
+def test_matrix_substitutes_types(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: "t_{{n}}"
+  matrix:
+    setup:
+      n: [1, 2]
+      t: [7]
+  run:
+    script: python t.py --n {{n}}
+    timeout: "{{t}}"
+""",
+    )
+    tests = loader.load(path).tests
+    assert [t.name for t in tests] == ["t_1", "t_2"]
+    assert tests[1].run.script == "python t.py --n 2"
+    assert tests[0].run.timeout == 7
+
+
+def test_matrix_undefined_variable(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: "t_{{n}}_{{m}}"
+  matrix:
+    setup:
+      n: [1]
+  run:
+    script: python t.py
+""",
+    )
+    with pytest.raises(InputError, match=r"matrix variable\(s\) m"):
+        loader.load(path)
+
+
+def test_unknown_key_names_test_line_and_allowed(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: a
+  run:
+    script: python a.py
+    timeot: 5
+""",
+    )
+    with pytest.raises(InputError) as info:
+        loader.load(path)
+    text = str(info.value)
+    assert "release_tests.yaml:10" in text
+    assert "'a'" in text
+    assert "run.timeot" in text
+    assert "allowed here:" in text
+    assert "timeout" in text
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, BASE + "- name: a\n  run: {script: x}\n  colour: red\n")
+    with pytest.raises(InputError, match=r":9: test 'a': colour: unknown key 'colour'"):
+        loader.load(path)
+
+
+def test_bad_frequency_lists_allowed(tmp_path: Path) -> None:
+    path = _write(tmp_path, BASE + "- name: a\n  frequency: daily\n  run: {script: x}\n")
+    with pytest.raises(InputError) as info:
+        loader.load(path)
+    assert ":8:" in str(info.value)
+    assert "frequency" in str(info.value)
+    assert "nightly-3x" in str(info.value)
+
+
+def test_missing_required_after_merge(tmp_path: Path) -> None:
+    path = _write(tmp_path, "- name: a\n  team: t\n  working_dir: w\n  run: {script: x}\n")
+    with pytest.raises(InputError, match="'frequency' is a required property"):
+        loader.load(path)
+
+
+def test_variations_need_suffix(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, BASE + "- name: a\n  run: {script: x}\n  variations:\n    - frequency: weekly\n"
+    )
+    with pytest.raises(InputError, match="__suffix__"):
+        loader.load(path)
+
+
+def test_variations_and_matrix_exclusive(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + "- name: a\n  run: {script: x}\n  variations:\n    - __suffix__: s\n"
+        + "  matrix:\n    setup:\n      n: [1]\n",
+    )
+    with pytest.raises(InputError, match="both 'variations' and 'matrix'"):
+        loader.load(path)
+
+
+def test_malformed_yaml_names_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, BASE + "- name: a\n  run: {script: x\n")
+    with pytest.raises(InputError, match=r"release_tests.yaml:\d+: malformed YAML"):
+        loader.load(path)
+
+
+def test_duplicate_keys_and_names(tmp_path: Path) -> None:
+    path = _write(tmp_path, BASE + "- name: a\n  name: b\n  run: {script: x}\n")
+    with pytest.raises(InputError, match="duplicate key 'name'"):
+        loader.load(path)
+    path = _write(tmp_path, BASE + "- name: a\n  run: {script: x}\n- name: a\n  run: {script: y}\n")
+    with pytest.raises(InputError, match="defined twice"):
+        loader.load(path)
+
+
+def test_not_a_list(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: a\n")
+    with pytest.raises(InputError, match="must be a list"):
+        loader.load(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        loader.load(tmp_path / "nope.yaml")
+
+
+def test_env_table_and_ray_env_string(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE + "- name: a\n  env: {FOO: bar, N: 3, DEBUG: true}\n  run: {script: x}\n"
+        "- name: b\n  env: gce\n  run: {script: x}\n",
+    )
+    a, b = loader.load(path).tests
+    assert dict(a.env) == {"FOO": "bar", "N": "3", "DEBUG": "1"}
+    assert (b.env_name, dict(b.env)) == ("gce", {})
+
+
+def test_deep_update_and_substitute_are_pure_helpers() -> None:
+    base = {"run": {"timeout": 1, "script": "a"}, "x": [1]}
+    out = loader.deep_update(base, {"run": {"timeout": 2}, "x": [2]})
+    assert out == {"run": {"timeout": 2, "script": "a"}, "x": [2]}
+    assert loader.substitute({"a": "{{n}}", "b": "x{{n}}"}, {"n": 3}) == {"a": 3, "b": "x3"}
+    combos = loader.matrix_combinations({"setup": {"a": [1, 2], "b": ["x"]},
+                                         "adjustments": [{"with": {"a": 9, "b": "y"}}]})
+    assert combos == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"a": 9, "b": "y"}]
