@@ -27,6 +27,7 @@ from build_support.releasetests.runner import (
     RunnerOptions,
     StoreWheels,
     VenvProvider,
+    WheelSource,
 )
 from build_support.releasetests.schema import FREQUENCIES
 
@@ -67,8 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--in-image", action="store_true", help="run inside the minray image")
     p.add_argument("--python", help="Python version for tests that do not set one")
     p.add_argument("--file", type=Path, help="release_tests.yaml to use")
-    p.add_argument("--wheel", type=Path, action="append", default=[],
-                   help="use this wheel file instead of the artifact store (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        action="append",
+        default=[],
+        help="use this wheel file instead of the artifact store (repeatable)",
+    )
     p.add_argument("--store", help="artifact store URL (default: config/BUILD_SUPPORT_STORE)")
     p.add_argument("--results-dir", type=Path, help="where results go")
     p.add_argument("--run-id", help="name of this run's results folder")
@@ -94,8 +100,11 @@ def select(
                 close = difflib.get_close_matches(pattern, all_names, n=5, cutoff=0.4)
                 raise UsageError(
                     f"no release test matches {pattern!r}",
-                    hint=("did you mean: " + ", ".join(close) if close else "tests: "
-                          + ", ".join(all_names[:20])),  # fmt: skip
+                    hint=(
+                        "did you mean: " + ", ".join(close)
+                        if close
+                        else "tests: " + ", ".join(all_names[:20])
+                    ),
                 )
             chosen.extend(t for t in hits if t not in chosen)
     else:
@@ -105,6 +114,21 @@ def select(
         if not chosen:
             raise UsageError(f"no selected release test has frequency {frequency!r}")
     return chosen
+
+
+def _wheel_source(
+    args: argparse.Namespace, st: ReleaseTestsSettings, cfg: Config, ctx: commits.BuildContext
+) -> tuple[WheelSource, str]:
+    """Wheels from ``--wheel`` files, else from the artifact store at this commit."""
+    platform = platforms.host_wheel_platform()
+    if args.wheel:
+        names = ", ".join(str(w) for w in args.wheel)
+        return LocalWheels(args.wheel, dist=st.distribution, platform=platform), f"files: {names}"
+    from build_support import store
+
+    s = store.open_store(cfg, args.store)
+    wheels = StoreWheels(s, branch=ctx.branch, sha=ctx.sha, dist=st.distribution, platform=platform)
+    return wheels, f"store {getattr(s, 'url', '')} prefix {wheels.prefix}"
 
 
 def main(argv: list[str], cfg: Config) -> int:
@@ -148,19 +172,7 @@ def main(argv: list[str], cfg: Config) -> int:
             time_limit=st.time_limit_seconds,
         )
     )
-    platform = platforms.host_wheel_platform()
-    wheels: Any
-    if args.wheel:
-        wheels = LocalWheels(args.wheel, dist=st.distribution, platform=platform)
-        source = "files: " + ", ".join(str(w) for w in args.wheel)
-    else:
-        from build_support import store
-
-        s = store.open_store(cfg, args.store)
-        wheels = StoreWheels(
-            s, branch=ctx.branch, sha=ctx.sha, dist=st.distribution, platform=platform
-        )
-        source = f"store {getattr(s, 'url', '')} prefix {wheels.prefix}"
+    wheels, source = _wheel_source(args, st, cfg, ctx)
     provider = VenvProvider(
         wheels=wheels,
         cache_dir=cfg.root / st.venv_cache,
@@ -223,9 +235,7 @@ def main(argv: list[str], cfg: Config) -> int:
 
 
 def _print_summary(runner: Runner, paths: dict[str, Path]) -> None:
-    summary = log.Summary(
-        "release-tests", headers=("test", "status", "attempts", "exit", "time")
-    )
+    summary = log.Summary("release-tests", headers=("test", "status", "attempts", "exit", "time"))
     for r in runner.results:
         summary.add(
             test=r.name,

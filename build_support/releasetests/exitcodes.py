@@ -65,7 +65,7 @@ _PASSTHROUGH = frozenset(
 )
 
 
-def code_class(code: int) -> str:
+def code_class(code: int) -> str:  # noqa: PLR0911 - a lookup table
     """A short human name for the class of ``code``."""
     if code == 0:
         return "success"
@@ -94,7 +94,7 @@ def code_name(code: int) -> str:
         return f"EXIT_{code}"
 
 
-def status_for(code: int) -> ResultStatus:
+def status_for(code: int) -> ResultStatus:  # noqa: PLR0911 - a lookup table
     """The result status of a final exit code (Ray's ``handle_exception`` mapping)."""
     if code == 0:
         return ResultStatus.SUCCESS

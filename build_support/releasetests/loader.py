@@ -132,7 +132,9 @@ def matrix_combinations(matrix: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The cartesian product of ``setup``, then one combination per ``adjustments[].with``."""
     setup = matrix.get("setup", {})
     names = list(setup)
-    combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*setup.values())]
+    combos = [
+        dict(zip(names, values, strict=True)) for values in itertools.product(*setup.values())
+    ]
     combos.extend(dict(adj["with"]) for adj in matrix.get("adjustments", []) or [])
     return combos
 
@@ -162,22 +164,24 @@ def _lookup_line(nodes: Sequence[Any], path: Sequence[str | int]) -> int | None:
 def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:
     """The key path and an explanation (with what is allowed) of one schema error."""
     path: list[str | int] = list(error.absolute_path)
+    sub: Any = error.schema
+    value: Any = error.validator_value
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = set(error.schema.get("properties", {}))
+        allowed = set(sub.get("properties", {}) if isinstance(sub, Mapping) else ())
         extra = sorted(k for k in error.instance if k not in allowed)
         if extra:
             return [*path, extra[0]], (
                 f"unknown key {extra[0]!r}; allowed here: " + ", ".join(sorted(allowed))
             )
     if error.validator == "enum":
-        options = ", ".join(str(o) for o in error.validator_value)
+        options = ", ".join(str(o) for o in value)
         return path, f"{error.instance!r} is not allowed; allowed: {options}"
     if error.validator == "required":
-        return path, f"{error.message}; required here: " + ", ".join(error.validator_value)
+        return path, f"{error.message}; required here: " + ", ".join(str(v) for v in value)
     if error.validator == "not" and isinstance(error.instance, Mapping):
         return path, "a test cannot use both 'variations' and 'matrix'"
     if error.validator == "pattern":
-        return path, f"{error.instance!r} does not match {error.validator_value!r}"
+        return path, f"{error.instance!r} does not match {value!r}"
     return path, error.message
 
 
@@ -307,6 +311,29 @@ def _build(test: Mapping[str, Any], *, base_dir: Path, smoke: bool, line: int) -
     )
 
 
+def _validate_entry(entry: LineDict, fallback_name: str, path: Path) -> None:
+    """Validate one raw list entry (a matrix entry's placeholders are checked later)."""
+    label = str(entry.get("name", fallback_name))
+    if "matrix" in entry and "variations" in entry:
+        raise InputError(
+            f"{path}:{entry.line}: test {label!r}: a test cannot use both 'variations' "
+            "and 'matrix'",
+            hint="split it into two tests",
+        )
+    if "matrix" in entry:
+        # {{var}} placeholders are checked after substitution, in _expand.
+        matrix_only = {"matrix": entry["matrix"]}
+        validate(
+            matrix_only,
+            {"type": "object", "properties": {"matrix": schema.MATRIX}},
+            file=path,
+            test_name=label,
+            nodes=[entry],
+        )
+    else:
+        validate(entry, schema.ENTRY, file=path, test_name=label, nodes=[entry])
+
+
 def load(path: Path, *, smoke: bool = False) -> Collection:
     """Every test of ``path``, expanded, merged, validated, and smoke-applied if asked."""
     data = read_yaml(path)
@@ -325,25 +352,7 @@ def load(path: Path, *, smoke: bool = False) -> Collection:
                 f"{path}: entry #{index + 1} is a {type(entry).__name__}, not a mapping",
                 hint="each list item must be a test: '- name: ...'",
             )
-        label = str(entry.get("name", f"#{index + 1}"))
-        if "matrix" in entry and "variations" in entry:
-            raise InputError(
-                f"{path}:{entry.line}: test {label!r}: a test cannot use both 'variations' "
-                "and 'matrix'",
-                hint="split it into two tests",
-            )
-        if "matrix" in entry:
-            # {{var}} placeholders are checked after substitution, in _expand.
-            matrix_only = {"matrix": entry["matrix"]}
-            validate(
-                matrix_only,
-                {"type": "object", "properties": {"matrix": schema.MATRIX}},
-                file=path,
-                test_name=label,
-                nodes=[entry],
-            )
-        else:
-            validate(entry, schema.ENTRY, file=path, test_name=label, nodes=[entry])
+        _validate_entry(entry, f"#{index + 1}", path)
         if entry["name"] == DEFAULTS_NAME:
             defaults = entry
         else:

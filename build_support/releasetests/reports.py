@@ -100,8 +100,7 @@ def junit_xml(results: Sequence[ReleaseTestResult], *, suite: str = "release-tes
                 props,
                 "property",
                 name=f"attempt.{a.attempt}",
-                value=f"{a.status} exit={a.exit_code} ({code_name(a.exit_code)}) "
-                f"{a.duration:.3f}s",
+                value=f"{a.status} exit={a.exit_code} ({code_name(a.exit_code)}) {a.duration:.3f}s",
             )
         earlier = r.attempts[:-1] if r.exit_code == 0 else []
         for a in earlier:
@@ -125,7 +124,8 @@ def junit_xml(results: Sequence[ReleaseTestResult], *, suite: str = "release-tes
         out = ET.SubElement(case, "system-out")
         out.text = "\n".join(
             f"attempt {a.attempt}: {a.status} exit={a.exit_code} {a.duration:.3f}s "
-            f"-> {a.directory}" + (f" (then waited {a.backoff_seconds:.1f}s)" if a.backoff_seconds else "")
+            f"-> {a.directory}"
+            + (f" (then waited {a.backoff_seconds:.1f}s)" if a.backoff_seconds else "")
             for a in r.attempts
         )
     ET.indent(root)
@@ -139,9 +139,11 @@ def _chart(results: Sequence[ReleaseTestResult]) -> str:
     longest = max([r.duration for r in results] + [0.001])
     height = max(1, len(results)) * (bar_h + gap) + 40
     parts = [
-        f'<svg id="duration-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        'aria-label="Durations of release tests">'
+        (
+            f'<svg id="duration-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            'aria-label="Durations of release tests">'
+        )
     ]
     for i, r in enumerate(results):
         y = 10 + i * (bar_h + gap)
@@ -167,8 +169,7 @@ def _chart(results: Sequence[ReleaseTestResult]) -> str:
         )
     axis_y = height - 20
     parts.append(
-        f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + plot_w}" y2="{axis_y}" '
-        'stroke="#999"/>'
+        f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + plot_w}" y2="{axis_y}" stroke="#999"/>'
     )
     parts.append(
         f'<text x="{label_w + plot_w}" y="{axis_y + 15}" text-anchor="end" font-size="11">'
@@ -234,10 +235,10 @@ def html_report(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -
         "s.setAttribute('data-size',Math.round(r.width)+'x'+Math.round(r.height));}})();"
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Release tests {html.escape(str(meta.get('run_id', '')))}</title>"
         f"<style>{_CSS}</style></head><body>"
-        f"<h1>Release tests</h1><div class=\"meta\">{meta_line}</div>"
+        f'<h1>Release tests</h1><div class="meta">{meta_line}</div>'
         f'<div class="cards">{cards}</div>'
         '<table id="results"><thead><tr><th>test</th><th>status</th><th>attempts</th>'
         "<th>duration</th><th>exit class</th><th>tries</th><th>python</th><th>message</th>"

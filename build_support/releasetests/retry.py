@@ -49,18 +49,17 @@ class RetryPolicy:
 def parse_backoff(value: str) -> tuple[float, float]:
     """``"min,max"`` seconds (``"0.01,0.02"`` is fine) as a pair of floats."""
     parts = [p.strip() for p in value.split(",")]
+    bad = ConfigError(
+        f"{BACKOFF_ENV}={value!r} is not 'min,max' in seconds",
+        hint=f"e.g. {BACKOFF_ENV}=1800,5400 (30-90 min) or {BACKOFF_ENV}=0.01,0.05",
+    )
+    if len(parts) not in (1, 2):
+        raise bad
     try:
-        if len(parts) == 1:
-            low = high = float(parts[0])
-        elif len(parts) == 2:
-            low, high = float(parts[0]), float(parts[1])
-        else:
-            raise ValueError(value)
+        numbers = [float(p) for p in parts]
     except ValueError:
-        raise ConfigError(
-            f"{BACKOFF_ENV}={value!r} is not 'min,max' in seconds",
-            hint=f"e.g. {BACKOFF_ENV}=1800,5400 (30-90 min) or {BACKOFF_ENV}=0.01,0.05",
-        ) from None
+        raise bad from None
+    low, high = numbers[0], numbers[-1]
     if not 0 <= low <= high:
         raise ConfigError(f"{BACKOFF_ENV}={value!r}: need 0 <= min <= max")
     return low, high

@@ -57,7 +57,7 @@ _COMMIT_RE = re.compile(r"""^commit\s*=\s*["']([^"']*)["']""", re.MULTILINE)
 # --------------------------------------------------------------------------- errors
 
 
-class SetupFailure(BuildSupportError):
+class TestSetupError(BuildSupportError):
     """A test could not be set up; carries the release-test code it is classified as."""
 
     def __init__(self, message: str, *, code: ExitCode, hint: str | None = None) -> None:
@@ -67,7 +67,7 @@ class SetupFailure(BuildSupportError):
 
 def setup_code(exc: BuildSupportError) -> ExitCode:
     """The release-test code of a harness error raised while preparing a test."""
-    if isinstance(exc, SetupFailure):
+    if isinstance(exc, TestSetupError):
         return exc.code
     if isinstance(exc, StoreTimeoutError):
         return ExitCode.RAY_WHEELS_TIMEOUT
@@ -610,7 +610,9 @@ class Runner:
         self.started = clock()
 
     # -- one attempt ----------------------------------------------------------------
-    def _attempt_env(self, test: ReleaseTest, tenv: VenvInfo, scratch: Path, n: int) -> dict[str, str]:
+    def _attempt_env(
+        self, test: ReleaseTest, tenv: VenvInfo, scratch: Path, n: int
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
         env.update(self.options.extra_env)
         env.update(test.env)
@@ -631,7 +633,9 @@ class Runner:
         )
         return env
 
-    def _run_attempt(self, test: ReleaseTest, tenv: VenvInfo, n: int, test_dir: Path) -> AttemptResult:
+    def _run_attempt(
+        self, test: ReleaseTest, tenv: VenvInfo, n: int, test_dir: Path
+    ) -> AttemptResult:
         scratch = test_dir / "current"
         if scratch.exists():
             shutil.rmtree(scratch)  # the results folder is cleared between tries
@@ -709,7 +713,7 @@ class Runner:
             runtime=self.clock() - self.started,
             time_limit=self.options.policy.time_limit,
         )
-        result = AttemptResult(
+        return AttemptResult(
             attempt=n,
             exit_code=code,
             status=cls.status.value,
@@ -723,9 +727,10 @@ class Runner:
             directory=str(attempt_dir),
             artifacts=artifacts,
         )
-        return result
 
-    def _collect(self, test: ReleaseTest, env: Mapping[str, str], scratch: Path, dest: Path) -> list[str]:
+    def _collect(
+        self, test: ReleaseTest, env: Mapping[str, str], scratch: Path, dest: Path
+    ) -> list[str]:
         """Move the scratch folder's files and the test's ``artifact_path`` into ``dest``."""
         out = dest / "artifacts"
         collected: list[str] = []
@@ -769,24 +774,7 @@ class Runner:
             except VerificationError:
                 raise
             except BuildSupportError as exc:
-                code = setup_code(exc)
-                cls = classify(int(code), retry_codes=self.options.policy.retry_codes,
-                               max_retries=0)  # fmt: skip
-                log.error(f"{test.name}: {code_class(int(code))} ({code.name}): {exc}")
-                attempt = AttemptResult(
-                    attempt=1,
-                    exit_code=int(code),
-                    status=cls.status.value,
-                    retryable=cls.retryable,
-                    duration=0.0,
-                    started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                    message=str(exc),
-                    directory=str(test_dir / "attempt-1"),
-                )
-                result.attempts.append(attempt)
-                write_json(test_dir / "attempt-1" / "result.json", _attempt_doc(result, attempt))
-                write_json(test_dir / "result.json", result.to_json())
-                return result
+                return self._setup_failed(result, exc, test_dir)
             result.wheel, result.commit = tenv.wheel, tenv.commit
 
             def attempt(n: int) -> int:
@@ -821,15 +809,37 @@ class Runner:
         write_json(test_dir / "result.json", result.to_json())
         return result
 
+    def _setup_failed(
+        self, result: ReleaseTestResult, exc: BuildSupportError, test_dir: Path
+    ) -> ReleaseTestResult:
+        """Record a test that could not be set up as one classified attempt."""
+        code = setup_code(exc)
+        cls = classify(int(code), retry_codes=self.options.policy.retry_codes, max_retries=0)
+        log.error(f"{result.name}: {code_class(int(code))} ({code.name}): {exc}")
+        failed = AttemptResult(
+            attempt=1,
+            exit_code=int(code),
+            status=cls.status.value,
+            retryable=cls.retryable,
+            duration=0.0,
+            started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            message=str(exc),
+            directory=str(test_dir / "attempt-1"),
+        )
+        result.attempts.append(failed)
+        write_json(test_dir / "attempt-1" / "result.json", _attempt_doc(result, failed))
+        write_json(test_dir / "result.json", result.to_json())
+        return result
+
     def _setup(self, test: ReleaseTest, version: str) -> VenvInfo:
         if test.run.type not in LOCAL_RUN_TYPES:
-            raise SetupFailure(
+            raise TestSetupError(
                 f"run type {test.run.type!r} has no runner here",
                 code=ExitCode.CLI_ERROR,
                 hint="runnable types: " + ", ".join(LOCAL_RUN_TYPES),
             )
         if not test.working_dir.is_dir():
-            raise SetupFailure(
+            raise TestSetupError(
                 f"working_dir {test.working_dir} does not exist",
                 code=ExitCode.CONFIG_ERROR,
                 hint=f"fix working_dir of {test.name!r} (relative to the YAML file's folder)",
@@ -837,7 +847,7 @@ class Runner:
         for command in filter(None, (test.run.prepare, test.run.script)):
             missing = missing_scripts(command, test.working_dir)
             if missing:
-                raise SetupFailure(
+                raise TestSetupError(
                     f"script {', '.join(missing)} named in {command!r} does not exist in "
                     f"{test.working_dir}",
                     code=ExitCode.CONFIG_ERROR,

@@ -14,8 +14,13 @@ if not re.fullmatch(r"[0-9a-f]{40}", expected):
 found = minray.__commit__
 write_result(
     "commit.json",
-    {"expected": expected, "found": found, "version": minray.__version__,
-     "have_core": minray.HAVE_CORE, "module": minray.__file__},
+    {
+        "expected": expected,
+        "found": found,
+        "version": minray.__version__,
+        "have_core": minray.HAVE_CORE,
+        "module": minray.__file__,
+    },
 )
 if found != expected:
     fail(COMMAND_ERROR, f"minray.__commit__ is {found!r}, expected {expected}")

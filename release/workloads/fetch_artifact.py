@@ -24,8 +24,11 @@ def main() -> int:
     root = os.environ.get("BUILD_SUPPORT_ROOT")
     url = os.environ.get("BUILD_SUPPORT_STORE")
     if not root or not url:
-        print("BUILD_SUPPORT_ROOT/BUILD_SUPPORT_STORE are not set: no artifact store to "
-              "fetch from (run via nox -s release-tests without --wheel)", file=sys.stderr)
+        print(
+            "BUILD_SUPPORT_ROOT/BUILD_SUPPORT_STORE are not set: no artifact store to "
+            "fetch from (run via nox -s release-tests without --wheel)",
+            file=sys.stderr,
+        )
         return SETUP_ERROR
     sys.path.insert(0, root)
     from build_support import store
@@ -39,8 +42,11 @@ def main() -> int:
             key = f"jars/{store.keys.commit_prefix(branch, sha)}{os_name}/{filename}"
         s = store.open_url(url, root=Path(root))
         if not s.exists(key):
-            print(f"infra error: {key} is not in the store {url}; build it with "
-                  f"`nox -s jars -- linux` then `nox -s jars -- {os_name}`", file=sys.stderr)
+            print(
+                f"infra error: {key} is not in the store {url}; build it with "
+                f"`nox -s jars -- linux` then `nox -s jars -- {os_name}`",
+                file=sys.stderr,
+            )
             return SETUP_ERROR
         dest = Path(os.environ.get("RELEASE_RESULTS_DIR") or Path.cwd())
         s.get(key, dest / filename)

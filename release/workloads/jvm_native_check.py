@@ -19,7 +19,10 @@ if java is None:
     fail(LOCAL_ENV_SETUP_ERROR, "infra error: no java on PATH (apt-get install openjdk-17-jre)")
 proc = subprocess.run(
     [java, "-cp", str(jar), "io.minray.runtime.NativeCheck"],
-    capture_output=True, text=True, timeout=120, check=False,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=False,
 )
 print(proc.stdout, end="")
 print(proc.stderr, end="", file=sys.stderr)
@@ -27,8 +30,15 @@ match = re.search(r"minray-native OK (\S+) version=(\S+) checksum=(\d+)", proc.s
 if proc.returncode != 0 or match is None:
     fail(COMMAND_ERROR, f"NativeCheck failed with exit {proc.returncode}")
 expected = minray.checksum32(b"minray")
-write_result("jvm.json", {"platform": match.group(1), "version": match.group(2),
-                          "java_checksum": int(match.group(3)), "python_checksum": expected})
+write_result(
+    "jvm.json",
+    {
+        "platform": match.group(1),
+        "version": match.group(2),
+        "java_checksum": int(match.group(3)),
+        "python_checksum": expected,
+    },
+)
 if int(match.group(3)) != expected:
     fail(COMMAND_ERROR, f"JVM checksum {match.group(3)} != minray.checksum32 {expected}")
 print("OK")

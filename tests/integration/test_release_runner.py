@@ -462,8 +462,14 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
         for n, code in enumerate(codes, start=1):
             status = {0: "success", 32: "transient_infra_error", 40: "error", 42: "timeout"}[code]
             r.attempts.append(
-                AttemptResult(attempt=n, exit_code=code, status=status, retryable=code == 32,
-                              duration=0.5 + i + n, directory=str(tmp_path))  # fmt: skip
+                AttemptResult(
+                    attempt=n,
+                    exit_code=code,
+                    status=status,
+                    retryable=code == 32,
+                    duration=0.5 + i + n,
+                    directory=str(tmp_path),
+                )
             )
         results.append(r)
     run_dir = ROOT / "results" / "release-tests" / "test-artifacts"

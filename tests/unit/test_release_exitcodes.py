@@ -18,10 +18,10 @@ from build_support.releasetests.exitcodes import (
 
 def test_numbers_are_rays() -> None:
     assert [int(c) for c in ExitCode][:4] == [0, 1, 2, 3]
-    assert ExitCode.CLI_ERROR == 10
-    assert ExitCode.ANYSCALE_ERROR == 19
-    assert ExitCode.RAY_WHEELS_TIMEOUT == 30
-    assert ExitCode.CLUSTER_WAIT_TIMEOUT == 33
+    assert int(ExitCode.CLI_ERROR) == 10
+    assert int(ExitCode.ANYSCALE_ERROR) == 19
+    assert int(ExitCode.RAY_WHEELS_TIMEOUT) == 30
+    assert int(ExitCode.CLUSTER_WAIT_TIMEOUT) == 33
     assert (ExitCode.COMMAND_ERROR, ExitCode.COMMAND_ALERT) == (40, 41)
     assert (ExitCode.COMMAND_TIMEOUT, ExitCode.PREPARE_ERROR) == (42, 43)
 

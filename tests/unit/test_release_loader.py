@@ -231,6 +231,7 @@ def test_deep_update_and_substitute_are_pure_helpers() -> None:
     out = loader.deep_update(base, {"run": {"timeout": 2}, "x": [2]})
     assert out == {"run": {"timeout": 2, "script": "a"}, "x": [2]}
     assert loader.substitute({"a": "{{n}}", "b": "x{{n}}"}, {"n": 3}) == {"a": 3, "b": "x3"}
-    combos = loader.matrix_combinations({"setup": {"a": [1, 2], "b": ["x"]},
-                                         "adjustments": [{"with": {"a": 9, "b": "y"}}]})
+    combos = loader.matrix_combinations(
+        {"setup": {"a": [1, 2], "b": ["x"]}, "adjustments": [{"with": {"a": 9, "b": "y"}}]}
+    )
     assert combos == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"a": 9, "b": "y"}]

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _result(name: str, codes: list[tuple[int, str]]) -> ReleaseTestResult:
-    r = ReleaseTestResult(name=name, group="g", team="t", frequency="nightly", python="3.12", smoke=True)
+    r = ReleaseTestResult(
+        name=name, group="g", team="t", frequency="nightly", python="3.12", smoke=True
+    )
     for i, (code, status) in enumerate(codes, start=1):
         r.attempts.append(
             AttemptResult(

@@ -43,7 +43,9 @@ def test_not_retried_when_not_listed() -> None:
 
 
 def test_max_retries_bounds_attempts() -> None:
-    codes, slept, _ = _run([30, 30, 30, 0], RetryPolicy(max_retries=2, backoff_min=0, backoff_max=0))
+    codes, slept, _ = _run(
+        [30, 30, 30, 0], RetryPolicy(max_retries=2, backoff_min=0, backoff_max=0)
+    )
     assert codes == [30, 30, 30]
     assert slept == [0.0, 0.0]
 
