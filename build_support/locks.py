@@ -609,10 +609,22 @@ _NAME_PATTERNS = (
 )
 
 
+_PIP_CANNOT_INSTALL = re.compile(r"Cannot install (.+?) because")
+_PIP_REQUIREMENT_INFO = (
+    re.compile(r"SpecifierRequirement\('([A-Za-z0-9][A-Za-z0-9._-]*)"),
+    re.compile(r"Candidate\('[^']*/([A-Za-z0-9][A-Za-z0-9_.]*?)-\d[^'/]*\.whl'\)"),
+)
+
+
 def conflicting_packages(output: str) -> list[str]:
     """Package names a resolver's failure output blames, first mention first."""
     names: list[str] = []
-    for pattern in _NAME_PATTERNS:
+    for listing in _PIP_CANNOT_INSTALL.findall(output):
+        for item in re.split(r",\s*|\s+and\s+", listing):
+            m = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", item.strip())
+            if m and not item.strip().startswith("-"):
+                names.append(m.group(0))
+    for pattern in (*_PIP_REQUIREMENT_INFO, *_NAME_PATTERNS):
         names += pattern.findall(output)
     focus = []
     capture = False
