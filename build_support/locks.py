@@ -293,7 +293,9 @@ def body_digest(body: str) -> str:
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
-def make_header(job: LockJob, *, files: Sequence[Path], digest: str, body: str, version: str) -> str:
+def make_header(
+    job: LockJob, *, files: Sequence[Path], digest: str, body: str, version: str
+) -> str:
     names = " ".join(os.path.relpath(f, job.inputs_dir) for f in files)
     if job.constraints:
         names += f" (constraints: {job.constraints})"
@@ -301,8 +303,10 @@ def make_header(job: LockJob, *, files: Sequence[Path], digest: str, body: str, 
         [
             f"# {job.output.name}: pinned, hashed dependencies for Python {job.python}.",
             f"# Compiled by build_support.locks with {job.backend} {version} from: {names}",
-            f"# Do not edit. Update: nox -s lock-{job.python} [-- --upgrade-package NAME];"
-            f" verify: nox -s lock-{job.python} -- --check",
+            (
+                f"# Do not edit. Update: nox -s lock-{job.python} [-- --upgrade-package NAME];"
+                f" verify: nox -s lock-{job.python} -- --check"
+            ),
             f"# {DIGEST_KEY}: {digest}",
             f"# {BODY_KEY}: {body_digest(body)}",
             "",
@@ -388,17 +392,15 @@ def parse_pins(text: str) -> dict[str, tuple[str, frozenset[str]]]:
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -475,7 +477,7 @@ def uv_command() -> list[str]:
     import importlib.util
 
     if importlib.util.find_spec("uv") is not None:
-        from uv import find_uv_bin
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]
 
         return [find_uv_bin()]
     path = os.pathsep.join(
@@ -505,7 +507,9 @@ def _index_args(job: LockJob) -> list[str]:
     return args
 
 
-def pip_tools_argv(job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[str]) -> list[str]:
+def pip_tools_argv(
+    job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[str]
+) -> list[str]:
     argv = [
         *prefix,
         "compile",
@@ -604,8 +608,10 @@ _NAME_PATTERNS = (
     re.compile(r"No matching distribution found for ([A-Za-z0-9._-]+)"),
     re.compile(r"no version of ([A-Za-z0-9._-]+)"),
     re.compile(r"([A-Za-z0-9._-]+) was not found in the (?:package registry|provided package)"),
-    re.compile(r"Could not find a version that (?:satisfies|matches) (?:the requirement )?"
-               r"([A-Za-z0-9._-]+)"),
+    re.compile(
+        r"Could not find a version that (?:satisfies|matches) (?:the requirement )?"
+        r"([A-Za-z0-9._-]+)"
+    ),
 )
 
 
@@ -808,7 +814,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--python", required=True, help="target Python version, e.g. 3.12")
     p.add_argument("--check", action="store_true", help="fail (exit 8) if the lockfile is stale")
     p.add_argument(
-        "--upgrade-package", "-P", action="append", default=[], metavar="NAME",
+        "--upgrade-package",
+        "-P",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="let this package move to its newest allowed version (repeatable)",
     )
     p.add_argument("--upgrade", action="store_true", help="let every pin move")
@@ -858,7 +868,9 @@ def main(argv: list[str], cfg: Config, *, host_machine: str | None = None) -> in
         allowed_pythons=cfg.python_versions,
     )
     result = lock(job)
-    summary = log.Summary("lock", headers=("lockfile", "python", "backend", "pins", "status", "time"))
+    summary = log.Summary(
+        "lock", headers=("lockfile", "python", "backend", "pins", "status", "time")
+    )
     summary.add(
         lockfile=os.path.relpath(result.output, cfg.root),
         python=job.python,

@@ -101,9 +101,7 @@ def test_real_requirements_resolve_to_the_committed_pins(tmp_path: Path) -> None
     cfg = load()
     settings = cfg.section("lock", locks.LockSettings)
     committed = (
-        cfg.path("requirements")
-        / settings.output_dir
-        / settings.output_name.format(python="3.12")
+        cfg.path("requirements") / settings.output_dir / settings.output_name.format(python="3.12")
     )
     output = tmp_path / committed.name
     shutil.copy(committed, output)

@@ -104,7 +104,7 @@ def test_missing_input_file_is_an_input_error(tmp_path: Path) -> None:
     _index, req = make_project(tmp_path)
     with pytest.raises(InputError, match=r"nope\.in does not exist"):
         locks.input_paths(req, ("base.in", "nope.in"))
-    with pytest.raises(InputError, match="no \\*.in files"):
+    with pytest.raises(InputError, match=r"no \*\.in files"):
         locks.input_paths(tmp_path / "index", ())
 
 
@@ -138,9 +138,7 @@ def _can_read(path: Path) -> bool:
         ("-r missing.in\n", 1, "no such file"),
     ],
 )
-def test_syntax_errors_name_file_and_line(
-    tmp_path: Path, text: str, line: int, match: str
-) -> None:
+def test_syntax_errors_name_file_and_line(tmp_path: Path, text: str, line: int, match: str) -> None:
     f = tmp_path / "x.in"
     f.write_text(text)
     with pytest.raises(InputError, match=match) as info:
@@ -168,10 +166,14 @@ def test_digest_changes_with_every_input(tmp_path: Path) -> None:
     assert first == locks.input_digest(files, index_url="https://i", **kw)  # type: ignore[arg-type]
     assert first != locks.input_digest(files, index_url="https://j", **kw)  # type: ignore[arg-type]
     assert first != locks.input_digest(
-        files, index_url="https://i", **{**kw, "python": "3.11"}  # type: ignore[arg-type]
+        files,
+        index_url="https://i",
+        **{**kw, "python": "3.11"},  # type: ignore[arg-type]
     )
     assert first != locks.input_digest(
-        files, index_url="https://i", **{**kw, "backend_version": "2"}  # type: ignore[arg-type]
+        files,
+        index_url="https://i",
+        **{**kw, "backend_version": "2"},  # type: ignore[arg-type]
     )
     (req / "constraints.txt").write_text("tool==2.0\n")
     assert first != locks.input_digest(files, index_url="https://i", **kw)  # type: ignore[arg-type]
@@ -201,7 +203,10 @@ def test_postprocess_drops_local_file_entries_whole() -> None:
 
 def test_parse_pins_normalises_names_and_collects_hashes() -> None:
     text = (
-        "Foo_Bar==1.0 \\\n    --hash=sha256:" + "a" * 64 + " \\\n    --hash=sha256:" + "b" * 64
+        "Foo_Bar==1.0 \\\n    --hash=sha256:"
+        + "a" * 64
+        + " \\\n    --hash=sha256:"
+        + "b" * 64
         + "\n    # via\n    #   -r x.in\nbaz[extra]==2 ; python_version < '4' \\\n"
         "    --hash=sha256:" + "c" * 64 + "\n"
     )
@@ -213,7 +218,9 @@ def test_parse_pins_normalises_names_and_collects_hashes() -> None:
 def test_header_round_trip_and_hand_edit_detection(tmp_path: Path) -> None:
     job = locks.LockJob(python="3.12", inputs_dir=tmp_path, output=tmp_path / "l.txt")
     body = "a==1.0 \\\n    --hash=sha256:" + "1" * 64 + "\n"
-    header = locks.make_header(job, files=[tmp_path / "a.in"], digest="sha256:abc", body=body, version="9")
+    header = locks.make_header(
+        job, files=[tmp_path / "a.in"], digest="sha256:abc", body=body, version="9"
+    )
     assert "/" not in header.split("from:")[1].split("\n")[0].replace("nox -s", "")
     job.output.write_text(header + body)
     fields, parsed = locks.split_lockfile(job.output.read_text())
@@ -275,7 +282,7 @@ def test_aarch64_host_skips_without_touching_anything(
         locks.main(["--python", "3.12"], cfg, host_machine="arm64")  # type: ignore[arg-type]
 
 
-# --------------------------------------------------------------------------- resolving (uv)
+# --------------------------------------------------------------------------- resolving with uv
 
 
 @pytest.mark.subprocess
@@ -391,7 +398,7 @@ def test_syntax_error_changes_nothing(tmp_path: Path) -> None:
 @pytest.mark.subprocess
 def test_missing_local_index_is_named(tmp_path: Path) -> None:
     _index, req = make_project(tmp_path)
-    with pytest.raises(ResolutionError, match="index .*nowhere does not exist"):
+    with pytest.raises(ResolutionError, match=r"index .*nowhere does not exist"):
         locks.lock(job_for(tmp_path, tmp_path / "nowhere", req))
 
 
