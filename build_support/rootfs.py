@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -35,7 +36,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from build_support import cmd, log, provision
 from build_support.errors import DockerError, PlatformError, ProvisionError, UsageError
@@ -337,7 +338,11 @@ def make_tarball(
     work = Path(tempfile.mkdtemp(prefix=f"{key[:12]}.", suffix=".tmp", dir=cache_dir))
     try:
         target = work / "rootfs"
-        with log.group(f"debootstrap {suite} {DEBIAN_ARCH[arch]} (+{len(packages)} packages)"):
+        # One debootstrap per package cache at a time: they share the downloaded .debs.
+        with (
+            _locked(debs.with_name(debs.name + ".lock")),
+            log.group(f"debootstrap {suite} {DEBIAN_ARCH[arch]} (+{len(packages)} packages)"),
+        ):
             _debootstrap(arch, suite, packages, mirror=mirror, target=target, debs=debs)
         partial = work / "rootfs.tar"
         with partial.open("wb") as out:
@@ -351,9 +356,9 @@ def make_tarball(
     return final
 
 
-def _docker_sdk() -> object:
-    import docker
-
+def _docker_sdk() -> Any:
+    # Imported by name: the project's docker/ directory would shadow it for mypy.
+    docker = importlib.import_module("docker")
     try:
         return docker.from_env(timeout=30)
     except docker.errors.DockerException as exc:
@@ -364,12 +369,14 @@ def _docker_sdk() -> object:
 
 
 def find_image(key: str) -> str | None:
-    """The ID of an image labelled with ``key``, if any."""
+    """The ID of the image made from ``key`` (labelled with it, a single layer), if any."""
     client = _docker_sdk()
-    images = client.images.list(filters={"label": f"{KEY_LABEL}={key}"})  # type: ignore[attr-defined]
-    if not images:
+    images = client.images.list(filters={"label": f"{KEY_LABEL}={key}"})
+    # Images built FROM this one inherit the label; the rootfs itself is one layer.
+    own = [i for i in images if len(i.attrs.get("RootFS", {}).get("Layers", [])) == 1]
+    if not own:
         return None
-    return str(images[0].id)
+    return str(own[0].id)
 
 
 def import_tarball(tarball: Path, arch: str, suite: str, key: str, tag: str) -> None:
@@ -429,7 +436,7 @@ def ensure_image(
         existing = find_image(key)
         if existing is not None:
             client = _docker_sdk()
-            image = client.images.get(existing)  # type: ignore[attr-defined]
+            image = client.images.get(existing)
             if tag not in image.tags:
                 repo, _, version = tag.rpartition(":")
                 if not repo or "/" in version:
