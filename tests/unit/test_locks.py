@@ -110,22 +110,9 @@ def test_missing_input_file_is_an_input_error(tmp_path: Path) -> None:
 
 def test_unreadable_input_file_is_an_input_error(tmp_path: Path) -> None:
     _index, req = make_project(tmp_path)
-    (req / "base.in").chmod(0)
-    try:
-        if (req / "base.in").stat().st_mode and _can_read(req / "base.in"):
-            pytest.skip("running as a user that can read mode-000 files (root)")
-        with pytest.raises(InputError, match="cannot be read"):
-            locks.input_paths(req, ())
-    finally:
-        (req / "base.in").chmod(0o644)
-
-
-def _can_read(path: Path) -> bool:
-    try:
-        path.read_bytes()
-    except OSError:
-        return False
-    return True
+    (req / "broken.in").mkdir()  # unreadable as a file, even for root
+    with pytest.raises(InputError, match=r"broken\.in cannot be read"):
+        locks.input_paths(req, ())
 
 
 @pytest.mark.parametrize(
@@ -238,7 +225,7 @@ def test_conflicting_packages_from_resolver_text() -> None:
         "conflicting dependencies.\nThe conflict is caused by:\n    The user requested lib<1\n"
         "    app 1.0 depends on lib>=1.0\n"
     )
-    assert locks.conflicting_packages(pip_text)[:1] == ["lib"]
+    assert locks.conflicting_packages(pip_text) == ["app", "lib"]
     assert locks.conflicting_packages("No matching distribution found for nosuch")[0] == "nosuch"
 
 
