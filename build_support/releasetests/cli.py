@@ -22,6 +22,8 @@ from build_support.releasetests.loader import ReleaseTest
 from build_support.releasetests.retry import RetryPolicy, with_env
 from build_support.releasetests.runner import (
     LOCAL_RUN_TYPES,
+    EnvProvider,
+    ImageProvider,
     LocalWheels,
     Runner,
     RunnerOptions,
@@ -41,6 +43,8 @@ class ReleaseTestsSettings:
     #: The distribution whose wheel is tested, and the package that carries ``_version.py``.
     distribution: str = "minray"
     package: str = "minray"
+    #: The image the images stage builds (``--in-image``), found in ``dist/images.json``.
+    image_name: str = "minray"
     retry_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
     max_retries: int = 1
     backoff_min_seconds: float = 1800.0
@@ -66,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="apply each test's smoke_test block")
     p.add_argument("--frequency", choices=FREQUENCIES, help="only tests with this frequency")
     p.add_argument("--in-image", action="store_true", help="run inside the minray image")
+    p.add_argument("--image", help="with --in-image: this image instead of the manifest's")
     p.add_argument("--python", help="Python version for tests that do not set one")
     p.add_argument("--file", type=Path, help="release_tests.yaml to use")
     p.add_argument(
@@ -155,11 +160,6 @@ def main(argv: list[str], cfg: Config) -> int:
         for t in runnable:
             print(f"{t.name}\t{t.frequency}\t{t.python or '-'}\t{'smoke' if t.smoke else ''}")
         return 0
-    if args.in_image:
-        raise UsageError(
-            "--in-image is not implemented yet",
-            hint="run against the stored wheel (without --in-image)",
-        )
 
     ctx = commits.context(cfg.root)
     default_python = args.python or st.python or cfg.python_versions[0]
@@ -172,15 +172,27 @@ def main(argv: list[str], cfg: Config) -> int:
             time_limit=st.time_limit_seconds,
         )
     )
-    wheels, source = _wheel_source(args, st, cfg, ctx)
-    provider = VenvProvider(
-        wheels=wheels,
-        cache_dir=cfg.root / st.venv_cache,
-        requirements_dir=cfg.path("requirements"),
-        expected_commit=ctx.sha,
-        package=st.package,
-        search_paths=cfg.python_search_paths,
-    )
+    provider: EnvProvider
+    if args.in_image or args.image:
+        provider = ImageProvider(
+            manifest=cfg.path("dist") / "images.json",
+            image_name=st.image_name,
+            expected_commit=ctx.sha,
+            package=st.package,
+            arch=platforms.canonical_arch(platforms.current_host().machine),
+            image=args.image,
+        )
+        source = f"image {args.image or 'from ' + str(cfg.path('dist') / 'images.json')}"
+    else:
+        wheels, source = _wheel_source(args, st, cfg, ctx)
+        provider = VenvProvider(
+            wheels=wheels,
+            cache_dir=cfg.root / st.venv_cache,
+            requirements_dir=cfg.path("requirements"),
+            expected_commit=ctx.sha,
+            package=st.package,
+            search_paths=cfg.python_search_paths,
+        )
     results_root = args.results_dir or (cfg.root / st.results_dir)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = args.run_id or f"{started:%Y%m%d-%H%M%S}-{ctx.short_sha}"

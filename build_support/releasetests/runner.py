@@ -85,13 +85,15 @@ def setup_code(exc: BuildSupportError) -> ExitCode:
 
 @dataclass(frozen=True)
 class VenvInfo:
-    """Where a test's commands run: a venv's bin on PATH, the wheel that is in it."""
+    """Where a test's script runs: a venv's bin on PATH (or an image), and what is in it."""
 
     python_version: str
     bin_dir: Path
     wheel: str
     wheel_sha256: str
     commit: str
+    #: Set when the script runs in a container of this image (``--in-image``).
+    image: str | None = None
 
     @property
     def python(self) -> Path:
@@ -331,6 +333,93 @@ class VenvProvider:
         )
 
 
+class ImageProvider:
+    """``--in-image``: the minray image the images stage built (``dist/images.json``).
+
+    The image is picked from the manifest by Python version, flavor and architecture
+    (or given with ``--image``); its recorded commit and the ``__commit__`` a container
+    reports must both be the test code's commit.
+    """
+
+    def __init__(
+        self,
+        *,
+        manifest: Path,
+        image_name: str,
+        expected_commit: str,
+        package: str,
+        arch: str,
+        flavor: str = "cpu",
+        image: str | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.image_name = image_name
+        self.expected_commit = expected_commit
+        self.package = package
+        self.arch = arch
+        self.flavor = flavor
+        self.image = image
+        self._ready: dict[str, VenvInfo] = {}
+
+    def find(self, python_version: str) -> tuple[str, str | None]:
+        """(image reference, commit recorded by the images stage or None)."""
+        if self.image:
+            return self.image, None
+        hint = f"build it: nox -s images -- --python {python_version} --flavor {self.flavor}"
+        try:
+            entries = json.loads(self.manifest.read_text(encoding="utf-8")).get("images", [])
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(
+                f"no image manifest {self.manifest}: the images stage has not run", hint=hint
+            ) from None
+        except (ValueError, AttributeError) as exc:
+            raise InputError(f"{self.manifest} is not a valid image manifest: {exc}") from None
+        for entry in entries:
+            refs = [str(r) for r in entry.get("refs", [])]
+            named = entry.get("name") == self.image_name or any(
+                r.rsplit(":", 1)[0].rsplit("/", 1)[-1] == self.image_name for r in refs
+            )
+            if (
+                named
+                and entry.get("python") == python_version
+                and entry.get("flavor", "cpu") == self.flavor
+                and entry.get("arch", self.arch) == self.arch
+            ):
+                ref = str(entry.get("image_id") or refs[0])
+                return ref, entry.get("commit")
+        raise ArtifactNotFoundError(
+            f"{self.manifest} lists no {self.image_name} image for Python {python_version} "
+            f"({self.flavor}, {self.arch})",
+            hint=hint,
+        )
+
+    def prepare(self, python_version: str) -> VenvInfo:
+        if python_version in self._ready:
+            return self._ready[python_version]
+        from build_support import provision
+
+        ref, recorded = self.find(python_version)
+        if recorded is not None:
+            check_commit(recorded, self.expected_commit, what=f"image {ref[:19]} (manifest)")
+        provision.ensure_docker()
+        found = cmd.output(
+            [provision.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
+             f"import {self.package}; print({self.package}.__commit__)"],
+            hint=f"the image {ref} cannot import {self.package}; rebuild it: nox -s images",
+        )  # fmt: skip
+        check_commit(found, self.expected_commit, what=f"{self.package} in image {ref[:19]}")
+        info = VenvInfo(
+            python_version=python_version,
+            bin_dir=Path("/nonexistent"),
+            wheel=f"image {ref}",
+            wheel_sha256="",
+            commit=found,
+            image=ref,
+        )
+        self._ready[python_version] = info
+        return info
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -359,7 +448,7 @@ def _killpg(pgid: int, signum: int) -> bool:
 
 
 def run_group(
-    command: str,
+    argv: Sequence[str],
     *,
     cwd: Path,
     env: Mapping[str, str],
@@ -369,18 +458,20 @@ def run_group(
     stderr: Path,
     interrupt: Interrupt,
     clock: Callable[[], float] = time.monotonic,
+    cleanup: Callable[[], None] | None = None,
 ) -> ProcessOutcome:
-    """Run ``command`` with ``/bin/sh -c`` as a new process group; never leave it behind.
+    """Run ``argv`` as a new process group; never leave it behind.
 
     On timeout or interrupt the group gets SIGTERM (or the received signal), then
     SIGKILL after ``grace`` seconds. Whatever happens, the group is SIGKILLed at the
-    end, so background grandchildren do not outlive the test.
+    end, so background grandchildren do not outlive the test; ``cleanup`` then removes
+    what lives outside the group (a container).
     """
     start = clock()
     with stdout.open("ab") as out, stderr.open("ab") as err:
         # The one direct Popen: process groups and signals need it.
         proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
+            list(argv),
             cwd=cwd,
             env=dict(env),
             stdout=out,
@@ -418,6 +509,8 @@ def run_group(
             _killpg(pgid, signal.SIGKILL)
             if proc.poll() is None:
                 proc.wait()
+            if cleanup is not None:
+                cleanup()
     return ProcessOutcome(
         returncode=proc.returncode,
         duration=clock() - start,
@@ -654,7 +747,7 @@ class Runner:
         if test.run.prepare:
             log.info(f"+ (prepare, {test.name}) {test.run.prepare}")
             prep = run_group(
-                test.run.prepare,
+                ["/bin/sh", "-c", test.run.prepare],
                 cwd=test.working_dir,
                 env=env,
                 timeout=test.run.prepare_timeout or test.run.timeout,
@@ -681,8 +774,10 @@ class Runner:
                 )
         if outcome is None:
             log.info(f"+ ({test.name}) {test.run.script}")
+            argv, cleanup = self._script_argv(test, tenv, env, scratch, n)
             outcome = run_group(
-                test.run.script,
+                argv,
+                cleanup=cleanup,
                 cwd=test.working_dir,
                 env=env,
                 timeout=test.run.timeout,
@@ -727,6 +822,32 @@ class Runner:
             directory=str(attempt_dir),
             artifacts=artifacts,
         )
+
+    def _script_argv(
+        self, test: ReleaseTest, tenv: VenvInfo, env: Mapping[str, str], scratch: Path, n: int
+    ) -> tuple[list[str], Callable[[], None] | None]:
+        """The script as a local shell command, or as ``docker run`` in the test's image."""
+        if tenv.image is None:
+            return ["/bin/sh", "-c", test.run.script], None
+        from build_support import provision
+
+        docker = provision.docker_client()
+        name = f"release-test-{_safe(test.name)}-{n}-{os.getpid()}-{os.urandom(3).hex()}"
+        scratch.chmod(0o777)  # the image runs as a non-root user
+        passed = {k: v for k, v in env.items() if k in test.env or k.startswith("RELEASE_")}
+        passed.update(RELEASE_RESULTS_DIR="/results", RELEASE_TEST_TMPDIR="/results",
+                      EXPECTED_COMMIT=tenv.commit)  # fmt: skip
+        argv = [docker, "run", "--rm", "--init", "--name", name, "--network", "none",
+                "-v", f"{test.working_dir}:/release/work:ro", "-v", f"{scratch}:/results",
+                "-w", "/release/work"]  # fmt: skip
+        for key, value in sorted(passed.items()):
+            argv += ["-e", f"{key}={value}"]
+        argv += [tenv.image, "sh", "-c", test.run.script]
+
+        def remove() -> None:
+            cmd.run([docker, "rm", "-f", name], capture=True, check=False, echo=False, timeout=60)
+
+        return argv, remove
 
     def _collect(
         self, test: ReleaseTest, env: Mapping[str, str], scratch: Path, dest: Path

@@ -503,3 +503,96 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 5000
     print(f"screenshot of the HTML report: {shot}")
+
+
+def _docker_ok() -> bool:
+    if not Path("/usr/bin/docker").exists():
+        return False
+    proc = subprocess.run(["/usr/bin/docker", "info"], capture_output=True, timeout=20, check=False)
+    return proc.returncode == 0
+
+
+def _local_base() -> str | None:
+    """A Debian rootfs image another stage made locally (no image can be pulled here)."""
+    proc = subprocess.run(
+        ["/usr/bin/docker", "images", "--format", "{{.Repository}}:{{.Tag}}",
+         "build-support/rootfs"],
+        capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
+    refs = [r for r in proc.stdout.split() if "x86_64" in r or "amd64" in r]
+    return refs[0] if refs else None
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
+    """``--in-image``: the script runs in a container of the image; commit checked inside."""
+    if not _docker_ok():
+        pytest.skip("no running Docker engine (build_support.provision.ensure_docker starts one)")
+    base = _local_base()
+    if base is None:
+        pytest.skip("no local Debian rootfs image (the images stage makes one)")
+    src = tmp_path / "python"
+    shutil.copytree(ROOT / "python", src, ignore=shutil.ignore_patterns("cpp", "tests"))
+    version_py = src / "minray" / "_version.py"
+    version_py.write_text(version_py.read_text().replace("{{COMMIT_SHA}}", FAKE_SHA))
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    # Debian bookworm's python3 is 3.11: build the wheel with pyenv's 3.11.
+    from build_support import pythons
+
+    py311 = pythons.find("3.11")
+    if py311 is None:
+        pytest.skip("Python 3.11 is not installed")
+    subprocess.run(
+        [str(py311.path), "-m", "pip", "wheel", "--no-deps", "-w", str(ctx), str(src)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (ctx / "Dockerfile").write_text(
+        f"FROM {base}\nCOPY *.whl /tmp/\n"
+        "RUN python3 -m pip install --break-system-packages --no-index /tmp/*.whl "
+        "&& ln -sf /usr/bin/python3 /usr/local/bin/python\nUSER 1000\n"
+    )
+    tag = f"build-support/release-test-image:{os.getpid()}"
+    subprocess.run(
+        ["/usr/bin/docker", "build", "-q", "-t", tag, str(ctx)], check=True, capture_output=True
+    )
+    pidfile_name = "grandchild.pid"
+    try:
+        path = _collection(
+            tmp_path,
+            '- name: in_image\n  python: "3.11"\n  run:\n    script: python check.py\n'
+            '- name: hang_in_image\n  python: "3.11"\n  run:\n    timeout: 2\n'
+            f"    script: python spawn.py $RELEASE_RESULTS_DIR/{pidfile_name}\n",
+            {
+                "check.py": """\
+                    import os, minray
+                    assert minray.__commit__ == os.environ["EXPECTED_COMMIT"]
+                    assert os.getuid() == 1000
+                    open(os.environ["RELEASE_RESULTS_DIR"] + "/where.txt", "w").write("container")
+                    """,
+                "spawn.py": SPAWN,
+            },
+        )
+        results = tmp_path / "results"
+        proc = subprocess.run(
+            [sys.executable, "-m", "build_support", "release-tests", "--in-image",
+             "--image", tag, "--file", str(path), "--results-dir", str(results),
+             "--run-id", "img"],
+            cwd=ROOT, env=_cli_env(tmp_path), capture_output=True, text=True, check=False,
+            timeout=600,
+        )  # fmt: skip
+        summary = json.loads((results / "img" / "summary.json").read_text())
+        by_name = {t["name"]: t for t in summary["tests"]}
+        assert by_name["in_image"]["status"] == "success", proc.stderr[-3000:]
+        where = results / "img" / "in_image" / "attempt-1" / "artifacts" / "where.txt"
+        assert where.read_text() == "container"
+        assert by_name["hang_in_image"]["exit_code"] == 42
+        assert proc.returncode == 42
+        leftover = subprocess.run(
+            ["/usr/bin/docker", "ps", "-q", "--filter", f"ancestor={tag}"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        assert leftover == "", "a test container outlived its test"
+    finally:
+        subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True, check=False)

@@ -138,3 +138,31 @@ def test_wheel_commit_read_from_zip(tmp_path: Path) -> None:
         wheel_commit(wheel, "other")
     with pytest.raises(VerificationError, match="working tree is left as it is"):
         check_commit("{{COMMIT_SHA}}", "a" * 40, what="wheel")
+
+
+def test_image_manifest_lookup(tmp_path: Path) -> None:
+    from build_support.errors import ArtifactNotFoundError
+    from build_support.releasetests.runner import ImageProvider
+
+    manifest = tmp_path / "images.json"
+    provider = ImageProvider(
+        manifest=manifest, image_name="minray", expected_commit="a" * 40, package="minray",
+        arch="x86_64",
+    )  # fmt: skip
+    with pytest.raises(ArtifactNotFoundError, match="nox -s images"):
+        provider.find("3.12")
+    manifest.write_text(
+        json.dumps(
+            {
+                "images": [
+                    {"name": "base-deps", "refs": ["ns/base-deps:x"], "image_id": "sha256:b",
+                     "python": "3.12", "flavor": "cpu", "arch": "x86_64", "commit": "a" * 40},
+                    {"name": "minray", "refs": ["ns/minray:x-py312-cpu"], "image_id": "sha256:m",
+                     "python": "3.12", "flavor": "cpu", "arch": "x86_64", "commit": "a" * 40},
+                ]
+            }
+        )
+    )  # fmt: skip
+    assert provider.find("3.12") == ("sha256:m", "a" * 40)
+    with pytest.raises(ArtifactNotFoundError, match=r"Python 3\.11"):
+        provider.find("3.11")
