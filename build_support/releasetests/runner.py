@@ -116,9 +116,26 @@ def _py_tag(version: str) -> str:
     return "cp" + version.replace(".", "")
 
 
-def wheel_pattern(dist: str, version: str, platform: str) -> re.Pattern[str]:
+_WHEEL_RE = re.compile(
+    r"^(?P<dist>[^-]+)-(?P<ver>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
+)
+
+
+def wheel_matches(filename: str, dist: str, version: str, platform: str) -> bool:
+    """Whether ``filename`` is ``dist``'s wheel for CPython ``version`` on ``platform``.
+
+    Compressed tag sets count (auditwheel names wheels ``…-manylinux2014_x86_64.
+    manylinux_2_17_x86_64.whl``).
+    """
+    m = _WHEEL_RE.match(filename)
+    if m is None or m["dist"].lower().replace("-", "_") != dist.lower().replace("-", "_"):
+        return False
     tag = _py_tag(version)
-    return re.compile(rf"^{re.escape(dist)}-[^-]+-{tag}-{tag}-{re.escape(platform)}\.whl$")
+    return (
+        tag in m["py"].split(".")
+        and tag in m["abi"].split(".")
+        and platform in m["plat"].split(".")
+    )
 
 
 class StoreWheels:
@@ -133,9 +150,12 @@ class StoreWheels:
         self.platform = platform
 
     def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
-        pattern = wheel_pattern(self.dist, python_version, self.platform)
         objects = self.store.list(self.prefix)
-        matches = [o for o in objects if pattern.match(o.key.rsplit("/", 1)[-1])]
+        matches = [
+            o
+            for o in objects
+            if wheel_matches(o.key.rsplit("/", 1)[-1], self.dist, python_version, self.platform)
+        ]
         if not matches:
             tag = _py_tag(python_version)
             expected = f"{self.prefix}{self.dist}-<version>-{tag}-{tag}-{self.platform}.whl"
@@ -164,9 +184,8 @@ class LocalWheels:
         self.platform = platform
 
     def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
-        pattern = wheel_pattern(self.dist, python_version, self.platform)
         for path in self.paths:
-            if pattern.match(path.name):
+            if wheel_matches(path.name, self.dist, python_version, self.platform):
                 if not path.is_file():
                     raise ArtifactNotFoundError(f"--wheel {path} does not exist")
                 return path, _sha256(path)

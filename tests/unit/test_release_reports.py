@@ -166,3 +166,21 @@ def test_image_manifest_lookup(tmp_path: Path) -> None:
     assert provider.find("3.12") == ("sha256:m", "a" * 40)
     with pytest.raises(ArtifactNotFoundError, match=r"Python 3\.11"):
         provider.find("3.11")
+
+
+@pytest.mark.parametrize(
+    ("filename", "ok"),
+    [
+        ("minray-0.1.0-cp312-cp312-manylinux2014_x86_64.whl", True),
+        ("minray-0.1.0-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl", True),
+        ("minray-0.1.0-1-cp312-cp312-manylinux2014_x86_64.whl", True),
+        ("minray_cpp-0.1.0-cp312-cp312-manylinux2014_x86_64.whl", False),
+        ("minray-0.1.0-cp311-cp311-manylinux2014_x86_64.whl", False),
+        ("minray-0.1.0-cp312-cp312-manylinux2014_aarch64.whl", False),
+        ("minray-0.1.0.tar.gz", False),
+    ],
+)
+def test_wheel_matches(filename: str, ok: bool) -> None:
+    from build_support.releasetests.runner import wheel_matches
+
+    assert wheel_matches(filename, "minray", "3.12", "manylinux2014_x86_64") is ok
