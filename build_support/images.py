@@ -1,0 +1,1083 @@
+"""The image stage: ``base-deps`` from the lockfile, then the minray image from stored wheels.
+
+``nox -s images -- [--python 3.11 …] [--flavor cpu|gpu] [--platform TAG] [--base REF]
+[--force]``
+
+For each Python version:
+
+1. resolve the base image (``cpu_base``/``gpu_base``); when it is not present and
+   cannot be pulled, and ``base_fallback = "local"``, a Debian root filesystem made by
+   :mod:`build_support.rootfs` stands in for it (said loudly, and labelled);
+2. download the lockfile's wheels on the host into a wheelhouse (cached by lockfile
+   hash), stage them in a reproducible context (sorted, fixed mtimes) and build
+   ``docker/base-deps`` with BuildKit, the context streamed as a tar on stdin;
+3. fetch the minray wheels of this commit from the artifact store and build
+   ``docker/minray`` ``FROM`` the base-deps image just built;
+4. smoke-run the image (non-root, ``minray.__commit__`` equals the expected commit) and
+   copy ``pip freeze`` out to ``dist/images/``.
+
+A build whose inputs (Dockerfile and context digest, build args, labels, base image ID,
+platform) are unchanged is skipped: the input digest is a label
+(``io.build-support.input-digest``) and an image carrying it is reused and re-tagged.
+``--force`` rebuilds. The Docker CLI (Debian's, with BuildKit) builds; the Docker SDK
+does the rest (ping, inspect, tag, run, copy out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, NoReturn
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from build_support import cmd, commits, imagetags, log, platforms, provision, pythons, rootfs
+from build_support import store as store_mod
+from build_support.config import SUPPORTED_PYTHONS, Config
+from build_support.errors import (
+    ArtifactNotFoundError,
+    CommandFailedError,
+    ConfigError,
+    DockerError,
+    InputError,
+    UsageError,
+    VerificationError,
+)
+
+DIGEST_LABEL = "io.build-support.input-digest"
+BASE_LABEL = "io.build-support.base-image"
+STANDIN_LABEL = "io.build-support.base-standin"
+#: Part of every input digest: bump when the way images are built changes.
+FORMAT_VERSION = 1
+FIXED_MTIME = rootfs.FIXED_MTIME
+LOCAL_BASE = "local"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagesSettings:
+    """``[tool.build_support.images]``."""
+
+    #: Images are ``{namespace}/{base_deps_name}:{tag}`` and ``{namespace}/{image_name}:{tag}``.
+    namespace: str = "minrayproject"
+    base_deps_name: str = "base-deps"
+    image_name: str = "minray"
+    #: Python versions built when no ``--python`` is given.
+    python_versions: tuple[str, ...] = ("3.11",)
+    #: The Python that also gets tags without a python part.
+    default_python: str = "3.11"
+    cpu_base: str = "ubuntu:22.04"
+    gpu_base: str = "nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04"
+    #: CUDA version of ``gpu_base`` for the tag; empty: read from the ``gpu_base`` tag.
+    cuda_version: str = ""
+    #: The GPU platform that also gets the ``-gpu`` alias (Ray's GPU_PLATFORM).
+    gpu_alias_cuda: str = "12.8.1-cudnn"
+    #: When the base image is absent and cannot be pulled: ``local`` builds a Debian
+    #: stand-in with debootstrap (loudly), ``error`` stops.
+    base_fallback: Literal["local", "error"] = "local"
+    local_base_suite: str = "bookworm"
+    local_base_packages: tuple[str, ...] = (
+        "python3",
+        "python3-venv",
+        "python3-pip",
+        "ca-certificates",
+    )
+    #: ``none``: the base must ship the Python (offline build); ``apt``: install it.
+    python_install: Literal["none", "apt"] = "none"
+    user: str = "minray"
+    uid: int = 1000
+    gid: int = 100
+    #: ``org.opencontainers.image.source``.
+    source_url: str = "https://github.com/minray-project/minray"
+    #: The distributions installed into the product image, from the artifact store.
+    wheels: tuple[str, ...] = ("minray", "minray_cpp")
+    #: The module whose ``__commit__`` the smoke run checks.
+    smoke_module: str = "minray"
+    #: Extra ``pip download --platform`` values; ``{arch}`` is replaced.
+    wheelhouse_platforms: tuple[str, ...] = ("manylinux2014_{arch}", "manylinux_2_28_{arch}")
+    #: The Docker CLI that builds; empty: Debian's /usr/bin/docker.
+    docker_cli: str = ""
+    engine_timeout_seconds: float = 20.0
+    pull_timeout_seconds: float = 300.0
+    build_timeout_seconds: float = 3600.0
+
+    def __post_init__(self) -> None:
+        where = "tool.build_support.images"
+        for v in (*self.python_versions, self.default_python):
+            if v not in SUPPORTED_PYTHONS:
+                raise ConfigError(
+                    f"{where}: {v!r} is not a supported Python version",
+                    hint="allowed: " + ", ".join(SUPPORTED_PYTHONS),
+                )
+        if not re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*", self.namespace):
+            raise ConfigError(f"{where}.namespace = {self.namespace!r} is not a valid repository")
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]*", self.user):
+            raise ConfigError(f"{where}.user = {self.user!r} is not a valid user name")
+        if not self.wheels:
+            raise ConfigError(f"{where}.wheels is empty", hint="e.g. ['minray', 'minray_cpp']")
+
+    def cuda(self) -> str:
+        found = self.cuda_version or imagetags.cuda_from_image(self.gpu_base)
+        if not found:
+            raise ConfigError(
+                f"cannot read the CUDA version from gpu_base = {self.gpu_base!r}",
+                hint="set [tool.build_support.images] cuda_version, e.g. '12.8.1-cudnn'",
+            )
+        return found
+
+
+# --- reproducible build contexts ------------------------------------------------------------
+
+
+@dataclass
+class BuildContext:
+    """Files for a ``docker build`` context; written as a reproducible tar."""
+
+    files: dict[str, Path | bytes] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+
+    def add(self, name: str, source: Path | bytes) -> None:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"bad context path {name!r}")
+        self.files[name] = source
+
+    def add_dir(self, name: str) -> None:
+        self.dirs.add(name)
+
+    def _all_dirs(self) -> set[str]:
+        out = set(self.dirs)
+        for name in self.files:
+            parts = name.split("/")[:-1]
+            out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return out
+
+    def _entries(self) -> list[tuple[str, Path | bytes | None]]:
+        entries: list[tuple[str, Path | bytes | None]] = [(d, None) for d in self._all_dirs()]
+        entries += list(self.files.items())
+        return sorted(entries, key=lambda e: e[0])
+
+    def digest(self) -> str:
+        """SHA-256 over names, kinds and contents, without writing the tar."""
+        h = hashlib.sha256(f"context-v{FORMAT_VERSION}\0".encode())
+        for name, source in self._entries():
+            if source is None:
+                h.update(f"d {name}\0".encode())
+                continue
+            content = _sha256_of(source)
+            h.update(f"f {name} {_mode(source):o} {content}\0".encode())
+        return h.hexdigest()
+
+    def write_tar(self, out: IO[bytes]) -> None:
+        """Sorted entries, fixed mtimes, root-owned, normalized modes (as Ray's ``tar --mtime``)."""
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for name, source in self._entries():
+                info = tarfile.TarInfo(name)
+                info.mtime = FIXED_MTIME
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if source is None:
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+                    continue
+                info.mode = _mode(source)
+                if isinstance(source, bytes):
+                    info.size = len(source)
+                    tar.addfile(info, io.BytesIO(source))
+                else:
+                    info.size = source.stat().st_size
+                    with source.open("rb") as fh:
+                        tar.addfile(info, fh)
+
+
+def _mode(source: Path | bytes) -> int:
+    if isinstance(source, Path) and source.stat().st_mode & 0o111:
+        return 0o755
+    return 0o644
+
+
+def _sha256_of(source: Path | bytes) -> str:
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    h = hashlib.sha256()
+    with source.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_digest(
+    *,
+    context_digest: str,
+    build_args: Mapping[str, str],
+    labels: Mapping[str, str],
+    base_image_id: str,
+    platform: str,
+) -> str:
+    """The digest recorded as :data:`DIGEST_LABEL`; equal digests mean equal images."""
+    payload = {
+        "format": FORMAT_VERSION,
+        "context": context_digest,
+        "build_args": dict(sorted(build_args.items())),
+        "labels": dict(sorted(labels.items())),
+        "base": base_image_id,
+        "platform": platform,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+# --- lockfiles ------------------------------------------------------------------------------
+
+
+def lockfile_path(cfg: Config, python: str) -> Path:
+    return cfg.path("requirements") / "compiled" / f"requirements_compiled_py{python}.txt"
+
+
+def require_lockfile(cfg: Config, python: str) -> Path:
+    path = lockfile_path(cfg, python)
+    if not path.is_file():
+        raise InputError(
+            f"no lockfile for Python {python}: {path} does not exist",
+            hint=f"compile it first: nox -s lock-{python}",
+        )
+    text = path.read_text(encoding="utf-8")
+    if "==" in text and "--hash=" not in text:
+        raise InputError(
+            f"{path} has no hashes; base-deps installs with --require-hashes",
+            hint=f"recompile it: nox -s lock-{python}",
+        )
+    return path
+
+
+def constraints_from_lockfile(text: str) -> str:
+    """The lockfile as plain ``name==version`` constraints (no hashes, no comments)."""
+    joined = re.sub(r"\\\r?\n", " ", text)
+    lines: list[str] = []
+    for raw in joined.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r"\s*--hash[= ]\S+", "", line).strip()
+        if line.startswith("-"):
+            continue
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+# --- the Docker engine ------------------------------------------------------------------------
+
+
+def _sdk() -> Any:
+    """The Docker SDK for Python, imported lazily (and untyped: the repo's docker/ dir
+    would shadow it for the type checker)."""
+    return importlib.import_module("docker")
+
+
+def connect(timeout: float) -> Any:
+    """A Docker SDK client for a running engine, or a DockerError that says how to start one.
+
+    Without ``DOCKER_HOST`` a local dockerd is started if needed (as root); the ping
+    has ``timeout`` so an unresponsive engine fails instead of hanging.
+    """
+    import requests
+
+    docker = _sdk()
+
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host:
+        provision.ensure_docker()
+    where = host or "unix:///var/run/docker.sock"
+    try:
+        client = docker.from_env(timeout=int(max(1, timeout)))
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise DockerError(
+            f"cannot reach the Docker engine at {where}: {exc}",
+            hint="start it: sudo dockerd &  (or systemctl start docker); "
+            "check DOCKER_HOST if it points elsewhere",
+        ) from exc
+    return client
+
+
+def check_buildkit(client_path: str) -> None:
+    """The CLI at ``client_path`` must build with BuildKit (``DOCKER_BUILDKIT=1``)."""
+    proc = cmd.run(
+        [client_path, "build", "--help"],
+        env={"DOCKER_BUILDKIT": "1"},
+        capture=True,
+        check=False,
+        echo=False,
+        timeout=60,
+    )
+    text = (proc.stdout or "") + (proc.stderr or "")
+    if proc.returncode != 0 or "--progress" not in text:
+        detail = text.strip().splitlines()[-1] if text.strip() else f"exit {proc.returncode}"
+        raise DockerError(
+            f"the Docker CLI {client_path} cannot build with BuildKit: {detail}",
+            hint="use Debian's client /usr/bin/docker (apt-get install docker.io), which "
+            "builds with BuildKit when DOCKER_BUILDKIT=1; or install the buildx plugin",
+        )
+
+
+def failing_step_output(output: str) -> str:
+    """From ``--progress=plain`` output, the log of the step that failed and the error."""
+    lines = output.splitlines()
+    failed = None
+    for line in lines:
+        m = re.match(r"#(\d+) ERROR:", line)
+        if m:
+            failed = m.group(1)
+    if failed is None:
+        return "\n".join(lines[-cmd.TAIL_LINES :])
+    step = [ln for ln in lines if ln.startswith(f"#{failed} ")]
+    try:
+        tail_start = next(i for i in range(len(lines) - 1, -1, -1) if lines[i] == "------")
+    except StopIteration:
+        tail_start = len(lines)
+    summary = [ln for ln in lines[tail_start + 1 :] if ln.strip()]
+    return "\n".join(step[-200:] + summary)
+
+
+def docker_build(
+    *,
+    client_path: str,
+    context: BuildContext,
+    tag: str,
+    build_args: Mapping[str, str],
+    labels: Mapping[str, str],
+    platform: str,
+    timeout: float,
+    workdir: Path,
+) -> None:
+    """``DOCKER_BUILDKIT=1 docker build -`` with the context tar on stdin."""
+    ctx_tar = workdir / "context.tar"
+    with ctx_tar.open("wb") as fh:
+        context.write_tar(fh)
+    argv = [client_path, "build", "--progress=plain", "--platform", platform, "-f", "Dockerfile"]
+    for k, v in sorted(build_args.items()):
+        argv += ["--build-arg", f"{k}={v}"]
+    for k, v in sorted(labels.items()):
+        argv += ["--label", f"{k}={v}"]
+    argv += ["-t", tag, "-"]
+    log.info(f"+ DOCKER_BUILDKIT=1 {cmd.quote(argv)} < {ctx_tar.name}")
+    try:
+        # sh only redirects stdin: the context is streamed from the file, not held in memory.
+        cmd.run(
+            ["sh", "-c", 'exec "$0" "$@" < "$BUILD_SUPPORT_CONTEXT_TAR"', *argv],
+            env={"DOCKER_BUILDKIT": "1", "BUILD_SUPPORT_CONTEXT_TAR": str(ctx_tar)},
+            capture=True,
+            echo=False,
+            timeout=timeout,
+        )
+    except CommandFailedError as exc:
+        detail = failing_step_output(exc.output) if exc.output else str(exc)
+        raise DockerError(
+            f"docker build of {tag} failed (exit {exc.returncode}); the failing step:\n{detail}",
+            hint="fix the step above; the full log: rerun the docker build shown above",
+        ) from exc
+    finally:
+        ctx_tar.unlink(missing_ok=True)
+
+
+def find_by_digest(client: Any, digest: str) -> Any | None:
+    """The image built from inputs with ``digest``, if any.
+
+    Every image this stage builds sets its own digest label, so a child never carries
+    its parent's; an image someone else builds FROM ours inherits it, hence the
+    fewest-layers pick (the original is the ancestor of all others).
+    """
+    images = client.images.list(filters={"label": f"{DIGEST_LABEL}={digest}"})
+    if not images:
+        return None
+    return min(images, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
+
+
+PINNED_REPO = "build-support/by-id"
+
+
+def pinned_ref(client: Any, image_id: str) -> str:
+    """A local name for exactly ``image_id`` (BuildKit's FROM takes names, not IDs)."""
+    ref = f"{PINNED_REPO}:{image_id.removeprefix('sha256:')[:32]}"
+    client.images.get(image_id).tag(PINNED_REPO, ref.rpartition(":")[2])
+    return ref
+
+
+def tag_image(image: Any, refs: Sequence[str]) -> None:
+    for ref in refs:
+        repo, _, tag = ref.rpartition(":")
+        image.tag(repo, tag)
+
+
+# --- the base image -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Base:
+    requested: str
+    ref: str
+    image_id: str
+    standin: bool
+
+
+def _image_arch(image: Any) -> str:
+    return str(image.attrs.get("Architecture", ""))
+
+
+def resolve_base(
+    client: Any,
+    requested: str,
+    *,
+    arch: platforms.Arch,
+    settings: ImagesSettings,
+    flavor: imagetags.Flavor,
+) -> Base:
+    """The base image to build on: present, pulled, or (fallback) a local Debian stand-in."""
+    docker = _sdk()
+
+    docker_arch = platforms.DOCKER_PLATFORMS[arch].split("/")[1]
+    reason = ""
+    if requested != LOCAL_BASE:
+        try:
+            image = client.images.get(requested)
+        except docker.errors.ImageNotFound:
+            image = None
+        if image is not None and _image_arch(image) == docker_arch:
+            return Base(requested, requested, str(image.id), standin=False)
+        if image is not None:
+            reason = f"the local {requested} is {_image_arch(image)}, not {docker_arch}"
+        try:
+            log.step(f"pulling base image {requested} ({platforms.DOCKER_PLATFORMS[arch]})")
+            pulled = client.images.pull(requested, platform=platforms.DOCKER_PLATFORMS[arch])
+            return Base(requested, requested, str(pulled.id), standin=False)
+        except (docker.errors.APIError, docker.errors.DockerException) as exc:
+            reason = reason or f"not present and cannot be pulled: {exc}"
+        if settings.base_fallback != LOCAL_BASE:
+            raise DockerError(
+                f"base image {requested} is unavailable: {reason}",
+                hint="pull or build it, pass --base REF, or set "
+                "[tool.build_support.images] base_fallback = 'local'",
+            )
+        log.warn(
+            f"BASE IMAGE {requested} IS UNAVAILABLE ({reason}); building on a LOCAL "
+            f"Debian {settings.local_base_suite} stand-in made with debootstrap. "
+            "These images are for testing, not for publishing."
+        )
+    ref = rootfs.ensure_image(arch, settings.local_base_packages, suite=settings.local_base_suite)
+    if flavor == "gpu":
+        # The stand-in gets a name that says what it stands in for.
+        name = re.sub(r"[^a-z0-9_.-]+", "-", requested.lower()).strip("-.") or "gpu"
+        standin_ref = f"build-support/standin-base:{name}"[:128]
+        tag_image(client.images.get(ref), [standin_ref])
+        ref = standin_ref
+    return Base(requested, ref, str(client.images.get(ref).id), standin=True)
+
+
+def check_base_python(client: Any, base: Base, python: str, platform: str) -> None:
+    """Fail early, and clearly, when the base image lacks ``python{X.Y}``."""
+    docker = _sdk()
+
+    try:
+        client.containers.run(
+            base.image_id,
+            ["sh", "-c", f"command -v python{python}"],
+            remove=True,
+            network_disabled=True,
+            platform=platform,
+        )
+    except docker.errors.ContainerError as exc:
+        what = f"{base.ref} (standing in for {base.requested})" if base.standin else base.ref
+        raise DockerError(
+            f"the base image {what} has no python{python}",
+            hint=(
+                f"build for a Python the base has (the local Debian "
+                f"{'base' if base.standin else 'stand-in'} has 3.11: --python 3.11), "
+                "use a base image with that Python (--base REF), or set "
+                "[tool.build_support.images] python_install = 'apt' where builds reach "
+                "the network"
+            ),
+        ) from exc
+
+
+# --- the wheelhouse -----------------------------------------------------------------------
+
+
+def cache_root() -> Path:
+    return rootfs.cache_root()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _pip_python(python: str) -> str:
+    if importlib.util.find_spec("pip") is not None:
+        return sys.executable
+    for version in (python, *SUPPORTED_PYTHONS):
+        interp = pythons.find(version)
+        if interp is not None:
+            return str(interp.path)
+    raise InputError(
+        "no Python with pip found to download the wheelhouse",
+        hint="install pip into the session's venv (python -m ensurepip)",
+    )
+
+
+def wheelhouse_platforms(arch: str, settings: ImagesSettings) -> list[str]:
+    return [p.replace("{arch}", arch) for p in settings.wheelhouse_platforms]
+
+
+def ensure_wheelhouse(
+    lockfile: Path, python: str, arch: str, settings: ImagesSettings, *, cache: Path | None = None
+) -> Path:
+    """Every locked wheel for ``python``/``arch``, downloaded with hashes; cached by lockfile."""
+    plats = wheelhouse_platforms(arch, settings)
+    key_src = json.dumps(
+        [FORMAT_VERSION, _sha256_of(lockfile), python, arch, plats], sort_keys=True
+    )
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
+    parent = (cache or cache_root()) / "wheelhouse"
+    final = parent / f"py{python.replace('.', '')}-{arch}-{key}"
+    with _locked(parent / f"{final.name}.lock"):
+        if final.is_dir():
+            log.info(f"wheelhouse cached: {final}")
+            return final
+        work = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".tmp", dir=parent))
+        try:
+            argv = [_pip_python(python), "-m", "pip", "download", "--only-binary=:all:"]
+            for plat in plats:
+                argv += ["--platform", plat]
+            argv += [
+                "--python-version",
+                python,
+                "--implementation",
+                "cp",
+                "--require-hashes",
+                "--disable-pip-version-check",
+                "-r",
+                str(lockfile),
+                "-d",
+                str(work / "wheels"),
+            ]
+            with log.group(f"wheelhouse for Python {python} {arch} from {lockfile.name}"):
+                cmd.run(
+                    argv,
+                    capture=True,
+                    timeout=3600,
+                    hint="every locked package needs a binary wheel for "
+                    + " or ".join(plats)
+                    + f"; check the lockfile ({lockfile}) and the index",
+                )
+            (work / "wheels").mkdir(exist_ok=True)
+            (work / "wheels").rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    log.success(f"wheelhouse {final} ({len(list(final.glob('*.whl')))} wheels)")
+    return final
+
+
+# --- wheels from the store ------------------------------------------------------------------
+
+
+def _wheel_matches(filename: str, dist: str, python: str, arch: str) -> bool:
+    try:
+        name, _version, _build, tags = parse_wheel_filename(filename)
+    except ValueError:
+        return False
+    if name != canonicalize_name(dist):
+        return False
+    cp = "cp" + python.replace(".", "")
+    ok_interp = {cp, "py3", f"py{python.replace('.', '')}"}
+    for tag in tags:
+        plat_ok = tag.platform == "any" or (
+            tag.platform.startswith("manylinux") and tag.platform.endswith(f"_{arch}")
+        )
+        if tag.interpreter in ok_interp and plat_ok:
+            return True
+    return False
+
+
+def wheel_version(filename: str) -> str:
+    return str(parse_wheel_filename(filename)[1])
+
+
+def fetch_wheels(
+    s: store_mod.Store,
+    *,
+    ctx: commits.BuildContext,
+    python: str,
+    arch: platforms.Arch,
+    dists: Sequence[str],
+    dest: Path,
+) -> list[Path]:
+    """The wheels of ``dists`` that this commit's wheel stage stored, downloaded to ``dest``."""
+    prefix = store_mod.keys.commit_prefix(ctx.branch, ctx.sha)
+    available = sorted(o.key for o in s.list(prefix))
+    plat = platforms.PLATFORM_TABLE[("Linux", arch)]
+    cp = "cp" + python.replace(".", "")
+    out: list[Path] = []
+    for dist in dists:
+        matches = [k for k in available if _wheel_matches(k.rsplit("/", 1)[-1], dist, python, arch)]
+        if not matches:
+            expected = f"{prefix}{dist}-<version>-{cp}-{cp}-{plat}.whl"
+            raise ArtifactNotFoundError(
+                f"the {dist} wheel for Python {python} {plat} is not in the artifact store "
+                f"{s!r}: expected key {expected}",
+                hint=f"build and store it first: nox -s wheel -- {plat} --python {python}",
+            )
+        key = matches[-1]
+        path = dest / key.rsplit("/", 1)[-1]
+        s.get(key, path)
+        out.append(path)
+    return out
+
+
+# --- one image pair -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    python: str
+    flavor: imagetags.Flavor
+    arch: platforms.Arch
+    tags: tuple[str, ...]
+
+
+@dataclass
+class Result:
+    name: str
+    image_id: str
+    refs: list[str]
+    built: bool
+    seconds: float
+    digest: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _ensure_built(
+    client: Any,
+    *,
+    client_path: str,
+    name: str,
+    refs: Sequence[str],
+    context: BuildContext,
+    build_args: Mapping[str, str],
+    labels: Mapping[str, str],
+    base_id: str,
+    platform: str,
+    force: bool,
+    settings: ImagesSettings,
+    workdir: Path,
+) -> Result:
+    started = time.monotonic()
+    digest = input_digest(
+        context_digest=context.digest(),
+        build_args=build_args,
+        labels=labels,
+        base_image_id=base_id,
+        platform=platform,
+    )
+    existing = None if force else find_by_digest(client, digest)
+    if existing is not None:
+        log.info(f"{name}: inputs unchanged (input digest {digest[:12]}), skipping the build")
+        tag_image(existing, refs)
+        return Result(name, str(existing.id), list(refs), False, time.monotonic() - started, digest)
+    with log.group(f"build {refs[0]} ({platform})"):
+        docker_build(
+            client_path=client_path,
+            context=context,
+            tag=refs[0],
+            build_args=build_args,
+            labels={**labels, DIGEST_LABEL: digest},
+            platform=platform,
+            timeout=settings.build_timeout_seconds,
+            workdir=workdir,
+        )
+    image = client.images.get(refs[0])
+    tag_image(image, refs[1:])
+    return Result(name, str(image.id), list(refs), True, time.monotonic() - started, digest)
+
+
+def _read_dockerfile(cfg: Config, name: str) -> bytes:
+    path = cfg.path("docker") / name / "Dockerfile"
+    if not path.is_file():
+        raise InputError(f"{path} does not exist", hint="restore docker/ from the repository")
+    return path.read_bytes()
+
+
+def smoke_test(
+    client: Any, image_id: str, *, module: str, expected_commit: str, platform: str
+) -> str:
+    """Run ``import module; print(module.__commit__)`` as the image's user; check both."""
+    docker = _sdk()
+
+    script = f"id -u; python -c 'import {module}; print({module}.__commit__)'"
+    try:
+        raw = client.containers.run(
+            image_id, ["sh", "-c", script], remove=True, network_disabled=True, platform=platform
+        )
+    except docker.errors.ContainerError as exc:
+        raise VerificationError(
+            f"smoke run of {image_id[:19]} failed: {exc.stderr!r}",
+            hint=f"the image cannot import {module}; check the wheels and the build log",
+        ) from exc
+    lines = raw.decode().split()
+    if len(lines) != 2:
+        raise VerificationError(f"smoke run printed unexpected output: {raw!r}")
+    uid, commit = str(lines[0]), str(lines[1])
+    if uid == "0":
+        raise VerificationError(
+            f"the image {image_id[:19]} runs as root", hint="docker/minray must end as the user"
+        )
+    if commit != expected_commit:
+        raise VerificationError(
+            f"{module}.__commit__ in the image is {commit!r}, expected {expected_commit}",
+            hint="the store holds wheels of another commit; rebuild them: nox -s wheel",
+        )
+    log.success(f"smoke run: uid {uid}, {module}.__commit__ = {commit}")
+    return uid
+
+
+def copy_out(client: Any, image_id: str, path: str, dest: Path) -> Path:
+    """Copy one file out of an image (without running it), atomically."""
+    container = client.containers.create(image_id, ["true"])
+    try:
+        stream, _stat = container.get_archive(path)
+        buf = io.BytesIO(b"".join(stream))
+    finally:
+        container.remove(force=True)
+    with tarfile.open(fileobj=buf) as tar:
+        member = tar.next()
+        if member is None or not member.isfile():
+            raise DockerError(f"{path} in {image_id[:19]} is not a file")
+        data = tar.extractfile(member)
+        content = data.read() if data else b""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_bytes(content)
+    tmp.replace(dest)
+    return dest
+
+
+@dataclass
+class Stage:
+    cfg: Config
+    settings: ImagesSettings
+    client: Any
+    client_path: str
+    ctx: commits.BuildContext
+    force: bool
+    base_override: str | None
+    workdir: Path
+
+    def refs(self, name: str, tags: Sequence[str]) -> list[str]:
+        return [f"{self.settings.namespace}/{name}:{t}" for t in tags]
+
+    def base_deps(self, job: Job, base: Base) -> Result:
+        s = self.settings
+        lockfile = require_lockfile(self.cfg, job.python)
+        wheelhouse = ensure_wheelhouse(lockfile, job.python, job.arch, s)
+        context = BuildContext()
+        context.add("Dockerfile", _read_dockerfile(self.cfg, "base-deps"))
+        context.add("requirements_compiled.txt", lockfile)
+        context.add_dir("wheelhouse")
+        for whl in sorted(wheelhouse.glob("*.whl")):
+            context.add(f"wheelhouse/{whl.name}", whl)
+        build_args = {
+            "BASE_IMAGE": pinned_ref(self.client, base.image_id),
+            "PYTHON_VERSION": job.python,
+            "PYTHON_INSTALL": s.python_install,
+            "MINRAY_USER": s.user,
+            "MINRAY_UID": str(s.uid),
+            "MINRAY_GID": str(s.gid),
+        }
+        labels = {
+            BASE_LABEL: base.requested,
+            "io.build-support.python": job.python,
+            "io.build-support.flavor": job.flavor,
+            "io.build-support.lockfile-sha256": _sha256_of(lockfile),
+        }
+        if base.standin:
+            labels[STANDIN_LABEL] = base.ref
+        result = self._build(
+            s.base_deps_name,
+            job,
+            context=context,
+            build_args=build_args,
+            labels=labels,
+            base_id=base.image_id,
+        )
+        result.extra["lockfile"] = str(lockfile)
+        return result
+
+    def product(self, job: Job, base_deps: Result) -> Result:
+        s = self.settings
+        lockfile = require_lockfile(self.cfg, job.python)
+        whl_dir = self.workdir / f"whl-{job.python}"
+        whl_dir.mkdir(exist_ok=True)
+        wheels = fetch_wheels(
+            store_mod.open_store(self.cfg),
+            ctx=self.ctx,
+            python=job.python,
+            arch=job.arch,
+            dists=s.wheels,
+            dest=whl_dir,
+        )
+        context = BuildContext()
+        context.add("Dockerfile", _read_dockerfile(self.cfg, "minray"))
+        constraints = constraints_from_lockfile(lockfile.read_text(encoding="utf-8"))
+        context.add("requirements_compiled.txt", constraints.encode())
+        for whl in wheels:
+            context.add(f".whl/{whl.name}", whl)
+        packages = " ".join(
+            f"{parse_wheel_filename(w.name)[0]}=={wheel_version(w.name)}" for w in wheels
+        )
+        version = wheel_version(wheels[0].name)
+        build_args = {
+            "FULL_BASE_IMAGE": pinned_ref(self.client, base_deps.image_id),
+            "MINRAY_PACKAGES": packages,
+            "MINRAY_USER": s.user,
+        }
+        labels = {
+            "org.opencontainers.image.revision": self.ctx.sha,
+            "org.opencontainers.image.version": version,
+            "org.opencontainers.image.source": s.source_url,
+            "org.opencontainers.image.title": s.image_name,
+            "io.build-support.python": job.python,
+            "io.build-support.flavor": job.flavor,
+        }
+        result = self._build(
+            s.image_name,
+            job,
+            context=context,
+            build_args=build_args,
+            labels=labels,
+            base_id=base_deps.image_id,
+        )
+        result.extra["version"] = version
+        return result
+
+    def _build(
+        self,
+        name: str,
+        job: Job,
+        *,
+        context: BuildContext,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        base_id: str,
+    ) -> Result:
+        return _ensure_built(
+            self.client,
+            client_path=self.client_path,
+            name=name,
+            refs=self.refs(name, job.tags),
+            context=context,
+            build_args=build_args,
+            labels=labels,
+            base_id=base_id,
+            platform=platforms.DOCKER_PLATFORMS[job.arch],
+            force=self.force,
+            settings=self.settings,
+            workdir=self.workdir,
+        )
+
+    def run(self, job: Job) -> list[Result]:
+        s = self.settings
+        requested = self.base_override or (s.cpu_base if job.flavor == "cpu" else s.gpu_base)
+        platform = platforms.DOCKER_PLATFORMS[job.arch]
+        base = resolve_base(self.client, requested, arch=job.arch, settings=s, flavor=job.flavor)
+        if s.python_install == "none":
+            check_base_python(self.client, base, job.python, platform)
+        deps = self.base_deps(job, base)
+        product = self.product(job, deps)
+        smoke_test(
+            self.client,
+            product.image_id,
+            module=s.smoke_module,
+            expected_commit=self.ctx.sha,
+            platform=platform,
+        )
+        freeze = copy_out(
+            self.client,
+            product.image_id,
+            f"/home/{s.user}/pip-freeze.txt",
+            self.cfg.path("dist") / "images" / f"{s.image_name}-{job.tags[0]}.pip-freeze.txt",
+        )
+        product.extra["pip_freeze"] = str(freeze)
+        for r in (deps, product):
+            r.extra.update(python=job.python, flavor=job.flavor, arch=job.arch)
+            r.extra["base"] = base.requested
+            if base.standin:
+                r.extra["base_standin"] = base.ref
+        return [deps, product]
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"images: {message}", hint="nox -s images -- --help")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nox -s images --", description="Build base-deps and minray images.")
+    p.add_argument(
+        "--python", action="append", default=[], metavar="X.Y", help="repeatable; default: config"
+    )
+    p.add_argument("--flavor", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument(
+        "--platform",
+        default=None,
+        metavar="TAG",
+        help="wheel platform tag, e.g. manylinux2014_aarch64 (default: the host's)",
+    )
+    p.add_argument(
+        "--base",
+        default=None,
+        metavar="REF",
+        help="base image instead of cpu_base/gpu_base; 'local' = the debootstrap'd Debian",
+    )
+    p.add_argument("--force", action="store_true", help="rebuild even if inputs are unchanged")
+    return p
+
+
+def _arch_for(platform_tag: str | None) -> platforms.Arch:
+    tag = platform_tag or platforms.host_wheel_platform()
+    os_name, arch = platforms.parse_platform_tag(tag)
+    if os_name != "linux":
+        raise UsageError(
+            f"images are Linux images; {tag!r} is a {os_name} platform",
+            hint="use manylinux2014_x86_64 or manylinux2014_aarch64",
+        )
+    return arch
+
+
+def _write_manifest(path: Path, results: Sequence[Result], commit: str) -> None:
+    entries: list[dict[str, Any]] = []
+    if path.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            entries = list(json.loads(path.read_text()).get("images", []))
+    fresh = [
+        {
+            "name": r.name,
+            "image_id": r.image_id,
+            "refs": r.refs,
+            "built": r.built,
+            "input_digest": r.digest,
+            "commit": commit,
+            **r.extra,
+        }
+        for r in results
+    ]
+    keys = {(e["name"], e.get("python"), e.get("flavor"), e.get("arch")) for e in fresh}
+    kept = [
+        e
+        for e in entries
+        if (e.get("name"), e.get("python"), e.get("flavor"), e.get("arch")) not in keys
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"images": kept + fresh}, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def main(argv: list[str], cfg: Config, *, today: dt.date | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = cfg.section("images", ImagesSettings)
+    versions = list(dict.fromkeys(args.python or settings.python_versions))
+    for v in versions:
+        if v not in SUPPORTED_PYTHONS:
+            raise UsageError(
+                f"unsupported Python {v!r}", hint="one of: " + ", ".join(SUPPORTED_PYTHONS)
+            )
+    arch = _arch_for(args.platform)
+    flavor: imagetags.Flavor = args.flavor
+    ctx = commits.context(cfg.root)
+    date = today or dt.datetime.now(dt.timezone.utc).date()
+    cuda = settings.cuda() if flavor == "gpu" else ""
+    jobs = [
+        Job(
+            python=v,
+            flavor=flavor,
+            arch=arch,
+            tags=tuple(
+                imagetags.image_tags(
+                    imagetags.TagInputs(
+                        branch=ctx.branch,
+                        sha=ctx.sha,
+                        pr_number=ctx.pr_number,
+                        date=date,
+                        python=v,
+                        flavor=flavor,
+                        arch=arch,
+                        default_branch=cfg.default_branch,
+                        default_python=settings.default_python,
+                        cuda=cuda,
+                        gpu_alias_cuda=settings.gpu_alias_cuda,
+                    )
+                )
+            ),
+        )
+        for v in versions
+    ]
+    for job in jobs:  # inputs first: fail before any slow step
+        require_lockfile(cfg, job.python)
+    client = connect(settings.engine_timeout_seconds)
+    client_path = settings.docker_cli or provision.docker_client()
+    check_buildkit(client_path)
+    if arch != "x86_64" and rootfs.needs_emulation(arch):
+        rootfs.ensure_binfmt(arch)
+    summary = log.Summary("images", headers=("image", "result", "tags", "time"))
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="build-support-images.") as tmp:
+        stage = Stage(
+            cfg=cfg,
+            settings=settings,
+            client=client,
+            client_path=client_path,
+            ctx=ctx,
+            force=args.force,
+            base_override=args.base,
+            workdir=Path(tmp),
+        )
+        for job in jobs:
+            for r in stage.run(job):
+                results.append(r)
+                summary.add(
+                    image=r.refs[0],
+                    result="built" if r.built else "skipped (inputs unchanged)",
+                    tags=str(len(r.refs)),
+                    time=f"{r.seconds:.1f}s",
+                )
+    if any(r.extra.get("base_standin") for r in results):
+        summary.note(
+            "NOTE: built on a local Debian stand-in base (the configured base image "
+            "could not be pulled); not for publishing."
+        )
+    dist = cfg.path("dist") / "images"
+    _write_manifest(dist / "images.json", results, ctx.sha)
+    summary.emit(dist / "summary.json")
+    return 0
