@@ -79,13 +79,13 @@ print(json.dumps({{"commit": ver.commit, "file": mod.__file__}}))
 """
 
 
-def _default_images() -> Mapping[str, str]:
-    return types.MappingProxyType(
-        {
-            "manylinux2014_x86_64": "quay.io/pypa/manylinux2014_x86_64",
-            "manylinux2014_aarch64": "quay.io/pypa/manylinux2014_aarch64",
-        }
-    )
+#: Build images used when ``images`` in the config names none for a platform.
+DEFAULT_IMAGES: Mapping[str, str] = types.MappingProxyType(
+    {
+        "manylinux2014_x86_64": "quay.io/pypa/manylinux2014_x86_64",
+        "manylinux2014_aarch64": "quay.io/pypa/manylinux2014_aarch64",
+    }
+)
 
 
 def _default_smoke() -> Mapping[str, str]:
@@ -102,7 +102,7 @@ class WheelSettings:
     projects: tuple[str, ...] = ("python", "python/cpp")
     #: Build image per platform, for platforms the host cannot build natively (or all,
     #: with ``native = false``). ``rootfs:<suite>`` = a local Debian image (rootfs.py).
-    images: Mapping[str, str] = field(default_factory=_default_images)
+    images: Mapping[str, str] = field(default_factory=dict)
     #: Build natively when the host is the target platform.
     native: bool = True
     #: Extra smoke-import statement per project, run after ``import <package>``.
@@ -328,7 +328,7 @@ def _short_hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
-def _uv() -> str | None:
+def find_uv() -> str | None:
     with contextlib.suppress(BuildSupportError):
         return cmd.output(["uv", "--version"]) and shutil.which("uv")
     return None
@@ -505,7 +505,9 @@ def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
             f"{wheel.name} does not import in a fresh Python {job.python} venv:\n{exc.message}",
             hint="run the product's tests; a missing compiled module fails here",
         ) from exc
-    return str(json.loads(out.splitlines()[-1])["commit"])
+    report = json.loads(out.splitlines()[-1])
+    log.info(f"{job.label}: import check: {json.dumps(report)}")
+    return str(report["commit"])
 
 
 def _is_policy_refusal(output: str) -> bool:
@@ -667,6 +669,7 @@ def build_container(job: Job, settings: WheelSettings, commit: str, house: Path)
     if not result_lines:
         raise VerificationError(f"the container build of {job.label} reported no result")
     report = json.loads(result_lines[-1][len(RESULT_PREFIX) :])
+    log.info(f"{job.label}: import check in {image}: {json.dumps(report['import'])}")
     wheel = out / str(report["wheel"])
     return Built(
         job,
@@ -798,7 +801,7 @@ def plan_targets(
     targets = []
     for plat in dict.fromkeys(requested):
         _os, arch = platforms.parse_platform_tag(plat)
-        image = overrides.get(plat) or settings.images.get(plat)
+        image = overrides.get(plat) or settings.images.get(plat) or DEFAULT_IMAGES.get(plat)
         mode = build_mode(plat, host, image=image, native=settings.native and not force_container)
         targets.append(Target(plat, arch, mode, image if mode == "container" else None))
     return targets
@@ -825,7 +828,7 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     if args.release:
         _release_gate(cfg, ctx, projects)
     commit = ctx.sha
-    uv = _uv() if settings.installer != "pip" else None
+    uv = find_uv() if settings.installer != "pip" else None
     if settings.installer == "uv" and uv is None:
         raise UsageError(
             "[tool.build_support.wheel] installer = 'uv' but uv is not installed",

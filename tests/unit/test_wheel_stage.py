@@ -76,8 +76,15 @@ def test_plan_targets_applies_overrides_and_dedupes() -> None:
 
 
 def test_default_images_are_the_official_manylinux_ones() -> None:
-    images = wheels.WheelSettings().images
-    assert images["manylinux2014_aarch64"] == "quay.io/pypa/manylinux2014_aarch64"
+    (target,) = wheels.plan_targets(
+        ["manylinux2014_aarch64"], wheels.WheelSettings(), {}, LINUX_X86, force_container=False
+    )
+    assert target.image == "quay.io/pypa/manylinux2014_aarch64"
+    settings = wheels.WheelSettings(images={"manylinux2014_aarch64": "rootfs:bookworm"})
+    (target,) = wheels.plan_targets(
+        ["manylinux2014_aarch64"], settings, {}, LINUX_X86, force_container=False
+    )
+    assert target.image == "rootfs:bookworm"
 
 
 @pytest.mark.parametrize("value", ["manylinux2014_aarch64", "manylinux2014_aarch64=", "=img"])
