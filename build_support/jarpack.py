@@ -246,11 +246,12 @@ def plan(
             else:
                 first_seen[name] = (os_name, info)
                 chosen[name] = os_name
-    # An entry that only some JARs have is a disagreement too.
+    # A file that only some JARs have is a disagreement too (directory entries are
+    # metadata: their union is kept).
     for os_name, zf in jars.items():
         names = set(zf.namelist())
         for name, (first_os, _info) in first_seen.items():
-            if name not in names:
+            if name not in names and not name.endswith("/"):
                 raise VerificationError(
                     f"the non-native entry {name!r} is in the {first_os} runtime JAR "
                     f"({jars[first_os].filename}) but not in the {os_name} one ({zf.filename})",

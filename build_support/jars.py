@@ -265,11 +265,12 @@ def build_natives(
 
 # -- Maven ----------------------------------------------------------------------------------
 
-_NOT_FOUND = re.compile(r"Could not find artifact (\S+)")
-_UNRESOLVED = re.compile(r"The following artifacts could not be resolved: ([^:\s]+(?::[^:,\s]+)+)")
-_DESCRIPTOR = re.compile(r"Failed to read artifact descriptor for (\S+)")
-_COLLECT = re.compile(r"Failed to collect dependencies at (\S+)")
-_TRANSFER = re.compile(r"Could not transfer artifact (\S+)")
+_ARTIFACT = r"([\w.\-]+:[\w.\-]+(?::[\w.\-${}]+){1,3})"
+_UNRESOLVED = re.compile(r"The following artifacts could not be resolved: " + _ARTIFACT)
+_NOT_FOUND = re.compile(r"Could not find artifact " + _ARTIFACT)
+_DESCRIPTOR = re.compile(r"Failed to read artifact descriptor for " + _ARTIFACT)
+_COLLECT = re.compile(r"Failed to collect dependencies at " + _ARTIFACT)
+_TRANSFER = re.compile(r"Could not transfer artifact " + _ARTIFACT)
 
 
 def _coordinate(artifact: str) -> str:
@@ -281,7 +282,7 @@ def _coordinate(artifact: str) -> str:
 def diagnose_maven(output: str, project: poms.JavaProject) -> BuildSupportError | None:
     """A precise error for a known Maven failure, naming the dependencies.toml entry."""
     transfer = _TRANSFER.search(output)
-    for pattern in (_NOT_FOUND, _UNRESOLVED, _DESCRIPTOR, _COLLECT):
+    for pattern in (_UNRESOLVED, _NOT_FOUND, _DESCRIPTOR, _COLLECT):
         m = pattern.search(output)
         if m is None:
             continue
@@ -334,7 +335,7 @@ def maven_argv(
 
 _SHOW = re.compile(
     r"^\[(INFO|WARNING|ERROR)\] (Tests run:|Reactor Summary|minray|BUILD|Total time|"
-    r"Building jar|Installing|Replacing|Including|Could not|Failed)"
+    r"Building jar|Could not|Failed)"
 )
 
 
@@ -458,6 +459,11 @@ def _summary_row(summary: log.Summary, path: Path, key: str, started: float) -> 
     )
 
 
+def _summary(stage: str) -> log.Summary:
+    # The key is in the JSON twin; the table stays readable.
+    return log.Summary(stage, headers=("artifact", "size", "sha256", "time"))
+
+
 # -- stages ----------------------------------------------------------------------------------
 
 
@@ -510,7 +516,7 @@ def build_os(  # noqa: PLR0915
             hint=f'add e.g. "{os_name}-{host.arch}"',
         )
     javadoc = settings.javadoc if javadoc is None else javadoc
-    summary = log.Summary(f"jars {os_name}", headers=("artifact", "size", "sha256", "key", "time"))
+    summary = _summary(f"jars {os_name}")
     with log.group("jars: check the generated POMs"):
         poms.check(project)
     with log.group("jars: toolchain"):
@@ -561,6 +567,7 @@ def build_os(  # noqa: PLR0915
             s.put(key, dest)
             _summary_row(summary, dest, key, started)
             published.append(dest)
+    summary.note(f"stored under {store.keys.jar_key(ctx.branch, ctx.sha, os_name, 'x')[:-2]}/")
     summary.note(
         f"natives: {', '.join(map(str, targets))}; tests "
         + ("skipped" if skip_tests else "passed")
@@ -588,7 +595,7 @@ def build_multiplatform(
     s = store.open_store(cfg)
     wait = timeout if timeout is not None else (settings.wait_timeout_seconds or None)
     interval = settings.wait_interval_seconds or None
-    summary = log.Summary("jars multiplatform", headers=("artifact", "size", "sha256", "key", "time"))
+    summary = _summary("jars multiplatform")
     started = time.monotonic()
     dest = cfg.path("dist") / "jars" / MULTIPLATFORM / filename
     with tempfile.TemporaryDirectory(prefix="jars-multiplatform-") as tmp:
@@ -625,6 +632,7 @@ def build_multiplatform(
     key = multiplatform_key(ctx.branch, ctx.sha, filename)
     s.put(key, dest)
     _summary_row(summary, dest, key, started)
+    summary.note(f"stored as {key}; natives: {', '.join(map(str, result.platforms))}")
     summary.emit(cfg.path("dist") / "jars" / f"{MULTIPLATFORM}.json")
     return dest
 

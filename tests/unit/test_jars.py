@@ -1,0 +1,256 @@
+"""The jars stage's pure parts: settings, toolchain parsing, Maven diagnosis, commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from build_support import config, jars, platforms, poms
+from build_support.errors import (
+    CommandFailedError,
+    ConfigError,
+    PlatformError,
+    ResolutionError,
+    ToolMissingError,
+    UsageError,
+)
+from build_support.jarpack import Platform
+
+LINUX_X86 = platforms.Host("Linux", "x86_64")
+DARWIN_ARM = platforms.Host("Darwin", "arm64")
+
+
+def _cfg(project_root: Path, **jars_table: object) -> config.Config:
+    cfg = config.load(project_root)
+    return dataclasses.replace(cfg, sections={**cfg.sections, "jars": jars_table})
+
+
+def test_default_settings_build_both_linux_natives() -> None:
+    s = jars.JarsSettings()
+    assert s.for_os("linux") == [Platform("linux", "x86_64"), Platform("linux", "aarch64")]
+    assert s.for_os("darwin") == []
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"platforms": []}, "platforms is empty"),
+        ({"platforms": ["linux-sparc"]}, "unknown platform 'linux-sparc'"),
+        ({"min_jdk": 8}, "min_jdk"),
+        ({"javadoc": "yes"}, "javadoc"),
+        ({"platform": ["linux-x86_64"]}, "unknown key"),
+    ],
+)
+def test_bad_settings(project_root: Path, table: dict[str, object], message: str) -> None:
+    cfg = _cfg(project_root, **table)
+    with pytest.raises(ConfigError, match=message):
+        cfg.section("jars", jars.JarsSettings)
+
+
+@pytest.mark.parametrize(
+    ("text", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment', 17),
+        ('java version "1.8.0_392"\nJava(TM) SE Runtime', 8),
+        ('openjdk version "21" 2023-09-19', 21),
+        ("javac 17.0.15", 17),
+        ("javac 1.8.0_392", 8),
+        ("something else", None),
+    ],
+)
+def test_parse_java_major(text: str, major: int | None) -> None:
+    assert jars.parse_java_major(text) == major
+
+
+def test_parse_maven_version() -> None:
+    assert jars.parse_maven_version("\x1b[1mApache Maven 3.8.7\x1b[m\nMaven home") == (3, 8, 7)
+    assert jars.parse_maven_version("nope") is None
+
+
+def _fake_jdk(tmp_path: Path, version: str, *, jni: bool = True) -> Path:
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    for tool, text in (("java", f'openjdk version "{version}"'), ("javac", f"javac {version}")):
+        script = home / "bin" / tool
+        script.write_text(f"#!/bin/sh\necho '{text}' >&2\n")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    if jni:
+        (home / "include").mkdir()
+        (home / "include" / "jni.h").write_text("")
+    return home
+
+
+@pytest.mark.subprocess
+def test_old_jdk_is_refused_naming_the_needed_version(tmp_path: Path) -> None:
+    home = _fake_jdk(tmp_path, "1.8.0_392")
+    with pytest.raises(ToolMissingError) as info:
+        jars.check_jdk(11, home)
+    assert "version 8" in str(info.value)
+    assert "JDK >= 11" in str(info.value)
+    assert info.value.exit_code == 3
+
+
+@pytest.mark.subprocess
+def test_jdk_accepted_and_jre_refused(tmp_path: Path) -> None:
+    home = _fake_jdk(tmp_path, "17.0.15")
+    assert jars.check_jdk(11, home).major == 17
+    (home / "include" / "jni.h").unlink()
+    with pytest.raises(ToolMissingError, match=r"no include/jni\.h"):
+        jars.check_jdk(11, home)
+    (home / "bin" / "javac").unlink()
+    with pytest.raises(ToolMissingError, match="is not a JDK"):
+        jars.check_jdk(11, home)
+
+
+def test_java_home_from_env(tmp_path: Path) -> None:
+    assert jars.java_home({"JAVA_HOME": str(tmp_path)}) == tmp_path
+
+
+def test_no_javac_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolMissingError, match="javac is not on PATH"):
+        jars.java_home({})
+
+
+def _project(project_root: Path) -> poms.JavaProject:
+    return poms.load_project(project_root / "java")
+
+
+MAVEN_NOT_FOUND = """\
+[INFO] BUILD FAILURE
+[ERROR] Failed to execute goal on project minray-api: Could not resolve dependencies for \
+project io.minray:minray-api:jar:0.1.0: Could not find artifact \
+org.slf4j:slf4j-api:jar:9.9.9 in central (https://repo.maven.apache.org/maven2) -> [Help 1]
+"""
+
+MAVEN_UNRESOLVED = """\
+[ERROR] Failed to execute goal on project minray-runtime: Could not resolve dependencies for \
+project io.minray:minray-runtime:jar:0.1.0: The following artifacts could not be resolved: \
+com.google.code.gson:gson:jar:0.0.1 (absent): Could not find artifact ...
+"""
+
+
+def test_diagnose_unresolvable_dependency_names_the_entry(project_root: Path) -> None:
+    err = jars.diagnose_maven(MAVEN_NOT_FOUND, _project(project_root))
+    assert isinstance(err, ResolutionError)
+    assert "org.slf4j:slf4j-api:jar:9.9.9" in err.message
+    assert "modules.api.dependencies: org.slf4j:slf4j-api:2.0.17" in err.message
+    assert "modules.runtime.dependencies: org.slf4j:slf4j-api:2.0.17" in err.message
+    assert err.exit_code == 7
+    err2 = jars.diagnose_maven(MAVEN_UNRESOLVED, _project(project_root))
+    assert isinstance(err2, ResolutionError)
+    assert "modules.runtime.dependencies: com.google.code.gson:gson:2.11.0" in err2.message
+
+
+def test_diagnose_other_failures(project_root: Path) -> None:
+    project = _project(project_root)
+    transfer = "[ERROR] Could not transfer artifact a:b:pom:1 from/to central: timeout"
+    assert isinstance(jars.diagnose_maven(transfer, project), ResolutionError)
+    tests = "[ERROR] There are test failures.\n"
+    err = jars.diagnose_maven(tests, project)
+    assert isinstance(err, CommandFailedError)
+    assert "surefire" in str(err)
+    assert jars.diagnose_maven("[ERROR] something new", project) is None
+
+
+def test_maven_argv() -> None:
+    argv = jars.maven_argv(2, skip_tests=True, javadoc=True, native_dir=Path("/n"))
+    assert argv[:7] == ["mvn", "-B", "-ntp", "-T", "2", "clean", "install"]
+    assert "-Dminray.native.dir=/n" in argv
+    assert "-DskipTests" in argv
+    assert "-Prelease" in argv
+    assert "-Dgpg.skip=true" in argv
+    plain = jars.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"))
+    assert "-DskipTests" not in plain
+    assert "-Prelease" not in plain
+
+
+def test_compiler_choice() -> None:
+    args = dict(
+        jdk_home=Path("/jdk"),
+        sources=[Path("a.c")],
+        include_dirs=[Path("/inc")],
+        version="1.2.3",
+        out=Path("/o/lib.so"),
+    )
+    native = jars.compiler_argv(Platform("linux", "x86_64"), LINUX_X86, **args)  # type: ignore[arg-type]
+    cross = jars.compiler_argv(Platform("linux", "aarch64"), LINUX_X86, **args)  # type: ignore[arg-type]
+    assert native[0] == "gcc"
+    assert cross[0] == "aarch64-linux-gnu-gcc"
+    assert "-I/jdk/include/linux" in cross
+    assert '-DMINRAY_VERSION="1.2.3"' in cross
+    assert cross[-2:] == ["-o", "/o/lib.so"]
+    mac = jars.compiler_argv(Platform("darwin", "aarch64"), DARWIN_ARM, **args)  # type: ignore[arg-type]
+    assert mac[:4] == ["cc", "-dynamiclib", "-arch", "arm64"]
+    with pytest.raises(PlatformError, match="macOS host"):
+        jars.compiler_argv(Platform("darwin", "aarch64"), LINUX_X86, **args)  # type: ignore[arg-type]
+    with pytest.raises(PlatformError, match="Linux host"):
+        jars.compiler_argv(Platform("linux", "x86_64"), DARWIN_ARM, **args)  # type: ignore[arg-type]
+
+
+def test_darwin_on_linux_is_refused_before_any_work(project_root: Path) -> None:
+    cfg = config.load(project_root)
+    with pytest.raises(PlatformError) as info:
+        jars.build_os(cfg, "darwin", skip_tests=True, host=LINUX_X86)
+    assert "needs a darwin host; this one is Linux-x86_64" in str(info.value)
+    assert info.value.exit_code == 14
+
+
+def test_os_without_configured_platforms(project_root: Path) -> None:
+    cfg = _cfg(project_root, platforms=["linux-x86_64"])
+    with pytest.raises(ConfigError, match="no darwin platform"):
+        jars.build_os(cfg, "darwin", skip_tests=True, host=DARWIN_ARM)
+
+
+def test_multiplatform_key() -> None:
+    sha = "a" * 40
+    assert (
+        jars.multiplatform_key("releases/2.1", sha, "minray-runtime-0.1.0.jar")
+        == f"jars/releases/2.1/{sha}/multiplatform/minray-runtime-0.1.0.jar"
+    )
+
+
+def test_cli_rejects_unknown_actions(project_root: Path) -> None:
+    cfg = config.load(project_root)
+    with pytest.raises(UsageError, match="invalid choice"):
+        jars.main(["windows"], cfg)
+    with pytest.raises(UsageError):
+        jars.main([], cfg)
+
+
+def _deploy_dir(project_root: Path, tmp_path: Path) -> Path:
+    d = tmp_path / "dist"
+    d.mkdir()
+    java = project_root / "java"
+    shutil.copyfile(java / "pom.xml", d / "minray-parent-0.1.0.pom")
+    for module, artifact in (("api", "minray-api"), ("runtime", "minray-runtime"), ("serve", "minray-serve")):
+        shutil.copyfile(java / module / "pom.xml", d / f"{artifact}-0.1.0.pom")
+        for suffix in ("", "-sources", "-javadoc"):
+            with zipfile.ZipFile(d / f"{artifact}-0.1.0{suffix}.jar", "w") as zf:
+                zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+    return d
+
+
+def test_deploy_check_complete_and_missing(project_root: Path, tmp_path: Path) -> None:
+    cfg = config.load(project_root)
+    d = _deploy_dir(project_root, tmp_path)
+    assert jars.deploy_check(cfg, d) == []
+    (d / "minray-serve-0.1.0-javadoc.jar").unlink()
+    (d / "minray-api-0.1.0-sources.jar").write_text("not a zip")
+    parent = d / "minray-parent-0.1.0.pom"
+    parent.write_text(parent.read_text().replace("<licenses>", "<!--").replace("</licenses>", "-->"))
+    problems = jars.deploy_check(cfg, d)
+    assert any(p.startswith("minray-serve-0.1.0-javadoc.jar: missing") for p in problems)
+    assert any(p.startswith("minray-api-0.1.0-sources.jar: missing") for p in problems)
+    assert "minray-parent-0.1.0.pom: no <licenses>" in problems
+    assert "minray-api-0.1.0.pom: no <licenses> (nor inherited from the parent)" in problems
+    with pytest.raises(Exception, match="not ready for a Maven Central deploy"):
+        jars.main(["deploy-check", "--dir", str(d)], cfg)
+    assert jars.deploy_check(cfg, tmp_path / "nope") == [
+        f"{tmp_path / 'nope'} does not exist: run `nox -s jars -- linux` first"
+    ]
