@@ -1,0 +1,269 @@
+"""The jars stage for real: one Maven build of the three modules (shared by the module),
+both linux natives, the multiplatform JAR from the local and the S3 store, a JVM."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from build_support import config, jarpack, jars, poms, store
+from build_support.errors import ResolutionError, StoreTimeoutError
+from build_support.jarpack import Platform
+
+from ..conftest import git
+
+BRANCH = "main"
+RUNTIME = "minray-runtime-0.1.0.jar"
+BOTH_LINUX = [Platform("linux", "x86_64"), Platform("linux", "aarch64")]
+
+
+@dataclass(frozen=True)
+class LinuxBuild:
+    cfg: config.Config
+    sha: str
+    store_url: str
+    dist: Path
+    published: list[Path]
+    java_status_before: str
+    java_status_after: str
+
+
+def _cfg(root: Path, dist: Path, **jars_table: object) -> config.Config:
+    cfg = config.load(root)
+    sections = dict(cfg.sections)
+    if jars_table:
+        sections["jars"] = {**sections.get("jars", {}), **jars_table}
+    return dataclasses.replace(
+        cfg, paths=dataclasses.replace(cfg.paths, dist=str(dist)), sections=sections
+    )
+
+
+@pytest.fixture(scope="module")
+def linux_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinuxBuild]:
+    """``jars -- linux`` once, with tests and javadoc, into a local store in tmp."""
+    root = Path(__file__).resolve().parents[2]
+    tmp = tmp_path_factory.mktemp("jars")
+    sha = git(root, "rev-parse", "HEAD")
+    store_dir = tmp / "store"
+    dist = tmp / "dist"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BUILD_SUPPORT_STORE", str(store_dir))
+        mp.setenv("BUILD_SUPPORT_COMMIT", sha)
+        mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+        cfg = _cfg(root, dist)
+        before = git(root, "status", "--porcelain", "--", "java")
+        published = jars.build_os(cfg, "linux", skip_tests=False, javadoc=True)
+        after = git(root, "status", "--porcelain", "--", "java")
+        yield LinuxBuild(cfg, sha, str(store_dir), dist, published, before, after)
+
+
+def _native_check(jar: Path) -> str:
+    proc = subprocess.run(
+        ["java", "-cp", str(jar), "io.minray.runtime.NativeCheck"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_linux_build_stores_every_module(linux_build: LinuxBuild) -> None:
+    names = sorted(p.name for p in linux_build.published)
+    for artifact in ("minray-api", "minray-runtime", "minray-serve"):
+        for suffix in (".jar", "-sources.jar", "-javadoc.jar", ".pom"):
+            assert f"{artifact}-0.1.0{suffix}" in names
+    s = store.open_url(linux_build.store_url)
+    stored = {i.key.rsplit("/", 1)[-1] for i in s.list(f"jars/{BRANCH}/{linux_build.sha}/linux/")}
+    assert stored == set(names)
+    # The build leaves the working tree as it was (natives are staged under build/).
+    assert linux_build.java_status_after == linux_build.java_status_before
+    # Maven's tests ran: the native test was not skipped because the library was staged.
+    log = (linux_build.cfg.root / "build" / "jars" / "maven.log").read_text()
+    assert "Tests run:" in log
+    assert "SKIPPED native calls" not in log
+    assert "BUILD SUCCESS" in log
+
+
+def test_linux_runtime_jar_carries_both_natives(linux_build: LinuxBuild) -> None:
+    jar = linux_build.dist / "jars" / "linux" / RUNTIME
+    jarpack.check_natives(jar, BOTH_LINUX, "minray_jni")  # ELF e_machine 62 and 183
+    with zipfile.ZipFile(jar) as zf:
+        assert "io/minray/shaded/com/google/gson/Gson.class" in zf.namelist()
+    assert "minray-native OK linux/x86_64 version=0.1.0" in _native_check(jar)
+    reduced = (linux_build.dist / "jars" / "linux" / "minray-runtime-0.1.0.pom").read_text()
+    assert "<artifactId>gson</artifactId>" not in reduced  # shade's reduced POM is published
+
+
+def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BUILD_SUPPORT_STORE", linux_build.store_url)
+        mp.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
+        mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+        first = jars.build_multiplatform(linux_build.cfg, timeout=0)
+        data = first.read_bytes()
+        other = _cfg(linux_build.cfg.root, tmp_path / "dist2")
+        second = jars.build_multiplatform(other, timeout=0)
+    assert second.read_bytes() == data  # byte-identical on a second run
+    with zipfile.ZipFile(first) as zf:
+        names = zf.namelist()
+    assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
+    jarpack.check_natives(first, BOTH_LINUX, "minray_jni")
+    assert "minray-native OK linux/x86_64" in _native_check(first)
+    s = store.open_url(linux_build.store_url)
+    key = f"jars/{BRANCH}/{linux_build.sha}/multiplatform/{RUNTIME}"
+    assert s.exists(key)
+    assert s.info(key).sha256 == store.base.sha256_file(first)
+
+
+def test_multiplatform_from_s3(
+    linux_build: LinuxBuild, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"s3://{s3_bucket}/ci"
+    s3 = store.open_url(url)
+    linux_key = store.keys.jar_key(BRANCH, linux_build.sha, "linux", RUNTIME)
+    s3.put(linux_key, linux_build.dist / "jars" / "linux" / RUNTIME)
+    monkeypatch.setenv("BUILD_SUPPORT_STORE", url)
+    monkeypatch.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
+    monkeypatch.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+    cfg = _cfg(linux_build.cfg.root, tmp_path / "dist")
+    jar = jars.build_multiplatform(cfg, timeout=0)
+    local = jars.build_multiplatform(
+        _cfg(linux_build.cfg.root, tmp_path / "dist-local"), timeout=0, check_jvm=False
+    )
+    assert jar.read_bytes() == local.read_bytes()
+    assert s3.exists(f"jars/{BRANCH}/{linux_build.sha}/multiplatform/{RUNTIME}")
+
+
+def test_multiplatform_waits_for_a_jar_that_arrives(
+    linux_build: LinuxBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_dir = tmp_path / "store"
+    monkeypatch.setenv("BUILD_SUPPORT_STORE", str(store_dir))
+    monkeypatch.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
+    monkeypatch.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+    key = store.keys.jar_key(BRANCH, linux_build.sha, "linux", RUNTIME)
+    source = linux_build.dist / "jars" / "linux" / RUNTIME
+
+    def produce() -> None:
+        time.sleep(1.0)
+        store.open_url(str(store_dir)).put(key, source)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    cfg = _cfg(linux_build.cfg.root, tmp_path / "dist", wait_interval_seconds=0.2)
+    started = time.monotonic()
+    try:
+        jar = jars.build_multiplatform(cfg, timeout=60, check_jvm=False)
+    finally:
+        producer.join()
+    assert time.monotonic() - started >= 1.0
+    jarpack.check_natives(jar, BOTH_LINUX, "minray_jni")
+
+
+def test_missing_platform_jar_names_key_and_producer(
+    linux_build: LinuxBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUILD_SUPPORT_STORE", linux_build.store_url)
+    monkeypatch.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
+    monkeypatch.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+    cfg = _cfg(
+        linux_build.cfg.root,
+        tmp_path / "dist",
+        platforms=["linux-x86_64", "linux-aarch64", "darwin-aarch64"],
+    )
+    with pytest.raises(StoreTimeoutError) as info:
+        jars.build_multiplatform(cfg, timeout=0)
+    text = str(info.value)
+    assert f"jars/{BRANCH}/{linux_build.sha}/darwin/{RUNTIME}" in text
+    assert "nox -s jars -- darwin" in text
+    assert info.value.exit_code == 12
+    assert not (tmp_path / "dist" / "jars" / "multiplatform" / RUNTIME).exists()
+
+
+def test_deploy_check_on_the_build(linux_build: LinuxBuild) -> None:
+    assert jars.deploy_check(linux_build.cfg, linux_build.dist / "jars" / "linux") == []
+
+
+def test_unresolvable_dependency_is_named(
+    linux_build: LinuxBuild, tmp_path: Path
+) -> None:
+    # After the real build (so Maven's plugins are cached); resolution fails before compiling.
+    src = linux_build.cfg.root / "java"
+    java = tmp_path / "java"
+    shutil.copytree(src, java, ignore=shutil.ignore_patterns("target", "native-resources"))
+    deps = java / "dependencies.toml"
+    deps.write_text(
+        deps.read_text().replace('"org.slf4j:slf4j-api:2.0.17",', '"org.slf4j:slf4j-api:0.0.0-nope",', 1)
+    )
+    project = poms.load_project(java)
+    poms.write(project)
+    jdk = jars.check_jdk(11)
+    with pytest.raises(ResolutionError) as info:
+        jars.run_maven(
+            project,
+            ["mvn", "-B", "-ntp", "-pl", "api", "compile"],
+            jdk,
+            600,
+            tmp_path / "maven.log",
+        )
+    text = str(info.value)
+    assert "org.slf4j:slf4j-api" in text
+    assert "modules.api.dependencies: org.slf4j:slf4j-api:0.0.0-nope" in text
+    assert info.value.exit_code == 7
+
+
+def _mini_project(project_root: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "java" / "templates").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.build_support]\ndefault_branch = "main"\n')
+    for name in ("pom.xml", "dependencies.toml", "templates/pom-module.xml.tmpl"):
+        shutil.copyfile(project_root / "java" / name, root / "java" / name)
+    for module in ("api", "runtime", "serve"):
+        (root / "java" / module).mkdir()
+        shutil.copyfile(project_root / "java" / module / "pom.xml", root / "java" / module / "pom.xml")
+    return root
+
+
+def _stage(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "build_support", "jars", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_poms_cli_exit_codes(project_root: Path, tmp_path: Path) -> None:
+    root = _mini_project(project_root, tmp_path)
+    assert _stage(root, "check-poms").returncode == 0
+    pom = root / "java" / "serve" / "pom.xml"
+    pom.write_text(pom.read_text().replace("Serve", "Serving"))
+    stale = _stage(root, "check-poms")
+    assert stale.returncode == 8
+    assert "serve/pom.xml" in stale.stderr
+    assert "generate-poms" in stale.stderr
+    assert _stage(root, "generate-poms").returncode == 0
+    assert pom.read_bytes() == (project_root / "java" / "serve" / "pom.xml").read_bytes()
+    template = root / "java" / "templates" / "pom-module.xml.tmpl"
+    template.write_text(template.read_text().replace("{{name}}", "{{title}}"))
+    bad = _stage(root, "check-poms")
+    assert bad.returncode == 6
+    assert "pom-module.xml.tmpl:17: unknown placeholder {{title}}" in bad.stderr
+    assert pom.read_bytes() == (project_root / "java" / "serve" / "pom.xml").read_bytes()
+    darwin = _stage(root, "darwin")
+    assert darwin.returncode == 14
+    assert "needs a darwin host" in darwin.stderr
