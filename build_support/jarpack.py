@@ -149,9 +149,7 @@ def native_platforms(names: Iterable[str]) -> set[Platform]:
     return found
 
 
-def select_entries(
-    names: Iterable[str], os_name: str
-) -> tuple[list[str], list[str], list[str]]:
+def select_entries(names: Iterable[str], os_name: str) -> tuple[list[str], list[str], list[str]]:
     """Split a JAR's entries into (natives of ``os_name``, shared, natives of other OSes)."""
     own: list[str] = []
     shared: list[str] = []

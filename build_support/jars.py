@@ -150,9 +150,7 @@ def check_jdk(min_major: int, home: Path | None = None) -> Jdk:
     java, javac = home / "bin" / "java", home / "bin" / "javac"
     for tool in (java, javac):
         if not tool.exists():
-            raise ToolMissingError(
-                f"{tool} does not exist: {home} is not a JDK", hint=JDK_HINT
-            )
+            raise ToolMissingError(f"{tool} does not exist: {home} is not a JDK", hint=JDK_HINT)
     java_out = cmd.run([java, "-version"], capture=True, echo=False, timeout=60)
     javac_out = cmd.run([javac, "-version"], capture=True, echo=False, timeout=60)
     java_major = parse_java_major(java_out.stdout + java_out.stderr)
@@ -200,6 +198,7 @@ def check_maven(jdk: Jdk) -> str:
 def compiler_argv(
     target: Platform,
     host: platforms.Host,
+    *,
     jdk_home: Path,
     sources: Sequence[Path],
     include_dirs: Sequence[Path],
@@ -231,6 +230,7 @@ def build_natives(
     cfg: Config,
     settings: JarsSettings,
     targets: Sequence[Platform],
+    *,
     jdk: Jdk,
     version: str,
     dest: Path,
@@ -251,7 +251,15 @@ def build_natives(
     for target in targets:
         out = dest / target.library(settings.native_library)
         out.parent.mkdir(parents=True, exist_ok=True)
-        argv = compiler_argv(target, host, jdk.home, sources, include_dirs, version, out)
+        argv = compiler_argv(
+            target,
+            host,
+            jdk_home=jdk.home,
+            sources=sources,
+            include_dirs=include_dirs,
+            version=version,
+            out=out,
+        )
         cmd.run(
             argv,
             timeout=settings.tool_timeout_seconds,
@@ -316,15 +324,11 @@ def diagnose_maven(output: str, project: poms.JavaProject) -> BuildSupportError 
             "`--skip-tests` builds without them",
         )
     if "COMPILATION ERROR" in output:
-        return CommandFailedError(
-            "the Java sources did not compile", returncode=1, output=output
-        )
+        return CommandFailedError("the Java sources did not compile", returncode=1, output=output)
     return None
 
 
-def maven_argv(
-    threads: int, *, skip_tests: bool, javadoc: bool, native_dir: Path
-) -> list[str]:
+def maven_argv(threads: int, *, skip_tests: bool, javadoc: bool, native_dir: Path) -> list[str]:
     argv = ["mvn", "-B", "-ntp", "-T", str(threads), "clean", "install"]
     argv.append(f"-Dminray.native.dir={native_dir}")
     if skip_tests:
@@ -378,9 +382,7 @@ class Built:
     path: Path
 
 
-def module_outputs(
-    project: poms.JavaProject, *, javadoc: bool
-) -> list[Built]:
+def module_outputs(project: poms.JavaProject, *, javadoc: bool) -> list[Built]:
     """The files a deploy needs from each module's target/, checked to exist."""
     out: list[Built] = []
     missing: list[str] = []
@@ -504,8 +506,7 @@ def build_os(  # noqa: PLR0915
     host = host or platforms.current_host()
     if host.os != os_name:
         raise PlatformError(
-            f"`jars -- {os_name}` needs a {os_name} host; this one is {host.system}-"
-            f"{host.machine}",
+            f"`jars -- {os_name}` needs a {os_name} host; this one is {host.system}-{host.machine}",
             hint=f"run it on a {os_name} CI agent; here run `nox -s jars -- {host.os}`",
         )
     settings, project = load(cfg)
@@ -528,7 +529,15 @@ def build_os(  # noqa: PLR0915
     build_dir = cfg.root / "build" / "jars"
     native_dir = build_dir / "native-resources"
     with log.group(f"jars: native libraries for {', '.join(map(str, targets))}"):
-        build_natives(cfg, settings, targets, jdk, project.version, native_dir, host)
+        build_natives(
+            cfg,
+            settings,
+            targets,
+            jdk=jdk,
+            version=project.version,
+            dest=native_dir,
+            host=host,
+        )
     threads = settings.maven_threads or os.cpu_count() or 1
     argv = maven_argv(threads, skip_tests=skip_tests, javadoc=javadoc, native_dir=native_dir)
     with log.group("jars: mvn clean install" + (" (tests skipped)" if skip_tests else "")):
@@ -649,9 +658,7 @@ def deploy_check(cfg: Config, directory: Path) -> list[str]:
     if not parent.is_file():
         problems.append(f"{parent.name}: missing (the parent POM)")
     else:
-        problems += [
-            f"{parent.name}: no <{f}>" for f in poms.missing_metadata(parent, None)
-        ]
+        problems += [f"{parent.name}: no <{f}>" for f in poms.missing_metadata(parent, None)]
     for m in project.modules:
         stem = f"{m.artifact_id}-{project.version}"
         wanted = {
@@ -680,9 +687,7 @@ def deploy_check(cfg: Config, directory: Path) -> list[str]:
         else:
             cells.append("-")
         rows.append(cells)
-    log.info(
-        log.format_table(("artifact", "pom", "jar", "sources", "javadoc", "metadata"), rows)
-    )
+    log.info(log.format_table(("artifact", "pom", "jar", "sources", "javadoc", "metadata"), rows))
     log.info("signatures (.asc) are made at deploy time by `publish maven` (GPG)")
     return problems
 
@@ -713,7 +718,10 @@ def _parser() -> argparse.ArgumentParser:
         help="multiplatform: how long to wait for other jobs' JARs (0: don't wait)",
     )
     p.add_argument(
-        "--dir", type=Path, default=None, help="deploy-check: directory (default dist/jars/<host os>)"
+        "--dir",
+        type=Path,
+        default=None,
+        help="deploy-check: directory (default dist/jars/<host os>)",
     )
     return p
 

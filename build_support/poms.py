@@ -167,9 +167,7 @@ def _parse_shade(value: object, where: str) -> Shade:
     if not isinstance(relocations, dict) or not all(
         isinstance(v, str) and v for v in relocations.values()
     ):
-        raise InputError(
-            f"{where}.relocations must be a table of pattern = shadedPattern strings"
-        )
+        raise InputError(f"{where}.relocations must be a table of pattern = shadedPattern strings")
     return Shade(
         artifacts=_str_list(value["artifacts"], f"{where}.artifacts"),
         relocations=tuple((str(k), str(v)) for k, v in relocations.items()),

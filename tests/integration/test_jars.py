@@ -19,8 +19,7 @@ import pytest
 from build_support import config, jarpack, jars, poms, store
 from build_support.errors import ResolutionError, StoreTimeoutError
 from build_support.jarpack import Platform
-
-from ..conftest import git
+from tests.conftest import git
 
 BRANCH = "main"
 RUNTIME = "minray-runtime-0.1.0.jar"
@@ -196,16 +195,16 @@ def test_deploy_check_on_the_build(linux_build: LinuxBuild) -> None:
     assert jars.deploy_check(linux_build.cfg, linux_build.dist / "jars" / "linux") == []
 
 
-def test_unresolvable_dependency_is_named(
-    linux_build: LinuxBuild, tmp_path: Path
-) -> None:
+def test_unresolvable_dependency_is_named(linux_build: LinuxBuild, tmp_path: Path) -> None:
     # After the real build (so Maven's plugins are cached); resolution fails before compiling.
     src = linux_build.cfg.root / "java"
     java = tmp_path / "java"
     shutil.copytree(src, java, ignore=shutil.ignore_patterns("target", "native-resources"))
     deps = java / "dependencies.toml"
     deps.write_text(
-        deps.read_text().replace('"org.slf4j:slf4j-api:2.0.17",', '"org.slf4j:slf4j-api:0.0.0-nope",', 1)
+        deps.read_text().replace(
+            '"org.slf4j:slf4j-api:2.0.17",', '"org.slf4j:slf4j-api:0.0.0-nope",', 1
+        )
     )
     project = poms.load_project(java)
     poms.write(project)
@@ -232,7 +231,9 @@ def _mini_project(project_root: Path, tmp_path: Path) -> Path:
         shutil.copyfile(project_root / "java" / name, root / "java" / name)
     for module in ("api", "runtime", "serve"):
         (root / "java" / module).mkdir()
-        shutil.copyfile(project_root / "java" / module / "pom.xml", root / "java" / module / "pom.xml")
+        shutil.copyfile(
+            project_root / "java" / module / "pom.xml", root / "java" / module / "pom.xml"
+        )
     return root
 
 

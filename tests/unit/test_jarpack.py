@@ -255,7 +255,7 @@ def test_entry_in_one_jar_only_is_a_disagreement(tmp_path: Path) -> None:
             "native/darwin/aarch64/libminray_jni.dylib": macho_header(0x0100000C),
         },
     )
-    with pytest.raises(VerificationError, match="'extra/Only.class' is in the darwin"):
+    with pytest.raises(VerificationError, match=r"'extra/Only\.class' is in the darwin"):
         jarpack.repack(
             [Source("linux", linux), Source("darwin", darwin)],
             tmp_path / "o.jar",
@@ -283,7 +283,7 @@ def test_check_natives_reads_headers_inside_the_jar(tmp_path: Path) -> None:
     jar = make_jar(tmp_path / "x.jar", entries)
     with pytest.raises(VerificationError, match=r"x\.jar!/native/linux/x86_64"):
         jarpack.check_natives(jar, [LINUX_X86], "minray_jni")
-    with pytest.raises(VerificationError, match="lacks native/linux/aarch64/libminray_jni.so"):
+    with pytest.raises(VerificationError, match=r"lacks native/linux/aarch64/libminray_jni\.so"):
         jarpack.check_natives(jar, [LINUX_ARM], "minray_jni")
 
 

@@ -171,13 +171,13 @@ def test_maven_argv() -> None:
 
 
 def test_compiler_choice() -> None:
-    args = dict(
-        jdk_home=Path("/jdk"),
-        sources=[Path("a.c")],
-        include_dirs=[Path("/inc")],
-        version="1.2.3",
-        out=Path("/o/lib.so"),
-    )
+    args = {
+        "jdk_home": Path("/jdk"),
+        "sources": [Path("a.c")],
+        "include_dirs": [Path("/inc")],
+        "version": "1.2.3",
+        "out": Path("/o/lib.so"),
+    }
     native = jars.compiler_argv(Platform("linux", "x86_64"), LINUX_X86, **args)  # type: ignore[arg-type]
     cross = jars.compiler_argv(Platform("linux", "aarch64"), LINUX_X86, **args)  # type: ignore[arg-type]
     assert native[0] == "gcc"
@@ -228,7 +228,11 @@ def _deploy_dir(project_root: Path, tmp_path: Path) -> Path:
     d.mkdir()
     java = project_root / "java"
     shutil.copyfile(java / "pom.xml", d / "minray-parent-0.1.0.pom")
-    for module, artifact in (("api", "minray-api"), ("runtime", "minray-runtime"), ("serve", "minray-serve")):
+    for module, artifact in (
+        ("api", "minray-api"),
+        ("runtime", "minray-runtime"),
+        ("serve", "minray-serve"),
+    ):
         shutil.copyfile(java / module / "pom.xml", d / f"{artifact}-0.1.0.pom")
         for suffix in ("", "-sources", "-javadoc"):
             with zipfile.ZipFile(d / f"{artifact}-0.1.0{suffix}.jar", "w") as zf:
@@ -243,7 +247,9 @@ def test_deploy_check_complete_and_missing(project_root: Path, tmp_path: Path) -
     (d / "minray-serve-0.1.0-javadoc.jar").unlink()
     (d / "minray-api-0.1.0-sources.jar").write_text("not a zip")
     parent = d / "minray-parent-0.1.0.pom"
-    parent.write_text(parent.read_text().replace("<licenses>", "<!--").replace("</licenses>", "-->"))
+    parent.write_text(
+        parent.read_text().replace("<licenses>", "<!--").replace("</licenses>", "-->")
+    )
     problems = jars.deploy_check(cfg, d)
     assert any(p.startswith("minray-serve-0.1.0-javadoc.jar: missing") for p in problems)
     assert any(p.startswith("minray-api-0.1.0-sources.jar: missing") for p in problems)

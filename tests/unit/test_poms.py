@@ -92,9 +92,7 @@ def test_value_with_braces_cannot_leave_a_placeholder() -> None:
         poms.render("<n>{{description}}</n>\n<n>{{name}}</n>\n", module, "1")
 
 
-@pytest.mark.parametrize(
-    "entry", ["g:a", "g:a:v:s:x", "g::v", ":a:v", "g:a:v:", 7]
-)
+@pytest.mark.parametrize("entry", ["g:a", "g:a:v:s:x", "g::v", ":a:v", "g:a:v:", 7])
 def test_bad_dependency_entries(entry: object) -> None:
     with pytest.raises(InputError, match="dependencies"):
         poms.parse_dependency(entry, "modules.x.dependencies[0]")
@@ -180,8 +178,10 @@ def test_changed_dependency_list_makes_committed_poms_stale(
 ) -> None:
     java = _java_copy(project_root, tmp_path)
     deps = java / "dependencies.toml"
-    deps.write_text(deps.read_text().replace('"junit:junit:4.13.2:test",\n]', '"x:y:1:test",\n]', 1))
-    with pytest.raises(StaleError, match="api/pom.xml"):
+    deps.write_text(
+        deps.read_text().replace('"junit:junit:4.13.2:test",\n]', '"x:y:1:test",\n]', 1)
+    )
+    with pytest.raises(StaleError, match=r"api/pom\.xml"):
         poms.check(poms.load_project(java))
 
 
