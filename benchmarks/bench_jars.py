@@ -30,7 +30,11 @@ from build_support.jarpack import Platform, Source
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = "minray-runtime-0.1.0.jar"
-EXPECTED = [Platform("linux", "x86_64"), Platform("linux", "aarch64"), Platform("darwin", "aarch64")]
+EXPECTED = [
+    Platform("linux", "x86_64"),
+    Platform("linux", "aarch64"),
+    Platform("darwin", "aarch64"),
+]
 PAD = 32 * 1024 * 1024
 
 
