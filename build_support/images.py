@@ -302,15 +302,20 @@ def connect(timeout: float) -> Any:
     if not host:
         provision.ensure_docker()
     where = host or "unix:///var/run/docker.sock"
+    hint = (
+        "start it: sudo dockerd &  (or systemctl start docker); "
+        "check DOCKER_HOST if it points elsewhere"
+    )
+    if where.startswith("unix://") and not Path(where.removeprefix("unix://")).exists():
+        raise DockerError(f"cannot reach the Docker engine at {where}: no such socket", hint=hint)
+    client = None
     try:
         client = docker.from_env(timeout=int(max(1, timeout)))
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        raise DockerError(
-            f"cannot reach the Docker engine at {where}: {exc}",
-            hint="start it: sudo dockerd &  (or systemctl start docker); "
-            "check DOCKER_HOST if it points elsewhere",
-        ) from exc
+        if client is not None:
+            client.close()
+        raise DockerError(f"cannot reach the Docker engine at {where}: {exc}", hint=hint) from exc
     return client
 
 
@@ -630,6 +635,7 @@ def fetch_wheels(
     arch: platforms.Arch,
     dists: Sequence[str],
     dest: Path,
+    location: str = "",
 ) -> list[Path]:
     """The wheels of ``dists`` that this commit's wheel stage stored, downloaded to ``dest``."""
     prefix = store_mod.keys.commit_prefix(ctx.branch, ctx.sha)
@@ -643,7 +649,7 @@ def fetch_wheels(
             expected = f"{prefix}{dist}-<version>-{cp}-{cp}-{plat}.whl"
             raise ArtifactNotFoundError(
                 f"the {dist} wheel for Python {python} {plat} is not in the artifact store "
-                f"{s!r}: expected key {expected}",
+                f"{location or s!r}: expected key {expected}",
                 hint=f"build and store it first: nox -s wheel -- {plat} --python {python}",
             )
         key = matches[-1]
@@ -831,19 +837,22 @@ class Stage:
         result.extra["lockfile"] = str(lockfile)
         return result
 
-    def product(self, job: Job, base_deps: Result) -> Result:
-        s = self.settings
-        lockfile = require_lockfile(self.cfg, job.python)
+    def fetch(self, job: Job) -> list[Path]:
         whl_dir = self.workdir / f"whl-{job.python}"
         whl_dir.mkdir(exist_ok=True)
-        wheels = fetch_wheels(
+        return fetch_wheels(
             store_mod.open_store(self.cfg),
             ctx=self.ctx,
             python=job.python,
             arch=job.arch,
-            dists=s.wheels,
+            dists=self.settings.wheels,
             dest=whl_dir,
+            location=self.cfg.store_url(),
         )
+
+    def product(self, job: Job, base_deps: Result, wheels: Sequence[Path]) -> Result:
+        s = self.settings
+        lockfile = require_lockfile(self.cfg, job.python)
         context = BuildContext()
         context.add("Dockerfile", _read_dockerfile(self.cfg, "minray"))
         constraints = constraints_from_lockfile(lockfile.read_text(encoding="utf-8"))
@@ -910,8 +919,9 @@ class Stage:
         base = resolve_base(self.client, requested, arch=job.arch, settings=s, flavor=job.flavor)
         if s.python_install == "none":
             check_base_python(self.client, base, job.python, platform)
+        wheels = self.fetch(job)  # before the slow steps: a missing wheel fails fast
         deps = self.base_deps(job, base)
-        product = self.product(job, deps)
+        product = self.product(job, deps, wheels)
         smoke_test(
             self.client,
             product.image_id,
@@ -1046,6 +1056,22 @@ def main(argv: list[str], cfg: Config, *, today: dt.date | None = None) -> int:
     for job in jobs:  # inputs first: fail before any slow step
         require_lockfile(cfg, job.python)
     client = connect(settings.engine_timeout_seconds)
+    try:
+        return _run_jobs(cfg, settings, client, jobs, ctx=ctx, arch=arch, args=args)
+    finally:
+        client.close()
+
+
+def _run_jobs(
+    cfg: Config,
+    settings: ImagesSettings,
+    client: Any,
+    jobs: Sequence[Job],
+    *,
+    ctx: commits.BuildContext,
+    arch: platforms.Arch,
+    args: argparse.Namespace,
+) -> int:
     client_path = settings.docker_cli or provision.docker_client()
     check_buildkit(client_path)
     if arch != "x86_64" and rootfs.needs_emulation(arch):

@@ -356,22 +356,28 @@ def make_tarball(
     return final
 
 
-def _docker_sdk() -> Any:
+@contextlib.contextmanager
+def _docker_sdk() -> Iterator[Any]:
+    """A Docker SDK client, closed afterwards."""
     # Imported by name: the project's docker/ directory would shadow it for mypy.
     docker = importlib.import_module("docker")
     try:
-        return docker.from_env(timeout=30)
+        client = docker.from_env(timeout=30)
     except docker.errors.DockerException as exc:
         raise DockerError(
             f"cannot reach the Docker engine: {exc}",
             hint="start it: sudo dockerd &  (build_support.provision.ensure_docker() does it)",
         ) from exc
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def find_image(key: str) -> str | None:
     """The ID of the image made from ``key`` (labelled with it, a single layer), if any."""
-    client = _docker_sdk()
-    images = client.images.list(filters={"label": f"{KEY_LABEL}={key}"})
+    with _docker_sdk() as client:
+        images = client.images.list(filters={"label": f"{KEY_LABEL}={key}"})
     # Images built FROM this one inherit the label; the rootfs itself is one layer.
     own = [i for i in images if len(i.attrs.get("RootFS", {}).get("Layers", [])) == 1]
     if not own:
@@ -435,13 +441,13 @@ def ensure_image(
     with _locked(cache_dir / f"{key}.lock"):
         existing = find_image(key)
         if existing is not None:
-            client = _docker_sdk()
-            image = client.images.get(existing)
-            if tag not in image.tags:
-                repo, _, version = tag.rpartition(":")
-                if not repo or "/" in version:
-                    repo, version = tag, "latest"
-                image.tag(repo, version)
+            with _docker_sdk() as client:
+                image = client.images.get(existing)
+                if tag not in image.tags:
+                    repo, _, version = tag.rpartition(":")
+                    if not repo or "/" in version:
+                        repo, version = tag, "latest"
+                    image.tag(repo, version)
             log.info(f"rootfs image {tag} up to date (key {key[:12]})")
             return tag
         tarball = make_tarball(arch, suite, names, mirror=mirror, cache_dir=cache_dir, key=key)
