@@ -277,6 +277,7 @@ _ARTIFACT = r"([\w.\-]+:[\w.\-]+(?::[\w.\-${}]+){1,3})"
 _UNRESOLVED = re.compile(r"The following artifacts could not be resolved: " + _ARTIFACT)
 _NOT_FOUND = re.compile(r"Could not find artifact " + _ARTIFACT)
 _CACHED = re.compile(r"Failure to find " + _ARTIFACT)
+_NOT_FOUND_BEFORE = re.compile(_ARTIFACT + r" was not found in ")
 _DESCRIPTOR = re.compile(r"Failed to read artifact descriptor for " + _ARTIFACT)
 _COLLECT = re.compile(r"Failed to collect dependencies at " + _ARTIFACT)
 _TRANSFER = re.compile(r"Could not transfer artifact " + _ARTIFACT)
@@ -291,7 +292,7 @@ def _coordinate(artifact: str) -> str:
 def diagnose_maven(output: str, project: poms.JavaProject) -> BuildSupportError | None:
     """A precise error for a known Maven failure, naming the dependencies.toml entry."""
     transfer = _TRANSFER.search(output)
-    for pattern in (_UNRESOLVED, _NOT_FOUND, _CACHED, _DESCRIPTOR, _COLLECT):
+    for pattern in (_UNRESOLVED, _NOT_FOUND, _CACHED, _NOT_FOUND_BEFORE, _DESCRIPTOR, _COLLECT):
         m = pattern.search(output)
         if m is None:
             continue

@@ -147,6 +147,22 @@ def test_diagnose_unresolvable_dependency_names_the_entry(project_root: Path) ->
     assert "modules.runtime.dependencies: com.google.code.gson:gson:2.11.0" in err2.message
 
 
+MAVEN_CACHED = """\
+[ERROR] Failed to execute goal on project minray-api: Could not resolve dependencies for \
+project io.minray:minray-api:jar:0.1.0: org.slf4j:slf4j-api:jar:0.0.0-nope was not found in \
+https://repo.maven.apache.org/maven2 during a previous attempt. This failure was cached in \
+the local repository and resolution is not reattempted until the update interval of central \
+has elapsed or updates are forced -> [Help 1]
+"""
+
+
+def test_diagnose_cached_resolution_failure(project_root: Path) -> None:
+    err = jars.diagnose_maven(MAVEN_CACHED, _project(project_root))
+    assert isinstance(err, ResolutionError)
+    assert "org.slf4j:slf4j-api:jar:0.0.0-nope" in err.message
+    assert "modules.api.dependencies: org.slf4j:slf4j-api:2.0.17" in err.message
+
+
 def test_diagnose_other_failures(project_root: Path) -> None:
     project = _project(project_root)
     transfer = "[ERROR] Could not transfer artifact a:b:pom:1 from/to central: timeout"
