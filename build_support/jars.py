@@ -414,10 +414,26 @@ def published_pom(project: poms.JavaProject, module: poms.Module) -> Path:
 # -- JVM check ------------------------------------------------------------------------------
 
 
-def jvm_native_check(jar: Path, jdk: Jdk, timeout: float) -> str:
+def java_exe(env: dict[str, str] | None = None) -> Path:
+    """The ``java`` to run checks with: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    env = dict(os.environ) if env is None else env
+    if env.get("JAVA_HOME"):
+        candidate = Path(env["JAVA_HOME"]) / "bin" / "java"
+        if candidate.exists():
+            return candidate
+    try:
+        return Path(cmd.which("java"))
+    except ToolMissingError as exc:
+        raise ToolMissingError(
+            "no Java runtime to load the native library with: java is not on PATH",
+            hint=JDK_HINT,
+        ) from exc
+
+
+def jvm_native_check(jar: Path, java: Path, timeout: float) -> str:
     """``java -cp JAR io.minray.runtime.NativeCheck`` exits 0 and prints OK."""
     proc = cmd.run(
-        [jdk.java, "-cp", jar, NATIVE_CHECK_CLASS],
+        [java, "-cp", jar, NATIVE_CHECK_CLASS],
         capture=True,
         check=False,
         timeout=timeout,
@@ -434,13 +450,6 @@ def jvm_native_check(jar: Path, jdk: Jdk, timeout: float) -> str:
 
 
 # -- outputs ----------------------------------------------------------------------------------
-
-
-def copy_atomic(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dest)
 
 
 def multiplatform_key(branch: str, sha: str, filename: str) -> str:
@@ -553,28 +562,37 @@ def build_os(  # noqa: PLR0915
         jarpack.check_natives(runtime_jar, targets, settings.native_library)
         host_platform = Platform(host.os, host.arch)
         if host_platform in targets:
-            jvm_native_check(runtime_jar, jdk, settings.tool_timeout_seconds)
+            jvm_native_check(runtime_jar, jdk.java, settings.tool_timeout_seconds)
         else:
             log.warn(f"not loading the natives in a JVM: this host ({host_platform}) is not built")
     dist = cfg.path("dist") / "jars" / os_name
-    files = [b.path for b in outputs]
-    poms_out: list[tuple[Path, Path]] = [
-        (project.java_dir / poms.PARENT, dist / f"minray-parent-{project.version}.pom")
-    ]
-    poms_out += [
-        (published_pom(project, m), dist / f"{m.artifact_id}-{project.version}.pom")
+    staging = dist.with_name(f".{os_name}.{os.getpid()}.tmp")
+    pairs: list[tuple[Path, str]] = [(b.path, b.path.name) for b in outputs]
+    pairs.append((project.java_dir / poms.PARENT, f"minray-parent-{project.version}.pom"))
+    pairs += [
+        (published_pom(project, m), f"{m.artifact_id}-{project.version}.pom")
         for m in project.modules
     ]
     s = store.open_store(cfg)
     published: list[Path] = []
     with log.group(f"jars: dist/jars/{os_name} and the store"):
-        if dist.exists():
-            shutil.rmtree(dist)
-        pairs = [(f, dist / f.name) for f in files] + poms_out
-        for src, dest in pairs:
+        # dist/jars/<os> is replaced as a whole: never a mix of two builds.
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            for src, name in pairs:
+                shutil.copyfile(src, staging / name)
+            old = dist.with_name(f".{os_name}.{os.getpid()}.old")
+            if dist.exists():
+                dist.rename(old)
+            staging.rename(dist)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        for _src, name in pairs:
             started = time.monotonic()
-            copy_atomic(src, dest)
-            key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, dest.name)
+            dest = dist / name
+            key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, name)
             s.put(key, dest)
             _summary_row(summary, dest, key, started)
             published.append(dest)
@@ -633,8 +651,7 @@ def build_multiplatform(
     if check_jvm:
         with log.group("jars: load the natives in a JVM"):
             if host_platform in expected:
-                jdk = check_jdk(settings.min_jdk)
-                jvm_native_check(dest, jdk, settings.tool_timeout_seconds)
+                jvm_native_check(dest, java_exe(), settings.tool_timeout_seconds)
             else:
                 log.warn(
                     f"cannot load the natives here: this host ({host_platform}) is not one "

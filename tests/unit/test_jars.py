@@ -18,6 +18,7 @@ from build_support.errors import (
     ResolutionError,
     ToolMissingError,
     UsageError,
+    VerificationError,
 )
 from build_support.jarpack import Platform
 
@@ -105,6 +106,21 @@ def test_jdk_accepted_and_jre_refused(tmp_path: Path) -> None:
     (home / "bin" / "javac").unlink()
     with pytest.raises(ToolMissingError, match="is not a JDK"):
         jars.check_jdk(11, home)
+
+
+@pytest.mark.subprocess
+def test_jvm_check_fails_unless_ok_is_printed(tmp_path: Path) -> None:
+    java = tmp_path / "java"
+    java.write_text("#!/bin/sh\necho 'minray-native FAILED: no native/linux/x86_64' >&2\nexit 1\n")
+    java.chmod(0o755)
+    with pytest.raises(VerificationError, match="could not load the native library") as info:
+        jars.jvm_native_check(tmp_path / "x.jar", java, 30)
+    assert "minray-native FAILED: no native/linux/x86_64" in str(info.value)
+    java.write_text("#!/bin/sh\necho 'minray-native OK linux/x86_64 version=0.1.0'\n")
+    assert jars.jvm_native_check(tmp_path / "x.jar", java, 30).startswith("minray-native OK")
+    assert (
+        jars.java_exe({"JAVA_HOME": str(tmp_path / "nope")}) != tmp_path / "nope" / "bin" / "java"
+    )
 
 
 def test_java_home_from_env(tmp_path: Path) -> None:
