@@ -454,12 +454,7 @@ def jvm_native_check(jar: Path, java: Path, timeout: float) -> str:
 
 def multiplatform_key(branch: str, sha: str, filename: str) -> str:
     """``jars/{branch}/{sha}/multiplatform/{filename}``."""
-    if MULTIPLATFORM in store.keys.JAR_OSES:
-        return store.keys.jar_key(branch, sha, MULTIPLATFORM, filename)
-    # Same layout, validated segment by segment, until the key module knows the name.
-    key = store.keys.jar_key(branch, sha, "linux", filename)
-    prefix, _, tail = key.rpartition("/linux/")
-    return store.keys.validate_key(f"{prefix}/{MULTIPLATFORM}/{tail}")
+    return store.keys.jar_key(branch, sha, MULTIPLATFORM, filename)
 
 
 def _summary_row(summary: log.Summary, path: Path, key: str, started: float) -> None:

@@ -24,8 +24,9 @@ RESERVED_SUFFIX = ".sha256"
 
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 _BAD_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
-#: Operating systems a JAR key may name.
-JAR_OSES = ("linux", "darwin", "windows")
+#: Operating systems a JAR key may name; ``multiplatform`` holds the repacked JAR that
+#: carries every platform's native libraries.
+JAR_OSES = ("linux", "darwin", "windows", "multiplatform")
 
 
 def _check_segment(segment: str, what: str, value: str) -> None:

@@ -36,10 +36,7 @@ def main() -> int:
 
     branch, sha = os.environ["BUILD_SUPPORT_BRANCH"], os.environ["BUILD_SUPPORT_COMMIT"]
     try:
-        if os_name in store.keys.JAR_OSES:
-            key = store.keys.jar_key(branch, sha, os_name, filename)
-        else:  # "multiplatform": the repacked JAR with every platform's native library
-            key = f"jars/{store.keys.commit_prefix(branch, sha)}{os_name}/{filename}"
+        key = store.keys.jar_key(branch, sha, os_name, filename)
         s = store.open_url(url, root=Path(root))
         if not s.exists(key):
             print(
