@@ -26,8 +26,10 @@ class Step:
 def steps(cfg: Config, host_tag: str) -> list[Step]:
     """The pipeline's steps for a host that natively builds ``host_tag``."""
     plan: list[Step] = []
+    # Compile (a no-op in ~0.1 s when the inputs are unchanged); CI's staleness gate is
+    # the separate `nox -s lock-3.X -- --check`, which re-resolves against the index.
     for v in cfg.python_versions:
-        plan.append(Step(f"lock-{v}", "lock", ("--python", v, "--check")))
+        plan.append(Step(f"lock-{v}", "lock", ("--python", v)))
     plan.append(Step("wheel", "wheel", (host_tag,)))
     os_name = platforms.parse_platform_tag(host_tag)[0]
     plan.append(Step(f"jars-{os_name}", "jars", (os_name,)))
