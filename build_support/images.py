@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import importlib.util
 import io
@@ -40,14 +39,14 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, NoReturn
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from build_support import cmd, commits, imagetags, log, platforms, provision, pythons, rootfs
+from build_support import cache, cmd, commits, imagetags, log, platforms, provision, pythons, rootfs
 from build_support import store as store_mod
 from build_support.config import SUPPORTED_PYTHONS, Config
 from build_support.errors import (
@@ -525,15 +524,7 @@ def cache_root() -> Path:
     return rootfs.cache_root()
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+_locked = cache.locked
 
 
 def _pip_python(python: str) -> str:

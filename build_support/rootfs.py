@@ -24,7 +24,6 @@ The key is the SHA-256 of (format version, arch, suite, sorted packages, mirror)
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib
 import json
@@ -38,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from build_support import cmd, log, provision
+from build_support import cache, cmd, log, provision
 from build_support.errors import DockerError, PlatformError, ProvisionError, UsageError
 
 Arch = Literal["x86_64", "aarch64"]
@@ -50,7 +49,7 @@ FORMAT_VERSION = 1
 KEY_LABEL = "io.build-support.rootfs-key"
 
 #: Environment variable naming the cache root (default ``~/.cache/build-support``).
-CACHE_ENV = "BUILD_SUPPORT_CACHE"
+CACHE_ENV = cache.CACHE_ENV
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SUITE = "bookworm"
@@ -95,13 +94,7 @@ DEBOOTSTRAP_TIMEOUT = 3600.0
 BUILD_TIMEOUT = 1800.0
 
 
-def cache_root(env: dict[str, str] | None = None) -> Path:
-    """``$BUILD_SUPPORT_CACHE`` or ``~/.cache/build-support``."""
-    env = dict(os.environ) if env is None else env
-    configured = env.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "build-support"
+cache_root = cache.cache_root
 
 
 def rootfs_cache_dir(env: dict[str, str] | None = None) -> Path:
@@ -283,16 +276,7 @@ def write_tarball(rootfs: Path, out: IO[bytes]) -> None:
 # --- the steps ------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock, so two jobs making the same rootfs wait for each other."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+_locked = cache.locked
 
 
 def _debootstrap(
