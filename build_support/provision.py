@@ -115,36 +115,3 @@ def ensure_docker(*, start: bool = True, wait_seconds: float = 60.0) -> None:
         f"dockerd did not become ready within {wait_seconds:.0f}s",
         hint=f"see {DOCKERD_LOG}",
     )
-
-
-BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-
-
-def ensure_binfmt(arch: str = "aarch64") -> None:
-    """QEMU user-mode emulation for ``arch`` registered with binfmt_misc.
-
-    Installs Debian's qemu-user-static and binfmt-support, mounts binfmt_misc when the
-    kernel has it unmounted (as in many containers), and enables the handler.
-    """
-    entry = BINFMT_DIR / f"qemu-{arch}"
-    if entry.exists():
-        return
-    ensure_packages({f"qemu-{arch}-static": "qemu-user-static", "update-binfmts": "binfmt-support"})
-    if not _is_root():
-        raise ProvisionError(
-            f"QEMU emulation for {arch} is not registered ({entry} missing)",
-            hint=f"sudo update-binfmts --enable qemu-{arch}",
-        )
-    if not (BINFMT_DIR / "register").exists():
-        subprocess.run(
-            ["mount", "binfmt_misc", "-t", "binfmt_misc", str(BINFMT_DIR)],
-            capture_output=True,
-            check=False,
-        )
-    subprocess.run(["update-binfmts", "--enable", f"qemu-{arch}"], capture_output=True, check=False)
-    if not entry.exists():
-        raise ProvisionError(
-            f"could not register QEMU emulation for {arch} ({entry} still missing)",
-            hint="mount binfmt_misc and run update-binfmts --enable qemu-"
-            f"{arch}, or run on an {arch} host",
-        )

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -40,12 +39,12 @@ import tempfile
 import time
 import types
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from build_support import cmd, commits, log, platforms, provision, pythons, store, wheelfile
+from build_support import cache, cmd, commits, log, platforms, provision, pythons, store, wheelfile
 from build_support.config import SUPPORTED_PYTHONS, Config
 from build_support.errors import (
     BuildSupportError,
@@ -308,20 +307,8 @@ def copy_stamped(project: Project, dest: Path, commit: str) -> list[str]:
 # --- machine state: cache dirs, tool venvs, wheelhouses, images -------------------------------
 
 
-def cache_root() -> Path:
-    configured = os.environ.get("BUILD_SUPPORT_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "build-support"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+cache_root = cache.cache_root
+_locked = cache.locked
 
 
 def _short_hash(*parts: object) -> str:
