@@ -42,12 +42,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, NoReturn
+from typing import IO, Any, Literal
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from build_support import cache, cmd, commits, imagetags, log, platforms, provision, pythons, rootfs
 from build_support import store as store_mod
+from build_support.args import StageParser
 from build_support.config import SUPPORTED_PYTHONS, Config
 from build_support.errors import (
     ArtifactNotFoundError,
@@ -938,13 +939,8 @@ class Stage:
 # --- the command line -------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"images: {message}", hint="nox -s images -- --help")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="nox -s images --", description="Build base-deps and minray images.")
+    p = StageParser(prog="nox -s images --", description="Build base-deps and minray images.")
     p.add_argument(
         "--python", action="append", default=[], metavar="X.Y", help="repeatable; default: config"
     )

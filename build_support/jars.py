@@ -30,9 +30,9 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 from build_support import cmd, commits, jarpack, log, platforms, poms, store
+from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
     BuildSupportError,
@@ -42,7 +42,6 @@ from build_support.errors import (
     PlatformError,
     ResolutionError,
     ToolMissingError,
-    UsageError,
     VerificationError,
 )
 from build_support.jarpack import Platform
@@ -708,13 +707,8 @@ def deploy_check(cfg: Config, directory: Path) -> list[str]:
 # -- CLI --------------------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"jars: {message}", hint=self.format_usage().strip())
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="nox -s jars --", description="Build minray's JARs.")
+    p = StageParser(prog="nox -s jars --", description="Build minray's JARs.")
     p.add_argument(
         "action",
         choices=("linux", "darwin", MULTIPLATFORM, "check-poms", "generate-poms", "deploy-check"),

@@ -31,16 +31,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Literal
 
 from build_support import cmd, log
+from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
     ConfigError,
     InputError,
     ResolutionError,
     StaleError,
-    UsageError,
 )
 
 Backend = Literal["pip-tools", "uv"]
@@ -804,13 +804,8 @@ def _resolve(
 # --------------------------------------------------------------------------- CLI
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"lock: {message}", hint=self.format_usage().strip())
-
-
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = _Parser(prog="nox -s lock-X.Y --", description="Compile the lockfile for one Python.")
+    p = StageParser(prog="nox -s lock-X.Y --", description="Compile the lockfile for one Python.")
     p.add_argument("--python", required=True, help="target Python version, e.g. 3.12")
     p.add_argument("--check", action="store_true", help="fail (exit 8) if the lockfile is stale")
     p.add_argument(

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from build_support import cli, log, platforms
+from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, UsageError
 
@@ -40,7 +41,7 @@ def steps(cfg: Config, host_tag: str) -> list[Step]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nox -s pipeline --", description=__doc__)
+    p = StageParser(prog="nox -s pipeline --", description=__doc__)
     p.add_argument("--only", nargs="+", default=[], metavar="STEP", help="run only these steps")
     p.add_argument("--skip", nargs="+", default=[], metavar="STEP", help="skip these steps")
     p.add_argument("--keep-going", action="store_true", help="run later steps after one fails")

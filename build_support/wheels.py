@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Literal, NoReturn
 
 from build_support import cache, cmd, commits, log, platforms, provision, pythons, store, wheelfile
+from build_support.args import StageParser
 from build_support.config import SUPPORTED_PYTHONS, Config
 from build_support.errors import (
     BuildSupportError,
@@ -685,13 +686,8 @@ def verify_built(built: Built, commit: str) -> None:
 # --- the stage ------------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"wheel: {message}", hint="nox -s wheel -- --help")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="nox -s wheel --", description="Build, repair, verify and store wheels.")
+    p = StageParser(prog="nox -s wheel --", description="Build, repair, verify and store wheels.")
     p.add_argument(
         "platforms", nargs="*", metavar="PLATFORM", help="wheel platform tags (default: the host's)"
     )

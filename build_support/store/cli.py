@@ -7,27 +7,23 @@ import json
 from pathlib import Path
 
 from build_support import commits, log
+from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import ArtifactNotFoundError, UsageError
 from build_support.store import keys
 from build_support.store.base import Store
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"store: {message}", hint="python -m build_support.store --help")
-
-
 def _parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+    common = StageParser(add_help=False)
     common.add_argument(
         "--store",
         metavar="URL",
         default=argparse.SUPPRESS,
         help="store URL (default: BUILD_SUPPORT_STORE, else artifact_store in pyproject)",
     )
-    p = _Parser(prog="python -m build_support.store", parents=[common])
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = StageParser(prog="python -m build_support.store", parents=[common])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=StageParser)
 
     put = sub.add_parser("put", parents=[common], help="upload files")
     put.add_argument("files", nargs="+", type=Path, metavar="FILE")

@@ -1,0 +1,16 @@
+"""Argument parsing for stages: a bad argument is a UsageError (exit 2) like any other."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from build_support.errors import UsageError
+
+
+class StageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors go through the error hierarchy, not ``sys.exit``."""
+
+    def error(self, message: str) -> NoReturn:
+        stage = self.prog.removeprefix("nox -s ").removesuffix(" --").strip()
+        raise UsageError(f"{stage}: {message}", hint=self.format_usage().strip())
