@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from build_support import commits, log, platforms
+from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import UsageError
 from build_support.releasetests import loader, reports
@@ -62,7 +63,7 @@ def settings(cfg: Config) -> ReleaseTestsSettings:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = StageParser(
         prog="nox -s release-tests --",
         description="Run release tests from release_tests.yaml against the stored wheel.",
     )
