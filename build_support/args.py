@@ -12,5 +12,4 @@ class StageParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors go through the error hierarchy, not ``sys.exit``."""
 
     def error(self, message: str) -> NoReturn:
-        stage = self.prog.removeprefix("nox -s ").removesuffix(" --").strip()
-        raise UsageError(f"{stage}: {message}", hint=self.format_usage().strip())
+        raise UsageError(message, hint=self.format_usage().strip())
