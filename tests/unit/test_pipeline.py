@@ -36,3 +36,15 @@ def test_list_and_unknown_step(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_missing_packages_lists_debian_names() -> None:
     missing = provision.missing_packages({"sh": "dash", "no-such-tool-xyz": "xyz-pkg"})
     assert missing == ["xyz-pkg"]
+
+
+def test_stage_parser_errors_are_usage_errors() -> None:
+    from build_support.args import StageParser
+
+    parser = StageParser(prog="nox -s demo --")
+    parser.add_argument("--python")
+    with pytest.raises(UsageError, match="unrecognized arguments: --bogus") as exc:
+        parser.parse_args(["--bogus"])
+    assert exc.value.exit_code == 2
+    assert exc.value.hint is not None
+    assert "usage: nox -s demo --" in exc.value.hint
