@@ -12,16 +12,14 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from build_support import images, pythons, rootfs, store
+from build_support import images, rootfs, store
 from build_support.config import Config, Paths
+from tests.helpers import build_stamped_wheels
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "1234567890abcdef1234567890abcdef12345678"
@@ -29,31 +27,13 @@ NAMESPACE = "build-support-bench"
 
 
 def _build_wheels(work: Path) -> list[Path]:
-    interp = pythons.find("3.11")
-    if interp is None:
-        raise SystemExit("Python 3.11 is needed for the image benchmark")
-    out = work / "wheels"
-    for project in (ROOT / "python", ROOT / "python" / "cpp"):
-        src = work / ("cpp" if project.name == "cpp" else "minray")
-        shutil.copytree(
-            project,
-            src,
-            ignore=shutil.ignore_patterns("cpp", "tests", "build", "*.egg-info", "__pycache__"),
-        )
-        for version_file in src.glob("*/_version.py"):
-            version_file.write_text(version_file.read_text().replace("{{COMMIT_SHA}}", SHA))
-        subprocess.run(
-            [str(interp.path), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
-            check=True,
-        )
-    for whl in sorted(out.glob("*.whl")):
-        subprocess.run(
-            [sys.executable, "-m", "wheel", "tags", "--remove", "--platform-tag",
-             "manylinux2014_x86_64", str(whl)],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
-    return sorted(out.glob("*.whl"))
+    return build_stamped_wheels(
+        [ROOT / "python", ROOT / "python" / "cpp"],
+        work,
+        commit=SHA,
+        python="3.11",
+        platform_tag="manylinux2014_x86_64",
+    )
 
 
 def _touch_wheel(path: Path, marker: str) -> None:

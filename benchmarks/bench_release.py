@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import build_stamped_wheels
+
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_SHA = "c0ffee" + "1" * 34
 PLATFORM = "manylinux2014_x86_64"
@@ -50,17 +52,7 @@ def _wheel(work: Path) -> Path:
     found = sorted(cache.glob(f"minray-*-{TAG}-{TAG}-{PLATFORM}.whl"))
     if found:
         return found[0]
-    copy = work / "python"
-    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("cpp", "tests"))
-    version_py = copy / "minray" / "_version.py"
-    version_py.write_text(version_py.read_text().replace("{{COMMIT_SHA}}", FAKE_SHA))
-    out = work / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "-o", str(out), str(copy)],
-                   check=True, capture_output=True)  # fmt: skip
-    (built,) = out.glob("*.whl")
-    subprocess.run([sys.executable, "-m", "wheel", "tags", "--platform-tag", PLATFORM,
-                    "--remove", str(built)], check=True, capture_output=True)  # fmt: skip
-    (tagged,) = out.glob("*.whl")
+    (tagged,) = build_stamped_wheels([src], work, commit=FAKE_SHA, python=PY, platform_tag=PLATFORM)
     cache.mkdir(parents=True, exist_ok=True)
     shutil.copy2(tagged, cache / tagged.name)
     return cache / tagged.name

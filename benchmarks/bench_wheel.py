@@ -23,21 +23,11 @@ import time
 from pathlib import Path
 
 from build_support import pythons, wheels
+from tests.conftest import git as _git
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSIONS = ["3.10", "3.11", "3.12", "3.13"]
 PLATFORM = "manylinux2014_x86_64"
-
-
-def _git(repo: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@example.invalid",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@example.invalid",
-    }
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
 def _repo(where: Path, versions: list[str]) -> Path:

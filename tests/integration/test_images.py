@@ -13,7 +13,6 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, provision, pythons, rootfs, store
+from build_support import images, provision, rootfs, store
 from build_support.config import Config, Paths
 from build_support.errors import (
     ArtifactNotFoundError,
     DockerError,
     InputError,
 )
+from tests.helpers import build_stamped_wheels
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -80,39 +80,13 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     cached = rootfs.cache_root() / "test-image-wheels" / _source_key()
     if len(list(cached.glob("*.whl"))) == 2:
         return sorted(cached.glob("*.whl"))
-    interp = pythons.find("3.11")
-    if interp is None:
-        pytest.skip("Python 3.11 is not installed")
-    work = tmp_path_factory.mktemp("wheels")
-    out = work / "out"
-    repaired = work / "repaired"
-    for project in (ROOT / "python", ROOT / "python" / "cpp"):
-        src = work / ("cpp" if project.name == "cpp" else "minray")
-        shutil.copytree(
-            project,
-            src,
-            ignore=shutil.ignore_patterns("cpp", "tests", "build", "*.egg-info", "__pycache__"),
-        )
-        for version_file in src.glob("*/_version.py"):
-            text = version_file.read_text()
-            version_file.write_text(text.replace("{{COMMIT_SHA}}", SHA))
-        subprocess.run(
-            [str(interp.path), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
-            check=True,
-        )
-    # The extensions link only libc (GLIBC_2.14 at most), so the manylinux2014 tag is
-    # right; retag with `wheel tags` (auditwheel repair needs a newer patchelf than
-    # Debian's).
-    repaired.mkdir()
-    for whl in sorted(out.glob("*.whl")):
-        shutil.copy2(whl, repaired / whl.name)
-        subprocess.run(
-            [sys.executable, "-m", "wheel", "tags", "--remove", "--platform-tag",
-             "manylinux2014_x86_64", str(repaired / whl.name)],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
-    built = sorted(repaired.glob("*.whl"))
+    built = build_stamped_wheels(
+        [ROOT / "python", ROOT / "python" / "cpp"],
+        tmp_path_factory.mktemp("wheels"),
+        commit=SHA,
+        python="3.11",
+        platform_tag="manylinux2014_x86_64",
+    )
     assert len(built) == 2, built
     tmp = cached.with_name(cached.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

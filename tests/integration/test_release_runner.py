@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import store
+from build_support import images, provision, rootfs, store
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests import loader, reports
 from build_support.releasetests.retry import RetryPolicy
@@ -35,6 +35,7 @@ from build_support.releasetests.runner import (
     StoreWheels,
     VenvProvider,
 )
+from tests.helpers import build_stamped_wheels
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_SHA = "c0ffee" + "1" * 34
@@ -61,23 +62,9 @@ def minray_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if found:
         return found[0]
     work = tmp_path_factory.mktemp("minray-build")
-    src = work / "python"
-    shutil.copytree(ROOT / "python", src, ignore=shutil.ignore_patterns("cpp", "tests"))
-    version_py = src / "minray" / "_version.py"
-    version_py.write_text(version_py.read_text().replace("{{COMMIT_SHA}}", FAKE_SHA))
-    out = work / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "-o", str(out), str(src)],
-        check=True,
-        capture_output=True,
+    (tagged,) = build_stamped_wheels(
+        [ROOT / "python"], work, commit=FAKE_SHA, python=PY, platform_tag=PLATFORM
     )
-    (built,) = out.glob("*.whl")
-    subprocess.run(
-        [sys.executable, "-m", "wheel", "tags", "--platform-tag", PLATFORM, "--remove", str(built)],
-        check=True,
-        capture_output=True,
-    )
-    (tagged,) = out.glob("*.whl")
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".{tagged.name}.tmp"
     shutil.copy2(tagged, tmp)
@@ -505,49 +492,21 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     print(f"screenshot of the HTML report: {shot}")
 
 
-def _docker_ok() -> bool:
-    if not Path("/usr/bin/docker").exists():
-        return False
-    proc = subprocess.run(["/usr/bin/docker", "info"], capture_output=True, timeout=20, check=False)
-    return proc.returncode == 0
-
-
-def _local_base() -> str | None:
-    """A Debian rootfs image another stage made locally (no image can be pulled here)."""
-    proc = subprocess.run(
-        ["/usr/bin/docker", "images", "--format", "{{.Repository}}:{{.Tag}}",
-         "build-support/rootfs"],
-        capture_output=True, text=True, check=False, timeout=30,
-    )  # fmt: skip
-    refs = [r for r in proc.stdout.split() if "x86_64" in r or "amd64" in r]
-    return refs[0] if refs else None
-
-
 @pytest.mark.docker
 @pytest.mark.slow
 def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
     """``--in-image``: the script runs in a container of the image; commit checked inside."""
-    if not _docker_ok():
-        pytest.skip("no running Docker engine (build_support.provision.ensure_docker starts one)")
-    base = _local_base()
-    if base is None:
-        pytest.skip("no local Debian rootfs image (the images stage makes one)")
-    src = tmp_path / "python"
-    shutil.copytree(ROOT / "python", src, ignore=shutil.ignore_patterns("cpp", "tests"))
-    version_py = src / "minray" / "_version.py"
-    version_py.write_text(version_py.read_text().replace("{{COMMIT_SHA}}", FAKE_SHA))
+    provision.ensure_docker()
+    defaults = images.ImagesSettings()
+    base = rootfs.ensure_image(
+        "x86_64", defaults.local_base_packages, suite=defaults.local_base_suite
+    )
     ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    # Debian bookworm's python3 is 3.11: build the wheel with pyenv's 3.11.
-    from build_support import pythons
-
-    py311 = pythons.find("3.11")
-    if py311 is None:
-        pytest.skip("Python 3.11 is not installed")
-    subprocess.run(
-        [str(py311.path), "-m", "pip", "wheel", "--no-deps", "-w", str(ctx), str(src)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    # Debian bookworm's python3 is 3.11: build the wheel with a host 3.11.
+    build_stamped_wheels(
+        [ROOT / "python"], tmp_path, commit=FAKE_SHA, python="3.11", platform_tag=PLATFORM
+    )
+    shutil.copytree(tmp_path / "wheels", ctx)
     (ctx / "Dockerfile").write_text(
         f"FROM {base}\nCOPY *.whl /tmp/\n"
         "RUN python3 -m pip install --break-system-packages --no-index /tmp/*.whl "

@@ -1,0 +1,52 @@
+"""Helpers shared by integration tests and benchmarks (no fixtures here)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from build_support import pythons, wheelfile
+
+ROOT = Path(__file__).resolve().parent.parent
+_IGNORE = shutil.ignore_patterns("cpp", "tests", "build", "*.egg-info", "__pycache__")
+
+
+def build_stamped_wheels(
+    projects: Sequence[Path],
+    work: Path,
+    *,
+    commit: str,
+    python: str,
+    platform_tag: str,
+) -> list[Path]:
+    """Wheels of ``projects`` with ``commit`` stamped in, retagged as ``platform_tag``.
+
+    A quick stand-in for the wheel stage where a test needs a real wheel of minray but
+    tests something else: the sources are copied (never edited in place), stamped with the
+    library's own :func:`wheelfile.stamp_tree`, built with ``pip wheel`` by the Python
+    ``python`` (X.Y), and retagged with ``wheel tags`` (the extensions link only libc, so
+    the manylinux2014 tag is right; auditwheel needs a newer patchelf than Debian's).
+    """
+    interp = pythons.require([python])[python]
+    out = work / "wheels"
+    for project in projects:
+        src = work / "src" / project.name
+        shutil.copytree(project, src, ignore=_IGNORE)
+        versions = [p.relative_to(src).as_posix() for p in src.glob("*/_version.py")]
+        assert wheelfile.stamp_tree(src, versions, commit), f"no placeholder in {project}"
+        subprocess.run(
+            [str(interp.path), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
+            check=True,
+            capture_output=True,
+        )
+    for whl in sorted(out.glob("*.whl")):
+        subprocess.run(
+            [sys.executable, "-m", "wheel", "tags", "--remove", "--platform-tag",
+             platform_tag, str(whl)],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+    return sorted(out.glob("*.whl"))
