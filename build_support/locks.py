@@ -507,6 +507,21 @@ def _index_args(job: LockJob) -> list[str]:
     return args
 
 
+def _with_job_options(
+    argv: list[str], job: LockJob, output: Path, inputs: Sequence[str]
+) -> list[str]:
+    """The options both backends spell the same way, then output and inputs."""
+    if job.cache_dir is not None:
+        argv += ["--cache-dir", str(job.cache_dir)]
+    if job.constraints:
+        argv += ["--constraint", job.constraints]
+    if job.upgrade:
+        argv.append("--upgrade")
+    for pkg in job.upgrade_packages:
+        argv += ["--upgrade-package", pkg]
+    return [*argv, "--output-file", str(output), *inputs]
+
+
 def pip_tools_argv(
     job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[str]
 ) -> list[str]:
@@ -528,15 +543,7 @@ def pip_tools_argv(
         "--pip-args",
         f"--retries {job.retries} --timeout 30",
     ]
-    if job.cache_dir is not None:
-        argv += ["--cache-dir", str(job.cache_dir)]
-    if job.constraints:
-        argv += ["--constraint", job.constraints]
-    if job.upgrade:
-        argv.append("--upgrade")
-    for pkg in job.upgrade_packages:
-        argv += ["--upgrade-package", pkg]
-    return [*argv, "--output-file", str(output), *inputs]
+    return _with_job_options(argv, job, output, inputs)
 
 
 def uv_argv(job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[str]) -> list[str]:
@@ -559,15 +566,7 @@ def uv_argv(job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[
         *(a for p in UNSAFE_PACKAGES for a in ("--no-emit-package", p)),
         *_index_args(job),
     ]
-    if job.cache_dir is not None:
-        argv += ["--cache-dir", str(job.cache_dir)]
-    if job.constraints:
-        argv += ["--constraint", job.constraints]
-    if job.upgrade:
-        argv.append("--upgrade")
-    for pkg in job.upgrade_packages:
-        argv += ["--upgrade-package", pkg]
-    return [*argv, "--output-file", str(output), *inputs]
+    return _with_job_options(argv, job, output, inputs)
 
 
 _NEUTRALISED_ENV = (
