@@ -80,7 +80,7 @@ def tree_digest(root: Path) -> str:
 def available(versions: list[str]) -> list[str]:
     found = [v for v in versions if pythons.find(v) is not None]
     if len(found) < 2:
-        pytest.skip(f"needs two of Python {versions}, found {found}")
+        pythons.require(versions)  # fails, naming the missing ones and how to get them
     return found[:2]
 
 
