@@ -90,12 +90,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def select(
-    tests: Sequence[ReleaseTest], names: Sequence[str], frequency: str | None
+    tests: Sequence[ReleaseTest],
+    names: Sequence[str],
+    frequency: str | None,
+    *,
+    smoke: bool = False,
 ) -> list[ReleaseTest]:
     """Tests matching any NAME or GLOB (all when none), then the frequency filter.
 
     Without names and without ``--frequency``, ``manual`` tests are left out. A pattern
-    that matches nothing is an error listing close matches.
+    that matches nothing is an error listing close matches. The frequency rule is Ray's
+    (``filter_tests``): a test is selected by its own frequency, or, when run as smoke
+    tests (``--smoke``), also by its smoke test's frequency.
     """
     all_names = [t.name for t in tests]
     chosen: list[ReleaseTest] = []
@@ -116,10 +122,16 @@ def select(
     else:
         chosen = [t for t in tests if frequency is not None or t.frequency != "manual"]
     if frequency is not None:
-        chosen = [t for t in chosen if t.frequency == frequency]
+        chosen = [t for t in chosen if frequency in _frequencies(t, smoke=smoke)]
         if not chosen:
             raise UsageError(f"no selected release test has frequency {frequency!r}")
     return chosen
+
+
+def _frequencies(test: ReleaseTest, *, smoke: bool) -> tuple[str | None, ...]:
+    """The frequencies that select ``test``: its own, and its smoke test's when smoke."""
+    own = test.base_frequency or test.frequency
+    return (own, test.smoke_frequency) if smoke else (own,)
 
 
 def _wheel_source(
@@ -142,7 +154,7 @@ def main(argv: list[str], cfg: Config) -> int:
     st = settings(cfg)
     path = args.file.resolve() if args.file else cfg.path("release_tests")
     collection = loader.load(path, smoke=args.smoke)
-    selected = select(collection.tests, args.names, args.frequency)
+    selected = select(collection.tests, args.names, args.frequency, smoke=args.smoke)
     runnable = [t for t in selected if t.run.type in LOCAL_RUN_TYPES]
     skipped = [t for t in selected if t.run.type not in LOCAL_RUN_TYPES]
     if skipped:

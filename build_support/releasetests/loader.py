@@ -4,8 +4,21 @@ Steps, each separate: read the YAML with a loader that records the line of every
 mapping key; expand each entry (``matrix``: the cartesian product of ``setup`` plus
 each ``adjustments[].with``, substituting ``{{var}}``; ``variations``: one test per
 entry, named ``name.<__suffix__>``); deep-merge the ``DEFAULTS`` entry under every test;
-validate each step with the JSON schema in :mod:`schema`. An error names the file and
-line, the test, the key path, what is wrong and what is allowed.
+validate each raw entry once with the JSON schema in :mod:`schema`, then check what the
+merged test must have. Every problem in the file is reported in one run, each with its
+file and line, the test, the key path, what is wrong and what is allowed.
+
+Compatibility with Ray's own loader (``ray_release/config.py``, ``yaml.safe_load`` plus
+its ``schema.json``): where Ray is lenient this loader warns instead of failing:
+
+- a duplicate key inside one mapping keeps the last value (as PyYAML does), with a
+  warning naming both lines;
+- ``cluster.byod.type`` may be any string; one outside :data:`schema.BYOD_TYPES` warns;
+- ``smoke_test.cluster`` and ``smoke_test.run`` are free-form objects in Ray's schema;
+  keys there that the test schema does not know are kept, with a warning;
+- a ``matrix`` whose ``setup`` lists are empty expands to its ``adjustments`` only.
+
+libyaml's C parser is used when PyYAML has it (line numbers are kept either way).
 """
 
 from __future__ import annotations
@@ -13,7 +26,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +34,15 @@ from typing import Any
 import jsonschema
 import yaml
 
+from build_support import log
 from build_support.errors import InputError
 from build_support.releasetests import schema
 
 DEFAULTS_NAME = "DEFAULTS"
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+#: PyYAML's loader on libyaml's C parser when it was built with it (about 5x faster).
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class LineDict(dict[str, Any]):
@@ -39,8 +56,27 @@ class LineDict(dict[str, Any]):
         self.key_lines = {}
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings are :class:`LineDict`."""
+class LineList(list[Any]):
+    """A YAML sequence that remembers its line and the line of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.item_lines = []
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """A safe loader whose mappings are :class:`LineDict` and sequences :class:`LineList`.
+
+    Duplicate keys keep the last value, as ``yaml.safe_load`` (Ray's reader) does, and
+    are recorded in :attr:`duplicates` as warnings.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[str] = []
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -49,27 +85,48 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     result.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
         if not isinstance(key, str | int | float | bool):
-            raise InputError(
-                f"line {key_node.start_mark.line + 1}: mapping keys must be scalars",
-            )
+            raise InputError(f"line {line}: mapping keys must be scalars, not {_kind(key)}")
         skey = str(key)
         if skey in result:
-            raise InputError(
-                f"line {key_node.start_mark.line + 1}: duplicate key {skey!r}"
-                f" (first at line {result.key_lines[skey]})",
-                hint="remove one of them",
+            loader.duplicates.append(
+                f"line {line}: duplicate key {skey!r} (first at line {result.key_lines[skey]});"
+                " the last value is used, as Ray's YAML reader does"
             )
         result[skey] = loader.construct_object(value_node, deep=True)
-        result.key_lines[skey] = key_node.start_mark.line + 1
+        result.key_lines[skey] = line
+    return result
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(item, deep=True) for item in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [item.start_mark.line + 1 for item in node.value]
     return result
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse ``path``; syntax errors become an :class:`InputError` with the line."""
+def _kind(value: Any) -> str:
+    """A YAML user's word for a value's type (never a Python class name)."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string"
+
+
+def read_yaml_with_warnings(path: Path) -> tuple[Any, list[str]]:
+    """Parse ``path``: the data and the duplicate-key warnings; syntax errors carry the line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -77,8 +134,11 @@ def read_yaml(path: Path) -> Any:
             f"release test file {path} does not exist",
             hint="create it, or set [tool.build_support.paths] release_tests",
         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read release test file {path}: {exc}") from None
+    loader = _LineLoader(text)
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -88,6 +148,16 @@ def read_yaml(path: Path) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: malformed YAML: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.message}", hint=exc.hint) from None
+    finally:
+        loader.dispose()
+    return data, [f"{path}:{w.removeprefix('line ')}" for w in loader.duplicates]
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse ``path`` (warnings dropped); see :func:`read_yaml_with_warnings`."""
+    return read_yaml_with_warnings(path)[0]
 
 
 # --------------------------------------------------------------------------- merging
@@ -152,8 +222,9 @@ def _lookup_line(nodes: Sequence[Any], path: Sequence[str | int]) -> int | None:
                 line = current.key_lines.get(part, line)
                 current = current[part]
             elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+                if isinstance(current, LineList) and part < len(current.item_lines):
+                    line = current.item_lines[part]
                 current = current[part]
-                line = getattr(current, "line", line)
             else:
                 break
         if line is not None:
@@ -161,7 +232,17 @@ def _lookup_line(nodes: Sequence[Any], path: Sequence[str | int]) -> int | None:
     return None
 
 
-def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:
+def _node_line(nodes: Sequence[Any], path: Sequence[str | int]) -> int:
+    """The best line for ``path``: the key itself, else its parent, else the entry."""
+    line = _lookup_line(nodes, path)
+    if line is None and path:
+        line = _lookup_line(nodes, path[:-1])
+    if line is None:
+        line = next((n.line for n in nodes if isinstance(n, LineDict)), 0)
+    return line
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:  # noqa: PLR0911
     """The key path and an explanation (with what is allowed) of one schema error."""
     path: list[str | int] = list(error.absolute_path)
     sub: Any = error.schema
@@ -182,7 +263,59 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:
         return path, "a test cannot use both 'variations' and 'matrix'"
     if error.validator == "pattern":
         return path, f"{error.instance!r} does not match {value!r}"
+    if error.validator == "type":
+        return path, f"{_kind(error.instance)} is not allowed here; expected {value}"
     return path, error.message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one test, where it is, and what is allowed."""
+
+    line: int
+    test: str
+    key: str
+    why: str
+
+    def render(self, file: Path) -> str:
+        return f"{file}:{self.line}: test {self.test!r}: {self.key}: {self.why}"
+
+
+_VALIDATORS: dict[int, jsonschema.Draft202012Validator] = {}
+
+
+def _validator(test_schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
+    """One compiled validator per schema object, built once per process."""
+    found = _VALIDATORS.get(id(test_schema))
+    if found is None:
+        found = _VALIDATORS[id(test_schema)] = jsonschema.Draft202012Validator(test_schema)
+    return found
+
+
+def problems(
+    data: Mapping[str, Any],
+    test_schema: Mapping[str, Any],
+    *,
+    test_name: str,
+    nodes: Sequence[Any],
+) -> list[Problem]:
+    """Every schema error of ``data``, each with the line of the key it is about."""
+    found: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    errors = sorted(
+        _validator(test_schema).iter_errors(_plain(data)),
+        key=lambda e: (list(map(str, e.absolute_path)), e.message),
+    )
+    for error in errors:
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            error = jsonschema.exceptions.best_match(error.context) or error  # noqa: PLW2901
+        path, why = _describe(error)
+        key = ".".join(str(p) for p in path) or "(test)"
+        if (key, why) in seen:
+            continue
+        seen.add((key, why))
+        found.append(Problem(_node_line(nodes, path), test_name, key, why))
+    return found
 
 
 def validate(
@@ -193,25 +326,93 @@ def validate(
     test_name: str,
     nodes: Sequence[Any],
 ) -> None:
-    """Validate ``data``; the first (most relevant) error becomes an InputError."""
-    validator = jsonschema.Draft202012Validator(test_schema)
-    errors = sorted(validator.iter_errors(_plain(data)), key=lambda e: (len(e.path), e.message))
-    if not errors:
+    """Validate ``data``; its problems, all of them, become one InputError."""
+    _raise_problems(file, problems(data, test_schema, test_name=test_name, nodes=nodes))
+
+
+def _raise_problems(file: Path, found: Sequence[Problem | str]) -> None:
+    if not found:
         return
-    best = jsonschema.exceptions.best_match(errors) or errors[0]
-    path, why = _describe(best)
-    line = _lookup_line(nodes, path)
-    if line is None:
-        line = _lookup_line(nodes, path[:-1]) if path else None
-    if line is None:
-        line = next((n.line for n in nodes if isinstance(n, LineDict)), 0)
-    key = ".".join(str(p) for p in path) or "(test)"
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    raise InputError(
-        f"{file}:{line}: test {test_name!r}: {key}: {why}{more}",
-        hint=f"fix {key} of {test_name!r} in {file.name}; the schema is in "
-        "build_support/releasetests/schema.py",
+    lines = [p.render(file) if isinstance(p, Problem) else p for p in found]
+    hint = (
+        f"fix them in {file.name}; the schema is in build_support/releasetests/schema.py "
+        "(Ray's release_tests.yaml schema)"
     )
+    if len(lines) == 1:
+        raise InputError(lines[0], hint=hint)
+    raise InputError(
+        f"{file}: {len(lines)} problems:\n" + "\n".join(f"  {line}" for line in lines),
+        hint=hint,
+    )
+
+
+#: What a test must have once DEFAULTS, variations or matrix values are merged in.
+_REQUIRED: tuple[str, ...] = tuple(schema.TEST["required"])
+_REQUIRED_RUN: tuple[str, ...] = tuple(schema.TEST["properties"]["run"]["required"])
+_REQUIRED_CLUSTER: tuple[str, ...] = tuple(schema.TEST["properties"]["cluster"]["required"])
+
+
+def _missing(test: Mapping[str, Any], *, name: str, nodes: Sequence[Any]) -> list[Problem]:
+    """Required keys absent after merging (each piece was schema-checked already)."""
+    line = _node_line(nodes, [])
+    found = [
+        Problem(
+            line,
+            name,
+            "(test)",
+            f"{key!r} is a required property; required here: " + ", ".join(_REQUIRED),
+        )
+        for key in _REQUIRED
+        if key not in test
+    ]
+    run = test.get("run")
+    if isinstance(run, Mapping):
+        found.extend(
+            Problem(
+                _node_line(nodes, ["run"]),
+                name,
+                "run",
+                f"{key!r} is a required property; required here: " + ", ".join(_REQUIRED_RUN),
+            )
+            for key in _REQUIRED_RUN
+            if key not in run
+        )
+    cluster = test.get("cluster")
+    if isinstance(cluster, Mapping):
+        found.extend(
+            Problem(
+                _node_line(nodes, ["cluster"]),
+                name,
+                "cluster",
+                f"{key!r} is a required property; required here: " + ", ".join(_REQUIRED_CLUSTER),
+            )
+            for key in _REQUIRED_CLUSTER
+            if key not in cluster
+        )
+    return found
+
+
+def _lenient_warnings(test: Mapping[str, Any], *, name: str, line: int, file: Path) -> list[str]:
+    """Warnings where Ray accepts what this harness does not know (kept, not refused)."""
+    out: list[str] = []
+    byod = test.get("cluster", {}).get("byod", {})
+    kind = byod.get("type") if isinstance(byod, Mapping) else None
+    if isinstance(kind, str) and kind not in schema.BYOD_TYPES and "{{" not in kind:
+        out.append(
+            f"{file}:{line}: test {name!r}: cluster.byod.type {kind!r} is not one this harness "
+            "knows (" + ", ".join(schema.BYOD_TYPES) + "); kept as Ray does"
+        )
+    smoke = test.get("smoke_test", {})
+    for part, known in (("cluster", schema.CLUSTER_KEYS), ("run", schema.RUN_KEYS)):
+        block = smoke.get(part, {}) if isinstance(smoke, Mapping) else {}
+        extra = sorted(k for k in block if k not in known) if isinstance(block, Mapping) else []
+        if extra:
+            out.append(
+                f"{file}:{line}: test {name!r}: smoke_test.{part} has key(s) "
+                + ", ".join(repr(k) for k in extra)
+                + " that the test schema does not know; kept, as Ray's schema allows"
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- the model
@@ -246,6 +447,10 @@ class ReleaseTest:
     cluster: Mapping[str, Any] = field(default_factory=dict)
     smoke: bool = False
     has_smoke_test: bool = False
+    #: the test's own frequency, before a smoke test was applied
+    base_frequency: str = ""
+    #: its smoke test's frequency, when it has one
+    smoke_frequency: str | None = None
     line: int = 0
     definition: Mapping[str, Any] = field(default_factory=dict)
 
@@ -254,6 +459,8 @@ class ReleaseTest:
 class Collection:
     path: Path
     tests: tuple[ReleaseTest, ...]
+    #: where Ray is lenient and this loader kept going (duplicate keys, unknown byod types)
+    warnings: tuple[str, ...] = ()
 
     def names(self) -> list[str]:
         return [t.name for t in self.tests]
@@ -280,7 +487,15 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
-def _build(test: Mapping[str, Any], *, base_dir: Path, smoke: bool, line: int) -> ReleaseTest:
+def _build(
+    test: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    smoke: bool,
+    line: int,
+    base_frequency: str,
+    smoke_frequency: str | None,
+) -> ReleaseTest:
     run = test["run"]
     env, env_name = _env_of(test)
     return ReleaseTest(
@@ -305,101 +520,161 @@ def _build(test: Mapping[str, Any], *, base_dir: Path, smoke: bool, line: int) -
         alert=test.get("alert"),
         cluster=_plain(test.get("cluster", {})),
         smoke=smoke,
-        has_smoke_test="smoke_test" in test,
+        has_smoke_test=smoke_frequency is not None,
+        base_frequency=base_frequency,
+        smoke_frequency=smoke_frequency,
         line=line,
         definition=_plain(test),
     )
 
 
-def _validate_entry(entry: LineDict, fallback_name: str, path: Path) -> None:
-    """Validate one raw list entry (a matrix entry's placeholders are checked later)."""
-    label = str(entry.get("name", fallback_name))
+def _entry_problems(entry: LineDict, label: str) -> list[Problem]:
+    """Schema problems of one raw list entry (a matrix's placeholders are checked later)."""
     if "matrix" in entry and "variations" in entry:
-        raise InputError(
-            f"{path}:{entry.line}: test {label!r}: a test cannot use both 'variations' "
-            "and 'matrix'",
-            hint="split it into two tests",
-        )
+        return [
+            Problem(
+                entry.line,
+                label,
+                "(test)",
+                "a test cannot use both 'variations' and 'matrix'; split it into two",
+            )
+        ]
     if "matrix" in entry:
         # {{var}} placeholders are checked after substitution, in _expand.
-        matrix_only = {"matrix": entry["matrix"]}
-        validate(
-            matrix_only,
-            {"type": "object", "properties": {"matrix": schema.MATRIX}},
-            file=path,
-            test_name=label,
-            nodes=[entry],
-        )
-    else:
-        validate(entry, schema.ENTRY, file=path, test_name=label, nodes=[entry])
+        return problems({"matrix": entry["matrix"]}, _MATRIX_ONLY, test_name=label, nodes=[entry])
+    return problems(entry, schema.ENTRY, test_name=label, nodes=[entry])
 
 
-def load(path: Path, *, smoke: bool = False) -> Collection:
-    """Every test of ``path``, expanded, merged, validated, and smoke-applied if asked."""
-    data = read_yaml(path)
+_MATRIX_ONLY: dict[str, Any] = {"type": "object", "properties": {"matrix": schema.MATRIX}}
+
+
+def load(
+    path: Path, *, smoke: bool = False, warn: Callable[[str], None] | None = log.warn
+) -> Collection:
+    """Every test of ``path``, expanded, merged, validated, and smoke-applied if asked.
+
+    All problems of the file are collected and raised together as one InputError (each
+    with file:line); warnings (see the module docstring) go to ``warn`` and the result.
+    """
+    data, warnings = read_yaml_with_warnings(path)
     if data is None:
-        data = []
+        data = LineList()
     if not isinstance(data, list):
         raise InputError(
-            f"{path}: the top level must be a list of tests, got {type(data).__name__}",
+            f"{path}:{getattr(data, 'line', 1)}: the top level must be a list of tests, "
+            f"got {_kind(data)}",
             hint="start each test with '- name: ...'",
         )
-    defaults: LineDict | None = None
-    entries: list[LineDict] = []
-    for index, entry in enumerate(data):
-        if not isinstance(entry, LineDict):
-            raise InputError(
-                f"{path}: entry #{index + 1} is a {type(entry).__name__}, not a mapping",
-                hint="each list item must be a test: '- name: ...'",
-            )
-        _validate_entry(entry, f"#{index + 1}", path)
-        if entry["name"] == DEFAULTS_NAME:
-            defaults = entry
-        else:
-            entries.append(entry)
-
+    found: list[Problem | str] = []
+    defaults, entries = _split_entries(data, path, found)
     base = _plain(defaults) if defaults is not None else {}
     base.pop("name", None)
     tests: list[ReleaseTest] = []
     seen: dict[str, int] = {}
     for entry in entries:
-        for name, test, nodes in _expand(entry, path):
+        for name, test, nodes in _expand(entry, found):
             merged = deep_update(copy.deepcopy(base), test)
             all_nodes = [*nodes, *([defaults] if defaults is not None else [])]
-            validate(merged, schema.TEST, file=path, test_name=name, nodes=all_nodes)
-            applied = False
-            if smoke and "smoke_test" in merged:
-                merged = deep_update(merged, merged["smoke_test"])
-                applied = True
-                validate(merged, schema.TEST, file=path, test_name=name, nodes=all_nodes)
+            missing = _missing(merged, name=name, nodes=all_nodes)
             if name in seen:
-                raise InputError(
-                    f"{path}:{entry.line}: test name {name!r} is defined twice"
-                    f" (first at line {seen[name]})",
-                    hint="test names must be unique; rename one",
+                missing.append(
+                    Problem(
+                        entry.line,
+                        name,
+                        "name",
+                        f"defined twice (first at line {seen[name]}); test names must be unique",
+                    )
                 )
-            seen[name] = entry.line
-            tests.append(_build(merged, base_dir=path.parent, smoke=applied, line=entry.line))
-    return Collection(path=path, tests=tuple(tests))
+            seen.setdefault(name, entry.line)
+            if missing:
+                found.extend(missing)
+                continue
+            warnings.extend(_lenient_warnings(merged, name=name, line=entry.line, file=path))
+            tests.append(_finish(merged, smoke=smoke, base_dir=path.parent, line=entry.line))
+    _raise_problems(path, found)
+    if warn is not None:
+        for message in warnings:
+            warn(message)
+    return Collection(path=path, tests=tuple(tests), warnings=tuple(warnings))
 
 
-def _expand(entry: LineDict, path: Path) -> Iterator[tuple[str, dict[str, Any], list[Any]]]:
-    """(name, test, nodes for line lookup) for each test an entry stands for."""
+def _split_entries(
+    data: list[Any], path: Path, found: list[Problem | str]
+) -> tuple[LineDict | None, list[LineDict]]:
+    """The DEFAULTS entry and the test entries that passed the schema (problems to ``found``)."""
+    defaults: LineDict | None = None
+    entries: list[LineDict] = []
+    for index, entry in enumerate(data):
+        line = data.item_lines[index] if isinstance(data, LineList) else 0
+        if not isinstance(entry, LineDict):
+            found.append(
+                f"{path}:{line}: entry #{index + 1} is {_kind(entry)}, not a test "
+                "(each list item must be a mapping: '- name: ...')"
+            )
+            continue
+        label = str(entry.get("name", f"#{index + 1}"))
+        entry_found = _entry_problems(entry, label)
+        if entry_found:
+            found.extend(entry_found)
+        elif entry["name"] == DEFAULTS_NAME:
+            defaults = entry
+        else:
+            entries.append(entry)
+    return defaults, entries
+
+
+def _finish(merged: dict[str, Any], *, smoke: bool, base_dir: Path, line: int) -> ReleaseTest:
+    """The runnable test, with its smoke test applied when asked (and it has one)."""
+    smoke_test = merged.get("smoke_test")
+    smoke_frequency = smoke_test.get("frequency") if isinstance(smoke_test, Mapping) else None
+    base_frequency = str(merged["frequency"])
+    applied = False
+    if smoke and isinstance(smoke_test, Mapping):
+        merged = deep_update(merged, smoke_test)
+        applied = True
+    return _build(
+        merged,
+        base_dir=base_dir,
+        smoke=applied,
+        line=line,
+        base_frequency=base_frequency,
+        smoke_frequency=smoke_frequency,
+    )
+
+
+def _expand(
+    entry: LineDict, found: list[Problem | str]
+) -> Iterator[tuple[str, dict[str, Any], list[Any]]]:
+    """(name, test, nodes for line lookup) for each test an entry stands for.
+
+    Problems of expanded tests are appended to ``found``; those tests are not yielded.
+    """
     plain = _plain(entry)
     if "matrix" in plain:
         matrix = plain.pop("matrix")
         for combo in matrix_combinations(matrix):
             test = substitute(plain, combo)
-            leftover = _VAR.findall(repr(_plain(test)))
+            name = str(test.get("name", entry.get("name")))
+            leftover = _VAR.findall(repr(test))
             if leftover:
-                raise InputError(
-                    f"{path}:{entry.line}: test {entry['name']!r}: matrix variable(s) "
-                    + ", ".join(sorted(set(leftover)))
-                    + " are used but not defined in matrix.setup",
-                    hint="defined: " + ", ".join(sorted(matrix.get("setup", {}))),
+                found.append(
+                    Problem(
+                        entry.line,
+                        name,
+                        "matrix",
+                        "matrix variable(s) "
+                        + ", ".join(sorted(set(leftover)))
+                        + " are used but not defined in matrix.setup (defined: "
+                        + ", ".join(sorted(matrix.get("setup", {})))
+                        + ")",
+                    )
                 )
-            validate(test, schema.ENTRY, file=path, test_name=str(test["name"]), nodes=[entry])
-            yield str(test["name"]), test, [entry]
+                continue
+            combo_found = problems(test, schema.ENTRY, test_name=name, nodes=[entry])
+            if combo_found:
+                found.extend(combo_found)
+                continue
+            yield name, test, [entry]
         return
     if "variations" in plain:
         variations = plain.pop("variations")

@@ -5,6 +5,11 @@ It accepts everything Ray's ``release/ray_release/schema.json`` accepts (so a
 every level. Two deliberate widenings: ``cluster`` is optional (a local runner has no
 cluster), and ``env`` may also be a table of environment variables for the script
 (in Ray it is the name of the environment, a string; both forms are accepted).
+
+Where Ray's schema is open, so is this one: ``cluster.byod.type`` is any string (Ray
+adds image types often; :data:`BYOD_TYPES` are the ones known here, and the loader warns
+about others), and a smoke test's ``cluster`` and ``run`` may carry keys beyond the
+test schema (Ray types them as plain objects); the known keys there are still typed.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 FREQUENCIES = ("manual", "multi", "nightly", "nightly-3x", "weekly")
 RUN_TYPES = ("command", "sdk_command", "job", "client", "anyscale_job")
+#: byod image types known here (Ray's list grows; others load with a warning)
 BYOD_TYPES = (
     "gpu",
     "gpu-cu130",
@@ -50,7 +56,7 @@ _BYOD: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "type": {"type": "string", "enum": list(BYOD_TYPES)},
+        "type": {"type": "string", "minLength": 1},
         "post_build_script": _STRING,
         "python_depset": _STRING,
         "runtime_env": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+=.*$"}},
@@ -109,14 +115,19 @@ _PARTIAL_CLUSTER = {
     "properties": _CLUSTER_PROPERTIES,
 }
 
-#: A smoke test overrides some fields; Ray requires its ``frequency``.
+#: The keys the test schema knows under ``run`` and ``cluster``.
+RUN_KEYS = frozenset(_RUN_PROPERTIES)
+CLUSTER_KEYS = frozenset(_CLUSTER_PROPERTIES)
+
+#: A smoke test overrides some fields; Ray requires its ``frequency`` and leaves its
+#: ``cluster`` and ``run`` open (plain objects): known keys are typed, others allowed.
 SMOKE_TEST: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         **{k: v for k, v in _TEST_PROPERTIES.items() if k not in ("name", "run", "cluster")},
-        "run": _PARTIAL_RUN,
-        "cluster": _PARTIAL_CLUSTER,
+        "run": {"type": "object", "properties": _RUN_PROPERTIES},
+        "cluster": {"type": "object", "properties": _CLUSTER_PROPERTIES},
     },
     "required": ["frequency"],
 }
@@ -138,11 +149,8 @@ MATRIX: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "setup": {
-            "type": "object",
-            "minProperties": 1,
-            "additionalProperties": {"type": "array", "minItems": 1},
-        },
+        # Empty lists are allowed (Ray's matrix may then expand to its adjustments only).
+        "setup": {"type": "object", "additionalProperties": {"type": "array"}},
         "adjustments": {
             "type": "array",
             "items": {

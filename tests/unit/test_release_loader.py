@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from build_support.errors import InputError
 from build_support.releasetests import loader
+from tests import raylike
 
 DATA = Path(__file__).parent / "test_release_data"
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,10 +197,17 @@ def test_malformed_yaml_names_line(tmp_path: Path) -> None:
         loader.load(path)
 
 
-def test_duplicate_keys_and_names(tmp_path: Path) -> None:
+def test_duplicate_key_keeps_last_value_with_warning_as_ray_does(tmp_path: Path) -> None:
     path = _write(tmp_path, BASE + "- name: a\n  name: b\n  run: {script: x}\n")
-    with pytest.raises(InputError, match="duplicate key 'name'"):
-        loader.load(path)
+    warned: list[str] = []
+    c = loader.load(path, warn=warned.append)
+    assert c.names() == ["b"]
+    assert warned == list(c.warnings)
+    assert len(warned) == 1
+    assert f"{path}:8: duplicate key 'name' (first at line 7)" in warned[0]
+
+
+def test_duplicate_names(tmp_path: Path) -> None:
     path = _write(tmp_path, BASE + "- name: a\n  run: {script: x}\n- name: a\n  run: {script: y}\n")
     with pytest.raises(InputError, match="defined twice"):
         loader.load(path)
@@ -235,3 +244,138 @@ def test_deep_update_and_substitute_are_pure_helpers() -> None:
         {"setup": {"a": [1, 2], "b": ["x"]}, "adjustments": [{"with": {"a": 9, "b": "y"}}]}
     )
     assert combos == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"a": 9, "b": "y"}]
+
+
+def _ray_like(tmp_path: Path, entries: int) -> Path:
+    path = tmp_path / "release_tests.yaml"
+    path.write_text(raylike.collection(entries))
+    return path
+
+
+def test_ray_shaped_collection_with_lenient_constructs_loads(tmp_path: Path) -> None:
+    path = _ray_like(tmp_path, 40)
+    c = loader.load(path, warn=None)
+    assert len(c.tests) == raylike.tests_in(40)
+    by_name = {t.name: t for t in c}
+    # duplicate key: the last value wins
+    assert by_name["duplicated_8"].cluster["cluster_compute"] == "second.yaml"
+    # a byod type outside the known list is kept
+    assert by_name["plain_5"].cluster["byod"]["type"] == "cu121-next"
+    # a matrix with empty setup lists expands to its adjustments only
+    assert {"llm_small_6", "llm_large_6"} <= set(by_name)
+    assert not any(n.startswith("llm_{{") for n in by_name)
+    kinds = [w for w in c.warnings if "duplicate key 'cluster_compute'" in w]
+    assert len(kinds) == 4
+    assert any("'cu121-next' is not one this harness knows" in w for w in c.warnings)
+    assert any("smoke_test.cluster has key(s) 'max_workers'" in w for w in c.warnings)
+
+
+def test_smoke_keys_outside_the_schema_are_kept_when_applied(tmp_path: Path) -> None:
+    c = loader.load(_ray_like(tmp_path, 2), smoke=True, warn=None)
+    plain = next(t for t in c if t.name == "plain_0")
+    assert plain.smoke
+    assert plain.cluster["max_workers"] == 2
+    assert plain.cluster["cluster_compute"] == "compute_0_smoke.yaml"
+    assert (plain.base_frequency, plain.smoke_frequency, plain.frequency) == (
+        "nightly",
+        "nightly",
+        "nightly",
+    )
+
+
+def test_every_problem_in_the_file_is_reported_in_one_run(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: a
+  run: {script: x}
+  colour: red
+- name: b
+  frequency: daily
+  run: {script: x}
+- just a string
+- name: c
+  run:
+    script: x
+    timeot: 5
+- name: ok
+  run: {script: x}
+""",
+    )
+    with pytest.raises(InputError) as info:
+        loader.load(path)
+    text = str(info.value)
+    assert f"{path}: 4 problems:" in text
+    assert f"{path}:9: test 'a': colour: unknown key 'colour'" in text
+    assert f"{path}:11: test 'b': frequency: 'daily' is not allowed" in text
+    assert f"{path}:13: entry #4 is a string, not a test" in text
+    assert f"{path}:17: test 'c': run.timeot: unknown key 'timeot'" in text
+
+
+def test_messages_carry_lines_and_no_internal_names(tmp_path: Path) -> None:
+    path = _write(tmp_path, "# a comment\n\nname: a\nteam: t\n")
+    with pytest.raises(InputError) as info:
+        loader.load(path)
+    assert f"{path}:3: the top level must be a list of tests, got a mapping" in str(info.value)
+    path = _write(tmp_path, BASE + "- [1, 2]\n- 3\n")
+    with pytest.raises(InputError) as info:
+        loader.load(path)
+    text = str(info.value)
+    assert f"{path}:7: entry #2 is a list, not a test" in text
+    assert f"{path}:8: entry #3 is a number, not a test" in text
+    for internal in ("LineDict", "LineList", "dict", "str", "int", "list'>"):
+        assert not re.search(rf"\b{re.escape(internal)}\b", text.replace(str(path), "")), internal
+
+
+def test_adjustments_only_matrix(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: "m_{{size}}"
+  matrix:
+    setup:
+      size: []
+    adjustments:
+      - with: {size: small}
+      - with: {size: big}
+  run: {script: "python {{size}}.py"}
+""",
+    )
+    c = loader.load(path)
+    assert c.names() == ["m_small", "m_big"]
+    assert [t.run.script for t in c] == ["python small.py", "python big.py"]
+
+
+def test_frequency_follows_rays_filter_with_smoke(tmp_path: Path) -> None:
+    from build_support.releasetests.cli import select
+
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: weekly_with_nightly_smoke
+  frequency: weekly
+  run: {script: x}
+  smoke_test:
+    frequency: nightly
+- name: nightly_plain
+  run: {script: x}
+- name: weekly_plain
+  frequency: weekly
+  run: {script: x}
+""",
+    )
+    normal = loader.load(path, warn=None)
+    assert [t.name for t in select(normal.tests, [], "nightly")] == ["nightly_plain"]
+    assert [t.name for t in select(normal.tests, [], "weekly")] == [
+        "weekly_with_nightly_smoke",
+        "weekly_plain",
+    ]
+    smoke = loader.load(path, smoke=True, warn=None)
+    nightly = select(smoke.tests, [], "nightly", smoke=True)
+    assert [t.name for t in nightly] == ["weekly_with_nightly_smoke", "nightly_plain"]
+    assert nightly[0].smoke
+    weekly = select(smoke.tests, [], "weekly", smoke=True)
+    assert [t.name for t in weekly] == ["weekly_with_nightly_smoke", "weekly_plain"]
