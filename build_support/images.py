@@ -26,7 +26,6 @@ does the rest (ping, inspect, tag, run, copy out).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import hashlib
 import importlib.util
@@ -46,7 +45,18 @@ from typing import IO, Any, Literal
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from build_support import cache, cmd, commits, imagetags, log, platforms, provision, pythons, rootfs
+from build_support import (
+    cache,
+    cmd,
+    commits,
+    imagetags,
+    log,
+    manifests,
+    platforms,
+    provision,
+    pythons,
+    rootfs,
+)
 from build_support import store as store_mod
 from build_support.args import StageParser
 from build_support.config import SUPPORTED_PYTHONS, Config
@@ -972,33 +982,38 @@ def _arch_for(platform_tag: str | None) -> platforms.Arch:
     return arch
 
 
-def _write_manifest(path: Path, results: Sequence[Result], commit: str) -> None:
-    entries: list[dict[str, Any]] = []
-    if path.is_file():
-        with contextlib.suppress(ValueError, OSError):
-            entries = list(json.loads(path.read_text()).get("images", []))
-    fresh = [
-        {
-            "name": r.name,
-            "image_id": r.image_id,
-            "refs": r.refs,
-            "built": r.built,
-            "input_digest": r.digest,
-            "commit": commit,
-            **r.extra,
-        }
+def manifest_rows(results: Sequence[Result], commit: str) -> tuple[manifests.ImageRow, ...]:
+    """The ``images.json`` rows of this run's images."""
+    return tuple(
+        manifests.ImageRow(
+            name=r.name,
+            image_id=r.image_id,
+            refs=tuple(r.refs),
+            built=r.built,
+            input_digest=r.digest,
+            commit=commit,
+            python=r.extra["python"],
+            flavor=r.extra["flavor"],
+            arch=r.extra["arch"],
+            base=r.extra["base"],
+            base_standin=r.extra.get("base_standin"),
+            lockfile=r.extra.get("lockfile"),
+            version=r.extra.get("version"),
+            pip_freeze=r.extra.get("pip_freeze"),
+        )
         for r in results
-    ]
-    keys = {(e["name"], e.get("python"), e.get("flavor"), e.get("arch")) for e in fresh}
-    kept = [
-        e
-        for e in entries
-        if (e.get("name"), e.get("python"), e.get("flavor"), e.get("arch")) not in keys
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"images": kept + fresh}, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    )
+
+
+def _write_manifest(path: Path, results: Sequence[Result], commit: str) -> None:
+    """Merge this run's rows into ``images.json`` (other Pythons/flavors/arches stay)."""
+    previous = manifests.ImagesManifest()
+    if path.is_file():
+        try:
+            previous = manifests.read(path, manifests.ImagesManifest)
+        except InputError as exc:
+            log.warn(f"replacing an unreadable {path}: {exc.message}")
+    manifests.write(path, previous.merged(manifest_rows(results, commit)))
 
 
 def main(argv: list[str], cfg: Config, *, today: dt.date | None = None) -> int:
@@ -1090,7 +1105,8 @@ def _run_jobs(
             "NOTE: built on a local Debian stand-in base (the configured base image "
             "could not be pulled); not for publishing."
         )
-    dist = cfg.path("dist") / "images"
-    _write_manifest(dist / "images.json", results, ctx.sha)
-    summary.emit(dist / "summary.json")
+    manifest = manifests.images_path(cfg.path("dist"))
+    _write_manifest(manifest, results, ctx.sha)
+    summary.note(f"manifest: {manifest}")
+    summary.emit(manifest.with_name("summary.json"))
     return 0

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import cmd, commits, jarpack, log, platforms, poms, store
+from build_support import cmd, commits, fsutil, jarpack, log, manifests, platforms, poms, store
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -45,7 +45,6 @@ from build_support.errors import (
     VerificationError,
 )
 from build_support.jarpack import Platform
-from build_support.store.base import sha256_file
 
 JDK_HINT = "install a JDK 17 (apt-get install openjdk-17-jdk-headless) or point JAVA_HOME at one"
 NATIVE_CHECK_CLASS = "io.minray.runtime.NativeCheck"
@@ -456,14 +455,18 @@ def multiplatform_key(branch: str, sha: str, filename: str) -> str:
     return store.keys.jar_key(branch, sha, MULTIPLATFORM, filename)
 
 
-def _summary_row(summary: log.Summary, path: Path, key: str, started: float) -> None:
+def _summary_row(summary: log.Summary, path: Path, key: str, started: float) -> manifests.JarFile:
+    row = manifests.JarFile(
+        file=path.name, size=path.stat().st_size, sha256=fsutil.sha256_file(path), key=key
+    )
     summary.add(
         artifact=path.name,
-        size=log.human_size(path.stat().st_size),
-        sha256=sha256_file(path),
+        size=log.human_size(row.size),
+        sha256=row.sha256,
         key=key,
         time=f"{time.monotonic() - started:.1f}s",
     )
+    return row
 
 
 def _summary(stage: str) -> log.Summary:
@@ -569,6 +572,7 @@ def build_os(  # noqa: PLR0915
     ]
     s = store.open_store(cfg)
     published: list[Path] = []
+    files: list[manifests.JarFile] = []
     with log.group(f"jars: dist/jars/{os_name} and the store"):
         # dist/jars/<os> is replaced as a whole: never a mix of two builds.
         shutil.rmtree(staging, ignore_errors=True)
@@ -588,7 +592,7 @@ def build_os(  # noqa: PLR0915
             dest = dist / name
             key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, name)
             s.put(key, dest)
-            _summary_row(summary, dest, key, started)
+            files.append(_summary_row(summary, dest, key, started))
             published.append(dest)
     summary.note(f"stored under {store.keys.jar_key(ctx.branch, ctx.sha, os_name, 'x')[:-2]}/")
     summary.note(
@@ -596,7 +600,18 @@ def build_os(  # noqa: PLR0915
         + ("skipped" if skip_tests else "passed")
         + f"; Maven log: {build_dir / 'maven.log'}"
     )
-    summary.emit(cfg.path("dist") / "jars" / f"{os_name}.json")
+    summary.emit()
+    manifests.write(
+        manifests.jars_path(cfg.path("dist"), os_name),
+        manifests.JarsManifest(
+            os=os_name,
+            branch=ctx.branch,
+            commit=ctx.sha,
+            version=project.version,
+            natives=tuple(map(str, targets)),
+            files=tuple(files),
+        ),
+    )
     return published
 
 
@@ -653,9 +668,20 @@ def build_multiplatform(
                 )
     key = multiplatform_key(ctx.branch, ctx.sha, filename)
     s.put(key, dest)
-    _summary_row(summary, dest, key, started)
+    row = _summary_row(summary, dest, key, started)
     summary.note(f"stored as {key}; natives: {', '.join(map(str, result.platforms))}")
-    summary.emit(cfg.path("dist") / "jars" / f"{MULTIPLATFORM}.json")
+    summary.emit()
+    manifests.write(
+        manifests.jars_path(cfg.path("dist"), MULTIPLATFORM),
+        manifests.JarsManifest(
+            os=MULTIPLATFORM,
+            branch=ctx.branch,
+            commit=ctx.sha,
+            version=project.version,
+            natives=tuple(map(str, result.platforms)),
+            files=(row,),
+        ),
+    )
     return dest
 
 

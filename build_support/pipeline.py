@@ -11,7 +11,7 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from build_support import cli, log, platforms
+from build_support import cli, log, manifests, platforms
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, UsageError
@@ -64,6 +64,7 @@ def main(argv: list[str], cfg: Config) -> int:
             print(f"{s.name}\tpython -m build_support {s.stage} {' '.join(s.argv)}".rstrip())
         return 0
     summary = log.Summary("pipeline", headers=("step", "result", "time"))
+    done: list[manifests.PipelineStep] = []
     failed = 0
     for s in plan:
         start = time.monotonic()
@@ -73,12 +74,22 @@ def main(argv: list[str], cfg: Config) -> int:
             except BuildSupportError as exc:
                 log.error(f"{s.name}: {exc}")
                 code = exc.exit_code
+        seconds = time.monotonic() - start
         result = "ok" if code == 0 else f"failed (exit {code})"
-        summary.add(step=s.name, result=result, time=f"{time.monotonic() - start:.1f}s")
+        summary.add(step=s.name, result=result, time=f"{seconds:.1f}s")
+        done.append(
+            manifests.PipelineStep(
+                name=s.name, stage=s.stage, argv=s.argv, exit_code=code, seconds=round(seconds, 2)
+            )
+        )
         if code != 0:
             failed = failed or code
             if not args.keep_going:
                 summary.note(f"stopped after {s.name}; rerun with --keep-going to continue")
                 break
-    summary.emit(cfg.root / cfg.paths.dist / "pipeline.json")
+    summary.emit()
+    manifests.write(
+        manifests.pipeline_path(cfg.path("dist")),
+        manifests.PipelineManifest(exit_code=failed, steps=tuple(done)),
+    )
     return failed

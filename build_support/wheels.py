@@ -44,7 +44,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from build_support import cache, cmd, commits, log, platforms, provision, pythons, store, wheelfile
+from build_support import (
+    cache,
+    cmd,
+    commits,
+    fsutil,
+    log,
+    manifests,
+    platforms,
+    provision,
+    pythons,
+    store,
+    wheelfile,
+)
 from build_support.args import StageParser
 from build_support.config import SUPPORTED_PYTHONS, Config
 from build_support.errors import (
@@ -64,7 +76,6 @@ Mode = Literal["native", "container"]
 
 #: Images made locally by :mod:`build_support.rootfs` are named ``rootfs:<debian suite>``.
 ROOTFS_PREFIX = "rootfs:"
-CACHE_PREFIX = "cache/wheels"
 DRIVER = Path(__file__).resolve().with_name("containerbuild.py")
 RESULT_PREFIX = "BS-RESULT "
 
@@ -732,15 +743,19 @@ def _release_gate(cfg: Config, ctx: commits.BuildContext, projects: Sequence[Pro
 
 
 def _cache_lookup(s: store.Store, job: Job, commit: str, work: Path) -> Built | None:
-    record_key = f"{CACHE_PREFIX}/{job.digest}.json"
+    record_key = manifests.wheel_cache_key(job.digest)
     if not s.exists(record_key):
         return None
     start = time.monotonic()
     s.get(record_key, work / "record.json")
-    record = json.loads((work / "record.json").read_text())
-    wheel = work / str(record["wheel"])
     try:
-        info = s.get(str(record["key"]), wheel)
+        record = manifests.read(work / "record.json", manifests.WheelCacheRecord)
+    except InputError as exc:
+        log.warn(f"unreadable cache record for {job.label} ({exc.message}); rebuilding")
+        return None
+    wheel = work / record.wheel
+    try:
+        info = s.get(record.key, wheel)
     except StoreError as exc:
         log.warn(f"cache record for {job.label} points at a missing wheel ({exc}); rebuilding")
         return None
@@ -751,26 +766,14 @@ def _cache_lookup(s: store.Store, job: Job, commit: str, work: Path) -> Built | 
         wheel,
         time.monotonic() - start,
         cached=True,
-        reported_commit=record.get("import_commit"),
+        reported_commit=record.import_commit,
     )
     built.sha256, built.size = info.sha256, info.size
     return built
 
 
 def _place(built: Built, dist: Path) -> Path:
-    dist.mkdir(parents=True, exist_ok=True)
-    final = dist / built.wheel.name
-    partial = dist / f".{built.wheel.name}.partial"
-    shutil.copyfile(built.wheel, partial)
-    partial.replace(final)
-    return final
-
-
-def _write_json(path: Path, payload: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    return fsutil.copy_atomic(built.wheel, dist / built.wheel.name)
 
 
 def plan_targets(
@@ -921,22 +924,22 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                 built.sha256, built.size, built.store_key = info.sha256, info.size, key
                 if not built.cached:
                     record = scratch / built.job.digest[:16] / "record.json"
-                    _write_json(
+                    manifests.write(
                         record,
-                        {
-                            "wheel": final.name,
-                            "key": key,
-                            "sha256": info.sha256,
-                            "size": info.size,
-                            "python": built.job.full_version,
-                            "platform": built.job.target.platform,
-                            "commit": commit,
-                            "project": built.job.project.rel,
-                            "import_commit": built.reported_commit,
-                            "digest": built.job.digest,
-                        },
+                        manifests.WheelCacheRecord(
+                            wheel=final.name,
+                            key=key,
+                            sha256=info.sha256,
+                            size=info.size,
+                            python=built.job.full_version,
+                            platform=built.job.target.platform,
+                            commit=commit,
+                            project=built.job.project.rel,
+                            import_commit=built.reported_commit,
+                            digest=built.job.digest,
+                        ),
                     )
-                    s.put(f"{CACHE_PREFIX}/{built.job.digest}.json", record)
+                    s.put(manifests.wheel_cache_key(built.job.digest), record)
                 if (
                     settings.promote_latest
                     and ctx.branch == cfg.default_branch
@@ -947,7 +950,7 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
         shutil.rmtree(scratch, ignore_errors=True)
 
     summary = log.Summary("wheel", headers=("wheel", "size", "sha256", "build time", "source"))
-    rows = []
+    rows: list[manifests.WheelRow] = []
     for built in sorted(results, key=lambda b: b.wheel.name):
         summary.add(
             **{
@@ -959,23 +962,26 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
             }
         )
         rows.append(
-            {
-                "wheel": built.wheel.name,
-                "project": built.job.project.rel,
-                "python": built.job.python,
-                "platform": built.job.target.platform,
-                "size": built.size,
-                "sha256": built.sha256,
-                "seconds": round(built.seconds, 2),
-                "cached": built.cached,
-                "mode": built.job.target.mode,
-                "store_key": built.store_key,
-                "digest": built.job.digest,
-            }
+            manifests.WheelRow(
+                wheel=built.wheel.name,
+                project=built.job.project.rel,
+                python=built.job.python,
+                platform=built.job.target.platform,
+                size=built.size,
+                sha256=built.sha256,
+                seconds=round(built.seconds, 2),
+                cached=built.cached,
+                mode=built.job.target.mode,
+                store_key=built.store_key,
+                digest=built.job.digest,
+            )
         )
         if built.cleanup is not None:
             shutil.rmtree(built.cleanup, ignore_errors=True)
     summary.note(f"commit {commit} on {ctx.branch}; store {cfg.store_url()}")
     summary.emit()
-    _write_json(dist / "wheels.json", {"commit": commit, "branch": ctx.branch, "wheels": rows})
+    manifests.write(
+        manifests.wheels_path(dist),
+        manifests.WheelsManifest(commit=commit, branch=ctx.branch, wheels=tuple(rows)),
+    )
     return 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build_support import commits, log, platforms
+from build_support import commits, log, manifests, platforms
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import UsageError
@@ -44,7 +44,7 @@ class ReleaseTestsSettings:
     #: The distribution whose wheel is tested, and the package that carries ``_version.py``.
     distribution: str = "minray"
     package: str = "minray"
-    #: The image the images stage builds (``--in-image``), found in ``dist/images.json``.
+    #: The image the images stage builds (``--in-image``), found in ``dist/images/images.json``.
     image_name: str = "minray"
     retry_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
     max_retries: int = 1
@@ -188,14 +188,14 @@ def main(argv: list[str], cfg: Config) -> int:
     provider: EnvProvider
     if args.in_image or args.image:
         provider = ImageProvider(
-            manifest=cfg.path("dist") / "images.json",
+            manifest=manifests.images_path(cfg.path("dist")),
             image_name=st.image_name,
             expected_commit=ctx.sha,
             package=st.package,
             arch=platforms.canonical_arch(platforms.current_host().machine),
             image=args.image,
         )
-        source = f"image {args.image or 'from ' + str(cfg.path('dist') / 'images.json')}"
+        source = f"image {args.image or 'from ' + str(manifests.images_path(cfg.path('dist')))}"
     else:
         wheels, source = _wheel_source(args, st, cfg, ctx)
         provider = VenvProvider(
@@ -252,7 +252,7 @@ def main(argv: list[str], cfg: Config) -> int:
         if runner.interrupt.signum is not None:
             exit_code = 128 + runner.interrupt.signum
     finally:
-        meta["exit_code"] = "error" if exit_code is None else exit_code
+        meta["exit_code"] = exit_code  # None: the runner itself failed
         meta["duration_seconds"] = round(runner.elapsed, 3)
         paths = reports.write_reports(runner.results, meta, run_dir)
         _print_summary(runner, paths)

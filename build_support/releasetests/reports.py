@@ -10,12 +10,12 @@ resources; a tiny inline script marks the chart ``data-rendered`` once laid out.
 from __future__ import annotations
 
 import html
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from build_support import manifests
 from build_support.releasetests.exitcodes import code_class, code_name
 from build_support.releasetests.runner import ReleaseTestResult
 
@@ -38,20 +38,28 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def summary(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON summary: run metadata, counts per status, and every test's result."""
+def summary_record(
+    results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]
+) -> manifests.ReleaseTestSummary:
+    """The typed summary: run metadata, counts per status, and every test's result."""
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    return {
-        **meta,
-        "total": len(results),
-        "passed": sum(1 for r in results if r.exit_code == 0),
-        "failed": sum(1 for r in results if r.exit_code != 0),
-        "flaky": sum(1 for r in results if r.flaky),
-        "by_status": counts,
-        "tests": [r.to_json() for r in results],
-    }
+    run: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.items()}
+    return manifests.ReleaseTestSummary(
+        **run,
+        total=len(results),
+        passed=sum(1 for r in results if r.exit_code == 0),
+        failed=sum(1 for r in results if r.exit_code != 0),
+        flaky=sum(1 for r in results if r.flaky),
+        by_status=counts,
+        tests=tuple(r.record() for r in results),
+    )
+
+
+def summary(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON summary (``summary.json``) as written."""
+    return manifests.dump(summary_record(results, meta))
 
 
 def junit_xml(results: Sequence[ReleaseTestResult], *, suite: str = "release-tests") -> str:
@@ -219,7 +227,7 @@ def html_report(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -
             ("passed", passed),
             ("failed", len(results) - passed),
             ("flaky", sum(1 for r in results if r.flaky)),
-            ("exit status", meta.get("exit_code", "")),
+            ("exit status", "error" if meta.get("exit_code", "") is None else meta["exit_code"]),
         )
     )
     meta_line = " · ".join(
@@ -254,12 +262,10 @@ def write_reports(
     """``report.xml``, ``summary.json`` and ``report.html`` in ``run_dir``."""
     paths = {
         "junit": run_dir / "report.xml",
-        "summary": run_dir / "summary.json",
+        "summary": manifests.release_summary_path(run_dir),
         "html": run_dir / "report.html",
     }
     _atomic_write(paths["junit"], junit_xml(results))
-    _atomic_write(
-        paths["summary"], json.dumps(summary(results, meta), sort_keys=True, indent=4) + "\n"
-    )
+    manifests.write(paths["summary"], summary_record(results, meta))
     _atomic_write(paths["html"], html_report(results, meta))
     return paths

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from build_support import cmd, log, pythons
+from build_support import cmd, log, manifests, pythons
 from build_support.errors import (
     ArtifactNotFoundError,
     BuildSupportError,
@@ -353,7 +353,7 @@ class VenvProvider:
 
 
 class ImageProvider:
-    """``--in-image``: the minray image the images stage built (``dist/images.json``).
+    """``--in-image``: the minray image the images stage built (``dist/images/images.json``).
 
     The image is picked from the manifest by Python version, flavor and architecture
     (or given with ``--image``); its recorded commit and the ``__commit__`` a container
@@ -385,27 +385,15 @@ class ImageProvider:
         if self.image:
             return self.image, None
         hint = f"build it: nox -s images -- --python {python_version} --flavor {self.flavor}"
-        try:
-            entries = json.loads(self.manifest.read_text(encoding="utf-8")).get("images", [])
-        except FileNotFoundError:
+        if not self.manifest.is_file():
             raise ArtifactNotFoundError(
                 f"no image manifest {self.manifest}: the images stage has not run", hint=hint
-            ) from None
-        except (ValueError, AttributeError) as exc:
-            raise InputError(f"{self.manifest} is not a valid image manifest: {exc}") from None
-        for entry in entries:
-            refs = [str(r) for r in entry.get("refs", [])]
-            named = entry.get("name") == self.image_name or any(
-                r.rsplit(":", 1)[0].rsplit("/", 1)[-1] == self.image_name for r in refs
             )
-            if (
-                named
-                and entry.get("python") == python_version
-                and entry.get("flavor", "cpu") == self.flavor
-                and entry.get("arch", self.arch) == self.arch
-            ):
-                ref = str(entry.get("image_id") or refs[0])
-                return ref, entry.get("commit")
+        row = manifests.read(self.manifest, manifests.ImagesManifest).find(
+            self.image_name, python=python_version, flavor=self.flavor, arch=self.arch
+        )
+        if row is not None:
+            return row.image_id, row.commit
         raise ArtifactNotFoundError(
             f"{self.manifest} lists no {self.image_name} image for Python {python_version} "
             f"({self.flavor}, {self.arch})",
@@ -584,24 +572,27 @@ class AttemptResult:
     artifacts: list[str] = field(default_factory=list)
     backoff_seconds: float = 0.0
 
+    def record(self) -> manifests.AttemptRecord:
+        return manifests.AttemptRecord(
+            attempt=self.attempt,
+            exit_code=self.exit_code,
+            exit_name=_name(self.exit_code),
+            exit_class=code_class(self.exit_code),
+            status=self.status,
+            retryable=self.retryable,
+            duration_seconds=round(self.duration, 3),
+            prepare_seconds=round(self.prepare_duration, 3),
+            started_at=self.started_at,
+            message=self.message,
+            timed_out=self.timed_out,
+            signal=self.signal,
+            directory=self.directory,
+            artifacts=tuple(self.artifacts),
+            backoff_seconds=round(self.backoff_seconds, 3),
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "attempt": self.attempt,
-            "exit_code": self.exit_code,
-            "exit_name": _name(self.exit_code),
-            "exit_class": code_class(self.exit_code),
-            "status": self.status,
-            "retryable": self.retryable,
-            "duration_seconds": round(self.duration, 3),
-            "prepare_seconds": round(self.prepare_duration, 3),
-            "started_at": self.started_at,
-            "message": self.message,
-            "timed_out": self.timed_out,
-            "signal": self.signal,
-            "directory": self.directory,
-            "artifacts": self.artifacts,
-            "backoff_seconds": round(self.backoff_seconds, 3),
-        }
+        return manifests.plain(self.record())
 
 
 def _name(code: int) -> str:
@@ -642,24 +633,27 @@ class ReleaseTestResult:
     def flaky(self) -> bool:
         return self.exit_code == 0 and len(self.attempts) > 1
 
+    def record(self) -> manifests.TestRecord:
+        return manifests.TestRecord(
+            name=self.name,
+            group=self.group,
+            team=self.team,
+            frequency=self.frequency,
+            python=self.python,
+            smoke=self.smoke,
+            wheel=self.wheel,
+            commit=self.commit,
+            exit_code=self.exit_code,
+            exit_name=_name(self.exit_code),
+            exit_class=code_class(self.exit_code),
+            status=self.status,
+            flaky=self.flaky,
+            duration_seconds=round(self.duration, 3),
+            attempts=tuple(a.record() for a in self.attempts),
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "group": self.group,
-            "team": self.team,
-            "frequency": self.frequency,
-            "python": self.python,
-            "smoke": self.smoke,
-            "wheel": self.wheel,
-            "commit": self.commit,
-            "exit_code": self.exit_code,
-            "exit_name": _name(self.exit_code),
-            "exit_class": code_class(self.exit_code),
-            "status": self.status,
-            "flaky": self.flaky,
-            "duration_seconds": round(self.duration, 3),
-            "attempts": [a.to_json() for a in self.attempts],
-        }
+        return manifests.plain(self.record())
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

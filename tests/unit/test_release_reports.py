@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from build_support import manifests
 from build_support.errors import UsageError, VerificationError
 from build_support.releasetests import loader, reports
 from build_support.releasetests.cli import select
@@ -151,18 +152,22 @@ def test_image_manifest_lookup(tmp_path: Path) -> None:
     )  # fmt: skip
     with pytest.raises(ArtifactNotFoundError, match="nox -s images"):
         provider.find("3.12")
-    manifest.write_text(
-        json.dumps(
-            {
-                "images": [
-                    {"name": "base-deps", "refs": ["ns/base-deps:x"], "image_id": "sha256:b",
-                     "python": "3.12", "flavor": "cpu", "arch": "x86_64", "commit": "a" * 40},
-                    {"name": "minray", "refs": ["ns/minray:x-py312-cpu"], "image_id": "sha256:m",
-                     "python": "3.12", "flavor": "cpu", "arch": "x86_64", "commit": "a" * 40},
-                ]
-            }
-        )
-    )  # fmt: skip
+
+    def row(name: str, ref: str, image_id: str) -> manifests.ImageRow:
+        return manifests.ImageRow(
+            name=name, refs=(ref,), image_id=image_id, python="3.12", flavor="cpu",
+            arch="x86_64", commit="a" * 40, built=True, input_digest="d", base="ubuntu:22.04",
+        )  # fmt: skip
+
+    manifests.write(
+        manifest,
+        manifests.ImagesManifest(
+            images=(
+                row("base-deps", "ns/base-deps:x", "sha256:b"),
+                row("minray", "ns/minray:x-py312-cpu", "sha256:m"),
+            )
+        ),
+    )
     assert provider.find("3.12") == ("sha256:m", "a" * 40)
     with pytest.raises(ArtifactNotFoundError, match=r"Python 3\.11"):
         provider.find("3.11")
