@@ -108,6 +108,12 @@ def store(session: nox.Session) -> None:
 
 
 @nox.session(python=TOOL_PYTHON)
+def publish(session: nox.Session) -> None:
+    """Gate, plan and (with -- --execute) publish the commit: -- [pypi|maven|docker...]."""
+    _stage(session, "publish", groups=("test",))
+
+
+@nox.session(python=TOOL_PYTHON)
 def pipeline(session: nox.Session) -> None:
     """The main job: every stage for the host platform on the bundled product."""
     _install(session, "test")

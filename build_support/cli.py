@@ -28,6 +28,7 @@ STAGES: dict[str, str] = {
     "images": "build_support.images:main",
     "release-tests": "build_support.releasetests.cli:main",
     "pipeline": "build_support.pipeline:main",
+    "publish": "build_support.publish:main",
     "pythons": "build_support.cli:pythons_main",
 }
 

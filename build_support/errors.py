@@ -142,3 +142,9 @@ class InterruptedByUser(BuildSupportError):  # noqa: N818 - reads as a state, no
     """The user pressed Ctrl-C."""
 
     exit_code = 130
+
+
+class PublishError(BuildSupportError):
+    """A publish step failed or its outcome is unresolved; what is left is named."""
+
+    exit_code = 18

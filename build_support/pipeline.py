@@ -24,8 +24,11 @@ class Step:
     argv: tuple[str, ...]
 
 
-def steps(cfg: Config, host_tag: str) -> list[Step]:
-    """The pipeline's steps for a host that natively builds ``host_tag``."""
+def steps(cfg: Config, host_tag: str, *, publish: bool = False) -> list[Step]:
+    """The pipeline's steps for a host that natively builds ``host_tag``.
+
+    The last step publishes in plan mode (nothing sent) unless ``publish`` is true.
+    """
     plan: list[Step] = []
     # Compile (a no-op in ~0.1 s when the inputs are unchanged); CI's staleness gate is
     # the separate `nox -s lock-3.X -- --check`, which re-resolves against the index.
@@ -37,6 +40,7 @@ def steps(cfg: Config, host_tag: str) -> list[Step]:
     plan.append(Step("jars-multiplatform", "jars", ("multiplatform",)))
     plan.append(Step("images", "images", ()))
     plan.append(Step("release-tests", "release-tests", ("--smoke",)))
+    plan.append(Step("publish", "publish", ("--execute",) if publish else ()))
     return plan
 
 
@@ -46,12 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", nargs="+", default=[], metavar="STEP", help="skip these steps")
     p.add_argument("--keep-going", action="store_true", help="run later steps after one fails")
     p.add_argument("--list", action="store_true", help="print the steps and exit")
+    p.add_argument(
+        "--publish", action="store_true", help="the publish step sends (--execute), not a plan"
+    )
     return p
 
 
 def main(argv: list[str], cfg: Config) -> int:
     args = _parser().parse_args(argv)
-    plan = steps(cfg, platforms.host_wheel_platform())
+    plan = steps(cfg, platforms.host_wheel_platform(), publish=args.publish)
     names = [s.name for s in plan]
     for chosen in (*args.only, *args.skip):
         if chosen not in names:

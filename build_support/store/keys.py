@@ -3,6 +3,7 @@
 * wheels: ``{branch}/{sha}/{filename}``
 * promoted wheels: ``latest/{filename}`` (only the default branch may promote)
 * JARs: ``jars/{branch}/{sha}/{os}/{filename}``
+* the publish journal: ``publish/{sha}/journal.json``
 
 A branch name with slashes (``releases/2.1``) keeps them: each part becomes a path
 segment, as Ray's bucket does (``releases/2.1/<sha>/ray-….whl``). Every segment is
@@ -19,6 +20,8 @@ from build_support.errors import GateError, UsageError
 
 LATEST = "latest"
 JARS = "jars"
+#: ``publish/{sha}/journal.json``: the publish stage's journal of a commit.
+PUBLISH = "publish"
 #: The local backend keeps ``<object>.sha256`` beside each object.
 RESERVED_SUFFIX = ".sha256"
 
@@ -77,7 +80,7 @@ def branch_segments(branch: str) -> str:
     for part in branch.split("/"):
         _check_segment(part, "branch", branch)
     top = branch.split("/", maxsplit=1)[0]
-    if top in (LATEST, JARS):
+    if top in (LATEST, JARS, PUBLISH):
         raise UsageError(
             f"invalid branch {branch!r}: {top!r} is a reserved top-level key",
             hint="rename the branch",
@@ -118,6 +121,11 @@ def jar_key(branch: str, sha: str, os: str, filename: str) -> str:
     if os not in JAR_OSES:
         raise UsageError(f"invalid JAR os {os!r}", hint="one of: " + ", ".join(JAR_OSES))
     return f"{JARS}/{branch_segments(branch)}/{_sha(sha)}/{os}/{_filename(filename)}"
+
+
+def publish_journal_key(sha: str) -> str:
+    """``publish/{sha}/journal.json``: what the publish stage did for a commit."""
+    return f"{PUBLISH}/{_sha(sha)}/journal.json"
 
 
 def commit_prefix(branch: str, sha: str) -> str:

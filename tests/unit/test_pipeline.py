@@ -19,6 +19,7 @@ def test_steps_cover_every_stage_for_the_host(tmp_path: Path) -> None:
         "jars-multiplatform",
         "images",
         "release-tests",
+        "publish",
     ]
     wheel = next(s for s in pipeline.steps(cfg, "macosx_12_0_arm64") if s.stage == "jars")
     assert wheel.argv == ("darwin",)

@@ -1,0 +1,252 @@
+"""PyPI: every stored wheel of the commit to a PyPI-compatible index with twine.
+
+What is there is read from the index's simple API (PEP 691 JSON, else the PEP 503 HTML
+page) by SHA-256 before anything is uploaded, and read again after every upload (and
+after any upload error, because the upload may have gone through): an identical file is
+a skip, the same name with other bytes a conflict naming both hashes. ``twine check``
+runs on every file before the first upload. PyPI uploads are final (a file name can
+never be reused), so they run in the ``release`` phase, after every reversible step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.parse
+from collections.abc import Sequence
+from html.parser import HTMLParser
+
+from packaging.utils import canonicalize_name
+
+from build_support import cmd, log, wheelfile
+from build_support.errors import (
+    ArtifactNotFoundError,
+    CommandFailedError,
+    ConfigError,
+    PublishError,
+    VerificationError,
+)
+from build_support.publish import credentials, http
+from build_support.publish.journal import Journal
+from build_support.publish.model import Action, Artifact, PlanItem, Remote, RunEnv, decide
+from build_support.publish.settings import WHERE
+from build_support.store import keys
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href") or ""
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, "".join(self._text).strip()))
+            self._href = None
+
+
+def parse_simple(body: str, content_type: str, base_url: str) -> dict[str, tuple[str | None, str]]:
+    """``{filename: (sha256 or None, absolute url)}`` from a simple-API project page."""
+    files: dict[str, tuple[str | None, str]] = {}
+    if content_type.startswith((JSON_TYPE, "application/json")):
+        for f in json.loads(body).get("files", []):
+            url = urllib.parse.urljoin(base_url, f["url"])
+            files[f["filename"]] = (f.get("hashes", {}).get("sha256"), url)
+        return files
+    parser = _Links()
+    parser.feed(body)
+    for href, text in parser.links:
+        url, _, fragment = href.partition("#")
+        name = text or urllib.parse.unquote(url.rstrip("/").rsplit("/", 1)[-1])
+        algo, _, value = fragment.partition("=")
+        files[name] = (value.lower() if algo == "sha256" and value else None,
+                       urllib.parse.urljoin(base_url, url))  # fmt: skip
+    return files
+
+
+class PypiTarget:
+    name = "pypi"
+
+    def __init__(self, env: RunEnv) -> None:
+        self.env = env
+        self.settings = env.settings.pypi
+        missing = [k for k in ("repository_url", "index_url") if not getattr(self.settings, k)]
+        #: Why the index cannot be asked ("" when it can): plan mode still lists the files.
+        self.unconfigured = ""
+        if missing:
+            self.unconfigured = f"{WHERE}.pypi.{' and '.join(missing)} not set"
+            if env.execute:
+                raise ConfigError(
+                    self.unconfigured,
+                    hint="e.g. repository_url = 'https://upload.example.com/legacy/', index_url "
+                    "= 'https://example.com/simple/'; see docs/publish.md",
+                )
+        self.index_url = self.settings.index_url.rstrip("/") + "/"
+        self._password: credentials.Secret | None = None
+        self._username = self.settings.username
+        if self.settings.username_env and env.env.get(self.settings.username_env):
+            self._username = env.env[self.settings.username_env]
+        # Read now so that a missing credential fails before anything is sent.
+        self._password = credentials.read(
+            env_var=self.settings.password_env,
+            file=self.settings.password_file,
+            what="PyPI token/password",
+            root=env.cfg.root,
+            env=env.env,
+            required=env.execute,
+        )
+
+    # -- collect -----------------------------------------------------------------------------
+    def collect(self) -> list[Artifact]:
+        ctx = self.env.ctx
+        prefix = keys.commit_prefix(ctx.branch, ctx.sha)
+        objects = [o for o in self.env.store.list(prefix) if o.key.endswith(".whl")]
+        if not objects:
+            raise ArtifactNotFoundError(
+                f"no wheels of {ctx.sha} under {prefix} in {self.env.store.url}",
+                hint="build and store them first: nox -s wheel",
+            )
+        dest_dir = self.env.workdir / "pypi"
+        out: list[Artifact] = []
+        for o in objects:
+            path = dest_dir / o.key.rsplit("/", 1)[-1]
+            self.env.store.get(o.key, path)
+            name = wheelfile.parse_name(path.name)
+            try:
+                found = set(wheelfile.read_commits(path).values())
+            except VerificationError as exc:
+                found = {f"unreadable ({exc.message})"}
+            commit = found.pop() if len(found) == 1 else ", ".join(sorted(found))
+            out.append(
+                Artifact(
+                    target=self.name,
+                    name=path.name,
+                    digest=o.sha256,
+                    size=o.size,
+                    commit=commit,
+                    version=name.version,
+                    destination=f"{self.settings.repository_name}:{name.distribution}/{path.name}",
+                    phase="release",
+                    path=path,
+                    meta={"project": str(canonicalize_name(name.distribution))},
+                )
+            )
+        return out
+
+    # -- look --------------------------------------------------------------------------------
+    def _auth(self) -> str | None:
+        if self._password is None:
+            return None
+        return http.basic(self._username, self._password.value)
+
+    def index_files(self, project: str) -> dict[str, tuple[str | None, str]]:
+        """What the index holds for ``project``: ``{filename: (sha256, url)}``."""
+        url = f"{self.index_url}{project}/"
+        auth = self._auth() if self.settings.auth_for_reads else None
+        resp = http.request(
+            "GET",
+            url,
+            headers={"Accept": f"{JSON_TYPE}, text/html;q=0.1"},
+            authorization=auth,
+            timeout=self.settings.timeout_seconds,
+        )
+        if resp.status == 404:
+            return {}
+        if resp.status != 200:
+            raise PublishError(
+                f"the index answered {resp.status} for {url}",
+                hint="check index_url and the credentials in [tool.build_support.publish.pypi]",
+            )
+        ctype = next((v for k, v in resp.headers.items() if k.lower() == "content-type"), "")
+        files = parse_simple(resp.text(), ctype, resp.url or url)
+        for name, (sha, file_url) in list(files.items()):
+            if sha is None:  # an index without hashes: hash the file itself
+                got = http.request("GET", file_url, authorization=auth,
+                                   timeout=self.settings.timeout_seconds)  # fmt: skip
+                files[name] = (hashlib.sha256(got.body).hexdigest() if got.status == 200 else None,
+                               file_url)  # fmt: skip
+        return files
+
+    def probe(self, artifacts: Sequence[Artifact]) -> list[PlanItem]:
+        by_project: dict[str, dict[str, tuple[str | None, str]] | str] = {}
+        items: list[PlanItem] = []
+        for a in artifacts:
+            project = a.meta["project"]
+            if project not in by_project and not self.unconfigured:
+                try:
+                    by_project[project] = self.index_files(project)
+                except (http.HttpError, PublishError) as exc:
+                    by_project[project] = f"cannot read the index: {exc}"
+            if self.unconfigured:
+                items.append(decide(a, Remote(present=False, error=self.unconfigured)))
+                continue
+            there = by_project[project]
+            if isinstance(there, str):
+                items.append(decide(a, Remote(present=False, error=there)))
+            elif a.name in there:
+                items.append(decide(a, Remote(present=True, digest=there[a.name][0])))
+            else:
+                items.append(decide(a, Remote(present=False)))
+        return items
+
+    # -- send --------------------------------------------------------------------------------
+    def _twine_env(self) -> dict[str, str]:
+        env = {
+            "TWINE_NON_INTERACTIVE": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            "TWINE_USERNAME": self._username,
+        }
+        if self._password is not None:
+            env["TWINE_PASSWORD"] = self._password.value
+        return env
+
+    def preflight(self, items: Sequence[PlanItem]) -> None:
+        files = [i.artifact.path for i in items if i.artifact.path is not None]
+        if files:
+            cmd.run([cmd.python_exe(), "-m", "twine", "check", "--strict", *files])
+
+    def send(self, item: PlanItem, journal: Journal) -> None:
+        a = item.artifact
+        assert a.path is not None  # noqa: S101 - collect() sets it
+        argv = [cmd.python_exe(), "-m", "twine", "upload", "--disable-progress-bar",
+                "--repository-url", self.settings.repository_url, str(a.path)]  # fmt: skip
+        error = ""
+        try:
+            proc = cmd.run(argv, env=self._twine_env(), capture=True,
+                           timeout=self.settings.timeout_seconds * 10)  # fmt: skip
+            log.info(credentials.scrub((proc.stdout + proc.stderr).strip()))
+        except CommandFailedError as exc:
+            error = credentials.scrub(exc.message)
+            log.warn(f"twine upload of {a.name} failed; asking the index whether it arrived")
+        there = self.index_files(a.meta["project"]).get(a.name)
+        if there is not None and there[0] == a.digest:
+            if error:
+                log.info(f"{a.name}: the index holds it with the same SHA-256 despite the error")
+            return
+        if there is not None:
+            raise PublishError(
+                f"{a.name} on the index has SHA-256 {there[0]}, ours is {a.digest}",
+                hint="a file name can never be reused on PyPI; bump the version",
+            )
+        raise PublishError(
+            f"{a.name} is not on the index after the upload" + (f": {error}" if error else ""),
+            hint="check the index and credentials, then rerun with --execute",
+        )
+
+    def close(self) -> None:
+        return None
+
+
+__all__ = ["Action", "PypiTarget", "parse_simple"]

@@ -1,0 +1,113 @@
+"""``[tool.build_support.publish]``: where each target publishes, and whose credentials.
+
+Deploy URLs live only here (in the project's pyproject.toml), never in code. Credentials
+are never config values: the config names the environment variable or the file that
+holds each one (:mod:`build_support.publish.credentials` reads them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from build_support.errors import ConfigError
+
+TargetName = Literal["pypi", "maven", "docker"]
+TARGETS: tuple[TargetName, ...] = ("pypi", "maven", "docker")
+WHERE = "tool.build_support.publish"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PypiSettings:
+    """``[tool.build_support.publish.pypi]``: a PyPI-compatible index."""
+
+    #: Where ``twine upload`` sends files (PyPI: its ``…/legacy/`` upload URL).
+    repository_url: str = ""
+    #: The index's simple API root, read to see what is already there (PyPI: its
+    #: ``…/simple/`` URL).
+    index_url: str = ""
+    #: A name for the index in the plan and the journal.
+    repository_name: str = "pypi"
+    #: ``__token__`` for API tokens; or a user name (``username_env`` overrides it).
+    username: str = "__token__"
+    username_env: str = ""
+    #: The token or password: from this environment variable, else from this file.
+    password_env: str = "BUILD_SUPPORT_PYPI_PASSWORD"  # noqa: S105 - a variable name
+    password_file: str = ""
+    #: Send credentials when reading the simple API too (private indexes).
+    auth_for_reads: bool = True
+    timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class DockerSettings:
+    """``[tool.build_support.publish.docker]``: a Docker registry."""
+
+    #: ``host[:port]`` of a registry; "" is Docker's default registry (Docker Hub), the
+    #: one an unqualified ``namespace/name`` resolves to.
+    registry: str = ""
+    #: The namespace (user/organisation) under the registry; "" keeps the images' own.
+    namespace: str = ""
+    #: Which images of ``dist/images/images.json`` to publish.
+    images: tuple[str, ...] = ("base-deps", "minray")
+    username_env: str = "BUILD_SUPPORT_DOCKER_USERNAME"
+    password_env: str = "BUILD_SUPPORT_DOCKER_PASSWORD"  # noqa: S105 - a variable name
+    password_file: str = ""
+    #: Talk plain HTTP to the registry API (loopback test registries only).
+    insecure: bool = False
+    #: Tags that move (aliases); every other tag is immutable.
+    moving_tags: tuple[str, ...] = ("nightly", "latest", "cpu", "gpu")
+    timeout_seconds: float = 600.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MavenSettings:
+    """``[tool.build_support.publish.maven]``: a Maven repository or the Central Portal."""
+
+    transport: Literal["maven-repository", "central-portal"] = "maven-repository"
+    release_url: str = ""
+    snapshot_url: str = ""
+    #: The Central Portal's base URL (see docs/publish.md).
+    portal_url: str = ""
+    publishing_type: Literal["AUTOMATIC", "USER_MANAGED"] = "USER_MANAGED"
+    username_env: str = "BUILD_SUPPORT_MAVEN_USERNAME"
+    password_env: str = "BUILD_SUPPORT_MAVEN_PASSWORD"  # noqa: S105 - a variable name
+    password_file: str = ""
+    #: An armored secret key in this environment variable is imported into a temporary
+    #: GNUPGHOME; without it the default keyring (or agent) is used.
+    gpg_key_env: str = "BUILD_SUPPORT_GPG_KEY"
+    gpg_key_id: str = ""
+    gpg_passphrase_file: str = ""
+    gpg_passphrase_env: str = "BUILD_SUPPORT_GPG_PASSPHRASE"  # noqa: S105 - a variable name
+    poll_interval_seconds: float = 10.0
+    poll_timeout_seconds: float = 1800.0
+    timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishSettings:
+    """``[tool.build_support.publish]``."""
+
+    #: Targets published when none is named on the command line.
+    targets: tuple[TargetName, ...] = ("pypi",)
+    #: The only branch that may publish; "" means the top-level ``default_branch``.
+    branch: str = ""
+    #: Require a passing release-tests summary for the commit.
+    require_release_tests: bool = True
+    pypi: PypiSettings = field(default_factory=PypiSettings)
+    docker: DockerSettings = field(default_factory=DockerSettings)
+    maven: MavenSettings = field(default_factory=MavenSettings)
+
+    def __post_init__(self) -> None:
+        for name in ("repository_url", "index_url"):
+            value = getattr(self.pypi, name)
+            if value and not value.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"{WHERE}.pypi.{name} = {value!r} is not an http(s) URL",
+                    hint="e.g. https://upload.example.com/legacy/ and https://example.com/simple/",
+                )
+        if "/" in self.docker.registry or "://" in self.docker.registry:
+            raise ConfigError(
+                f"{WHERE}.docker.registry = {self.docker.registry!r} must be a host[:port]",
+                hint="e.g. registry.example.com or 127.0.0.1:5000 (\"\" for Docker Hub)",
+            )

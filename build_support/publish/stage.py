@@ -1,0 +1,284 @@
+"""``python -m build_support publish [pypi|maven|docker…] [--execute]``: the core.
+
+1. Gates that need no artifact: branch, pull request, clean tree (``--release``), the
+   checkout's commit, the release tests recorded for the commit.
+2. Each target collects the commit's artifacts from the store and reads the commit from
+   inside every one (commit gate), then asks its registry what it holds (versions gate).
+3. The plan: every artifact, its SHA-256, its destination, and what is already there.
+   Without ``--execute`` nothing is sent and the stage ends here.
+4. ``--execute``: every gate must pass; preflight checks (``twine check``, bundle
+   validation, signing) for every target; then all ``stage`` steps, then all
+   ``release`` (public, final) steps. Each item is journaled ``pending`` before its
+   bytes leave and ``done`` once the target holds them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from build_support import commits, log, store
+from build_support.args import StageParser
+from build_support.config import Config
+from build_support.errors import BuildSupportError, PublishError, UsageError
+from build_support.publish import credentials, gates
+from build_support.publish.journal import Journal, journal_key
+from build_support.publish.model import Action, PlanItem, RunEnv, Target
+from build_support.publish.settings import TARGETS, PublishSettings
+
+SECTION = "publish"
+
+
+def settings_from(cfg: Config) -> PublishSettings:
+    return cfg.section(SECTION, PublishSettings)
+
+
+def _factory(name: str) -> Callable[[RunEnv], Target]:
+    if name == "pypi":
+        from build_support.publish.pypi import PypiTarget
+
+        return PypiTarget
+    raise UsageError(
+        f"publish target {name!r} is not implemented yet",
+        hint="publish the targets that are: pypi",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = StageParser(prog="nox -s publish --", description="Gate, plan and publish a commit.")
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="pypi, maven, docker (default: [tool.build_support.publish] targets)",
+    )
+    p.add_argument("--execute", action="store_true", help="send (default: only print the plan)")
+    p.add_argument("--release", action="store_true", help="also require a clean working tree")
+    p.add_argument(
+        "--skip-release-tests-gate",
+        action="store_true",
+        help="publish without a passing release-tests run for this commit (said loudly)",
+    )
+    p.add_argument("--results-dir", type=Path, help="where release-tests summaries are")
+    p.add_argument("--json", type=Path, help="plan JSON (default dist/publish/plan.json)")
+    return p
+
+
+def _results_dir(cfg: Config, override: Path | None) -> Path:
+    if override is not None:
+        return override
+    from build_support.releasetests.cli import settings as rt_settings
+
+    return cfg.root / rt_settings(cfg).results_dir
+
+
+def early_gates(
+    cfg: Config,
+    settings: PublishSettings,
+    ctx: commits.BuildContext,
+    *,
+    release: bool,
+    skip_release_tests: bool,
+    results_dir: Path,
+) -> list[gates.Failure]:
+    failures = gates.branch_gate(ctx.branch, settings.branch or cfg.default_branch)
+    failures += gates.pull_request_gate()
+    failures += gates.clean_tree_gate(cfg.root, release=release)
+    failures += gates.head_gate(cfg.root, ctx.sha)
+    if skip_release_tests or not settings.require_release_tests:
+        for _ in range(2):
+            log.warn(
+                f"THE RELEASE-TESTS GATE IS SKIPPED: {ctx.sha} is published without "
+                "checking that its release tests passed"
+            )
+    else:
+        failures += gates.release_tests_gate(results_dir, ctx.sha)
+    return failures
+
+
+def render_plan(items: Sequence[PlanItem]) -> log.Summary:
+    summary = log.Summary(
+        "publish plan", headers=("target", "artifact", "sha256", "destination", "action")
+    )
+    for i in items:
+        a = i.artifact
+        action = i.action.value if i.action is Action.SEND else f"{i.action.value}: {i.reason}"
+        if i.action is Action.SEND and i.remote.present:
+            action = f"send ({i.reason})"
+        summary.add(
+            target=a.target,
+            artifact=a.name,
+            sha256=a.digest,
+            destination=a.destination,
+            action=credentials.scrub(action),
+        )
+    return summary
+
+
+def _plan_json(path: Path, items: Sequence[PlanItem], failures: Sequence[gates.Failure]) -> None:
+    payload = {
+        "gates": [{"gate": f.gate, "message": f.message} for f in failures],
+        "items": [
+            {
+                "target": i.artifact.target,
+                "artifact": i.artifact.name,
+                "sha256": i.artifact.digest,
+                "size": i.artifact.size,
+                "commit": i.artifact.commit,
+                "version": i.artifact.version,
+                "destination": i.artifact.destination,
+                "phase": i.artifact.phase,
+                "action": i.action.value,
+                "remote_sha256": i.remote.digest,
+                "reason": i.reason,
+            }
+            for i in items
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(credentials.scrub(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
+    tmp.replace(path)
+
+
+def execute(
+    targets: Sequence[tuple[Target, list[PlanItem]]], journal: Journal
+) -> tuple[list[str], list[str]]:
+    """Send every ``send`` item, stage steps first; returns (done, left) descriptions."""
+    done: list[str] = []
+    left: list[str] = []
+    for target, items in targets:
+        with log.group(f"publish: {target.name} preflight"):
+            target.preflight([i for i in items if i.action is Action.SEND])
+    failed_targets: set[str] = set()
+    for phase in ("stage", "release"):
+        if phase == "release" and left:
+            left += [
+                f"{t.name} {i.artifact.destination} (not made public: an earlier step failed)"
+                for t, items in targets
+                for i in items
+                if i.action is Action.SEND and i.artifact.phase == "release"
+            ]
+            break
+        for target, items in targets:
+            todo = [i for i in items if i.action is Action.SEND and i.artifact.phase == phase]
+            if not todo:
+                continue
+            with log.group(f"publish: {target.name} ({phase}, {len(todo)} item(s))"):
+                for item in todo:
+                    a = item.artifact
+                    if target.name in failed_targets:
+                        left.append(f"{a.target} {a.destination} (not tried: {target.name} failed)")
+                        continue
+                    journal.record(a.key, "pending", target=a.target, name=a.name,
+                                   destination=a.destination)  # fmt: skip
+                    started = time.monotonic()
+                    try:
+                        target.send(item, journal)
+                    except BuildSupportError as exc:
+                        message = credentials.scrub(str(exc))
+                        log.error(f"{a.target} {a.name}: {message}")
+                        journal.record(a.key, "pending", target=a.target, name=a.name,
+                                       error=message.splitlines()[0])  # fmt: skip
+                        left.append(f"{a.target} {a.destination} ({message.splitlines()[0]})")
+                        failed_targets.add(target.name)
+                        continue
+                    journal.record(a.key, "done", target=a.target, name=a.name,
+                                   destination=a.destination)  # fmt: skip
+                    log.info(f"published {a.name} -> {a.destination} "
+                             f"({time.monotonic() - started:.1f}s)")  # fmt: skip
+                    done.append(f"{a.target} {a.destination}")
+    return done, left
+
+
+def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
+    args = _parser().parse_args(argv)
+    for name in args.targets:
+        if name not in TARGETS:
+            raise UsageError(
+                f"unknown publish target {name!r}", hint="one of: " + ", ".join(TARGETS)
+            )
+    settings = settings_from(cfg)
+    names = list(dict.fromkeys(args.targets or settings.targets))
+    ctx = commits.context(cfg.root)
+    s = store.open_store(cfg)
+    mode = "execute" if args.execute else "plan"
+    log.step(f"publish ({mode}) of {ctx.branch}@{ctx.sha} to {', '.join(names)}")
+    failures = early_gates(
+        cfg,
+        settings,
+        ctx,
+        release=args.release,
+        skip_release_tests=args.skip_release_tests_gate,
+        results_dir=_results_dir(cfg, args.results_dir),
+    )
+    if failures and args.execute:  # refuse before touching any registry
+        raise gates.refuse(failures)
+    plan: list[tuple[Target, list[PlanItem]]] = []
+    with tempfile.TemporaryDirectory(prefix="build-support-publish.") as tmp:
+        env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=Path(tmp),
+                     execute=args.execute, env=dict(os.environ))  # fmt: skip
+        made: list[Target] = []
+        try:
+            for name in names:
+                target = _factory(name)(env)
+                made.append(target)
+                with log.group(f"publish: {name}: collect and look"):
+                    artifacts = target.collect()
+                    failures += gates.commit_gate(artifacts, ctx.sha)
+                    items = target.probe(artifacts)
+                plan.append((target, items))
+            every = [i for _t, items in plan for i in items]
+            failures += gates.versions_gate(every)
+            if args.execute:
+                failures += gates.reachable_gate(every)
+            summary = render_plan(every)
+            for f in failures:
+                summary.note(credentials.scrub(f"REFUSED {f}"))
+            _plan_json(args.json or cfg.path("dist") / "publish" / "plan.json", every, failures)
+            to_send = [i for i in every if i.action is Action.SEND]
+            if not args.execute:
+                summary.note(
+                    f"plan only: {len(to_send)} to send, "
+                    f"{sum(i.action is Action.SKIP for i in every)} already there; nothing "
+                    "was sent (run with --execute to send)"
+                )
+                summary.emit()
+                return 0
+            if failures:
+                summary.emit()
+                raise gates.refuse(failures)
+            if not to_send:
+                summary.note(
+                    f"nothing to do: all {len(every)} artifact(s) are already on their "
+                    f"targets with identical content (journal: {journal_key(ctx.sha)})"
+                )
+                summary.emit()
+                return 0
+            summary.emit()
+            journal = Journal.load(s, ctx.sha, ctx.branch)
+            journal.start_run(mode)
+            for i in every:
+                if i.action is Action.SKIP and journal.state(i.artifact.key) != "done":
+                    journal.entries.setdefault(
+                        i.artifact.key,
+                        {"target": i.artifact.target, "name": i.artifact.name, "history": []},
+                    ).update(state="skipped", destination=i.artifact.destination)
+            done, left = execute(plan, journal)
+            journal.finish_run("complete" if not left else "incomplete")
+        finally:
+            for t in made:
+                t.close()
+    log.info(f"publish: {len(done)} sent, journal {journal_key(ctx.sha)} in {s.url}")
+    if left:
+        raise PublishError(
+            f"{len(left)} item(s) not published:\n  " + "\n  ".join(left),
+            hint="fix the cause and rerun `nox -s publish -- --execute`: what is done is "
+            "journaled and skipped, pending items are resolved by asking the target",
+        )
+    return 0

@@ -1,0 +1,235 @@
+"""Helpers for the publish tests and benchmarks: a project in a real git repository with
+the commit's artifacts in its store, and real servers on loopback (no fixtures here)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from build_support.store import LocalStore, keys
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+#: Planted secrets: tests grep every output for them.
+PYPI_PASSWORD = "pypi-s3cret-Planted-7f3a9c"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}  # fmt: skip
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def tiny_wheel(dest: Path, dist: str, version: str, commit: str, *, payload: bytes = b"") -> Path:
+    """A small, valid wheel of ``dist`` whose ``_version.py`` carries ``commit``."""
+    pkg = dist.replace("-", "_")
+    name = f"{pkg}-{version}-py3-none-any.whl"
+    files = {
+        f"{pkg}/__init__.py": b"from ._version import commit\n",
+        f"{pkg}/_version.py": f'version = "{version}"\ncommit = "{commit}"\n'.encode(),
+        f"{pkg}/data.bin": payload,
+        f"{pkg}-{version}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
+            "Summary: a test distribution\nDescription-Content-Type: text/markdown\n\n"
+            f"# {dist}\n\nA test distribution.\n"
+        ).encode(),
+        f"{pkg}-{version}.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{pkg}-{version}.dist-info/RECORD,,")
+    files[f"{pkg}-{version}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / name
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, data in files.items():
+            zf.writestr(zipfile.ZipInfo(path, (2025, 1, 1, 0, 0, 0)), data)
+    return out
+
+
+@dataclass
+class Project:
+    root: Path
+    sha: str
+    store: LocalStore
+    env: dict[str, str] = field(default_factory=dict)
+
+    def put_wheel(self, wheel: Path, branch: str = "main") -> None:
+        self.store.put(keys.wheel_key(branch, self.sha, wheel.name), wheel)
+
+    def pass_release_tests(self, exit_code: int = 0) -> None:
+        run = self.root / "results" / "release-tests" / f"run-{self.sha[:6]}"
+        run.mkdir(parents=True, exist_ok=True)
+        summary = {"commit": self.sha, "branch": "main", "exit_code": exit_code,
+                   "total": 1, "failed": 0 if exit_code == 0 else 1,
+                   "started_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+        (run / "summary.json").write_text(json.dumps(summary))
+
+    def publish(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "build_support", "publish", *args],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def spawn(self, *args: str, stdout: IO[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "build_support", "publish", *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def journal(self) -> dict[str, Any]:
+        path = self.store.root / "publish" / self.sha / "journal.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def plan(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.root / "dist/publish/plan.json").read_text())
+        return data
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment without CI variables (a CI run must not leak its branch or PR)."""
+    drop = ("BUILDKITE", "GITHUB_", "BUILD_SUPPORT_", "CI", "TWINE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def make_project(base: Path, publish_toml: str, env: Mapping[str, str]) -> Project:
+    """A git repository on ``main`` whose pyproject configures ``publish_toml``."""
+    root = base / "proj"
+    root.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        "[tool.build_support]\n"
+        'python_versions = ["3.12"]\n'
+        'default_branch = "main"\n'
+        'artifact_store = ".artifacts"\n\n' + publish_toml
+    )
+    (root / ".gitignore").write_text(".artifacts/\ndist/\nresults/\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "init")
+    sha = git(root, "rev-parse", "HEAD")
+    return Project(root=root, sha=sha, store=LocalStore(root / ".artifacts"), env=clean_env(env))
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+        else:
+            return
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+class PypiServer:
+    """pypiserver with an htpasswd file (passlib) on loopback; every action authenticated."""
+
+    def __init__(self, base: Path, username: str = "uploader", password: str = PYPI_PASSWORD):
+        with warnings.catch_warnings():  # passlib imports the deprecated crypt module
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from passlib.apache import HtpasswdFile  # type: ignore[import-untyped]
+
+        self.packages = base / "packages"
+        self.packages.mkdir(parents=True)
+        self.htpasswd = base / "htpasswd"
+        ht = HtpasswdFile(str(self.htpasswd), new=True)
+        ht.set_password(username, password)
+        ht.save()
+        self.username = username
+        self.password = password
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = base / "pypiserver.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = [str(BIN / "pypi-server"), "run", "-p", str(self.port), "-i", "127.0.0.1",
+                "-a", "update,list,download", "-P", str(self.htpasswd), "--disable-fallback",
+                "--backend", "simple-dir", "-v", "--log-file", str(self.log),
+                str(self.packages)]  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"{self.url}/health", proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def toml(self) -> str:
+        return (
+            "[tool.build_support.publish]\n"
+            'targets = ["pypi"]\n'
+            "[tool.build_support.publish.pypi]\n"
+            f'repository_url = "{self.url}/"\n'
+            f'index_url = "{self.url}/simple/"\n'
+            'repository_name = "local-pypiserver"\n'
+            f'username = "{self.username}"\n'
+        )
+
+    def uploads(self) -> list[str]:
+        """The upload requests pypiserver logged."""
+        text = self.log.read_text() if self.log.is_file() else ""
+        return [line for line in text.splitlines() if '"POST / HTTP' in line]
+
+
+def pip_download(index: str, user: str, password: str, requirement: str, dest: Path) -> list[Path]:
+    host = index.split("://", 1)[1]
+    url = f"http://{user}:{password}@{host}"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "-q",
+         "--index-url", url, "-d", str(dest), requirement],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return sorted(dest.iterdir())
+
+
+def assert_no_secret(texts: Sequence[str], secrets: Sequence[str]) -> None:
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, "a planted secret leaked into an output"

@@ -1,0 +1,179 @@
+"""The publish core: gates, decisions, the journal, credentials, settings, the simple API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from build_support import config, pipeline
+from build_support.errors import ConfigError, GateError, UsageError
+from build_support.publish import credentials, gates, stage
+from build_support.publish.journal import Journal, journal_key
+from build_support.publish.model import Action, Artifact, Remote, decide
+from build_support.publish.pypi import parse_simple
+from build_support.publish.settings import PublishSettings
+from build_support.store import LocalStore
+
+SHA = "a" * 40
+
+
+def _artifact(digest: str = "1" * 64, commit: str = SHA) -> Artifact:
+    name = "m-1.0-py3-none-any.whl"
+    return Artifact(target="pypi", name=name, digest=digest, size=1, commit=commit,
+                    version="1.0", destination=f"idx:m/{name}")  # fmt: skip
+
+
+def test_decide_send_skip_conflict_unknown_and_moving() -> None:
+    a = _artifact()
+    assert decide(a, Remote(present=False)).action is Action.SEND
+    assert decide(a, Remote(present=True, digest=a.digest)).action is Action.SKIP
+    conflict = decide(a, Remote(present=True, digest="2" * 64))
+    assert conflict.action is Action.CONFLICT
+    assert "2" * 64 in conflict.reason
+    assert a.digest in conflict.reason
+    assert decide(a, Remote(present=False, error="down")).action is Action.UNKNOWN
+    assert decide(a, Remote(present=True, digest="2" * 64), mutable=True).action is Action.SEND
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        ({}, False),
+        ({"BUILDKITE_PULL_REQUEST": "false"}, False),
+        ({"BUILDKITE_PULL_REQUEST": "123"}, True),
+        ({"GITHUB_EVENT_NAME": "pull_request"}, True),
+        ({"GITHUB_EVENT_NAME": "pull_request_target"}, True),
+        ({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}, False),
+        ({"GITHUB_REF": "refs/pull/7/merge"}, True),
+    ],
+)
+def test_pull_request_gate(env: dict[str, str], refused: bool) -> None:
+    failures = gates.pull_request_gate(env)
+    assert bool(failures) is refused
+    assert all(f.gate == "pull-request" for f in failures)
+
+
+def test_branch_and_commit_gates() -> None:
+    assert gates.branch_gate("main", "main") == []
+    [f] = gates.branch_gate("feature/x", "main")
+    assert "feature/x" in str(f)
+    assert f.gate == "branch"
+    [f] = gates.commit_gate([_artifact(), _artifact(commit="b" * 40)], SHA)
+    assert f.gate == "commit"
+    assert "b" * 40 in f.message
+
+
+def test_release_tests_gate_reads_the_latest_summary_of_the_commit(tmp_path: Path) -> None:
+    def summary(run: str, commit: str, code: int, started: str) -> None:
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "summary.json").write_text(json.dumps(
+            {"commit": commit, "exit_code": code, "total": 2, "failed": int(code != 0),
+             "started_at": started}))  # fmt: skip
+
+    [f] = gates.release_tests_gate(tmp_path, SHA)
+    assert "no release-tests summary" in f.message
+    summary("r1", SHA, 0, "2026-01-01T00:00:00")
+    summary("r2", "b" * 40, 1, "2026-01-03T00:00:00")
+    assert gates.release_tests_gate(tmp_path, SHA) == []
+    summary("r3", SHA, 1, "2026-01-02T00:00:00")
+    [f] = gates.release_tests_gate(tmp_path, SHA)
+    assert f.gate == "release-tests"
+    assert "did not pass" in f.message
+
+
+def test_refuse_is_a_gate_error_naming_every_gate() -> None:
+    err = gates.refuse([gates.Failure("branch", "x"), gates.Failure("versions", "y")])
+    assert isinstance(err, GateError)
+    assert err.exit_code == 16
+    assert "gate(s) branch, versions" in str(err)
+
+
+def test_journal_roundtrip_in_the_store(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    j = Journal.load(store, SHA, "main")
+    j.record("d1 dest", "pending", target="pypi", name="f.whl")
+    assert store.exists(journal_key(SHA))
+    j.record("d1 dest", "done", target="pypi", name="f.whl")
+    again = Journal.load(store, SHA, "main")
+    assert again.state("d1 dest") == "done"
+    assert [h.split()[1] for h in again.entries["d1 dest"]["history"]] == ["pending", "done"]
+    assert not list((tmp_path / "store" / "publish" / SHA).glob(".*"))  # no temporaries left
+
+
+def test_credentials_from_env_or_file_are_scrubbed(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("file-secret-value-123\n")
+    s = credentials.read(env_var="X_TOKEN", file="token", what="token", root=tmp_path, env={})
+    assert s is not None
+    assert s.value == "file-secret-value-123"
+    assert "file-secret" not in repr(s)
+    assert "file-secret" not in str(s)
+    assert credentials.scrub("x file-secret-value-123 y") == f"x {credentials.MASK} y"
+    s = credentials.read(env_var="X_TOKEN", file="token", what="token", root=tmp_path,
+                         env={"X_TOKEN": "env-secret-value-456"})  # fmt: skip
+    assert s is not None
+    assert s.value == "env-secret-value-456"
+    with pytest.raises(ConfigError, match=r"no token: \$X_TOKEN is empty"):
+        credentials.read(env_var="X_TOKEN", file="", what="token", root=tmp_path, env={})
+    assert credentials.read(env_var="X", file="", what="t", root=tmp_path, env={},
+                            required=False) is None  # fmt: skip
+    with pytest.raises(ConfigError, match="cannot read the token"):
+        credentials.read(env_var="", file="missing", what="token", root=tmp_path, env={})
+
+
+def test_settings_are_validated(tmp_path: Path) -> None:
+    cfg = config.from_table({"publish": {"pypi": {"index_url": "https://example.com/simple/"},
+                                         "targets": ["pypi"]}}, tmp_path)  # fmt: skip
+    s = cfg.section("publish", PublishSettings)
+    assert s.pypi.index_url == "https://example.com/simple/"
+    assert s.targets == ("pypi",)
+    bad = config.from_table({"publish": {"pypi": {"index_url": "example.com"}}}, tmp_path)
+    with pytest.raises(ConfigError, match="not an http"):
+        bad.section("publish", PublishSettings)
+    bad = config.from_table({"publish": {"targets": ["npm"]}}, tmp_path)
+    with pytest.raises(ConfigError, match="targets"):
+        bad.section("publish", PublishSettings)
+    bad = config.from_table({"publish": {"docker": {"registry": "https://r.example.com"}}},
+                            tmp_path)  # fmt: skip
+    with pytest.raises(ConfigError, match="host"):
+        bad.section("publish", PublishSettings)
+
+
+def test_simple_api_html_and_json() -> None:
+    html = (
+        '<html><body><a href="../../packages/m-1.0-py3-none-any.whl#sha256=ABCDEF">'
+        'm-1.0-py3-none-any.whl</a><a href="/p/m-1.1.tar.gz">m-1.1.tar.gz</a></body></html>'
+    )
+    files = parse_simple(html, "text/html", "http://127.0.0.1:1/simple/m/")
+    assert files["m-1.0-py3-none-any.whl"] == (
+        "abcdef",
+        "http://127.0.0.1:1/packages/m-1.0-py3-none-any.whl",
+    )
+    assert files["m-1.1.tar.gz"] == (None, "http://127.0.0.1:1/p/m-1.1.tar.gz")
+    body = json.dumps({"files": [{"filename": "m-1.0.whl", "url": "f/m-1.0.whl",
+                                  "hashes": {"sha256": "00ff"}}]})  # fmt: skip
+    files = parse_simple(body, "application/vnd.pypi.simple.v1+json", "https://example.com/s/m/")
+    assert files == {"m-1.0.whl": ("00ff", "https://example.com/s/m/f/m-1.0.whl")}
+
+
+def test_pipeline_publishes_in_plan_mode_unless_asked(tmp_path: Path) -> None:
+    cfg = config.from_table({}, tmp_path)
+    last = pipeline.steps(cfg, "manylinux2014_x86_64")[-1]
+    assert (last.name, last.stage, last.argv) == ("publish", "publish", ())
+    last = pipeline.steps(cfg, "manylinux2014_x86_64", publish=True)[-1]
+    assert last.argv == ("--execute",)
+
+
+def test_unknown_target_is_a_usage_error(tmp_path: Path) -> None:
+    cfg = config.from_table({}, tmp_path)
+    with pytest.raises(UsageError, match="unknown publish target 'npm'"):
+        stage.main(["npm"], cfg)
+
+
+def test_publish_is_a_reserved_top_level_key() -> None:
+    from build_support.store import keys
+
+    assert keys.publish_journal_key(SHA) == f"publish/{SHA}/journal.json"
+    with pytest.raises(UsageError, match="reserved"):
+        keys.wheel_key("publish", SHA, "m-1.0-py3-none-any.whl")
