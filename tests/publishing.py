@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from build_support import manifests
 from build_support.store import LocalStore, keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,12 +86,14 @@ class Project:
         self.store.put(keys.wheel_key(branch, self.sha, wheel.name), wheel)
 
     def pass_release_tests(self, exit_code: int = 0) -> None:
-        run = self.root / "results" / "release-tests" / f"run-{self.sha[:6]}"
-        run.mkdir(parents=True, exist_ok=True)
-        summary = {"commit": self.sha, "branch": "main", "exit_code": exit_code,
-                   "total": 1, "failed": 0 if exit_code == 0 else 1,
-                   "started_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
-        (run / "summary.json").write_text(json.dumps(summary))
+        """A release-tests summary for the commit, written by the stage's own writer."""
+        run = self.root / "results" / "release-tests" / f"run-{self.sha[:6]}-{exit_code}"
+        summary = manifests.ReleaseTestSummary(
+            run_id=run.name, branch="main", commit=self.sha, exit_code=exit_code, total=1,
+            passed=int(exit_code == 0), failed=int(exit_code != 0),
+            started_at=f"2026-01-01T00:00:0{int(exit_code != 0)}+00:00",
+        )  # fmt: skip
+        manifests.write(manifests.release_summary_path(run), summary)
 
     def publish(
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300

@@ -6,15 +6,13 @@ all at once (plan mode) or raises one :class:`GateError` naming each (``--execut
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from build_support import commits
-from build_support.errors import GateError
+from build_support import commits, log, manifests
+from build_support.errors import GateError, InputError
 from build_support.publish.model import Action, Artifact, PlanItem
 
 
@@ -83,19 +81,25 @@ def commit_gate(artifacts: Sequence[Artifact], sha: str) -> list[Failure]:
     ]
 
 
-def release_tests_summaries(results_dir: Path, sha: str) -> list[tuple[Path, dict[str, Any]]]:
-    """Every release-tests ``summary.json`` under ``results_dir`` for ``sha``, oldest first."""
-    found: list[tuple[Path, dict[str, Any]]] = []
+def release_tests_summaries(
+    results_dir: Path, sha: str
+) -> list[tuple[Path, manifests.ReleaseTestSummary]]:
+    """Every release-tests summary under ``results_dir`` for ``sha``, oldest first."""
+    found: list[tuple[Path, manifests.ReleaseTestSummary]] = []
     if not results_dir.is_dir():
         return found
-    for path in sorted(results_dir.glob("*/summary.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+    for run_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
+        path = manifests.release_summary_path(run_dir)
+        if not path.is_file():
             continue
-        if isinstance(data, dict) and data.get("commit") == sha:
-            found.append((path, data))
-    found.sort(key=lambda pd: str(pd[1].get("started_at", "")))
+        try:
+            summary = manifests.read(path, manifests.ReleaseTestSummary)
+        except InputError as exc:
+            log.warn(f"ignoring an unreadable release-tests summary: {exc.message}")
+            continue
+        if summary.commit == sha:
+            found.append((path, summary))
+    found.sort(key=lambda ps: ps[1].started_at)
     return found
 
 
@@ -103,19 +107,14 @@ def release_tests_gate(results_dir: Path, sha: str) -> list[Failure]:
     """The latest release-tests run recorded for ``sha`` passed."""
     runs = release_tests_summaries(results_dir, sha)
     if not runs:
-        return [
-            Failure(
-                "release-tests",
-                f"no release-tests summary for {sha} under {results_dir}",
-            )
-        ]
-    path, data = runs[-1]
-    if data.get("exit_code") != 0 or data.get("failed", 1) != 0 or not data.get("total"):
+        return [Failure("release-tests", f"no release-tests summary for {sha} under {results_dir}")]
+    path, s = runs[-1]
+    if s.exit_code != 0 or s.failed != 0 or s.total == 0:
         return [
             Failure(
                 "release-tests",
                 f"the latest release-tests run for {sha} did not pass ({path}: exit "
-                f"{data.get('exit_code')}, {data.get('failed')} failed of {data.get('total')})",
+                f"{s.exit_code}, {s.failed} failed of {s.total})",
             )
         ]
     return []

@@ -109,5 +109,5 @@ class PublishSettings:
         if "/" in self.docker.registry or "://" in self.docker.registry:
             raise ConfigError(
                 f"{WHERE}.docker.registry = {self.docker.registry!r} must be a host[:port]",
-                hint="e.g. registry.example.com or 127.0.0.1:5000 (\"\" for Docker Hub)",
+                hint='e.g. registry.example.com or 127.0.0.1:5000 ("" for Docker Hub)',
             )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, pipeline
+from build_support import config, manifests, pipeline
 from build_support.errors import ConfigError, GateError, UsageError
 from build_support.publish import credentials, gates, stage
 from build_support.publish.journal import Journal, journal_key
@@ -67,10 +67,11 @@ def test_branch_and_commit_gates() -> None:
 
 def test_release_tests_gate_reads_the_latest_summary_of_the_commit(tmp_path: Path) -> None:
     def summary(run: str, commit: str, code: int, started: str) -> None:
-        (tmp_path / run).mkdir()
-        (tmp_path / run / "summary.json").write_text(json.dumps(
-            {"commit": commit, "exit_code": code, "total": 2, "failed": int(code != 0),
-             "started_at": started}))  # fmt: skip
+        record = manifests.ReleaseTestSummary(
+            run_id=run, commit=commit, exit_code=code, total=2, passed=2 - int(code != 0),
+            failed=int(code != 0), started_at=started,
+        )  # fmt: skip
+        manifests.write(manifests.release_summary_path(tmp_path / run), record)
 
     [f] = gates.release_tests_gate(tmp_path, SHA)
     assert "no release-tests summary" in f.message
@@ -81,6 +82,9 @@ def test_release_tests_gate_reads_the_latest_summary_of_the_commit(tmp_path: Pat
     [f] = gates.release_tests_gate(tmp_path, SHA)
     assert f.gate == "release-tests"
     assert "did not pass" in f.message
+    (tmp_path / "r4").mkdir()
+    (tmp_path / "r4" / "summary.json").write_text("{not json")
+    assert len(gates.release_tests_gate(tmp_path, SHA)) == 1
 
 
 def test_refuse_is_a_gate_error_naming_every_gate() -> None:
