@@ -107,6 +107,12 @@ def store(session: nox.Session) -> None:
     _stage(session, "store")
 
 
+@nox.session(name="ci-plan", python=TOOL_PYTHON)
+def ci_plan(session: nox.Session) -> None:
+    """CI plan from changed files: Buildkite YAML on stdout: -- [--explain] [--check]."""
+    _stage(session, "ci-plan")
+
+
 @nox.session(python=TOOL_PYTHON)
 def publish(session: nox.Session) -> None:
     """Gate, plan and (with -- --execute) publish the commit: -- [pypi|maven|docker...]."""

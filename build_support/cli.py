@@ -29,6 +29,7 @@ STAGES: dict[str, str] = {
     "release-tests": "build_support.releasetests.cli:main",
     "pipeline": "build_support.pipeline:main",
     "publish": "build_support.publish:main",
+    "ci-plan": "build_support.ciplan.cli:main",
     "pythons": "build_support.cli:pythons_main",
 }
 

@@ -1,0 +1,532 @@
+"""The internal CI plan: steps, their graph, and which of them a change selects.
+
+One plan feeds every rendering (Buildkite YAML, the GitHub Actions workflow, JSON,
+``--explain``, ``--run-local``). A step belongs to a *group* (``lock``, ``wheel``,
+``jars``, ``images``, ``release_tests``, ``publish``, or a configured custom step);
+tags from the rules files select groups (``[tool.build_support.ciplan] tags``), and a
+selected step pulls in every step it depends on, because a step's inputs come from the
+store and must have been produced for the same commit.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from build_support import platforms
+from build_support.ciplan import rules as rules_mod
+from build_support.config import SUPPORTED_PLATFORMS, Config
+from build_support.errors import ConfigError
+
+#: The built-in step groups, in pipeline order.
+BUILTIN_GROUPS = ("lock", "wheel", "jars", "images", "release_tests", "publish")
+
+DEFAULT_TIMEOUTS: Mapping[str, int] = MappingProxyType(
+    {"lock": 30, "wheel": 60, "jars": 60, "images": 90, "release_tests": 240, "publish": 60}
+)
+
+DEFAULT_QUEUES: Mapping[str, str] = MappingProxyType(
+    {
+        "manylinux2014_x86_64": "builder-x86_64",
+        "manylinux2014_aarch64": "builder-arm64",
+        "macosx_12_0_arm64": "builder-macos-arm64",
+    }
+)
+
+DEFAULT_RUNS_ON: Mapping[str, str] = MappingProxyType(
+    {
+        "manylinux2014_x86_64": "ubuntu-24.04",
+        "manylinux2014_aarch64": "ubuntu-24.04-arm",
+        "macosx_12_0_arm64": "macos-14",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomStep:
+    """``[tool.build_support.ciplan.steps.<key>]``: a step of the project's own."""
+
+    #: The command, as an argument list (run without a shell by ``--run-local``).
+    command: tuple[str, ...]
+    label: str = ""
+    depends_on: tuple[str, ...] = ()
+    platform: str = ""
+    timeout_minutes: int = 30
+    artifact_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CiPlanSettings:
+    """``[tool.build_support.ciplan]``."""
+
+    #: Rules files, globs relative to the project root.
+    rules: tuple[str, ...] = ("ci/*.rules.txt",)
+    #: tag → the step groups it selects (every declared tag must be listed).
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    #: Which built-in groups the plan has.
+    builtin_steps: tuple[str, ...] = BUILTIN_GROUPS
+    #: Custom steps, by key; the key is also their group name.
+    steps: Mapping[str, CustomStep] = field(default_factory=lambda: MappingProxyType({}))
+    #: Ray's rule: a build that is not a pull request runs everything. When false, a
+    #: default-branch build runs what its merge (``HEAD^...HEAD``) changed.
+    select_all_outside_prs: bool = True
+    #: The agent platform of steps that do not build for one (lock check, publish, …).
+    default_platform: str = "manylinux2014_x86_64"
+    #: Buildkite agent queue per platform tag (arm64 and macOS are native agents).
+    queues: Mapping[str, str] = field(default_factory=lambda: DEFAULT_QUEUES)
+    #: GitHub Actions ``runs-on`` label per platform tag.
+    runs_on: Mapping[str, str] = field(default_factory=lambda: DEFAULT_RUNS_ON)
+    #: Minutes per group (``timeout_in_minutes`` / ``timeout-minutes``).
+    timeouts: Mapping[str, int] = field(default_factory=lambda: DEFAULT_TIMEOUTS)
+    #: Groups whose failure does not fail the build.
+    soft_fail: tuple[str, ...] = ()
+    release_tests_args: tuple[str, ...] = ("--smoke",)
+    #: The release-test exit status CI retries automatically, and how often.
+    retry_exit_status: int = 79
+    retry_limit: int = 1
+    publish_args: tuple[str, ...] = ("--execute",)
+    publish_concurrency_group: str = "build-support-publish"
+    #: Environment of every Buildkite step / of the GitHub workflow.
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    github_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: The generated GitHub workflow, relative to the project root.
+    workflow: str = ".github/workflows/ci.yml"
+    #: The Python that runs nox on CI.
+    tool_python: str = "3.12"
+    #: Buildkite accepts at most this many steps per upload.
+    max_steps: int = 500
+
+    def groups(self) -> tuple[str, ...]:
+        return (*self.builtin_steps, *self.steps)
+
+    def validate(self, where: str = "tool.build_support.ciplan") -> None:  # noqa: PLR0912
+        for g in self.builtin_steps:
+            if g not in BUILTIN_GROUPS:
+                raise ConfigError(
+                    f"{where}.builtin_steps contains {g!r}",
+                    hint="allowed: " + ", ".join(BUILTIN_GROUPS),
+                )
+        clash = sorted(set(self.steps) & set(BUILTIN_GROUPS))
+        if clash:
+            raise ConfigError(
+                f"{where}.steps redefines built-in step group(s) {', '.join(clash)}",
+                hint="give custom steps other names",
+            )
+        groups = self.groups()
+        for tag, targets in self.tags.items():
+            for g in targets:
+                if g not in groups:
+                    raise ConfigError(
+                        f"{where}.tags.{tag} names step group {g!r}, which the plan does not have",
+                        hint="step groups: " + ", ".join(groups),
+                    )
+        for g in (*self.soft_fail, *self.timeouts):
+            if g not in groups:
+                raise ConfigError(
+                    f"{where}: {g!r} (in soft_fail or timeouts) is not a step group",
+                    hint="step groups: " + ", ".join(groups),
+                )
+        for key, table in (("queues", self.queues), ("runs_on", self.runs_on)):
+            for tag in table:
+                if tag not in SUPPORTED_PLATFORMS:
+                    raise ConfigError(
+                        f"{where}.{key}.{tag}: not a platform tag",
+                        hint="allowed: " + ", ".join(SUPPORTED_PLATFORMS),
+                    )
+        platforms_used = [self.default_platform] + [s.platform for s in self.steps.values()]
+        for tag in platforms_used:
+            if tag and tag not in SUPPORTED_PLATFORMS:
+                raise ConfigError(
+                    f"{where}: platform {tag!r} is not a platform tag",
+                    hint="allowed: " + ", ".join(SUPPORTED_PLATFORMS),
+                )
+        if not 1 <= self.max_steps <= 500:
+            raise ConfigError(
+                f"{where}.max_steps = {self.max_steps}: Buildkite takes 1 to 500 steps per upload"
+            )
+
+
+def load_settings(cfg: Config) -> CiPlanSettings:
+    settings = cfg.section("ciplan", CiPlanSettings)
+    settings.validate()
+    return settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One job on one agent: what runs, after what, where, and under which conditions."""
+
+    key: str
+    label: str
+    group: str
+    #: The GitHub Actions job this step is one matrix cell of, and its cell.
+    job: str
+    matrix: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: The command with ``{axis}`` placeholders for the job's matrix axes.
+    template: tuple[str, ...]
+    depends_on: tuple[str, ...] = ()
+    platform: str
+    timeout_minutes: int
+    retry_exit_status: int | None = None
+    retry_limit: int = 0
+    artifact_paths: tuple[str, ...] = ()
+    soft_fail: bool = False
+    #: Runs only on the default branch outside pull requests (publishing).
+    default_branch_only: bool = False
+    concurrency_group: str | None = None
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        return tuple(part.format_map(self.matrix) for part in self.template)
+
+    @property
+    def command_line(self) -> str:
+        from build_support import cmd
+
+        return cmd.quote(self.command)
+
+
+def short_platform(tag: str) -> str:
+    """``manylinux2014_aarch64`` → ``linux-aarch64`` (keys and labels)."""
+    os_name, arch = platforms.parse_platform_tag(tag)
+    return f"{os_name}-{arch}"
+
+
+def _nox(session: str, *args: str) -> tuple[str, ...]:
+    return ("nox", "-s", session, *(("--", *args) if args else ()))
+
+
+def build_steps(cfg: Config, settings: CiPlanSettings) -> list[Step]:
+    """Every step the project's CI can run, in pipeline order."""
+    from build_support.images import ImagesSettings
+    from build_support.jars import JarsSettings
+    from build_support.releasetests.cli import ReleaseTestsSettings
+
+    steps: list[Step] = []
+    default = settings.default_platform
+    groups = settings.builtin_steps
+
+    def make(group: str, **fields: Any) -> Step:
+        return Step(
+            group=group,
+            timeout_minutes=settings.timeouts.get(group, DEFAULT_TIMEOUTS.get(group, 60)),
+            soft_fail=group in settings.soft_fail,
+            **fields,
+        )
+
+    wheel_keys: dict[tuple[str, str], str] = {}
+    if "lock" in groups:
+        steps.append(
+            make(
+                "lock",
+                key="lock-check",
+                label="lock check (every Python)",
+                job="lock-check",
+                template=_nox("lock", "--check"),
+                platform=default,
+            )
+        )
+    if "wheel" in groups:
+        for tag, version in itertools.product(cfg.platforms, cfg.python_versions):
+            short = short_platform(tag)
+            key = f"wheel-py{version.replace('.', '')}-{short}"
+            wheel_keys[(version, tag)] = key
+            steps.append(
+                make(
+                    "wheel",
+                    key=key,
+                    label=f"wheel {version} {tag}",
+                    job="wheel",
+                    matrix=MappingProxyType({"python": version, "platform": tag}),
+                    template=_nox("wheel", "{platform}", "--python", "{python}"),
+                    platform=tag,
+                    artifact_paths=("dist/*.json",),
+                )
+            )
+    if "jars" in groups:
+        jars = cfg.section("jars", JarsSettings)
+        os_names = list(dict.fromkeys(p.os for p in jars.expected()))
+        os_keys = []
+        for os_name in os_names:
+            # One job per OS: `jars -- linux` builds every linux native (aarch64 with a
+            # cross compiler) and owns jars/{branch}/{sha}/linux/ in the store.
+            tag = default if os_name == "linux" else "macosx_12_0_arm64"
+            key = f"jars-{os_name}"
+            os_keys.append(key)
+            steps.append(
+                make(
+                    "jars",
+                    key=key,
+                    label=f"jars {os_name}",
+                    job="jars",
+                    matrix=MappingProxyType({"os": os_name}),
+                    template=_nox("jars", "{os}"),
+                    platform=tag,
+                    artifact_paths=("dist/jars/*.json",),
+                )
+            )
+        steps.append(
+            make(
+                "jars",
+                key="jars-multiplatform",
+                label="jars multiplatform",
+                job="jars-multiplatform",
+                template=_nox("jars", "multiplatform"),
+                depends_on=tuple(os_keys),
+                platform=default,
+                artifact_paths=("dist/jars/multiplatform.json",),
+            )
+        )
+    if "images" in groups:
+        images = cfg.section("images", ImagesSettings)
+        for tag in cfg.platforms:
+            if not tag.startswith("manylinux"):
+                continue
+            needs = tuple(
+                wheel_keys[(v, tag)] for v in images.python_versions if (v, tag) in wheel_keys
+            )
+            steps.append(
+                make(
+                    "images",
+                    key=f"images-{short_platform(tag)}",
+                    label=f"images {short_platform(tag)}",
+                    job="images",
+                    matrix=MappingProxyType({"platform": tag}),
+                    template=_nox("images", "--platform", "{platform}"),
+                    depends_on=(*(("lock-check",) if "lock" in groups else ()), *needs),
+                    platform=tag,
+                    artifact_paths=("dist/images/*.json",),
+                )
+            )
+    if "release_tests" in groups:
+        rt = cfg.section("release_tests", ReleaseTestsSettings)
+        version = rt.python or cfg.python_versions[0]
+        steps.append(
+            make(
+                "release_tests",
+                key="release-tests",
+                label="release tests",
+                job="release-tests",
+                template=_nox("release-tests", *settings.release_tests_args),
+                depends_on=tuple(
+                    k for (v, t), k in wheel_keys.items() if (v, t) == (version, default)
+                ),
+                platform=default,
+                retry_exit_status=settings.retry_exit_status,
+                retry_limit=settings.retry_limit,
+                artifact_paths=(f"{rt.results_dir}/**/*",),
+            )
+        )
+    for key, custom in settings.steps.items():
+        steps.append(
+            Step(
+                key=key,
+                label=custom.label or key,
+                job=key,
+                template=tuple(
+                    part.replace("{", "{{").replace("}", "}}") for part in custom.command
+                ),
+                depends_on=custom.depends_on,
+                platform=custom.platform or default,
+                artifact_paths=custom.artifact_paths,
+                group=key,
+                timeout_minutes=settings.timeouts.get(key, custom.timeout_minutes),
+                soft_fail=key in settings.soft_fail,
+            )
+        )
+    if "publish" in groups:
+        steps.append(
+            make(
+                "publish",
+                key="publish",
+                label="publish",
+                job="publish",
+                template=_nox("publish", *settings.publish_args),
+                depends_on=tuple(s.key for s in steps),
+                platform=default,
+                default_branch_only=True,
+                concurrency_group=settings.publish_concurrency_group,
+                artifact_paths=("dist/publish/*.json",),
+            )
+        )
+    check_graph(steps, max_steps=settings.max_steps)
+    return steps
+
+
+def check_graph(steps: Sequence[Step], *, max_steps: int = 500) -> list[str]:
+    """Unique keys, every dependency defined, no cycle; returns the keys in a run order."""
+    keys: dict[str, Step] = {}
+    for s in steps:
+        if s.key in keys:
+            raise ConfigError(f"two CI steps have the key {s.key!r}", hint="rename a custom step")
+        keys[s.key] = s
+    if len(steps) > max_steps:
+        raise ConfigError(
+            f"the CI plan has {len(steps)} steps; one Buildkite upload takes at most {max_steps}",
+            hint="configure fewer Pythons or platforms, or fewer custom steps",
+        )
+    for s in steps:
+        for dep in s.depends_on:
+            if dep not in keys:
+                raise ConfigError(
+                    f"CI step {s.key!r} depends on {dep!r}, which is not a step",
+                    hint="steps: " + ", ".join(keys),
+                )
+    sorter = graphlib.TopologicalSorter({s.key: s.depends_on for s in steps})
+    try:
+        return list(sorter.static_order())
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise ConfigError(f"the CI steps depend on each other in a cycle: {cycle}") from exc
+
+
+# -- selection ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The changed files of this build, and where they came from."""
+
+    files: tuple[str, ...]
+    source: str
+    #: Set when this build runs everything regardless of its files (not a pull request).
+    select_all: str | None = None
+
+
+@dataclass(frozen=True)
+class FileDecision:
+    path: str
+    #: (rules file, matching rule or None) per rules file.
+    matches: tuple[tuple[Path, rules_mod.Rule | None], ...]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        found: dict[str, None] = {}
+        for _path, rule in self.matches:
+            if rule is not None:
+                found.update(dict.fromkeys(rule.tags))
+        return tuple(found)
+
+    @property
+    def unmatched(self) -> bool:
+        return all(rule is None for _p, rule in self.matches)
+
+    def describe(self) -> str:
+        parts = [
+            rule.describe(path) + (" (skip)" if rule.skip else "")
+            for path, rule in self.matches
+            if rule is not None
+        ]
+        return "; ".join(parts) or "no rule"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which steps run, and why each step runs or not."""
+
+    changes: Changes
+    files: tuple[FileDecision, ...]
+    #: Why everything is selected (None: selected by the changed files' tags).
+    everything: str | None
+    tags: Mapping[str, tuple[str, ...]]
+    selected: frozenset[str]
+    reasons: Mapping[str, str]
+
+    def is_selected(self, key: str) -> bool:
+        return key in self.selected
+
+    def groups(self, steps: Sequence[Step]) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        for s in steps:
+            out[s.group] = out.get(s.group, False) or s.key in self.selected
+        return out
+
+
+def check_tags(settings: CiPlanSettings, rules_files: Sequence[rules_mod.RulesFile]) -> None:
+    """Every declared tag must say which step groups it selects."""
+    for rf in rules_files:
+        for tag in sorted(rf.declared):
+            if tag not in settings.tags:
+                raise ConfigError(
+                    f"tag {tag!r} (declared at {rf.path}:{rf.declared_at[tag]}) selects no step "
+                    "group: [tool.build_support.ciplan.tags] has no entry for it",
+                    hint=f'add e.g. {tag} = ["wheel"] ({tag} = [] if it selects nothing)',
+                )
+
+
+def _unmatched(decisions: Sequence[FileDecision]) -> str | None:
+    unmatched = [d.path for d in decisions if d.unmatched]
+    if not unmatched:
+        return None
+    shown = ", ".join(unmatched[:5]) + (" …" if len(unmatched) > 5 else "")
+    return f"{len(unmatched)} changed file(s) match no rule: {shown}"
+
+
+def _tag_reason(tag: str, files: Sequence[str], by_path: Mapping[str, FileDecision]) -> str:
+    more = f" and {len(files) - 1} more" if len(files) > 1 else ""
+    return f"tag {tag} from {files[0]}{more} ({by_path[files[0]].describe()})"
+
+
+def _add_dependencies(steps: Sequence[Step], selected: set[str], reasons: dict[str, str]) -> None:
+    """A selected step needs its inputs built for the same commit: select them too."""
+    by_key = {s.key: s for s in steps}
+    for key in reversed(check_graph(steps)):
+        if key in selected:
+            for dep in by_key[key].depends_on:
+                if dep not in selected:
+                    selected.add(dep)
+                    reasons[dep] = f"needed by {key}"
+
+
+def select(
+    steps: Sequence[Step],
+    rules_files: Sequence[rules_mod.RulesFile],
+    changes: Changes,
+    settings: CiPlanSettings,
+    *,
+    rules_missing: str | None = None,
+) -> Selection:
+    """Apply the rules to the changed files; fall back to everything when unsure."""
+    decisions = tuple(
+        FileDecision(f, tuple((rf.path, rf.match(f).rule) for rf in rules_files))
+        for f in changes.files
+    )
+    everything = changes.select_all or rules_missing or _unmatched(decisions)
+    tag_sources: dict[str, list[str]] = {}
+    for d in decisions:
+        for tag in d.tags:
+            tag_sources.setdefault(tag, []).append(d.path)
+    tags = {t: tuple(files) for t, files in tag_sources.items()}
+    reasons: dict[str, str] = {}
+    selected: set[str] = set()
+    if everything is not None:
+        for s in steps:
+            selected.add(s.key)
+            reasons[s.key] = f"everything: {everything}"
+        return Selection(changes, decisions, everything, tags, frozenset(selected), reasons)
+    by_group: dict[str, list[str]] = {}
+    for tag in tags:
+        for g in settings.tags.get(tag, ()):
+            by_group.setdefault(g, []).append(tag)
+    by_path = {d.path: d for d in decisions}
+    for s in steps:
+        if s.group in by_group:
+            selected.add(s.key)
+            reasons[s.key] = "; ".join(
+                _tag_reason(tag, tags[tag], by_path) for tag in by_group[s.group]
+            )
+    _add_dependencies(steps, selected, reasons)
+    for s in steps:
+        if s.key not in selected:
+            wanted = sorted(t for t, gs in settings.tags.items() if s.group in gs)
+            reasons[s.key] = (
+                f"no changed file has a tag that selects {s.group} ({', '.join(wanted)})"
+                if wanted
+                else f"no tag selects {s.group}: it runs only when everything does"
+            )
+    return Selection(changes, decisions, None, tags, frozenset(selected), reasons)

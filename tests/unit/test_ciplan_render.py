@@ -1,0 +1,226 @@
+"""The renderings: goldens, and validation against Buildkite's and GitHub's own schemas.
+
+The schemas are the ones the ``check-jsonschema`` package vendors (offline). Set
+``UPDATE_GOLDEN=1`` to rewrite the golden files after an intended change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from build_support import config
+from build_support.ciplan import plan, render, rules
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+TABLE: dict[str, Any] = {
+    "python_versions": ["3.11", "3.12"],
+    "default_branch": "trunk",
+    "images": {"python_versions": ["3.11"]},
+    "release_tests": {"python": "3.12"},
+    "jars": {"platforms": ["linux-x86_64", "linux-aarch64", "darwin-aarch64"]},
+    "ciplan": {
+        "tags": {"py": ["lock", "wheel", "images", "release_tests"], "java": ["jars"], "doc": []},
+        "soft_fail": ["images"],
+        "env": {"BUILD_SUPPORT_STORE": "s3://example-bucket/ci"},
+        "github_env": {"BUILD_SUPPORT_STORE": "${{ vars.BUILD_SUPPORT_STORE }}"},
+        "publish_concurrency_group": "golden-publish",
+    },
+}
+RULES = "! py java doc\npy/\n@ py\n;\njava/\n@ java\n;\ndocs/\n@ doc\n;\n*\n@ py java\n;\n"
+
+
+def fixture(tmp_path: Path) -> tuple[config.Config, plan.CiPlanSettings, list[plan.Step]]:
+    cfg = config.from_table(TABLE, tmp_path)
+    settings = plan.load_settings(cfg)
+    return cfg, settings, plan.build_steps(cfg, settings)
+
+
+def selection_for(
+    steps: list[plan.Step], settings: plan.CiPlanSettings, *files: str
+) -> plan.Selection:
+    rf = rules.parse(RULES, Path("ci/build.rules.txt"))
+    return plan.select(steps, [rf], plan.Changes(files, "--changed"), settings)
+
+
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} differs; UPDATE_GOLDEN=1 rewrites it"
+
+
+def schema(name: str) -> dict[str, Any]:
+    vendor = resources.files("check_jsonschema.builtin_schemas.vendor")
+    data: dict[str, Any] = json.loads((vendor / name).read_text(encoding="utf-8"))
+    return data
+
+
+def errors(schema_name: str, document: Any) -> list[str]:
+    s = schema(schema_name)
+    validator = jsonschema.validators.validator_for(s)(s)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def test_buildkite_golden_and_schema(tmp_path: Path) -> None:
+    cfg, settings, steps = fixture(tmp_path)
+    selection = selection_for(steps, settings, "LICENSE")  # the catch-all: every build step
+    text = render.buildkite(steps, selection, settings, cfg.default_branch)
+    golden("ciplan-buildkite.yml", text)
+    document = yaml.safe_load(text)
+    assert errors("buildkite.json", document) == []
+    keys = [s["key"] for s in document["steps"]]
+    assert len(keys) == len(set(keys)) <= 500
+    by_key = {s["key"]: s for s in document["steps"]}
+    assert by_key["release-tests"]["retry"] == {"automatic": [{"exit_status": 79, "limit": 1}]}
+    assert by_key["wheel-py312-darwin-aarch64"]["agents"] == {"queue": "builder-macos-arm64"}
+    assert by_key["jars-darwin"]["agents"] == {"queue": "builder-macos-arm64"}
+    assert by_key["images-linux-aarch64"]["agents"] == {"queue": "builder-arm64"}
+    assert by_key["images-linux-aarch64"]["soft_fail"] is True
+    assert by_key["release-tests"]["artifact_paths"] == ["results/release-tests/**/*"]
+    assert "publish" not in by_key  # the catch-all's tags do not select publish
+
+
+def test_buildkite_everything_has_guarded_publish(tmp_path: Path) -> None:
+    cfg, settings, steps = fixture(tmp_path)
+    selection = plan.select(
+        steps, [], plan.Changes((), "branch trunk", select_all="not a pull request"), settings
+    )
+    document = yaml.safe_load(render.buildkite(steps, selection, settings, cfg.default_branch))
+    assert errors("buildkite.json", document) == []
+    publish = document["steps"][-1]
+    assert publish["key"] == "publish"
+    assert publish["if"] == 'build.branch == "trunk" && build.pull_request.id == null'
+    assert (publish["concurrency_group"], publish["concurrency"]) == ("golden-publish", 1)
+    assert len(publish["depends_on"]) == len(steps) - 1
+
+
+def test_buildkite_empty_selection_is_still_a_valid_upload(tmp_path: Path) -> None:
+    cfg, settings, steps = fixture(tmp_path)
+    selection = selection_for(steps, settings, "docs/a.md")
+    document = yaml.safe_load(render.buildkite(steps, selection, settings, cfg.default_branch))
+    assert errors("buildkite.json", document) == []
+    assert [s.get("skip") for s in document["steps"]] != [None]
+
+
+def test_github_workflow_golden_and_schema(tmp_path: Path) -> None:
+    cfg, settings, steps = fixture(tmp_path)
+    text = render.github_workflow(
+        steps, settings, default_branch=cfg.default_branch, pythons=cfg.python_versions
+    )
+    golden("ciplan-workflow.yml", text)
+    document = yaml.safe_load(text)
+    assert errors("github-workflows.json", document) == []
+    jobs = document["jobs"]
+    assert next(iter(jobs)) == "plan"
+    gate = jobs["gate"]
+    assert gate["if"] == "always()"
+    assert set(gate["needs"]) == set(jobs) - {"gate"}
+    assert "failure" in gate["steps"][0]["if"]
+    for name, job in jobs.items():
+        if name not in ("plan", "gate"):
+            assert "plan" in job["needs"]
+            assert job["if"].startswith(f"needs.plan.outputs.{steps_group(steps, name)} == 'true'")
+    assert "refs/heads/trunk" in jobs["publish"]["if"]
+    assert jobs["publish"]["concurrency"] == {
+        "group": "golden-publish",
+        "cancel-in-progress": False,
+    }
+    matrix = jobs["wheel"]["strategy"]["matrix"]
+    assert matrix["python"] == ["3.11", "3.12"]
+    assert {i["platform"]: i["runs-on"] for i in matrix["include"]} == dict(plan.DEFAULT_RUNS_ON)
+    assert jobs["images"]["continue-on-error"] is True
+    assert document[True if True in document else "on"]["push"]["branches"] == ["trunk"]
+
+
+def steps_group(steps: list[plan.Step], job: str) -> str:
+    return next(s.group for s in steps if s.job == job)
+
+
+def test_github_outputs_per_group(tmp_path: Path) -> None:
+    _cfg, settings, steps = fixture(tmp_path)
+    text = render.github_outputs(steps, selection_for(steps, settings, "java/x.java"))
+    assert text.splitlines() == [
+        "lock=false",
+        "wheel=false",
+        "jars=true",
+        "images=false",
+        "release_tests=false",
+        "publish=false",
+    ]
+
+
+def test_json_has_every_step_and_why(tmp_path: Path) -> None:
+    cfg, settings, steps = fixture(tmp_path)
+    selection = selection_for(steps, settings, "py/a.py", "docs/b.md")
+    data = json.loads(render.as_json(steps, selection, settings, cfg.default_branch))
+    assert data["changes"] == {"source": "--changed", "files": ["py/a.py", "docs/b.md"]}
+    assert data["tags"] == {"py": ["py/a.py"], "doc": ["docs/b.md"]}
+    assert data["files"][0]["rules"] == ["ci/build.rules.txt:2 `py/`"]
+    assert [s["key"] for s in data["steps"]] == [s.key for s in steps]
+    by_key = {s["key"]: s for s in data["steps"]}
+    assert by_key["jars-linux"]["selected"] is False
+    assert by_key["release-tests"]["retry"] == {"exit_status": 79, "limit": 1}
+    assert by_key["publish"]["condition"].startswith('build.branch == "trunk"')
+
+
+def test_repository_workflow_and_bootstrap_validate() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    assert errors("github-workflows.json", workflow) == []
+    bootstrap = yaml.safe_load((ROOT / ".buildkite/pipeline.yml").read_text())
+    assert errors("buildkite.json", bootstrap) == []
+    assert (
+        "nox -s ci-plan | buildkite-agent pipeline upload" in bootstrap["steps"][0]["commands"][-1]
+    )
+
+
+def test_schemas_reject_what_the_engines_reject() -> None:
+    """The validation can fail: a bad key and a bad runs-on are caught."""
+    assert errors("buildkite.json", {"steps": [{"key": "a b", "command": "true"}]})
+    assert errors("github-workflows.json", {"on": "push", "jobs": {"x": {"steps": []}}})
+
+
+@pytest.mark.parametrize("stale", ["", "# edited\n"])
+def test_check_fails_with_a_diff_when_the_workflow_is_stale(
+    tmp_path: Path, stale: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from build_support.ciplan import cli
+    from build_support.errors import StaleError
+
+    cfg, settings, _steps = fixture(tmp_path)
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci/build.rules.txt").write_text(RULES)
+    (tmp_path / "ci/build.rules.test.txt").write_text("py/x.py: py\ndocs/a: doc\n")
+    assert cli.main(["--write-workflow"], cfg) == 0
+    assert cli.main(["--check"], cfg) == 0
+    path = tmp_path / settings.workflow
+    path.write_text(stale + path.read_text() if stale else "")
+    with pytest.raises(StaleError, match=r"is (stale|missing)") as exc:
+        cli.main(["--check"], cfg)
+    assert exc.value.exit_code == 8
+    assert "+++ .github/workflows/ci.yml (generated)" in capsys.readouterr().out
+
+
+def test_check_fails_on_a_wrong_golden_case(tmp_path: Path) -> None:
+    from build_support.ciplan import cli
+    from build_support.errors import StaleError
+
+    cfg, _settings, _steps = fixture(tmp_path)
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci/build.rules.txt").write_text(RULES + "docs/\n;\n")
+    (tmp_path / "ci/build.rules.test.txt").write_text("py/x.py: java\n")
+    assert cli.main(["--write-workflow"], cfg) == 0
+    with pytest.raises(StaleError) as exc:
+        cli.main(["--check"], cfg)
+    text = str(exc.value)
+    assert "ci/build.rules.test.txt:1: py/x.py gave [py]" in text
+    assert "ci/build.rules.txt:14 `docs/` can never match" in text
