@@ -43,6 +43,7 @@ SECTIONS = (
     "release_tests",
     "publish",
     "ciplan",
+    "rootfs",
 )
 
 #: Environment variable that overrides ``artifact_store`` (e.g. ``s3://bucket/prefix``).

@@ -460,8 +460,12 @@ def resolve_base(
     arch: platforms.Arch,
     settings: ImagesSettings,
     flavor: imagetags.Flavor,
+    debian_mirror: str = "",
 ) -> Base:
-    """The base image to build on: present, pulled, or (fallback) a local Debian stand-in."""
+    """The base image to build on: present, pulled, or (fallback) a local Debian stand-in.
+
+    ``debian_mirror`` is ``[tool.build_support.rootfs] mirror`` ("" = apt's on this host).
+    """
     docker = _sdk()
 
     docker_arch = platforms.DOCKER_PLATFORMS[arch].split("/")[1]
@@ -492,7 +496,9 @@ def resolve_base(
             f"Debian {settings.local_base_suite} stand-in made with debootstrap. "
             "These images are for testing, not for publishing."
         )
-    ref = rootfs.ensure_image(arch, settings.local_base_packages, suite=settings.local_base_suite)
+    ref = rootfs.ensure_image(
+        arch, settings.local_base_packages, suite=settings.local_base_suite, mirror=debian_mirror
+    )
     if flavor == "gpu":
         # The stand-in gets a name that says what it stands in for.
         name = re.sub(r"[^a-z0-9_.-]+", "-", requested.lower()).strip("-.") or "gpu"
@@ -918,7 +924,14 @@ class Stage:
         s = self.settings
         requested = self.base_override or (s.cpu_base if job.flavor == "cpu" else s.gpu_base)
         platform = platforms.DOCKER_PLATFORMS[job.arch]
-        base = resolve_base(self.client, requested, arch=job.arch, settings=s, flavor=job.flavor)
+        base = resolve_base(
+            self.client,
+            requested,
+            arch=job.arch,
+            settings=s,
+            flavor=job.flavor,
+            debian_mirror=self.cfg.section("rootfs", rootfs.RootfsSettings).mirror,
+        )
         if s.python_install == "none":
             check_base_python(self.client, base, job.python, platform)
         wheels = self.fetch(job)  # before the slow steps: a missing wheel fails fast

@@ -306,13 +306,15 @@ def diagnose_maven(output: str, project: poms.JavaProject) -> BuildSupportError 
         return ResolutionError(
             f"Maven could not resolve the dependency {artifact}: {where} in "
             f"{project.java_dir / poms.DEPENDENCIES}",
-            hint="fix the version in java/dependencies.toml (check it exists on Maven "
-            "Central), then `nox -s jars -- generate-poms`",
+            hint="fix the version in java/dependencies.toml (check it exists in the "
+            "repository Maven resolves from: Maven Central or your settings.xml mirror), "
+            "then `nox -s jars -- generate-poms`",
         )
     if transfer is not None:
         return ResolutionError(
             f"Maven could not download {transfer.group(1)} (network or repository error)",
-            hint="check access to Maven Central (https://repo.maven.apache.org), then rerun",
+            hint="check access to the repository Maven resolves from (Maven Central, or the "
+            "<mirror> in ~/.m2/settings.xml; see docs/jars.md), then rerun",
         )
     if "There are test failures" in output or "There was a timeout" in output:
         return CommandFailedError(

@@ -11,10 +11,12 @@ with the existing lockfile, so pins move only when the inputs force them to or w
 ``--upgrade``/``--upgrade-package`` asks.
 
 The header records a digest of everything that determines the result (the input and
-constraint files, backend and its version, Python version, index). When it matches,
-the stage skips resolution entirely; this path imports nothing heavy. ``--check``
-always re-resolves (into a temporary file) and fails with a diff when the committed
-file differs; see docs/lock.md for exactly what it catches.
+constraint files, backend and its version, Python version, and the index when the
+project names one; otherwise pip-tools and uv take it from their own configuration, see
+build_support.indexes), and which index the last resolution used. When the digest
+matches, the stage skips resolution entirely; this path imports nothing heavy.
+``--check`` always re-resolves (into a temporary file) and fails with a diff when the
+committed file differs; see docs/lock.md for exactly what it catches.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from build_support import cmd, log
+from build_support import cmd, indexes, log
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -50,13 +52,16 @@ BACKENDS: tuple[Backend, ...] = ("pip-tools", "uv")
 PIP_TOOLS_PIN = "pip-tools==7.4.1"
 
 #: Bumped when the flags or the post-processing change: old lockfiles then recompile.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 #: Packages never pinned (Ray's ``--unsafe-package pip --unsafe-package setuptools``).
 UNSAFE_PACKAGES = ("pip", "setuptools")
 
 DIGEST_KEY = "input-digest"
 BODY_KEY = "body-digest"
+#: Header line recording where the last resolution took packages from (credentials
+#: stripped). Provenance only: not part of the digest, ignored by ``--check``.
+INDEX_KEY = "index"
 _HEADER_FIELD = re.compile(r"^# ([a-z-]+): (\S+)\s*$")
 
 
@@ -68,8 +73,10 @@ class LockSettings:
     backend: Backend = "pip-tools"
     #: Skip (successfully) on aarch64 hosts, as Ray does: some pins have no aarch64 wheels.
     skip_on_aarch64: bool = True
-    #: The package index resolved against (``--index-url`` overrides).
-    index_url: str = "https://pypi.org/simple"
+    #: The package index resolved against (``--index-url`` overrides); "" (the default):
+    #: no index option, so pip-tools / uv use the installer's own configuration
+    #: (pip.conf, ``PIP_INDEX_URL``…, ``UV_DEFAULT_INDEX``…; see build_support.indexes).
+    index_url: str = ""
     #: Input files in ``paths.requirements``, in order; empty means every ``*.in``, sorted.
     inputs: tuple[str, ...] = ()
     #: Constraints file in ``paths.requirements`` (pins that must not move); "" for none.
@@ -92,8 +99,11 @@ class LockJob:
     inputs: tuple[str, ...] = ()
     constraints: str | None = "constraints.txt"
     backend: Backend = "pip-tools"
-    index_url: str | None = "https://pypi.org/simple"
+    #: None: the installer's own configuration decides (see build_support.indexes).
+    index_url: str | None = None
     find_links: tuple[str, ...] = ()
+    #: Resolve from ``find_links`` only.
+    no_index: bool = False
     check: bool = False
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
@@ -263,14 +273,21 @@ def input_digest(
     python: str,
     index_url: str | None,
     find_links: Sequence[str] = (),
+    no_index: bool = False,
 ) -> str:
-    """SHA-256 over everything that decides the resolution (paths relative, no timestamps)."""
+    """SHA-256 over everything that decides the resolution (paths relative, no timestamps).
+
+    The sources count when the project or the command line names them; an index taken
+    from the installer's configuration does not (a mirror serves the same files, and a
+    lockfile must not go stale because another machine uses another mirror).
+    """
     h = hashlib.sha256()
     lines = [
         f"format={FORMAT_VERSION}",
         f"backend={backend} {backend_version}",
         f"python={python}",
         f"index={index_url or '-'}",
+        *(["no-index"] if no_index else []),
         *(f"find-links={f}" for f in find_links),
     ]
     todo = list(files)
@@ -294,7 +311,13 @@ def body_digest(body: str) -> str:
 
 
 def make_header(
-    job: LockJob, *, files: Sequence[Path], digest: str, body: str, version: str
+    job: LockJob,
+    *,
+    files: Sequence[Path],
+    digest: str,
+    body: str,
+    version: str,
+    sources: str = "",
 ) -> str:
     names = " ".join(os.path.relpath(f, job.inputs_dir) for f in files)
     if job.constraints:
@@ -307,6 +330,7 @@ def make_header(
                 f"# Do not edit. Update: nox -s lock-{job.python} [-- --upgrade-package NAME];"
                 f" verify: nox -s lock-{job.python} -- --check"
             ),
+            *([f"# {INDEX_KEY}: {sources}"] if sources else []),
             f"# {DIGEST_KEY}: {digest}",
             f"# {BODY_KEY}: {body_digest(body)}",
             "",
@@ -329,6 +353,12 @@ def split_lockfile(text: str) -> tuple[dict[str, str], str]:
     if BODY_KEY not in fields:
         return {}, text
     return fields, "".join(lines[i:])
+
+
+def without_provenance(text: str) -> str:
+    """``text`` without the ``# index:`` header line (what ``--check`` compares)."""
+    prefix = f"# {INDEX_KEY}: "
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(prefix))
 
 
 def is_current(lockfile: Path, digest: str) -> bool:
@@ -496,12 +526,18 @@ def uv_version(uv: Sequence[str]) -> str:
     return parts[1] if len(parts) > 1 else out
 
 
+def _explicit_sources(job: LockJob) -> bool:
+    """True when the project or command line names the index; else the installer decides."""
+    return bool(job.index_url) or job.no_index
+
+
 def _index_args(job: LockJob) -> list[str]:
+    """Index options only for what was asked; none at all lets the installer's config rule."""
     args: list[str] = []
-    if job.index_url:
-        args += ["--index-url", job.index_url]
-    else:
+    if job.no_index:
         args.append("--no-index")
+    elif job.index_url:
+        args += ["--index-url", job.index_url]
     for link in job.find_links:
         args += ["--find-links", link]
     return args
@@ -569,21 +605,36 @@ def uv_argv(job: LockJob, prefix: Sequence[str], output: Path, inputs: Sequence[
     return _with_job_options(argv, job, output, inputs)
 
 
-_NEUTRALISED_ENV = (
-    "PIP_FIND_LINKS",
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_INDEX_URL",
-    "PIP_NO_INDEX",
-    "PIP_CONSTRAINT",
-    "PIP_REQUIREMENT",
-    "UV_FIND_LINKS",
-    "UV_EXTRA_INDEX_URL",
-    "UV_INDEX_URL",
-    "UV_INDEX",
-    "UV_DEFAULT_INDEX",
-    "UV_CONSTRAINT",
-    "UV_OVERRIDE",
-)
+#: Never let this machine's installer settings add inputs to the lock.
+_NEUTRALISED_ENV = ("PIP_CONSTRAINT", "PIP_REQUIREMENT", "UV_CONSTRAINT", "UV_OVERRIDE")
+
+
+def _sources(
+    job: LockJob, prefix: Sequence[str], env: dict[str, str]
+) -> tuple[indexes.Sources, list[str]]:
+    """(where this run takes packages from, extra options); may add what uv needs to ``env``.
+
+    Named sources replace the installer's (its index variables are blanked); otherwise
+    pip-tools reads pip's configuration and uv its own, or pip's when it has none.
+    """
+    if _explicit_sources(job):
+        env.update(dict.fromkeys((*indexes.PIP_SOURCE_VARS, *indexes.UV_SOURCE_VARS), ""))
+        named = indexes.Sources(
+            index_url=job.index_url,
+            find_links=job.find_links,
+            no_index=job.no_index,
+            origin="[tool.build_support.lock] index_url / the command line",
+        )
+        return named, []
+    seen = {**os.environ, **env}
+    args: list[str] = []
+    if job.backend == "uv":
+        extra, args, found = indexes.uv_env(seen)
+        env.update(extra)
+    else:
+        found = indexes.pip_sources(prefix[0], seen)
+    return replace(found, find_links=(*found.find_links, *job.find_links)), args
+
 
 # --------------------------------------------------------------------------- failures
 
@@ -648,15 +699,15 @@ def conflicting_packages(output: str) -> list[str]:
     return list(seen)
 
 
-def _failure(job: LockJob, output: str, returncode: int) -> ResolutionError:
+def _failure(job: LockJob, output: str, returncode: int, index: str) -> ResolutionError:
     tail = "\n".join(output.strip().splitlines()[-25:])
-    index = job.index_url or ("find-links " + ", ".join(job.find_links))
     if any(m in output for m in _NETWORK_MARKERS):
         return ResolutionError(
             f"could not reach the package index {index} ({job.backend}, exit {returncode}):\n"
             + tail,
-            hint="check the network/proxy, or point [tool.build_support.lock] index_url"
-            " (or --index-url) at a reachable index",
+            hint="check the network/proxy, or point the installer at a reachable index"
+            " (PIP_INDEX_URL or pip.conf; UV_DEFAULT_INDEX for uv), or set"
+            " [tool.build_support.lock] index_url (or --index-url); see docs/lock.md",
         )
     names = conflicting_packages(output)
     what = ("conflicting or unavailable packages: " + ", ".join(names)) if names else "see below"
@@ -722,6 +773,7 @@ def lock(job: LockJob) -> LockResult:
         python=job.python,
         index_url=job.index_url,
         find_links=job.find_links,
+        no_index=job.no_index,
     )
     resolving = job.check or job.upgrade or bool(job.upgrade_packages)
     if not resolving and is_current(job.output, digest):
@@ -734,8 +786,11 @@ def lock(job: LockJob) -> LockResult:
     for f in [*files, *constraint_files]:
         validate_file(f)
     _check_index(job)
-    body = _resolve(job, prefix, make_argv, files)
-    text = make_header(job, files=files, digest=digest, body=body, version=version) + body
+    body, sources = _resolve(job, prefix, make_argv, files)
+    header = make_header(
+        job, files=files, digest=digest, body=body, version=version, sources=sources
+    )
+    text = header + body
     pins = len(parse_pins(body))
     elapsed = time.monotonic() - start
     old = job.output.read_text(encoding="utf-8") if job.output.is_file() else None
@@ -745,7 +800,7 @@ def lock(job: LockJob) -> LockResult:
                 f"{job.output} does not exist",
                 hint=f"run nox -s lock-{job.python} and commit the lockfile",
             )
-        if old != text:
+        if without_provenance(old) != without_provenance(text):
             diff = "".join(
                 difflib.unified_diff(
                     old.splitlines(keepends=True),
@@ -774,30 +829,32 @@ def _count_pins(path: Path) -> int:
 
 def _resolve(
     job: LockJob, prefix: Sequence[str], make_argv: Callable[..., list[str]], files: Sequence[Path]
-) -> str:
-    """Run the backend in a temporary folder seeded with the current lockfile."""
+) -> tuple[str, str]:
+    """(body, where packages came from): the backend run in a folder seeded with the lockfile."""
     with tempfile.TemporaryDirectory(prefix="lock-") as tmp:
         out = Path(tmp) / job.output.name
         if job.output.is_file() and not job.upgrade:
             _fields, body = split_lockfile(job.output.read_text(encoding="utf-8"))
             out.write_text(body, encoding="utf-8")
         names = [os.path.relpath(f, job.inputs_dir) for f in files]
-        argv = make_argv(job, prefix, out, names)
         env = {
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "UV_HTTP_RETRIES": str(job.retries),
             "UV_NO_PROGRESS": "1",
             "CUSTOM_COMPILE_COMMAND": f"nox -s lock-{job.python}",
-            # The lock depends on the configured index only, never on this machine's
-            # pip/uv settings (e.g. a PIP_FIND_LINKS wheelhouse would leak into it).
             **dict.fromkeys(_NEUTRALISED_ENV, ""),
             **job.extra_env,
         }
-        with log.group(f"resolve Python {job.python} with {job.backend}"):
+        sources, extra_args = _sources(job, prefix, env)
+        where = indexes.describe(sources, installer="uv" if job.backend == "uv" else "pip")
+        argv = make_argv(job, prefix, out, names)
+        at = argv.index("--output-file")
+        argv[at:at] = extra_args
+        with log.group(f"resolve Python {job.python} with {job.backend} from {where}"):
             proc = cmd.run(argv, cwd=job.inputs_dir, env=env, capture=True, check=False)
         if proc.returncode != 0 or not out.is_file():
-            raise _failure(job, (proc.stdout or "") + (proc.stderr or ""), proc.returncode)
-        return postprocess(out.read_text(encoding="utf-8"))
+            raise _failure(job, (proc.stdout or "") + (proc.stderr or ""), proc.returncode, where)
+        return postprocess(out.read_text(encoding="utf-8")), where
 
 
 # --------------------------------------------------------------------------- CLI
@@ -845,7 +902,7 @@ def main(argv: list[str], cfg: Config, *, host_machine: str | None = None) -> in
         return 0
     inputs_dir = cfg.path("requirements")
     output = inputs_dir / settings.output_dir / settings.output_name.format(python=args.python)
-    index_url = None if args.no_index else (args.index_url or settings.index_url)
+    index_url = None if args.no_index else (args.index_url or settings.index_url or None)
     job = LockJob(
         python=args.python,
         inputs_dir=inputs_dir,
@@ -855,6 +912,7 @@ def main(argv: list[str], cfg: Config, *, host_machine: str | None = None) -> in
         backend=args.backend or settings.backend,
         index_url=index_url,
         find_links=tuple(args.find_links),
+        no_index=args.no_index,
         check=args.check,
         upgrade=args.upgrade,
         upgrade_packages=tuple(args.upgrade_package),

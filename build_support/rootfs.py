@@ -18,7 +18,9 @@ Steps, each cached:
    ``docker import`` labels every image amd64) and labelled
    ``io.build-support.rootfs-key=<key>``; an image carrying that label is reused.
 
-The key is the SHA-256 of (format version, arch, suite, sorted packages, mirror).
+The key is the SHA-256 of (format version, arch, suite, sorted packages, mirror). The
+mirror is ``[tool.build_support.rootfs] mirror`` when set, else the Debian mirror apt uses
+on this host; there is no built-in one.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from build_support import cache, cmd, log, provision
-from build_support.errors import DockerError, PlatformError, ProvisionError, UsageError
+from build_support.errors import ConfigError, DockerError, PlatformError, ProvisionError, UsageError
 
 Arch = Literal["x86_64", "aarch64"]
 
@@ -51,7 +54,6 @@ KEY_LABEL = "io.build-support.rootfs-key"
 #: Environment variable naming the cache root (default ``~/.cache/build-support``).
 CACHE_ENV = cache.CACHE_ENV
 
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SUITE = "bookworm"
 
 #: Every tar member gets this mtime (2020-01-01T00:00:00Z, as Ray's docker contexts).
@@ -126,6 +128,15 @@ def parse_sources(text: str, *, deb822: bool) -> list[str]:
     return uris
 
 
+@dataclass(frozen=True, kw_only=True)
+class RootfsSettings:
+    """``[tool.build_support.rootfs]``."""
+
+    #: The Debian mirror debootstrap downloads from; "" (the default): the one apt uses on
+    #: this host (/etc/apt/sources.list, sources.list.d/*). No mirror is built in.
+    mirror: str = ""
+
+
 def _pick_mirror(uris: Sequence[str]) -> str | None:
     # The main archive, not debian-security or a ports/updates mirror.
     for uri in uris:
@@ -135,8 +146,8 @@ def _pick_mirror(uris: Sequence[str]) -> str | None:
     return None
 
 
-def find_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
-    """The Debian mirror configured for apt here, else ``http://deb.debian.org/debian``."""
+def find_mirror(apt_dir: Path = Path("/etc/apt")) -> str | None:
+    """The Debian main-archive mirror apt uses on this host, or None."""
     candidates: list[str] = []
     sources_d = apt_dir / "sources.list.d"
     if sources_d.is_dir():
@@ -147,7 +158,22 @@ def find_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     main_list = apt_dir / "sources.list"
     if main_list.is_file():
         candidates += parse_sources(main_list.read_text(encoding="utf-8"), deb822=False)
-    return _pick_mirror(candidates) or DEFAULT_MIRROR
+    return _pick_mirror(candidates)
+
+
+def resolve_mirror(configured: str = "", apt_dir: Path = Path("/etc/apt")) -> str:
+    """The mirror to debootstrap from: ``configured``, else apt's own; a ConfigError if none."""
+    if configured.strip():
+        return configured.strip().rstrip("/")
+    found = find_mirror(apt_dir)
+    if found is None:
+        raise ConfigError(
+            f"no Debian mirror to build a root filesystem from: none configured, and apt's "
+            f"sources in {apt_dir} name no Debian main archive (a URI ending in /debian)",
+            hint='set [tool.build_support.rootfs] mirror = "http://mirror.example/debian" '
+            "(your Debian mirror) in pyproject.toml; see docs/images.md",
+        )
+    return found
 
 
 def normalize_packages(packages: Sequence[str]) -> tuple[str, ...]:
@@ -407,8 +433,11 @@ def ensure_image(
     *,
     suite: str = DEFAULT_SUITE,
     tag: str | None = None,
+    mirror: str = "",
 ) -> str:
     """A local Docker image of a Debian ``suite`` root filesystem for ``arch``; its tag.
+
+    ``mirror`` is ``[tool.build_support.rootfs] mirror``; "" takes apt's (:func:`resolve_mirror`).
 
     Reuses an image labelled with the same key, else the cached tarball, else runs
     debootstrap (minutes; about 5 for arm64 under QEMU).
@@ -417,7 +446,7 @@ def ensure_image(
     if not re.fullmatch(r"[a-z][a-z0-9-]*", suite):
         raise UsageError(f"invalid Debian suite name {suite!r}", hint="e.g. bookworm")
     names = normalize_packages(packages)
-    mirror = find_mirror()
+    mirror = resolve_mirror(mirror)
     key = rootfs_key(arch, suite, names, mirror)
     tag = tag or default_tag(arch, suite, key)
     provision.ensure_docker()

@@ -49,6 +49,7 @@ from build_support import (
     cmd,
     commits,
     fsutil,
+    indexes,
     log,
     manifests,
     platforms,
@@ -345,8 +346,13 @@ def tool_venv(interp: pythons.Interpreter, requirements: Sequence[str], uv: str 
         shutil.rmtree(venv, ignore_errors=True)
         log.step(f"tool venv for Python {interp.full_version}: {' '.join(requirements)}")
         if uv:
-            cmd.run([uv, "venv", "-q", "--seed", "--python", interp.path, venv], capture=True)
-            cmd.run([uv, "pip", "install", "-q", "--python", python, *requirements], capture=True)
+            # uv follows its own UV_* index variables, else pip's configuration.
+            env, args, _sources = indexes.uv_env()
+            argv: list[str | os.PathLike[str]] = [uv, "venv", "-q", "--seed"]
+            argv += ["--python", interp.path, venv]
+            cmd.run(argv, env=env, capture=True)
+            argv = [uv, "pip", "install", "-q", "--python", python, *args, *requirements]
+            cmd.run(argv, env=env, capture=True)
         else:
             cmd.run([interp.path, "-m", "venv", venv], capture=True)
             cmd.run([python, "-m", "pip", "install", "-q", *requirements], capture=True)
@@ -395,7 +401,8 @@ def wheelhouse(platform: str, version: str, requirements: Sequence[str]) -> Path
             ],
             capture=True,
             timeout=1800,
-            hint="the build container installs from this wheelhouse; PyPI must be reachable "
+            hint="the build container installs from this wheelhouse; the index pip is "
+            "configured with (pip.conf, PIP_INDEX_URL; see docs/wheel.md) must be reachable "
             "from the host",
         )
         (partial / ".complete").write_text("ok\n")
@@ -404,14 +411,21 @@ def wheelhouse(platform: str, version: str, requirements: Sequence[str]) -> Path
     return house
 
 
-def resolve_image(ref: str, arch: platforms.Arch, settings: WheelSettings) -> str:
-    """A local image reference for ``ref`` (made with rootfs, or present, or pulled)."""
+def resolve_image(
+    ref: str, arch: platforms.Arch, settings: WheelSettings, *, debian_mirror: str = ""
+) -> str:
+    """A local image reference for ``ref`` (made with rootfs, or present, or pulled).
+
+    ``debian_mirror`` is ``[tool.build_support.rootfs] mirror`` ("" = apt's on this host).
+    """
     docker = provision.docker_client()
     if ref.startswith(ROOTFS_PREFIX):
         from build_support import rootfs
 
         suite = ref[len(ROOTFS_PREFIX) :] or rootfs.DEFAULT_SUITE
-        return rootfs.ensure_image(arch, settings.container_packages, suite=suite)
+        return rootfs.ensure_image(
+            arch, settings.container_packages, suite=suite, mirror=debian_mirror
+        )
     present = cmd.run([docker, "image", "inspect", ref], capture=True, check=False, echo=False)
     if present.returncode == 0:
         return ref
@@ -543,9 +557,10 @@ def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None)
             work / "raw",
             src,
         ]
+        env = {"MACOSX_DEPLOYMENT_TARGET": settings.macos_deployment_target} if is_mac else {}
         if uv and settings.installer != "pip":
             argv += ["--installer", "uv"]
-        env = {"MACOSX_DEPLOYMENT_TARGET": settings.macos_deployment_target} if is_mac else {}
+            env.update(indexes.uv_env()[0])  # build's uv: the same sources as pip
         cmd.run(
             argv,
             env=env,
@@ -829,13 +844,14 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
             found = pythons.require(versions, extra=cfg.python_search_paths)
             available = {v: (i.full_version, str(i.path)) for v, i in found.items()}
         else:
+            from build_support import rootfs
+
             provision.ensure_docker()
             if platforms.canonical_arch(host.machine) != target.arch:
-                from build_support import rootfs
-
                 rootfs.ensure_binfmt(target.arch)
             assert target.image is not None  # noqa: S101
-            image = resolve_image(target.image, target.arch, settings)
+            mirror = cfg.section("rootfs", rootfs.RootfsSettings).mirror
+            image = resolve_image(target.image, target.arch, settings, debian_mirror=mirror)
             target = Target(target.platform, target.arch, target.mode, image)  # noqa: PLW2901
             in_image = probe_image(image, target.arch)
             missing = [v for v in versions if v not in in_image]

@@ -112,7 +112,7 @@ def test_real_requirements_resolve_to_the_committed_pins(tmp_path: Path) -> None
         inputs=settings.inputs,
         constraints=settings.constraints,
         backend="uv",
-        index_url=settings.index_url,
+        index_url=settings.index_url or None,
     )
     assert locks.lock(job).status == "written"  # other backend: other digest, re-resolved
     want = {n: v for n, (v, _h) in locks.parse_pins(committed.read_text()).items()}

@@ -30,7 +30,7 @@ def _docker(*args: str) -> str:
 
 def test_amd64_image_runs_python_and_is_cached() -> None:
     tag = rootfs.ensure_image("x86_64", PACKAGES)
-    key = rootfs.rootfs_key("x86_64", "bookworm", PACKAGES, rootfs.find_mirror())
+    key = rootfs.rootfs_key("x86_64", "bookworm", PACKAGES, rootfs.resolve_mirror())
     assert tag == rootfs.default_tag("x86_64", "bookworm", key)
     inspect = json.loads(_docker("image", "inspect", tag))[0]
     assert inspect["Architecture"] == "amd64"
@@ -61,7 +61,7 @@ def test_extra_tag_is_added_to_existing_image() -> None:
 
 def test_rebuild_from_cached_tarball_when_image_is_gone(tmp_path: Path) -> None:
     tag = rootfs.ensure_image("x86_64", PACKAGES)
-    key = rootfs.rootfs_key("x86_64", "bookworm", PACKAGES, rootfs.find_mirror())
+    key = rootfs.rootfs_key("x86_64", "bookworm", PACKAGES, rootfs.resolve_mirror())
     image_id = _docker("image", "inspect", "-f", "{{.Id}}", tag)
     # drop every name of the image (images built FROM it keep its layers alive, hidden)
     for name in json.loads(_docker("image", "inspect", "-f", "{{json .RepoTags}}", tag)):

@@ -141,7 +141,7 @@ MAVEN_NOT_FOUND = """\
 [INFO] BUILD FAILURE
 [ERROR] Failed to execute goal on project minray-api: Could not resolve dependencies for \
 project io.minray:minray-api:jar:0.1.0: Could not find artifact \
-org.slf4j:slf4j-api:jar:9.9.9 in central (https://repo.maven.apache.org/maven2) -> [Help 1]
+org.slf4j:slf4j-api:jar:9.9.9 in central (https://repo-mirror.example/maven2) -> [Help 1]
 """
 
 MAVEN_UNRESOLVED = """\
@@ -166,7 +166,7 @@ def test_diagnose_unresolvable_dependency_names_the_entry(project_root: Path) ->
 MAVEN_CACHED = """\
 [ERROR] Failed to execute goal on project minray-api: Could not resolve dependencies for \
 project io.minray:minray-api:jar:0.1.0: org.slf4j:slf4j-api:jar:0.0.0-nope was not found in \
-https://repo.maven.apache.org/maven2 during a previous attempt. This failure was cached in \
+https://repo-mirror.example/maven2 during a previous attempt. This failure was cached in \
 the local repository and resolution is not reattempted until the update interval of central \
 has elapsed or updates are forced -> [Help 1]
 """

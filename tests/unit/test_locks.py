@@ -83,7 +83,7 @@ def job_for(tmp_path: Path, index: Path, req: Path, **kw: object) -> locks.LockJ
         inputs_dir=req,
         output=req / "compiled" / "requirements_compiled_py3.12.txt",
         backend="uv",
-        index_url=None,
+        no_index=True,
         find_links=(str(index),),
         cache_dir=tmp_path / "cache",
         retries=0,
@@ -149,21 +149,21 @@ def test_digest_changes_with_every_input(tmp_path: Path) -> None:
     _index, req = make_project(tmp_path)
     files = [req / "base.in", req / "test.in", req / "constraints.txt"]
     kw = {"inputs_dir": req, "backend": "uv", "backend_version": "1", "python": "3.12"}
-    first = locks.input_digest(files, index_url="https://i", **kw)  # type: ignore[arg-type]
-    assert first == locks.input_digest(files, index_url="https://i", **kw)  # type: ignore[arg-type]
-    assert first != locks.input_digest(files, index_url="https://j", **kw)  # type: ignore[arg-type]
+    first = locks.input_digest(files, index_url="https://i.example", **kw)  # type: ignore[arg-type]
+    assert first == locks.input_digest(files, index_url="https://i.example", **kw)  # type: ignore[arg-type]
+    assert first != locks.input_digest(files, index_url="https://j.example", **kw)  # type: ignore[arg-type]
     assert first != locks.input_digest(
         files,
-        index_url="https://i",
+        index_url="https://i.example",
         **{**kw, "python": "3.11"},  # type: ignore[arg-type]
     )
     assert first != locks.input_digest(
         files,
-        index_url="https://i",
+        index_url="https://i.example",
         **{**kw, "backend_version": "2"},  # type: ignore[arg-type]
     )
     (req / "constraints.txt").write_text("tool==2.0\n")
-    assert first != locks.input_digest(files, index_url="https://i", **kw)  # type: ignore[arg-type]
+    assert first != locks.input_digest(files, index_url="https://i.example", **kw)  # type: ignore[arg-type]
 
 
 def test_digest_follows_included_files(tmp_path: Path) -> None:
@@ -396,8 +396,83 @@ def test_unreachable_index_is_named(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/simple"
-    job = job_for(tmp_path, tmp_path, req, index_url=url, find_links=())
+    job = job_for(tmp_path, tmp_path, req, index_url=url, find_links=(), no_index=False)
     with pytest.raises(ResolutionError) as info:
         locks.lock(job)
     assert f"could not reach the package index {url}" in str(info.value)
     assert not job.output.exists()
+
+
+# --------------------------------------------------------------------------- package sources
+
+
+def test_no_index_option_unless_one_is_named(tmp_path: Path) -> None:
+    """Unset index_url: neither backend gets an index option; the installer's config rules."""
+    job = locks.LockJob(python="3.12", inputs_dir=tmp_path, output=tmp_path / "l.txt")
+    assert locks.LockSettings().index_url == ""
+    for argv in (
+        locks.pip_tools_argv(job, ["piptools"], tmp_path / "o.txt", ["a.in"]),
+        locks.uv_argv(job, ["uv"], tmp_path / "o.txt", ["a.in"]),
+    ):
+        assert not {"--index-url", "--no-index", "--extra-index-url", "--find-links"} & set(argv)
+    named = replace(job, index_url="http://127.0.0.1:1/simple")
+    argv = locks.uv_argv(named, ["uv"], tmp_path / "o.txt", ["a.in"])
+    assert argv[argv.index("--index-url") + 1] == "http://127.0.0.1:1/simple"
+
+
+def _without_uv_and_pip_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    from build_support import indexes
+
+    for name in (*indexes.UV_SOURCE_VARS, *indexes.PIP_SOURCE_VARS):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.subprocess
+def test_uv_takes_its_index_from_its_own_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, req = make_project(tmp_path)
+    _without_uv_and_pip_sources(monkeypatch)
+    monkeypatch.setenv("UV_OFFLINE", "1")  # the local folder only, no index
+    monkeypatch.setenv("UV_FIND_LINKS", str(index))
+    job = job_for(tmp_path, index, req, no_index=False, find_links=())
+    assert locks.lock(job).status == "written"
+    text = job.output.read_text()
+    assert "# index: uv's default index (no index configured) + 1 local find-links folder" in text
+    assert "(from UV_FIND_LINKS)" in text
+    assert str(tmp_path) not in text
+    assert locks.parse_pins(text)["lib"][0] == "1.0"
+    # Another machine's index is provenance, not an input: no re-resolution, --check passes.
+    monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")
+    assert locks.lock(job).status == "skipped"
+    assert locks.lock(replace(job, check=True)).status == "checked"
+
+
+@pytest.mark.subprocess
+def test_uv_follows_pips_configuration_when_it_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, req = make_project(tmp_path)
+    _without_uv_and_pip_sources(monkeypatch)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    job = job_for(tmp_path, index, req, no_index=False, find_links=())
+    assert locks.lock(job).status == "written"
+    text = job.output.read_text()
+    assert "# index: none (--no-index) + 1 local find-links folder" in text
+    assert "(from PIP_FIND_LINKS, PIP_NO_INDEX)" in text
+    assert locks.parse_pins(text)["lib"][0] == "1.0"
+
+
+@pytest.mark.subprocess
+def test_a_named_index_replaces_the_installers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, req = make_project(tmp_path)
+    _without_uv_and_pip_sources(monkeypatch)
+    monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")  # nothing listens
+    job = job_for(tmp_path, index, req)  # --no-index --find-links INDEX
+    assert locks.lock(job).status == "written"
+    assert "# index: none (--no-index) + 1 local find-links folder (from [tool" in (
+        job.output.read_text()
+    )

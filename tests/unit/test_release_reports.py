@@ -123,7 +123,7 @@ def test_missing_scripts(tmp_path: Path) -> None:
 def test_nohash_constraints(tmp_path: Path) -> None:
     lock = tmp_path / "lock.txt"
     lock.write_text(
-        "# comment\n--index-url https://x\nfoo[bar]==1.0 \\\n    --hash=sha256:abc\n"
+        "# comment\n--index-url https://x.example\nfoo[bar]==1.0 \\\n    --hash=sha256:abc\n"
         "baz==2.0 ; python_version < '3.11' \\\n    --hash=sha256:def\n"
     )
     out = nohash_constraints(lock, tmp_path / "c.txt")

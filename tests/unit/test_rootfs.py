@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from build_support import rootfs
-from build_support.errors import PlatformError, UsageError
+from build_support.config import from_table
+from build_support.errors import ConfigError, PlatformError, UsageError
 
 DEB822 = """\
 Types: deb
-# http://snapshot.debian.org/archive/debian/20250520T000000Z
-URIs: http://deb.debian.org/debian
+# http://snapshot.example/archive/debian/20250520T000000Z
+URIs: http://deb.example/debian
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
-URIs: http://deb.debian.org/debian-security
+URIs: http://deb.example/debian-security
 Suites: bookworm-security
 Components: main
 """
@@ -29,7 +30,7 @@ Components: main
 
 def test_parse_deb822_sources() -> None:
     uris = rootfs.parse_sources(DEB822, deb822=True)
-    assert uris == ["http://deb.debian.org/debian", "http://deb.debian.org/debian-security"]
+    assert uris == ["http://deb.example/debian", "http://deb.example/debian-security"]
 
 
 def test_parse_deb822_skips_deb_src_and_disabled() -> None:
@@ -53,19 +54,35 @@ def test_parse_one_line_list() -> None:
 def test_find_mirror_prefers_main_archive(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
-        "Types: deb\nURIs: http://deb.debian.org/debian-security\n\n"
+        "Types: deb\nURIs: http://deb.example/debian-security\n\n"
         "Types: deb\nURIs: http://mirror.example/debian/\n"
     )
     assert rootfs.find_mirror(tmp_path) == "http://mirror.example/debian"
 
 
-def test_find_mirror_falls_back_to_deb_debian_org(tmp_path: Path) -> None:
-    assert rootfs.find_mirror(tmp_path) == rootfs.DEFAULT_MIRROR
+def test_no_apt_mirror_and_none_configured_is_a_config_error(tmp_path: Path) -> None:
+    assert rootfs.find_mirror(tmp_path) is None
+    (tmp_path / "sources.list").write_text("deb http://archive.example/ubuntu jammy main\n")
+    with pytest.raises(ConfigError, match=r"no Debian mirror") as info:
+        rootfs.resolve_mirror("", tmp_path)
+    assert "[tool.build_support.rootfs] mirror" in (info.value.hint or "")
+
+
+def test_configured_mirror_wins_over_apts(tmp_path: Path) -> None:
+    (tmp_path / "sources.list").write_text("deb http://apt.example/debian bookworm main\n")
+    assert rootfs.resolve_mirror("", tmp_path) == "http://apt.example/debian"
+    assert rootfs.resolve_mirror("http://own.example/debian/", tmp_path) == (
+        "http://own.example/debian"
+    )
+    cfg = from_table({"rootfs": {"mirror": "http://own.example/debian"}}, tmp_path)
+    assert cfg.section("rootfs", rootfs.RootfsSettings).mirror == "http://own.example/debian"
 
 
 def test_key_ignores_package_order_and_duplicates() -> None:
-    a = rootfs.rootfs_key("x86_64", "bookworm", ["python3", "bash"], "http://m/debian")
-    b = rootfs.rootfs_key("x86_64", "bookworm", ["bash", "python3", "bash"], "http://m/debian/")
+    a = rootfs.rootfs_key("x86_64", "bookworm", ["python3", "bash"], "http://m.example/debian")
+    b = rootfs.rootfs_key(
+        "x86_64", "bookworm", ["bash", "python3", "bash"], "http://m.example/debian/"
+    )
     assert a == b
     assert len(a) == 64
 
@@ -73,14 +90,14 @@ def test_key_ignores_package_order_and_duplicates() -> None:
 @pytest.mark.parametrize(
     ("field", "args"),
     [
-        ("arch", ("aarch64", "bookworm", ["bash"], "http://m/debian")),
-        ("suite", ("x86_64", "trixie", ["bash"], "http://m/debian")),
-        ("packages", ("x86_64", "bookworm", ["bash", "curl"], "http://m/debian")),
-        ("mirror", ("x86_64", "bookworm", ["bash"], "http://other/debian")),
+        ("arch", ("aarch64", "bookworm", ["bash"], "http://m.example/debian")),
+        ("suite", ("x86_64", "trixie", ["bash"], "http://m.example/debian")),
+        ("packages", ("x86_64", "bookworm", ["bash", "curl"], "http://m.example/debian")),
+        ("mirror", ("x86_64", "bookworm", ["bash"], "http://other.example/debian")),
     ],
 )
 def test_key_changes_with_each_input(field: str, args: tuple[str, str, list[str], str]) -> None:
-    base = rootfs.rootfs_key("x86_64", "bookworm", ["bash"], "http://m/debian")
+    base = rootfs.rootfs_key("x86_64", "bookworm", ["bash"], "http://m.example/debian")
     assert rootfs.rootfs_key(*args) != base, field
 
 

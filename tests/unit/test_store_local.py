@@ -182,7 +182,7 @@ def test_open_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert isinstance(s, LocalStore)
     assert s.root == tmp_path / "rel"
     with pytest.raises(UsageError, match="unsupported store URL"):
-        store.open_url("ftp://x/y")
+        store.open_url("ftp://x.invalid/y")
     cfg = config.from_table({}, tmp_path)
     monkeypatch.delenv("BUILD_SUPPORT_STORE", raising=False)
     default = store.open_store(cfg)
