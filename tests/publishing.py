@@ -236,3 +236,88 @@ def assert_no_secret(texts: Sequence[str], secrets: Sequence[str]) -> None:
     for text in texts:
         for secret in secrets:
             assert secret not in text, "a planted secret leaked into an output"
+
+
+REGISTRY_PASSWORD = "registry-s3cret-Planted-41d2"
+DOCKER = "/usr/bin/docker"
+
+
+class DockerRegistry:
+    """Debian's docker-registry with htpasswd (bcrypt, from apache2-utils) on loopback."""
+
+    def __init__(self, base: Path, username: str = "pusher", password: str = REGISTRY_PASSWORD):
+        base.mkdir(parents=True)
+        self.base = base
+        self.username = username
+        self.password = password
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        line = subprocess.run(["htpasswd", "-Bbn", username, password], check=True,
+                              capture_output=True, text=True).stdout  # fmt: skip
+        (base / "htpasswd").write_text(line)
+        (base / "config.yml").write_text(
+            "version: 0.1\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
+            "  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.host}\n  secret: test-only\n"
+            f"auth:\n  htpasswd:\n    realm: test\n    path: {base / 'htpasswd'}\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.docker_config = base / "docker-config"
+
+    def start(self) -> None:
+        with (self.base / "registry.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                ["/usr/bin/docker-registry", "serve", str(self.base / "config.yml")],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        wait_http(f"http://{self.host}/v2/", proc=self.proc)
+        self.docker("login", "-u", self.username, "--password-stdin", self.host,
+                    input_text=self.password)  # fmt: skip
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def docker(self, *args: str, input_text: str | None = None) -> str:
+        env = {**os.environ, "DOCKER_CONFIG": str(self.docker_config)}
+        return subprocess.run([DOCKER, *args], env=env, input=input_text, check=True,
+                              capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+    def manifest(self, repo: str, ref: str) -> tuple[str, dict[str, Any]]:
+        """(Docker-Content-Digest, manifest) of ``repo:ref`` through the HTTP API."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        accept = ("application/vnd.docker.distribution.manifest.v2+json, "
+                  "application/vnd.docker.distribution.manifest.list.v2+json, "
+                  "application/vnd.oci.image.index.v1+json, "
+                  "application/vnd.oci.image.manifest.v1+json")  # fmt: skip
+        req = urllib.request.Request(f"http://{self.host}/v2/{repo}/manifests/{ref}",
+                                     headers={"Authorization": f"Basic {token}",
+                                              "Accept": accept})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.headers["Docker-Content-Digest"], json.loads(resp.read())
+
+    def toml(self, namespace: str, images: Sequence[str]) -> str:
+        listed = ", ".join(f'"{i}"' for i in images)
+        return (
+            "[tool.build_support.publish]\n"
+            'targets = ["docker"]\n'
+            "[tool.build_support.publish.docker]\n"
+            f'registry = "{self.host}"\n'
+            f'namespace = "{namespace}"\n'
+            f"images = [{listed}]\n"
+            "insecure = true\n"
+            'username_env = "TEST_REGISTRY_USER"\n'
+            'password_env = "TEST_REGISTRY_PASSWORD"\n'
+        )
+
+
+def docker_build(context: Path, dockerfile: str, *, platform: str = "linux/amd64") -> str:
+    """Build a small image with BuildKit; its ID."""
+    context.mkdir(parents=True, exist_ok=True)
+    (context / "Dockerfile").write_text(dockerfile)
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    argv = [DOCKER, "build", "-q", "--platform", platform, str(context)]
+    proc = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    return proc.stdout.strip()

@@ -53,10 +53,10 @@ class DockerSettings:
     username_env: str = "BUILD_SUPPORT_DOCKER_USERNAME"
     password_env: str = "BUILD_SUPPORT_DOCKER_PASSWORD"  # noqa: S105 - a variable name
     password_file: str = ""
-    #: Talk plain HTTP to the registry API (loopback test registries only).
+    #: The registry's HTTP API root; "" is ``https://<registry>`` (``http://`` when insecure).
+    api_url: str = ""
+    #: Talk plain HTTP to the registry (loopback test registries only).
     insecure: bool = False
-    #: Tags that move (aliases); every other tag is immutable.
-    moving_tags: tuple[str, ...] = ("nightly", "latest", "cpu", "gpu")
     timeout_seconds: float = 600.0
 
 
@@ -89,7 +89,7 @@ class PublishSettings:
     """``[tool.build_support.publish]``."""
 
     #: Targets published when none is named on the command line.
-    targets: tuple[TargetName, ...] = ("pypi",)
+    targets: tuple[TargetName, ...] = ("pypi", "docker")
     #: The only branch that may publish; "" means the top-level ``default_branch``.
     branch: str = ""
     #: Require a passing release-tests summary for the commit.

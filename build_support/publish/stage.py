@@ -43,9 +43,13 @@ def _factory(name: str) -> Callable[[RunEnv], Target]:
         from build_support.publish.pypi import PypiTarget
 
         return PypiTarget
+    if name == "docker":
+        from build_support.publish.docker import DockerTarget
+
+        return DockerTarget
     raise UsageError(
         f"publish target {name!r} is not implemented yet",
-        hint="publish the targets that are: pypi",
+        hint="publish the targets that are: pypi, docker",
     )
 
 

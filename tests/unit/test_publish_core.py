@@ -181,3 +181,14 @@ def test_publish_is_a_reserved_top_level_key() -> None:
     assert keys.publish_journal_key(SHA) == f"publish/{SHA}/journal.json"
     with pytest.raises(UsageError, match="reserved"):
         keys.wheel_key("publish", SHA, "m-1.0-py3-none-any.whl")
+
+
+def test_docker_tags_naming_the_commit_are_immutable() -> None:
+    from build_support.publish.docker import is_immutable, list_digest
+
+    sha = "abcdef" + "0" * 34
+    assert is_immutable("nightly.261126.abcdef-py311-cpu", sha)
+    assert is_immutable("2.1.abcdef", sha)
+    assert not is_immutable("nightly", sha)
+    assert not is_immutable("nightly-py311-cpu", sha)
+    assert list_digest(["sha256:b", "sha256:a"]) == list_digest(["sha256:a", "sha256:b"])

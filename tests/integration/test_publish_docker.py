@@ -1,0 +1,167 @@
+"""The publish stage's Docker target against Debian's docker-registry (htpasswd) on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from build_support import imagetags, manifests
+from tests.publishing import (
+    DOCKER,
+    REGISTRY_PASSWORD,
+    DockerRegistry,
+    Project,
+    assert_no_secret,
+    docker_build,
+    make_project,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+NS = "minraytest"
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[DockerRegistry]:
+    r = DockerRegistry(tmp_path / "registry")
+    r.start()
+    yield r
+    r.stop()
+
+
+def _tags(sha: str, arch: imagetags.Arch = "x86_64") -> list[str]:
+    return imagetags.image_tags(imagetags.TagInputs(
+        branch="main", sha=sha, pr_number=None, date=dt.date(2026, 11, 26), python="3.11",
+        flavor="cpu", arch=arch, default_branch="main", default_python="3.11"))  # fmt: skip
+
+
+def _images(project: Project, tmp: Path, arches: tuple[imagetags.Arch, ...]) -> list[str]:
+    """base-deps and minray images of the commit (FROM scratch), recorded in images.json."""
+    rows: list[manifests.ImageRow] = []
+    made: list[str] = []
+    nonce = uuid.uuid4().hex
+    for arch in arches:
+        platform = "linux/amd64" if arch == "x86_64" else "linux/arm64"
+        ctx = tmp / f"ctx-{arch}"
+        ctx.mkdir(parents=True)
+        (ctx / "base.txt").write_text(f"base {nonce} {arch}\n")
+        (ctx / "app.txt").write_text(f"app {nonce} {arch}\n")
+        base = docker_build(ctx, "FROM scratch\nCOPY base.txt /base.txt\n", platform=platform)
+        local = f"publish-test-base-{nonce}:{arch}"  # BuildKit's FROM takes names, not IDs
+        subprocess.run([DOCKER, "tag", base, local], check=True)
+        product = docker_build(ctx, f"FROM {local}\nCOPY app.txt /app.txt\nLABEL "
+                               f"org.opencontainers.image.revision={project.sha}\n",
+                               platform=platform)  # fmt: skip
+        for name, image_id in (("base-deps", base), ("minray", product)):
+            refs = tuple(f"{NS}/{name}:{t}" for t in _tags(project.sha, arch))
+            for ref in refs:  # as the images stage leaves them
+                subprocess.run([DOCKER, "tag", image_id, ref], check=True)
+            rows.append(manifests.ImageRow(
+                name=name, image_id=image_id, refs=refs, built=True, input_digest=nonce,
+                commit=project.sha, python="3.11", flavor="cpu", arch=arch, base="scratch",
+                version="0.1.0"))  # fmt: skip
+            made.append(image_id)
+    manifests.write(manifests.images_path(project.root / "dist"),
+                    manifests.ImagesManifest(images=tuple(rows)))  # fmt: skip
+    return made
+
+
+@pytest.fixture
+def project(tmp_path: Path, registry: DockerRegistry) -> Iterator[Project]:
+    p = make_project(tmp_path, registry.toml(NS, ["base-deps", "minray"]),
+                     {"TEST_REGISTRY_USER": registry.username,
+                      "TEST_REGISTRY_PASSWORD": REGISTRY_PASSWORD})  # fmt: skip
+    p.pass_release_tests()
+    yield p
+    names = subprocess.run([DOCKER, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+                           capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
+    ours = [n for n in names if n.startswith((f"{NS}/", "publish-test-base-", registry.host))]
+    if ours:
+        subprocess.run([DOCKER, "rmi", "-f", *ours], capture_output=True, check=False)
+
+
+def test_push_pull_back_by_digest_and_idempotent(
+    project: Project, registry: DockerRegistry, tmp_path: Path
+) -> None:
+    base_id, product_id = _images(project, tmp_path, ("x86_64",))
+    plan = project.publish()
+    assert plan.returncode == 0, plan.stderr
+    items = project.plan()["items"]
+    assert len(items) == 16
+    assert {i["action"] for i in items} == {"send"}
+    assert {i["commit"] for i in items} == {project.sha}  # base-deps: via the product on it
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    primary = _tags(project.sha)[0]
+    digest, manifest = registry.manifest(f"{NS}/minray", primary)
+    assert manifest["config"]["digest"] == product_id
+    _, moving = registry.manifest(f"{NS}/minray", "nightly")
+    assert moving["config"]["digest"] == product_id
+    _, base = registry.manifest(f"{NS}/base-deps", primary)
+    assert base["config"]["digest"] == base_id
+    registry.docker("pull", f"{registry.host}/{NS}/minray@{digest}")
+    pulled = registry.docker("image", "inspect", "--format", "{{.Id}}",
+                             f"{registry.host}/{NS}/minray@{digest}")  # fmt: skip
+    assert pulled == product_id
+    again = project.publish("--execute")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stderr
+    journal = project.journal()["entries"]
+    assert len(journal) == 16
+    assert {e["state"] for e in journal.values()} == {"done"}
+    assert_no_secret([plan.stderr, run.stderr, run.stdout, again.stderr,
+                      str(journal), str(project.plan())], [REGISTRY_PASSWORD])  # fmt: skip
+
+
+def test_immutable_tag_with_other_content_is_refused_moving_tag_moves(
+    project: Project, registry: DockerRegistry, tmp_path: Path
+) -> None:
+    _base_id, product_id = _images(project, tmp_path / "ours", ("x86_64",))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text(uuid.uuid4().hex)
+    other = docker_build(tmp_path / "other", "FROM scratch\nCOPY x.txt /x.txt\n")
+    primary = _tags(project.sha)[0]
+    for tag in ("nightly", primary):
+        registry.docker("tag", other, f"{registry.host}/{NS}/minray:{tag}")
+        registry.docker("push", f"{registry.host}/{NS}/minray:{tag}")
+    run = project.publish("--execute")
+    assert run.returncode == 16
+    assert "gate(s) versions" in run.stderr
+    assert other in run.stderr
+    assert product_id in run.stderr
+    _, still = registry.manifest(f"{NS}/minray", "nightly")
+    assert still["config"]["digest"] == other  # nothing was sent
+
+    registry.docker("tag", product_id, f"{registry.host}/{NS}/minray:{primary}")
+    registry.docker("push", f"{registry.host}/{NS}/minray:{primary}")
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    actions = {i["destination"]: (i["action"], i["reason"]) for i in project.plan()["items"]}
+    assert actions[f"{registry.host}/{NS}/minray:{primary}"][0] == "skip"
+    assert actions[f"{registry.host}/{NS}/minray:nightly"] == (
+        "send",
+        f"moving tag: {other} -> {product_id}",
+    )
+    _, moved = registry.manifest(f"{NS}/minray", "nightly")
+    assert moved["config"]["digest"] == product_id
+
+
+def test_both_arches_make_one_manifest_list_per_tag(
+    project: Project, registry: DockerRegistry, tmp_path: Path
+) -> None:
+    ids = _images(project, tmp_path, ("x86_64", "aarch64"))
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    primary = _tags(project.sha)[0]
+    _, index = registry.manifest(f"{NS}/minray", primary)
+    platforms = sorted(m["platform"]["architecture"] for m in index["manifests"])
+    assert platforms == ["amd64", "arm64"]
+    _, amd = registry.manifest(f"{NS}/minray", f"{primary}-x86_64")
+    _, arm = registry.manifest(f"{NS}/minray", f"{primary}-aarch64")
+    assert amd["config"]["digest"] == ids[1]
+    assert arm["config"]["digest"] == ids[3]
+    assert "nothing to do" in project.publish("--execute").stderr
