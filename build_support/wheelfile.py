@@ -19,8 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.metadata import ExceptionGroup as MetadataErrors
+from packaging.metadata import Metadata
+from packaging.requirements import Requirement
 from packaging.tags import Tag, parse_tag
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from build_support.commits import PLACEHOLDER, SHA_RE
 from build_support.errors import InputError, VerificationError
@@ -66,6 +69,42 @@ def parse_name(filename: str) -> WheelName:
     )
 
 
+_ARCHES = ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l", "arm64", "universal2")
+
+
+def _platform_fits(have: str, want: str) -> bool:
+    """A wheel tagged ``have`` installs where ``want`` is the target platform tag."""
+    if have in (want, "any"):
+        return True
+    linux = ("manylinux", "musllinux")
+    if have.startswith(linux) and want.startswith(linux):
+        return any(have.endswith(f"_{a}") and want.endswith(f"_{a}") for a in _ARCHES)
+    return False
+
+
+def matches(filename: str, distribution: str, *, python: str, platform: str) -> bool:
+    """Whether ``filename`` is ``distribution``'s wheel for CPython ``python`` on ``platform``.
+
+    Names are compared canonicalized; compressed tag sets count (auditwheel names wheels
+    ``…-manylinux2014_x86_64.manylinux_2_17_x86_64.whl``), as do pure (``py3-none-any``)
+    and ``abi3`` wheels, and any manylinux tag of the same architecture.
+    """
+    try:
+        name = parse_name(filename)
+    except VerificationError:
+        return False
+    if canonicalize_name(name.distribution) != canonicalize_name(distribution):
+        return False
+    cp = python_tag(python)
+    interpreters = {cp, "py3", "py" + python.replace(".", "")}
+    return any(
+        t.interpreter in interpreters
+        and t.abi in (cp, "abi3", "none")
+        and _platform_fits(t.platform, platform)
+        for t in name.tags
+    )
+
+
 def python_tag(version: str) -> str:
     """``"3.12"`` → ``"cp312"`` (the CPython interpreter and ABI tag)."""
     if not re.fullmatch(r"3\.\d+", version):
@@ -96,6 +135,26 @@ def metadata_tags(path: Path) -> frozenset[Tag]:
     if not tags:
         raise VerificationError(f"{path.name}: {wheel_file} declares no Tag")
     return frozenset(tags)
+
+
+def metadata(path: Path) -> Metadata:
+    """The wheel's core metadata (``METADATA``), parsed by :mod:`packaging.metadata`."""
+    with zipfile.ZipFile(path) as zf:
+        member = _dist_info_dir(zf.namelist()) + "/METADATA"
+        try:
+            raw = zf.read(member)
+        except KeyError:
+            raise VerificationError(f"{path.name} has no {member}") from None
+    try:
+        return Metadata.from_email(raw, validate=False)
+    except (ValueError, MetadataErrors) as exc:
+        raise VerificationError(f"{path.name}: unreadable {member}: {exc}") from None
+
+
+def requirements(path: Path) -> list[Requirement]:
+    """The wheel's ``Requires-Dist`` that apply without extras (on this interpreter)."""
+    reqs = metadata(path).requires_dist or []
+    return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
 
 
 def check_tags(path: Path, *, platform: str, python: str | None) -> WheelName:
@@ -165,6 +224,47 @@ def read_commits(path: Path) -> dict[str, str]:
             hint=f'add `commit = "{PLACEHOLDER}"` to the package\'s _version.py',
         )
     return found
+
+
+def read_commit(path: Path, package: str | None = None) -> str:
+    """The commit stamped in the wheel (in ``<package>/_version.py``, or in every
+    top-level ``_version.py``), read from the zip. Fails closed: the placeholder, a value
+    that is not a 40-hex SHA, or two different commits are errors, never a result.
+    """
+    if package is None:
+        found = read_commits(path)
+    else:
+        member = f"{package}/_version.py"
+        try:
+            with zipfile.ZipFile(path) as zf:
+                text = zf.read(member).decode("utf-8")
+        except (KeyError, zipfile.BadZipFile, OSError) as exc:
+            raise VerificationError(
+                f"{path.name}: cannot read {member}: {exc}", hint="rebuild it: nox -s wheel"
+            ) from None
+        commit = commit_from_source(text, f"{path.name}:{member}")
+        if commit is None:
+            raise VerificationError(f"{path.name}:{member} assigns no commit string")
+        found = {member: commit}
+    for name, commit in found.items():
+        if commit == PLACEHOLDER:
+            raise VerificationError(
+                f"{path.name}:{name} still holds the placeholder {PLACEHOLDER}: "
+                "the commit was never stamped",
+                hint="build it with `nox -s wheel`",
+            )
+        if not SHA_RE.match(commit):
+            raise VerificationError(
+                f"{path.name}:{name} carries {commit!r}, which is not a 40-hex commit SHA",
+                hint="build it with `nox -s wheel`, which stamps the full commit",
+            )
+    commits = sorted(set(found.values()))
+    if len(commits) != 1:
+        raise VerificationError(
+            f"{path.name} carries different commits: "
+            + ", ".join(f"{n}={c}" for n, c in sorted(found.items()))
+        )
+    return commits[0]
 
 
 def check_commit(path: Path, expected: str | None) -> str:

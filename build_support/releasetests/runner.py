@@ -26,14 +26,13 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from build_support import cmd, log, manifests, pythons
+from build_support import cmd, fsutil, log, manifests, pythons, wheelfile
 from build_support.errors import (
     ArtifactNotFoundError,
     BuildSupportError,
@@ -51,7 +50,6 @@ from build_support.releasetests.retry import RetryPolicy, run_with_retries
 #: Run types this runner can execute (``command`` runs the script on this machine).
 LOCAL_RUN_TYPES = ("command",)
 
-_COMMIT_RE = re.compile(r"""^commit\s*=\s*["']([^"']*)["']""", re.MULTILINE)
 
 
 # --------------------------------------------------------------------------- errors
@@ -112,32 +110,6 @@ class WheelSource(Protocol):
         ...
 
 
-def _py_tag(version: str) -> str:
-    return "cp" + version.replace(".", "")
-
-
-_WHEEL_RE = re.compile(
-    r"^(?P<dist>[^-]+)-(?P<ver>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
-)
-
-
-def wheel_matches(filename: str, dist: str, version: str, platform: str) -> bool:
-    """Whether ``filename`` is ``dist``'s wheel for CPython ``version`` on ``platform``.
-
-    Compressed tag sets count (auditwheel names wheels ``…-manylinux2014_x86_64.
-    manylinux_2_17_x86_64.whl``).
-    """
-    m = _WHEEL_RE.match(filename)
-    if m is None or m["dist"].lower().replace("-", "_") != dist.lower().replace("-", "_"):
-        return False
-    tag = _py_tag(version)
-    return (
-        tag in m["py"].split(".")
-        and tag in m["abi"].split(".")
-        and platform in m["plat"].split(".")
-    )
-
-
 class StoreWheels:
     """Wheels under ``{branch}/{sha}/`` in the artifact store (``store.list`` + ``get``)."""
 
@@ -154,10 +126,12 @@ class StoreWheels:
         matches = [
             o
             for o in objects
-            if wheel_matches(o.key.rsplit("/", 1)[-1], self.dist, python_version, self.platform)
+            if wheelfile.matches(
+                o.key.rsplit("/", 1)[-1], self.dist, python=python_version, platform=self.platform
+            )
         ]
         if not matches:
-            tag = _py_tag(python_version)
+            tag = wheelfile.python_tag(python_version)
             expected = f"{self.prefix}{self.dist}-<version>-{tag}-{tag}-{self.platform}.whl"
             have = ", ".join(o.key.rsplit("/", 1)[-1] for o in objects) or "nothing"
             raise ArtifactNotFoundError(
@@ -168,7 +142,7 @@ class StoreWheels:
             )
         chosen = matches[-1]
         dest = dest_dir / chosen.key.rsplit("/", 1)[-1]
-        if dest.is_file() and _sha256(dest) == chosen.sha256:
+        if dest.is_file() and fsutil.sha256_file(dest) == chosen.sha256:
             return dest, str(chosen.sha256)
         dest_dir.mkdir(parents=True, exist_ok=True)
         info = self.store.get(chosen.key, dest)
@@ -185,41 +159,18 @@ class LocalWheels:
 
     def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
         for path in self.paths:
-            if wheel_matches(path.name, self.dist, python_version, self.platform):
+            if wheelfile.matches(
+                path.name, self.dist, python=python_version, platform=self.platform
+            ):
                 if not path.is_file():
                     raise ArtifactNotFoundError(f"--wheel {path} does not exist")
-                return path, _sha256(path)
-        tag = _py_tag(python_version)
+                return path, fsutil.sha256_file(path)
+        tag = wheelfile.python_tag(python_version)
         raise ArtifactNotFoundError(
             f"none of the --wheel files is a {self.dist} wheel for Python {python_version} "
             f"({tag}-{tag}-{self.platform}): " + ", ".join(p.name for p in self.paths),
             hint=f"pass its wheel, or build it: nox -s wheel -- --python {python_version}",
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def wheel_commit(wheel: Path, package: str) -> str:
-    """The commit stamped in ``<package>/_version.py`` inside the wheel (read from the zip)."""
-    member = f"{package}/_version.py"
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            text = zf.read(member).decode("utf-8")
-    except (KeyError, zipfile.BadZipFile) as exc:
-        raise VerificationError(
-            f"{wheel.name}: cannot read {member}: {exc}",
-            hint="rebuild the wheel: nox -s wheel",
-        ) from None
-    match = _COMMIT_RE.search(text)
-    if not match:
-        raise VerificationError(f"{wheel.name}: {member} has no 'commit = \"...\"' line")
-    return match.group(1)
 
 
 def check_commit(found: str, expected: str, *, what: str) -> None:
@@ -248,19 +199,6 @@ def nohash_constraints(lockfile: Path, dest: Path) -> Path:
     tmp.write_text("\n".join(sorted(pins)) + "\n", encoding="utf-8")
     tmp.replace(dest)
     return dest
-
-
-def _wheel_requires(wheel: Path) -> list[str]:
-    with zipfile.ZipFile(wheel) as zf:
-        meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
-        if meta is None:
-            return []
-        text = zf.read(meta).decode("utf-8", "replace")
-    return [
-        line.split(":", 1)[1].strip()
-        for line in text.splitlines()
-        if line.startswith("Requires-Dist:") and "extra ==" not in line
-    ]
 
 
 class VenvProvider:
@@ -293,7 +231,9 @@ class VenvProvider:
         interp = pythons.require([python_version], extra=self.search_paths)[python_version]
         wheel, digest = self.wheels.fetch(python_version, self.cache_dir / "wheels")
         check_commit(
-            wheel_commit(wheel, self.package), self.expected_commit, what=f"wheel {wheel.name}"
+            wheelfile.read_commit(wheel, self.package),
+            self.expected_commit,
+            what=f"wheel {wheel.name}",
         )
         lock = self.lockfile(python_version)
         key = hashlib.sha256(
@@ -343,7 +283,7 @@ class VenvProvider:
                 f"no lockfile {lock}; installing without constraints "
                 f"(create it: nox -s lock-{version})"
             )
-        if not _wheel_requires(wheel):
+        if not wheelfile.requirements(wheel):
             args.append("--no-index")
         cmd.run(
             [*args, str(wheel)],
