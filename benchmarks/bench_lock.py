@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from build_support import config, locks
+from build_support import config, lockfile, locks
 
 
 def _job(cfg: config.Config, python: str, backend: locks.Backend, out: Path) -> locks.LockJob:
@@ -70,7 +70,7 @@ def run(argv: list[str]) -> dict[str, object]:
                 cold, result = _timed(job)
                 unchanged, again = _timed(job)
                 assert again.status == "skipped", again
-                pins[backend] = locks.parse_pins(job.output.read_text())
+                pins[backend] = lockfile.pins(job.output.read_text())
                 timings[backend] = cold
                 row[f"{backend}_cold_s"] = round(cold, 2)
                 row[f"{backend}_unchanged_s"] = round(unchanged, 4)

@@ -43,19 +43,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
-
 from build_support import (
     cache,
     cmd,
     commits,
+    fsutil,
     imagetags,
+    lockfile,
     log,
     manifests,
     platforms,
     provision,
     pythons,
     rootfs,
+    wheelfile,
 )
 from build_support import store as store_mod
 from build_support.args import StageParser
@@ -224,11 +225,7 @@ def _mode(source: Path | bytes) -> int:
 def _sha256_of(source: Path | bytes) -> str:
     if isinstance(source, bytes):
         return hashlib.sha256(source).hexdigest()
-    h = hashlib.sha256()
-    with source.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return fsutil.sha256_file(source)
 
 
 def input_digest(
@@ -249,44 +246,6 @@ def input_digest(
         "platform": platform,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-# --- lockfiles ------------------------------------------------------------------------------
-
-
-def lockfile_path(cfg: Config, python: str) -> Path:
-    return cfg.path("requirements") / "compiled" / f"requirements_compiled_py{python}.txt"
-
-
-def require_lockfile(cfg: Config, python: str) -> Path:
-    path = lockfile_path(cfg, python)
-    if not path.is_file():
-        raise InputError(
-            f"no lockfile for Python {python}: {path} does not exist",
-            hint=f"compile it first: nox -s lock-{python}",
-        )
-    text = path.read_text(encoding="utf-8")
-    if "==" in text and "--hash=" not in text:
-        raise InputError(
-            f"{path} has no hashes; base-deps installs with --require-hashes",
-            hint=f"recompile it: nox -s lock-{python}",
-        )
-    return path
-
-
-def constraints_from_lockfile(text: str) -> str:
-    """The lockfile as plain ``name==version`` constraints (no hashes, no comments)."""
-    joined = re.sub(r"\\\r?\n", " ", text)
-    lines: list[str] = []
-    for raw in joined.splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        line = re.sub(r"\s*--hash[= ]\S+", "", line).strip()
-        if line.startswith("-"):
-            continue
-        lines.append(line)
-    return "\n".join(lines) + ("\n" if lines else "")
 
 
 # --- the Docker engine ------------------------------------------------------------------------
@@ -562,12 +521,12 @@ def wheelhouse_platforms(arch: str, settings: ImagesSettings) -> list[str]:
 
 
 def ensure_wheelhouse(
-    lockfile: Path, python: str, arch: str, settings: ImagesSettings, *, cache: Path | None = None
+    lock: Path, python: str, arch: str, settings: ImagesSettings, *, cache: Path | None = None
 ) -> Path:
-    """Every locked wheel for ``python``/``arch``, downloaded with hashes; cached by lockfile."""
+    """Every locked wheel for ``python``/``arch``, downloaded with hashes; cached by lock."""
     plats = wheelhouse_platforms(arch, settings)
     key_src = json.dumps(
-        [FORMAT_VERSION, _sha256_of(lockfile), python, arch, plats], sort_keys=True
+        [FORMAT_VERSION, fsutil.sha256_file(lock), python, arch, plats], sort_keys=True
     )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
     parent = (cache or cache_root()) / "wheelhouse"
@@ -589,18 +548,18 @@ def ensure_wheelhouse(
                 "--require-hashes",
                 "--disable-pip-version-check",
                 "-r",
-                str(lockfile),
+                str(lock),
                 "-d",
                 str(work / "wheels"),
             ]
-            with log.group(f"wheelhouse for Python {python} {arch} from {lockfile.name}"):
+            with log.group(f"wheelhouse for Python {python} {arch} from {lock.name}"):
                 cmd.run(
                     argv,
                     capture=True,
                     timeout=3600,
                     hint="every locked package needs a binary wheel for "
                     + " or ".join(plats)
-                    + f"; check the lockfile ({lockfile}) and the index",
+                    + f"; check the lock ({lock}) and the index",
                 )
             (work / "wheels").mkdir(exist_ok=True)
             (work / "wheels").rename(final)
@@ -611,28 +570,6 @@ def ensure_wheelhouse(
 
 
 # --- wheels from the store ------------------------------------------------------------------
-
-
-def _wheel_matches(filename: str, dist: str, python: str, arch: str) -> bool:
-    try:
-        name, _version, _build, tags = parse_wheel_filename(filename)
-    except ValueError:
-        return False
-    if name != canonicalize_name(dist):
-        return False
-    cp = "cp" + python.replace(".", "")
-    ok_interp = {cp, "py3", f"py{python.replace('.', '')}"}
-    for tag in tags:
-        plat_ok = tag.platform == "any" or (
-            tag.platform.startswith("manylinux") and tag.platform.endswith(f"_{arch}")
-        )
-        if tag.interpreter in ok_interp and plat_ok:
-            return True
-    return False
-
-
-def wheel_version(filename: str) -> str:
-    return str(parse_wheel_filename(filename)[1])
 
 
 def fetch_wheels(
@@ -652,7 +589,11 @@ def fetch_wheels(
     cp = "cp" + python.replace(".", "")
     out: list[Path] = []
     for dist in dists:
-        matches = [k for k in available if _wheel_matches(k.rsplit("/", 1)[-1], dist, python, arch)]
+        matches = [
+            k
+            for k in available
+            if wheelfile.matches(k.rsplit("/", 1)[-1], dist, python=python, platform=plat)
+        ]
         if not matches:
             expected = f"{prefix}{dist}-<version>-{cp}-{cp}-{plat}.whl"
             raise ArtifactNotFoundError(
@@ -787,11 +728,7 @@ def copy_out(client: Any, image_id: str, path: str, dest: Path) -> Path:
             raise DockerError(f"{path} in {image_id[:19]} is not a file")
         data = tar.extractfile(member)
         content = data.read() if data else b""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    tmp.write_bytes(content)
-    tmp.replace(dest)
-    return dest
+    return fsutil.write_atomic(dest, content)
 
 
 @dataclass
@@ -810,11 +747,11 @@ class Stage:
 
     def base_deps(self, job: Job, base: Base) -> Result:
         s = self.settings
-        lockfile = require_lockfile(self.cfg, job.python)
-        wheelhouse = ensure_wheelhouse(lockfile, job.python, job.arch, s)
+        lock = lockfile.require(self.cfg.path("requirements"), job.python)
+        wheelhouse = ensure_wheelhouse(lock, job.python, job.arch, s)
         context = BuildContext()
         context.add("Dockerfile", _read_dockerfile(self.cfg, "base-deps"))
-        context.add("requirements_compiled.txt", lockfile)
+        context.add("requirements_compiled.txt", lock)
         context.add_dir("wheelhouse")
         for whl in sorted(wheelhouse.glob("*.whl")):
             context.add(f"wheelhouse/{whl.name}", whl)
@@ -830,7 +767,7 @@ class Stage:
             BASE_LABEL: base.requested,
             "io.build-support.python": job.python,
             "io.build-support.flavor": job.flavor,
-            "io.build-support.lockfile-sha256": _sha256_of(lockfile),
+            "io.build-support.lockfile-sha256": fsutil.sha256_file(lock),
         }
         if base.standin:
             labels[STANDIN_LABEL] = base.ref
@@ -842,7 +779,7 @@ class Stage:
             labels=labels,
             base_id=base.image_id,
         )
-        result.extra["lockfile"] = str(lockfile)
+        result.extra["lockfile"] = str(lock)
         return result
 
     def fetch(self, job: Job) -> list[Path]:
@@ -860,17 +797,16 @@ class Stage:
 
     def product(self, job: Job, base_deps: Result, wheels: Sequence[Path]) -> Result:
         s = self.settings
-        lockfile = require_lockfile(self.cfg, job.python)
+        lock = lockfile.require(self.cfg.path("requirements"), job.python)
         context = BuildContext()
         context.add("Dockerfile", _read_dockerfile(self.cfg, "minray"))
-        constraints = constraints_from_lockfile(lockfile.read_text(encoding="utf-8"))
+        constraints = lockfile.constraints(lock.read_text(encoding="utf-8"))
         context.add("requirements_compiled.txt", constraints.encode())
         for whl in wheels:
             context.add(f".whl/{whl.name}", whl)
-        packages = " ".join(
-            f"{parse_wheel_filename(w.name)[0]}=={wheel_version(w.name)}" for w in wheels
-        )
-        version = wheel_version(wheels[0].name)
+        names = [wheelfile.parse_name(w.name) for w in wheels]
+        packages = " ".join(f"{n.distribution}=={n.version}" for n in names)
+        version = names[0].version
         build_args = {
             "FULL_BASE_IMAGE": pinned_ref(self.client, base_deps.image_id),
             "MINRAY_PACKAGES": packages,
@@ -1069,7 +1005,7 @@ def main(argv: list[str], cfg: Config, *, today: dt.date | None = None) -> int:
         for v in versions
     ]
     for job in jobs:  # inputs first: fail before any slow step
-        require_lockfile(cfg, job.python)
+        lockfile.require(cfg.path("requirements"), job.python)
     client = connect(settings.engine_timeout_seconds)
     try:
         return _run_jobs(cfg, settings, client, jobs, ctx=ctx, arch=arch, args=args)

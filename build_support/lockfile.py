@@ -117,8 +117,10 @@ def constraints(text: str) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def require(lock: Path, python: str, *, hashes: bool = True) -> Path:
-    """``lock`` when it exists (and, with ``hashes``, pins with hashes); else InputError."""
+def require(requirements_dir: Path, python: str, *, hashes: bool = True) -> Path:
+    """The lockfile for ``python`` when it exists (and, with ``hashes``, every requirement
+    carries hashes); else an InputError naming the lock session to run."""
+    lock = path(requirements_dir, python)
     if not lock.is_file():
         raise InputError(
             f"no lockfile for Python {python}: {lock} does not exist",

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from build_support import cmd, indexes, log
+from build_support import cmd, fsutil, indexes, lockfile, log
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -399,41 +399,6 @@ def postprocess(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
-_HASH = re.compile(r"--hash=(sha256:[0-9a-f]{64})")
-
-
-def parse_pins(text: str) -> dict[str, tuple[str, frozenset[str]]]:
-    """{normalized name: (version, hashes)} of a pip-compile style lockfile.
-
-    The format-neutral view used to compare backends: "via" comments, header and
-    ordering of hashes do not matter.
-    """
-    pins: dict[str, tuple[str, frozenset[str]]] = {}
-    entries = re.split(r"\n(?=[A-Za-z0-9])", "\n" + text)
-    for entry in entries:
-        m = _PIN.match(entry.strip("\n"))
-        if not m:
-            continue
-        name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
-        pins[name] = (m.group(2), frozenset(_HASH.findall(entry)))
-    return pins
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 # --------------------------------------------------------------------------- backends
 
 
@@ -791,7 +756,7 @@ def lock(job: LockJob) -> LockResult:
         job, files=files, digest=digest, body=body, version=version, sources=sources
     )
     text = header + body
-    pins = len(parse_pins(body))
+    pins = len(lockfile.pins(body))
     elapsed = time.monotonic() - start
     old = job.output.read_text(encoding="utf-8") if job.output.is_file() else None
     if job.check:
@@ -818,13 +783,13 @@ def lock(job: LockJob) -> LockResult:
     if old == text:
         log.info(f"{job.output.name}: resolved, no change ({pins} pins)")
         return LockResult(job.output, "unchanged", pins, elapsed)
-    write_atomic(job.output, text)
+    fsutil.write_atomic(job.output, text)
     log.info(f"{job.output.name}: written ({pins} pins, {elapsed:.1f}s)")
     return LockResult(job.output, "written", pins, elapsed)
 
 
 def _count_pins(path: Path) -> int:
-    return len(parse_pins(path.read_text(encoding="utf-8")))
+    return len(lockfile.pins(path.read_text(encoding="utf-8")))
 
 
 def _resolve(
@@ -901,7 +866,9 @@ def main(argv: list[str], cfg: Config, *, host_machine: str | None = None) -> in
         )
         return 0
     inputs_dir = cfg.path("requirements")
-    output = inputs_dir / settings.output_dir / settings.output_name.format(python=args.python)
+    output = lockfile.path(
+        inputs_dir, args.python, output_dir=settings.output_dir, output_name=settings.output_name
+    )
     index_url = None if args.no_index else (args.index_url or settings.index_url or None)
     job = LockJob(
         python=args.python,

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from build_support import cmd, fsutil, log, manifests, pythons, wheelfile
+from build_support import cmd, fsutil, lockfile, log, manifests, pythons, wheelfile
 from build_support.errors import (
     ArtifactNotFoundError,
     BuildSupportError,
@@ -49,7 +49,6 @@ from build_support.releasetests.retry import RetryPolicy, run_with_retries
 
 #: Run types this runner can execute (``command`` runs the script on this machine).
 LOCAL_RUN_TYPES = ("command",)
-
 
 
 # --------------------------------------------------------------------------- errors
@@ -184,23 +183,6 @@ def check_commit(found: str, expected: str, *, what: str) -> None:
         )
 
 
-def nohash_constraints(lockfile: Path, dest: Path) -> Path:
-    """The lockfile's ``name==version`` pins without hashes or extras (pip's ``-c`` form)."""
-    pins: list[str] = []
-    for raw in lockfile.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip().removesuffix("\\").strip()
-        if "==" not in line or line.startswith("-"):
-            continue
-        requirement = line.split(";", 1)[0].split(" --hash", 1)[0].strip()
-        requirement = re.sub(r"\[[^\]]*\]", "", requirement)
-        pins.append(requirement)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    tmp.write_text("\n".join(sorted(pins)) + "\n", encoding="utf-8")
-    tmp.replace(dest)
-    return dest
-
-
 class VenvProvider:
     """A venv per (Python, wheel digest, constraints), created once and reused."""
 
@@ -223,7 +205,7 @@ class VenvProvider:
         self._ready: dict[str, VenvInfo] = {}
 
     def lockfile(self, version: str) -> Path:
-        return self.requirements_dir / "compiled" / f"requirements_compiled_py{version}.txt"
+        return lockfile.path(self.requirements_dir, version)
 
     def prepare(self, python_version: str) -> VenvInfo:
         if python_version in self._ready:
@@ -276,7 +258,10 @@ class VenvProvider:
         args = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
                 "--disable-pip-version-check"]  # fmt: skip
         if lock.is_file():
-            constraints = nohash_constraints(lock, venv / "constraints-nohash.txt")
+            constraints = fsutil.write_atomic(
+                venv / "constraints-nohash.txt",
+                lockfile.constraints(lock.read_text(encoding="utf-8")),
+            )
             args += ["-c", str(constraints)]
         else:
             log.warn(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import locks
+from build_support import lockfile, locks
 from build_support.config import load
 from build_support.errors import ResolutionError, StaleError
 from tests.unit.test_locks import job_for, make_project, make_wheel, sha256_of
@@ -36,7 +36,7 @@ def test_pip_tools_resolves_under_the_target_interpreter(
     assert locks.lock(job).status == "written"
     text = job.output.read_text()
     assert "pip-tools 7.4.1" in text.splitlines()[1]
-    pins = locks.parse_pins(text)
+    pins = lockfile.pins(text)
     assert {n: v for n, (v, _h) in pins.items()} == {
         "app": "1.0",
         "chain-a": "1.0",
@@ -63,8 +63,8 @@ def test_pip_tools_and_uv_agree(tmp_path: Path, project: tuple[Path, Path]) -> N
     uv = job_for(tmp_path, index, req, backend="uv", output=tmp_path / "uv.txt")
     locks.lock(pip_tools)
     locks.lock(uv)
-    a = locks.parse_pins(pip_tools.output.read_text())
-    b = locks.parse_pins(uv.output.read_text())
+    a = lockfile.pins(pip_tools.output.read_text())
+    b = lockfile.pins(uv.output.read_text())
     assert len(a) == 6
     assert a == b  # names, versions and hashes; "via" comments and headers aside
 
@@ -115,8 +115,8 @@ def test_real_requirements_resolve_to_the_committed_pins(tmp_path: Path) -> None
         index_url=settings.index_url or None,
     )
     assert locks.lock(job).status == "written"  # other backend: other digest, re-resolved
-    want = {n: v for n, (v, _h) in locks.parse_pins(committed.read_text()).items()}
-    got = {n: v for n, (v, _h) in locks.parse_pins(output.read_text()).items()}
+    want = {n: v for n, (v, _h) in lockfile.pins(committed.read_text()).items()}
+    got = {n: v for n, (v, _h) in lockfile.pins(output.read_text()).items()}
     assert got == want
     assert 40 <= len(got) <= 80
     assert got["cython"] == "3.0.12"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images
+from build_support import images, lockfile, wheelfile
 from build_support.config import Config, Paths
 from build_support.errors import ConfigError, InputError, UsageError
 
@@ -26,10 +26,8 @@ numpy==2.2.6 ; python_version >= "3.10" \\
 
 
 def test_constraints_strip_hashes_and_comments() -> None:
-    assert images.constraints_from_lockfile(LOCK) == (
-        'six==1.17.0\nnumpy==2.2.6 ; python_version >= "3.10"\n'
-    )
-    assert images.constraints_from_lockfile("# nothing\n") == ""
+    assert lockfile.constraints(LOCK) == ('six==1.17.0\nnumpy==2.2.6 ; python_version >= "3.10"\n')
+    assert lockfile.constraints("# nothing\n") == ""
 
 
 def _ctx(tmp_path: Path) -> images.BuildContext:
@@ -154,7 +152,10 @@ def test_failing_step_output_without_steps_is_the_tail() -> None:
     ],
 )
 def test_wheel_matching(filename: str, dist: str, *, expected: bool) -> None:
-    assert images._wheel_matches(filename, dist, "3.11", "x86_64") is expected
+    assert (
+        wheelfile.matches(filename, dist, python="3.11", platform="manylinux2014_x86_64")
+        is expected
+    )
 
 
 def _cfg(tmp_path: Path, **section: object) -> Config:
@@ -180,7 +181,7 @@ def test_settings_defaults_and_validation(tmp_path: Path) -> None:
 
 def test_missing_lockfile_names_the_lock_session(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nox -s lock-3\.11"):
-        images.require_lockfile(_cfg(tmp_path), "3.11")
+        lockfile.require(_cfg(tmp_path).path("requirements"), "3.11")
 
 
 def test_lockfile_without_hashes_is_refused(tmp_path: Path) -> None:
@@ -188,9 +189,9 @@ def test_lockfile_without_hashes_is_refused(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text("six==1.17.0\n")
     with pytest.raises(InputError, match="no hashes"):
-        images.require_lockfile(_cfg(tmp_path), "3.11")
+        lockfile.require(_cfg(tmp_path).path("requirements"), "3.11")
     path.write_text(LOCK)
-    assert images.require_lockfile(_cfg(tmp_path), "3.11") == path
+    assert lockfile.require(_cfg(tmp_path).path("requirements"), "3.11") == path
 
 
 @pytest.mark.parametrize(

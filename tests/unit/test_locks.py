@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import locks
+from build_support import lockfile, locks
 from build_support.config import from_table
 from build_support.errors import ConfigError, InputError, ResolutionError, StaleError, UsageError
 
@@ -185,7 +185,7 @@ def test_postprocess_drops_local_file_entries_whole() -> None:
     assert "file:" not in out
     assert "mypkg" not in out
     assert out.endswith("    # via a\n")
-    assert set(locks.parse_pins(out)) == {"a", "z"}
+    assert set(lockfile.pins(out)) == {"a", "z"}
 
 
 def test_parse_pins_normalises_names_and_collects_hashes() -> None:
@@ -197,7 +197,7 @@ def test_parse_pins_normalises_names_and_collects_hashes() -> None:
         + "\n    # via\n    #   -r x.in\nbaz[extra]==2 ; python_version < '4' \\\n"
         "    --hash=sha256:" + "c" * 64 + "\n"
     )
-    pins = locks.parse_pins(text)
+    pins = lockfile.pins(text)
     assert pins["foo-bar"] == ("1.0", frozenset({"sha256:" + "a" * 64, "sha256:" + "b" * 64}))
     assert pins["baz"][0] == "2"
 
@@ -279,7 +279,7 @@ def test_resolves_with_hashes_and_constraints(tmp_path: Path) -> None:
     result = locks.lock(job)
     assert result.status == "written"
     text = job.output.read_text()
-    pins = locks.parse_pins(text)
+    pins = lockfile.pins(text)
     assert {n: v for n, (v, _h) in pins.items()} == {
         "app": "1.0",
         "lib": "1.0",
@@ -340,13 +340,13 @@ def test_upgrade_package_moves_only_that_package(tmp_path: Path) -> None:
     make_wheel(index, "lib", "2.0")
     (req / "base.in").write_text("# runtime\napp>=1.0\n\n")  # inputs changed: re-resolve
     locks.lock(job)
-    pins = locks.parse_pins(job.output.read_text())
+    pins = lockfile.pins(job.output.read_text())
     assert (pins["app"][0], pins["lib"][0]) == ("1.0", "1.0")  # existing pins are kept
     locks.lock(replace(job, upgrade_packages=("app",)))
-    pins = locks.parse_pins(job.output.read_text())
+    pins = lockfile.pins(job.output.read_text())
     assert (pins["app"][0], pins["lib"][0]) == ("2.0", "1.0")
     locks.lock(replace(job, upgrade=True))
-    assert locks.parse_pins(job.output.read_text())["lib"][0] == "2.0"
+    assert lockfile.pins(job.output.read_text())["lib"][0] == "2.0"
 
 
 @pytest.mark.subprocess

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import manifests
+from build_support import lockfile, manifests, wheelfile
 from build_support.errors import UsageError, VerificationError
 from build_support.releasetests import loader, reports
 from build_support.releasetests.cli import select
@@ -18,8 +18,6 @@ from build_support.releasetests.runner import (
     ReleaseTestResult,
     check_commit,
     missing_scripts,
-    nohash_constraints,
-    wheel_commit,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,17 +124,18 @@ def test_nohash_constraints(tmp_path: Path) -> None:
         "# comment\n--index-url https://x.example\nfoo[bar]==1.0 \\\n    --hash=sha256:abc\n"
         "baz==2.0 ; python_version < '3.11' \\\n    --hash=sha256:def\n"
     )
-    out = nohash_constraints(lock, tmp_path / "c.txt")
-    assert out.read_text() == "baz==2.0\nfoo==1.0\n"
+    out = lockfile.constraints(lock.read_text())
+    # extras dropped (pip refuses them in constraints), environment markers kept
+    assert out == 'foo==1.0\nbaz==2.0 ; python_version < "3.11"\n'
 
 
 def test_wheel_commit_read_from_zip(tmp_path: Path) -> None:
     wheel = tmp_path / "minray-0.1.0-cp312-cp312-manylinux2014_x86_64.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("minray/_version.py", 'version = "0.1.0"\ncommit = "' + "a" * 40 + '"\n')
-    assert wheel_commit(wheel, "minray") == "a" * 40
+    assert wheelfile.read_commit(wheel, "minray") == "a" * 40
     with pytest.raises(VerificationError, match="cannot read"):
-        wheel_commit(wheel, "other")
+        wheelfile.read_commit(wheel, "other")
     with pytest.raises(VerificationError, match="working tree is left as it is"):
         check_commit("{{COMMIT_SHA}}", "a" * 40, what="wheel")
 
@@ -186,6 +185,6 @@ def test_image_manifest_lookup(tmp_path: Path) -> None:
     ],
 )
 def test_wheel_matches(filename: str, ok: bool) -> None:
-    from build_support.releasetests.runner import wheel_matches
-
-    assert wheel_matches(filename, "minray", "3.12", "manylinux2014_x86_64") is ok
+    assert (
+        wheelfile.matches(filename, "minray", python="3.12", platform="manylinux2014_x86_64") is ok
+    )

@@ -215,3 +215,78 @@ def test_build_requires(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[build-system\n")
     with pytest.raises(InputError, match="not valid TOML"):
         wheelfile.build_requires(tmp_path)
+
+
+# --- the one reader of a wheel's commit (the release-test runner and publish use it) -----------
+
+
+def test_read_commit_returns_the_stamped_sha(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path)
+    assert wheelfile.read_commit(wheel) == SHA_A
+    assert wheelfile.read_commit(wheel, "minray") == SHA_A
+
+
+@pytest.mark.parametrize(
+    ("commit", "message"),
+    [
+        (PLACEHOLDER, "placeholder"),
+        ("abc123", "not a 40-hex commit SHA"),
+        ("A" * 40, "not a 40-hex commit SHA"),
+        ("", "not a 40-hex commit SHA"),
+    ],
+)
+def test_read_commit_fails_closed(tmp_path: Path, commit: str, message: str) -> None:
+    wheel = make_wheel(tmp_path, version_py=f'commit = "{commit}"\n')
+    for package in (None, "minray"):
+        with pytest.raises(VerificationError, match=message):
+            wheelfile.read_commit(wheel, package)
+
+
+def test_read_commit_refuses_two_different_commits(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path)
+    with zipfile.ZipFile(wheel, "a") as zf:
+        zf.writestr("other/_version.py", f'commit = "{SHA_B}"\n')
+    with pytest.raises(VerificationError, match="different commits"):
+        wheelfile.read_commit(wheel)
+    assert wheelfile.read_commit(wheel, "other") == SHA_B
+
+
+@pytest.mark.parametrize(
+    ("filename", "python", "platform", "ok"),
+    [
+        ("Minray-0.1.0-cp311-cp311-manylinux2014_x86_64.whl", "3.11", PLAT, True),
+        ("minray-0.1.0-cp311-abi3-manylinux_2_28_x86_64.whl", "3.11", PLAT, True),
+        ("minray-0.1.0-py3-none-any.whl", "3.12", PLAT, True),
+        ("minray-0.1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "3.11", PLAT, True),
+        (
+            "minray-0.1.0-cp311-cp311-manylinux2014_x86_64.whl",
+            "3.11",
+            "manylinux2014_aarch64",
+            False,
+        ),
+        ("minray-0.1.0-cp312-cp312-macosx_12_0_arm64.whl", "3.12", "macosx_12_0_arm64", True),
+        ("minray-0.1.0-cp312-cp312-macosx_12_0_arm64.whl", "3.12", PLAT, False),
+        ("minray-0.1.0-cp311-cp311-linux_x86_64.whl", "3.11", PLAT, False),
+    ],
+)
+def test_matches(filename: str, python: str, platform: str, *, ok: bool) -> None:
+    assert wheelfile.matches(filename, "minray", python=python, platform=platform) is ok
+
+
+def test_requirements_read_with_packaging_metadata(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path)
+    assert wheelfile.requirements(wheel) == []
+    with zipfile.ZipFile(wheel) as zin:
+        entries = {n: zin.read(n) for n in zin.namelist() if not n.endswith("/METADATA")}
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        zf.writestr(
+            "minray-0.1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: minray\nVersion: 0.1.0\n"
+            "Requires-Dist: numpy>=1.20\n"
+            'Requires-Dist: pytest ; extra == "test"\n'
+            'Requires-Dist: never ; python_version < "3"\n'
+            "Provides-Extra: test\n",
+        )
+    assert [str(r) for r in wheelfile.requirements(wheel)] == ["numpy>=1.20"]
