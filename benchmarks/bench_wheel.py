@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from build_support import pythons, wheels
+from build_support import pythons, toolvenv, wheels
 from tests.conftest import git as _git
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,12 @@ def _baseline(repo: Path, versions: list[str], out: Path) -> float:
     for v in versions:  # tool venvs are the stage's cached ones: not part of either timing
         interp = pythons.find(v)
         assert interp is not None
-        tools[v] = wheels.tool_venv(interp, settings.tool_requirements, wheels.find_uv())
+        tools[v] = toolvenv.ensure(
+            interp.path,
+            settings.tool_requirements,
+            version=interp.full_version,
+            uv=wheels.find_uv(),
+        )
     start = time.monotonic()
     for v in versions:
         for project in ("python", "python/cpp"):

@@ -33,8 +33,6 @@ import io
 import json
 import os
 import re
-import shutil
-import sys
 import tarfile
 import tempfile
 import time
@@ -44,7 +42,6 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from build_support import (
-    cache,
     cmd,
     commits,
     fsutil,
@@ -54,9 +51,9 @@ from build_support import (
     manifests,
     platforms,
     provision,
-    pythons,
     rootfs,
     wheelfile,
+    wheelhouse,
 )
 from build_support import store as store_mod
 from build_support.args import StageParser
@@ -496,77 +493,23 @@ def check_base_python(client: Any, base: Base, python: str, platform: str) -> No
 # --- the wheelhouse -----------------------------------------------------------------------
 
 
-def cache_root() -> Path:
-    return rootfs.cache_root()
-
-
-_locked = cache.locked
-
-
-def _pip_python(python: str) -> str:
-    if importlib.util.find_spec("pip") is not None:
-        return sys.executable
-    for version in (python, *SUPPORTED_PYTHONS):
-        interp = pythons.find(version)
-        if interp is not None:
-            return str(interp.path)
-    raise InputError(
-        "no Python with pip found to download the wheelhouse",
-        hint="install pip into the session's venv (python -m ensurepip)",
-    )
-
-
 def wheelhouse_platforms(arch: str, settings: ImagesSettings) -> list[str]:
     return [p.replace("{arch}", arch) for p in settings.wheelhouse_platforms]
 
 
-def ensure_wheelhouse(
-    lock: Path, python: str, arch: str, settings: ImagesSettings, *, cache: Path | None = None
-) -> Path:
-    """Every locked wheel for ``python``/``arch``, downloaded with hashes; cached by lock."""
+def ensure_wheelhouse(lock: Path, python: str, arch: str, settings: ImagesSettings) -> Path:
+    """Every locked wheel for ``python``/``arch``, downloaded with hashes; cached by lockfile."""
     plats = wheelhouse_platforms(arch, settings)
-    key_src = json.dumps(
-        [FORMAT_VERSION, fsutil.sha256_file(lock), python, arch, plats], sort_keys=True
+    return wheelhouse.ensure(
+        ["--require-hashes", "-r", str(lock)],
+        platforms=plats,
+        python=python,
+        name=f"py{python.replace('.', '')}-{arch}",
+        inputs=[fsutil.sha256_file(lock)],
+        hint="every locked package needs a binary wheel for "
+        + " or ".join(plats)
+        + f"; check the lockfile ({lock}) and the index",
     )
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
-    parent = (cache or cache_root()) / "wheelhouse"
-    final = parent / f"py{python.replace('.', '')}-{arch}-{key}"
-    with _locked(parent / f"{final.name}.lock"):
-        if final.is_dir():
-            log.info(f"wheelhouse cached: {final}")
-            return final
-        work = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".tmp", dir=parent))
-        try:
-            argv = [_pip_python(python), "-m", "pip", "download", "--only-binary=:all:"]
-            for plat in plats:
-                argv += ["--platform", plat]
-            argv += [
-                "--python-version",
-                python,
-                "--implementation",
-                "cp",
-                "--require-hashes",
-                "--disable-pip-version-check",
-                "-r",
-                str(lock),
-                "-d",
-                str(work / "wheels"),
-            ]
-            with log.group(f"wheelhouse for Python {python} {arch} from {lock.name}"):
-                cmd.run(
-                    argv,
-                    capture=True,
-                    timeout=3600,
-                    hint="every locked package needs a binary wheel for "
-                    + " or ".join(plats)
-                    + f"; check the lock ({lock}) and the index",
-                )
-            (work / "wheels").mkdir(exist_ok=True)
-            (work / "wheels").rename(final)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    log.success(f"wheelhouse {final} ({len(list(final.glob('*.whl')))} wheels)")
-    return final
 
 
 # --- wheels from the store ------------------------------------------------------------------
@@ -748,12 +691,12 @@ class Stage:
     def base_deps(self, job: Job, base: Base) -> Result:
         s = self.settings
         lock = lockfile.require(self.cfg.path("requirements"), job.python)
-        wheelhouse = ensure_wheelhouse(lock, job.python, job.arch, s)
+        house = ensure_wheelhouse(lock, job.python, job.arch, s)
         context = BuildContext()
         context.add("Dockerfile", _read_dockerfile(self.cfg, "base-deps"))
         context.add("requirements_compiled.txt", lock)
         context.add_dir("wheelhouse")
-        for whl in sorted(wheelhouse.glob("*.whl")):
+        for whl in sorted(house.glob("*.whl")):
             context.add(f"wheelhouse/{whl.name}", whl)
         build_args = {
             "BASE_IMAGE": pinned_ref(self.client, base.image_id),

@@ -11,7 +11,6 @@ expects), with fixed timestamps and permissions, so equal inputs give equal byte
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import zipfile
@@ -19,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from build_support import fsutil
 from build_support.errors import InputError, VerificationError
 
 NATIVE_PREFIX = "native/"
@@ -286,13 +286,15 @@ def repack(
         raise InputError("two source JARs for the same OS: " + ", ".join(s.os for s in sources))
     jars: dict[str, zipfile.ZipFile] = {}
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
         for s in sources:
             jars[s.os] = _open_jar(s.path)
         chosen, foreign = plan(jars, expected)
         names = sorted(chosen, key=sort_key)
-        with zipfile.ZipFile(tmp, "w", compresslevel=compresslevel) as out:
+        with (
+            fsutil.atomic_open(dest) as fh,
+            zipfile.ZipFile(fh, "w", compresslevel=compresslevel) as out,
+        ):
             for name in names:
                 src = jars[chosen[name]]
                 src_info = src.getinfo(name)
@@ -303,13 +305,11 @@ def repack(
                 info.file_size = src_info.file_size
                 with src.open(src_info) as fin, out.open(info, "w") as fout:
                     shutil.copyfileobj(fin, fout, COPY_BUFFER)
-        tmp.replace(dest)
     except zipfile.BadZipFile as exc:
         raise InputError(f"a source JAR is corrupt: {exc}") from exc
     finally:
         for zf in jars.values():
             zf.close()
-        tmp.unlink(missing_ok=True)
     present = native_platforms(chosen)
     return RepackResult(
         path=dest,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from build_support import cmd, fsutil, indexes, lockfile, log
+from build_support import cmd, fsutil, indexes, lockfile, log, toolvenv
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -435,33 +435,12 @@ def pip_tools_command(python: str, tools_dir: Path | None) -> tuple[list[str], s
     return [str(_tool_venv(python, tools_dir)), "-m", "piptools"], PIP_TOOLS_PIN.split("==")[1]
 
 
-def default_tools_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "build-support" / "lock-tools"
-
-
 def _tool_venv(python: str, tools_dir: Path | None) -> Path:
-    """A cached venv of ``python`` holding the pinned pip-tools; made once, atomically."""
+    """A cached venv of ``python`` holding the pinned pip-tools."""
     from build_support import pythons
 
-    root = tools_dir or default_tools_dir()
-    stamp = "-".join(p.replace("==", "") for p in TOOL_PINS)
-    venv = root / f"py{python}-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
-    exe = venv / "bin" / "python"
-    if (venv / ".complete").is_file() and exe.exists():
-        return exe
     interp = pythons.require([python])[python]
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(venv, ignore_errors=True)
-    log.step(f"making a pip-tools venv for Python {python} in {venv}")
-    try:
-        cmd.run([str(interp.path), "-m", "venv", str(venv)])
-        cmd.run([str(exe), "-m", "pip", "install", "-q", *TOOL_PINS])
-    except BaseException:
-        shutil.rmtree(venv, ignore_errors=True)
-        raise
-    (venv / ".complete").write_text("\n".join(TOOL_PINS) + "\n")
-    return exe
+    return toolvenv.ensure(interp.path, TOOL_PINS, version=python, root=tools_dir)
 
 
 def uv_command() -> list[str]:

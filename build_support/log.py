@@ -8,7 +8,6 @@ so that stdout stays free for machine-readable output (JSON, YAML).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -139,6 +138,8 @@ class Summary:
         info("")
         info(self.render())
         if json_path is not None:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            payload = {"stage": self.stage, "rows": self.rows, "notes": self.notes}
-            json_path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+            from build_support import fsutil
+
+            fsutil.write_json(
+                json_path, {"stage": self.stage, "rows": self.rows, "notes": self.notes}
+            )

@@ -13,7 +13,6 @@ replaces them atomically. Maven Central metadata is read by :func:`metadata`.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from build_support import fsutil
 from build_support.errors import InputError, StaleError
 
 if sys.version_info >= (3, 11):
@@ -403,9 +403,7 @@ def write(project: JavaProject) -> list[Path]:
     rendered = render_all(project)
     changed = stale(rendered)
     for path in changed:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(rendered[path].encode("utf-8"))
-        tmp.replace(path)
+        fsutil.write_atomic(path, rendered[path])
     return list(changed)
 
 

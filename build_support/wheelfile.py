@@ -25,6 +25,7 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from build_support import fsutil
 from build_support.commits import PLACEHOLDER, SHA_RE
 from build_support.errors import InputError, VerificationError
 
@@ -307,14 +308,6 @@ def stamp_tree(root: Path, files: Sequence[str], commit: str) -> list[str]:
     return stamped
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_digest(files: Mapping[str, str], facts: Mapping[str, object]) -> str:
     """A content hash of a build's inputs.
 
@@ -333,7 +326,7 @@ def input_digest(files: Mapping[str, str], facts: Mapping[str, object]) -> str:
 
 def file_hashes(root: Path, files: Iterable[str]) -> dict[str, str]:
     """``{relative path: SHA-256}`` for ``files`` under ``root``."""
-    return {rel: sha256_file(root / rel) for rel in files}
+    return {rel: fsutil.sha256_file(root / rel) for rel in files}
 
 
 def build_requires(project: Path) -> list[str]:

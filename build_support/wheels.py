@@ -29,12 +29,9 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import types
@@ -45,7 +42,6 @@ from pathlib import Path
 from typing import Literal, NoReturn
 
 from build_support import (
-    cache,
     cmd,
     commits,
     fsutil,
@@ -56,7 +52,9 @@ from build_support import (
     provision,
     pythons,
     store,
+    toolvenv,
     wheelfile,
+    wheelhouse,
 )
 from build_support.args import StageParser
 from build_support.config import SUPPORTED_PYTHONS, Config
@@ -320,95 +318,24 @@ def copy_stamped(project: Project, dest: Path, commit: str) -> list[str]:
 # --- machine state: cache dirs, tool venvs, wheelhouses, images -------------------------------
 
 
-cache_root = cache.cache_root
-_locked = cache.locked
-
-
-def _short_hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
-
-
 def find_uv() -> str | None:
     with contextlib.suppress(BuildSupportError):
         return cmd.output(["uv", "--version"]) and shutil.which("uv")
     return None
 
 
-def tool_venv(interp: pythons.Interpreter, requirements: Sequence[str], uv: str | None) -> Path:
-    """A cached venv of ``interp`` holding the build tools; its python."""
-    name = f"py{interp.full_version}-{_short_hash(str(interp.path), sorted(requirements))}"
-    venv = cache_root() / "wheel-tools" / name
-    python = venv / "bin" / "python"
-    done = venv / ".complete"
-    with _locked(venv.with_name(name + ".lock")):
-        if done.is_file() and python.exists():
-            return python
-        shutil.rmtree(venv, ignore_errors=True)
-        log.step(f"tool venv for Python {interp.full_version}: {' '.join(requirements)}")
-        if uv:
-            # uv follows its own UV_* index variables, else pip's configuration.
-            env, args, _sources = indexes.uv_env()
-            argv: list[str | os.PathLike[str]] = [uv, "venv", "-q", "--seed"]
-            argv += ["--python", interp.path, venv]
-            cmd.run(argv, env=env, capture=True)
-            argv = [uv, "pip", "install", "-q", "--python", python, *args, *requirements]
-            cmd.run(argv, env=env, capture=True)
-        else:
-            cmd.run([interp.path, "-m", "venv", venv], capture=True)
-            cmd.run([python, "-m", "pip", "install", "-q", *requirements], capture=True)
-        done.write_text("ok\n")
-    return python
-
-
-def _host_pip() -> list[str]:
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
-    for version in SUPPORTED_PYTHONS:
-        interp = pythons.find(version)
-        if interp is not None:
-            return [str(interp.path), "-m", "pip"]
-    raise InterpreterNotFoundError("no Python with pip found to download a wheelhouse")
-
-
-def wheelhouse(platform: str, version: str, requirements: Sequence[str]) -> Path:
+def build_wheelhouse(platform: str, version: str, requirements: Sequence[str]) -> Path:
     """Binary wheels of ``requirements`` for ``platform``/CPython ``version`` (cached)."""
-    reqs = sorted(set(requirements))
-    tag = wheelfile.python_tag(version)
-    house = cache_root() / "wheelhouse" / f"{platform}-{tag}-{_short_hash(reqs)}"
-    with _locked(house.with_name(house.name + ".lock")):
-        if (house / ".complete").is_file():
-            return house
-        partial = house.with_name(house.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        log.step(f"wheelhouse for {platform} {tag}: {' '.join(reqs)}")
-        cmd.run(
-            [
-                *_host_pip(),
-                "download",
-                "-q",
-                "--dest",
-                partial,
-                "--only-binary=:all:",
-                "--platform",
-                platform,
-                "--python-version",
-                version,
-                "--implementation",
-                "cp",
-                "--abi",
-                tag,
-                *reqs,
-            ],
-            capture=True,
-            timeout=1800,
-            hint="the build container installs from this wheelhouse; the index pip is "
-            "configured with (pip.conf, PIP_INDEX_URL; see docs/wheel.md) must be reachable "
-            "from the host",
-        )
-        (partial / ".complete").write_text("ok\n")
-        shutil.rmtree(house, ignore_errors=True)
-        partial.rename(house)
-    return house
+    return wheelhouse.ensure(
+        sorted(set(requirements)),
+        platforms=[platform],
+        python=version,
+        name=f"{platform}-{wheelfile.python_tag(version)}",
+        hint="the build container installs from this wheelhouse; the index pip is "
+        "configured with (pip.conf, PIP_INDEX_URL; see docs/wheel.md) must be reachable "
+        "from the host",
+        timeout=1800,
+    )
 
 
 def resolve_image(
@@ -543,7 +470,7 @@ def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None)
     is_mac = job.target.platform.startswith("macosx_")
     reqs = settings.macos_tool_requirements if is_mac else settings.tool_requirements
     interp = pythons.Interpreter(job.python, job.full_version, Path(job.interpreter))
-    tools = tool_venv(interp, reqs, uv)
+    tools = toolvenv.ensure(interp.path, reqs, version=interp.full_version, uv=uv)
     with tempfile.TemporaryDirectory(prefix="bs-wheel-") as tmp:
         work = Path(tmp)
         src = work / "src"
@@ -889,7 +816,7 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                 jobs.append(Job(project, target, v, full, path, digest))
             if target.mode == "container":
                 reqs = [*settings.tool_requirements, *(r for p in projects for r in p.requires)]
-                houses[(target.platform, v)] = wheelhouse(target.platform, v, reqs)
+                houses[(target.platform, v)] = build_wheelhouse(target.platform, v, reqs)
 
     s = store.open_store(cfg)
     keys = store.keys

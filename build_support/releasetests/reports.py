@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from build_support import manifests
+from build_support import fsutil, manifests
 from build_support.releasetests.exitcodes import code_class, code_name
 from build_support.releasetests.runner import ReleaseTestResult
 
@@ -29,13 +29,6 @@ _STATUS_COLORS = {
     "timeout": "#ef6c00",
     "unknown": "#616161",
 }
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def summary_record(
@@ -201,6 +194,11 @@ th{background:#f9fafb} td.num{text-align:right;font-variant-numeric:tabular-nums
 """
 
 
+def _exit_status(meta: Mapping[str, Any]) -> object:
+    code = meta.get("exit_code", "")
+    return "error" if code is None else code
+
+
 def html_report(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -> str:
     rows = []
     for r in results:
@@ -227,7 +225,7 @@ def html_report(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -
             ("passed", passed),
             ("failed", len(results) - passed),
             ("flaky", sum(1 for r in results if r.flaky)),
-            ("exit status", "error" if meta.get("exit_code", "") is None else meta["exit_code"]),
+            ("exit status", _exit_status(meta)),
         )
     )
     meta_line = " · ".join(
@@ -265,7 +263,7 @@ def write_reports(
         "summary": manifests.release_summary_path(run_dir),
         "html": run_dir / "report.html",
     }
-    _atomic_write(paths["junit"], junit_xml(results))
+    fsutil.write_atomic(paths["junit"], junit_xml(results))
     manifests.write(paths["summary"], summary_record(results, meta))
-    _atomic_write(paths["html"], html_report(results, meta))
+    fsutil.write_atomic(paths["html"], html_report(results, meta))
     return paths

@@ -583,10 +583,7 @@ class ReleaseTestResult:
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """``result.json`` style: sorted keys, indent 4, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True, indent=4) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    fsutil.write_json(path, data, indent=4)
 
 
 # --------------------------------------------------------------------------- the runner

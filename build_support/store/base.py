@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from build_support import log
 from build_support.errors import ConfigError, InputError, StoreTimeoutError
+from build_support.fsutil import sha256_file
 from build_support.store import keys
 from build_support.store.progress import Progress
 
@@ -61,16 +61,6 @@ class StoreSettings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{where}.{name} = {getattr(self, name)} must be > 0")
-
-
-def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            if progress is not None:
-                progress(len(chunk))
-    return digest.hexdigest()
 
 
 def resolve_dest(key: str, dest: Path) -> Path:

@@ -35,8 +35,9 @@ from build_support.errors import (
     StoreError,
     UsageError,
 )
+from build_support.fsutil import sha256_file
 from build_support.store import keys
-from build_support.store.base import ObjectInfo, Store, StoreSettings, sha256_file, temp_sibling
+from build_support.store.base import ObjectInfo, Store, StoreSettings, temp_sibling
 from build_support.store.progress import Progress
 from build_support.store.retry import RetryPolicy, Transient
 

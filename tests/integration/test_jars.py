@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, jarpack, jars, poms, store
+from build_support import config, fsutil, jarpack, jars, poms, store
 from build_support.errors import ResolutionError, StoreTimeoutError
 from build_support.jarpack import Platform
 from tests.conftest import git
@@ -123,7 +123,7 @@ def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path)
     s = store.open_url(linux_build.store_url)
     key = f"jars/{BRANCH}/{linux_build.sha}/multiplatform/{RUNTIME}"
     assert s.exists(key)
-    assert s.info(key).sha256 == store.base.sha256_file(first)
+    assert s.info(key).sha256 == fsutil.sha256_file(first)
 
 
 def test_multiplatform_from_s3(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import pythons, wheelfile
+from build_support import fsutil, pythons, wheelfile
 from tests.conftest import ROOT, git
 
 PYPROJECT = """\
@@ -113,7 +113,7 @@ def test_host_build_repairs_stamps_and_stores(built: tuple[Path, list[str], str]
         wheel = repo / "dist" / row["wheel"]
         assert wheel.is_file()
         assert not row["cached"]
-        assert wheelfile.sha256_file(wheel) == row["sha256"]
+        assert fsutil.sha256_file(wheel) == row["sha256"]
         wheelfile.check_tags(wheel, platform="manylinux2014_x86_64", python=row["python"])
         assert set(wheelfile.read_commits(wheel).values()) == {sha}
         stored = repo / ".artifacts" / "main" / sha / row["wheel"]

@@ -441,7 +441,7 @@ def test_uv_takes_its_index_from_its_own_environment(
     assert "# index: uv's default index (no index configured) + 1 local find-links folder" in text
     assert "(from UV_FIND_LINKS)" in text
     assert str(tmp_path) not in text
-    assert locks.parse_pins(text)["lib"][0] == "1.0"
+    assert lockfile.pins(text)["lib"][0] == "1.0"
     # Another machine's index is provenance, not an input: no re-resolution, --check passes.
     monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")
     assert locks.lock(job).status == "skipped"
@@ -461,7 +461,7 @@ def test_uv_follows_pips_configuration_when_it_has_none(
     text = job.output.read_text()
     assert "# index: none (--no-index) + 1 local find-links folder" in text
     assert "(from PIP_FIND_LINKS, PIP_NO_INDEX)" in text
-    assert locks.parse_pins(text)["lib"][0] == "1.0"
+    assert lockfile.pins(text)["lib"][0] == "1.0"
 
 
 @pytest.mark.subprocess

@@ -1,0 +1,96 @@
+"""The one builder of cached wheelhouses: binary wheels for a target platform and Python.
+
+The wheel stage stages its build requirements for build containers; the images stage
+stages the lockfile's wheels for ``base-deps``. Both download on the host with
+``pip download --only-binary=:all:`` for the target (platform tags, CPython version and
+ABI), into a temporary folder beside the cache entry that is renamed into place only
+when the download is complete, under a file lock. A wheelhouse without its ``.complete``
+marker does not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from build_support import cache, cmd, log, pythons
+from build_support.errors import InterpreterNotFoundError
+
+#: Part of every key: bump when the download command changes.
+FORMAT_VERSION = 2
+MARKER = ".complete"
+
+
+def _pip(python: str) -> list[str]:
+    """A pip to download with: this interpreter's, else the target's or any supported one."""
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    from build_support.config import SUPPORTED_PYTHONS
+
+    for version in (python, *SUPPORTED_PYTHONS):
+        interp = pythons.find(version)
+        if interp is not None:
+            return [str(interp.path), "-m", "pip"]
+    raise InterpreterNotFoundError(
+        "no Python with pip found to download a wheelhouse",
+        hint="install pip into the session's venv (python -m ensurepip)",
+    )
+
+
+def ensure(
+    args: Sequence[str],
+    *,
+    platforms: Sequence[str],
+    python: str,
+    name: str,
+    inputs: Sequence[str] = (),
+    hint: str = "",
+    timeout: float = 3600,
+) -> Path:
+    """A folder of wheels ``pip download`` gets for ``args`` (requirements, ``-r FILE``, …).
+
+    ``inputs`` are extra cache-key parts (e.g. a requirements file's SHA-256); ``name``
+    prefixes the folder name.
+    """
+    abi = "cp" + python.replace(".", "")
+    key_src = json.dumps([FORMAT_VERSION, list(args), list(platforms), python, list(inputs)])
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
+    parent = cache.cache_root() / "wheelhouse"
+    final = parent / f"{name}-{key}"
+    with cache.locked(parent / f"{final.name}.lock"):
+        if (final / MARKER).is_file():
+            log.info(f"wheelhouse cached: {final}")
+            return final
+        work = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".tmp", dir=parent))
+        try:
+            argv = [*_pip(python), "download", "-q", "--only-binary=:all:"]
+            for plat in platforms:
+                argv += ["--platform", plat]
+            argv += [
+                "--python-version",
+                python,
+                "--implementation",
+                "cp",
+                "--abi",
+                abi,
+                "--disable-pip-version-check",
+                "--dest",
+                str(work / "wheels"),
+                *args,
+            ]
+            with log.group(f"wheelhouse {final.name} for Python {python} ({', '.join(platforms)})"):
+                cmd.run(argv, capture=True, timeout=timeout, hint=hint or None)
+            (work / "wheels").mkdir(exist_ok=True)
+            (work / "wheels" / MARKER).write_text("ok\n")
+            shutil.rmtree(final, ignore_errors=True)
+            (work / "wheels").rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    log.success(f"wheelhouse {final} ({len(list(final.glob('*.whl')))} wheels)")
+    return final
