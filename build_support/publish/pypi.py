@@ -125,10 +125,9 @@ class PypiTarget:
             self.env.store.get(o.key, path)
             name = wheelfile.parse_name(path.name)
             try:
-                found = set(wheelfile.read_commits(path).values())
+                commit = wheelfile.read_commit(path)  # fails closed: placeholder, non-SHA, two
             except VerificationError as exc:
-                found = {f"unreadable ({exc.message})"}
-            commit = found.pop() if len(found) == 1 else ", ".join(sorted(found))
+                commit = f"unreadable ({exc.message})"
             out.append(
                 Artifact(
                     target=self.name,
