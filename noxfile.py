@@ -110,7 +110,10 @@ def store(session: nox.Session) -> None:
 @nox.session(name="ci-plan", python=TOOL_PYTHON)
 def ci_plan(session: nox.Session) -> None:
     """CI plan from changed files: Buildkite YAML on stdout: -- [--explain] [--check]."""
-    _stage(session, "ci-plan")
+    # stdout is piped into `buildkite-agent pipeline upload`: keep stderr apart (nox's
+    # default merges it into stdout).
+    _install(session)
+    session.run("python", "-m", "build_support", "ci-plan", *session.posargs, stderr=None)
 
 
 @nox.session(python=TOOL_PYTHON)

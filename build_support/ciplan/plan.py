@@ -81,8 +81,9 @@ class CiPlanSettings:
     queues: Mapping[str, str] = field(default_factory=lambda: DEFAULT_QUEUES)
     #: GitHub Actions ``runs-on`` label per platform tag.
     runs_on: Mapping[str, str] = field(default_factory=lambda: DEFAULT_RUNS_ON)
-    #: Minutes per group (``timeout_in_minutes`` / ``timeout-minutes``).
-    timeouts: Mapping[str, int] = field(default_factory=lambda: DEFAULT_TIMEOUTS)
+    #: Minutes per group (``timeout_in_minutes`` / ``timeout-minutes``), over
+    #: :data:`DEFAULT_TIMEOUTS`.
+    timeouts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     #: Groups whose failure does not fail the build.
     soft_fail: tuple[str, ...] = ()
     release_tests_args: tuple[str, ...] = ("--smoke",)
@@ -126,7 +127,7 @@ class CiPlanSettings:
                         hint="step groups: " + ", ".join(groups),
                     )
         for g in (*self.soft_fail, *self.timeouts):
-            if g not in groups:
+            if g not in groups and g not in BUILTIN_GROUPS:
                 raise ConfigError(
                     f"{where}: {g!r} (in soft_fail or timeouts) is not a step group",
                     hint="step groups: " + ", ".join(groups),
