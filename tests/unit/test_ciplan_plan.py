@@ -263,3 +263,19 @@ def test_explain_lists_every_step_with_its_reason() -> None:
     assert rows["jars-linux"][1].startswith("tag java from java/runtime/")
     assert rows["wheel-py312-linux-x86_64"][0] == "no"
     assert "no tag selects publish" in text
+
+
+def test_readme_selections_are_what_the_plan_selects() -> None:
+    """The README's `--explain` table for this repository stays true."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### The CI plan", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == 4
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        path = cells[0].split("`")[1]
+        steps, selection = select(path)
+        assert cells[3].startswith(f"{len(selection.selected)} of {len(steps)}"), row
+        assert cells[2].strip("`").split() == list(selection.files[0].tags), row
+        named = [w.strip("`,:") for w in cells[3].split() if w.startswith("`")]
+        assert set(named) <= {s.key for s in steps} | {"wheel-*", "publish"}, row
