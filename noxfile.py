@@ -15,7 +15,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from build_support import pythons  # noqa: E402
+from build_support import pythons, tools  # noqa: E402
 from build_support.config import load as load_config  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -52,8 +52,7 @@ def _install(session: nox.Session, *groups: str) -> None:
 def _lock_tools(session: nox.Session) -> None:
     """pip-tools, pinned as the reference pipeline pins it, in the session's venv."""
     if not (Path(session.bin) / "pip-compile").exists():
-        # pip-tools 7.4.1 breaks with pip >= 24.3, so pip is pinned beside it.
-        session.install("pip-tools==7.4.1", "wheel==0.45.1", "pip==24.2")
+        session.install(*tools.LOCK_TOOL_PINS)
 
 
 def _stage(session: nox.Session, stage: str, *args: str, groups: tuple[str, ...] = ()) -> None:
@@ -128,6 +127,12 @@ def pipeline(session: nox.Session) -> None:
     _install(session, "test")
     _lock_tools(session)
     session.run("python", "-m", "build_support", "pipeline", *session.posargs)
+
+
+@nox.session(python=TOOL_PYTHON)
+def doctor(session: nox.Session) -> None:
+    """Every stage's tools: present or not, version, what would be installed: -- [STAGE...]."""
+    _stage(session, "doctor")
 
 
 @nox.session(python=TOOL_PYTHON)

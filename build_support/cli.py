@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from build_support import config as config_mod
-from build_support import log
+from build_support import log, provision, tools
 from build_support.errors import BuildSupportError, ConfigError, InterruptedByUser
 
 StageMain = Callable[[list[str], config_mod.Config], int]
@@ -31,6 +31,7 @@ STAGES: dict[str, str] = {
     "publish": "build_support.publish:main",
     "ci-plan": "build_support.ciplan.cli:main",
     "pythons": "build_support.cli:pythons_main",
+    "doctor": "build_support.provision:doctor_main",
 }
 
 
@@ -62,7 +63,10 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
     start = time.monotonic()
     try:
         cfg = config_mod.load()
-        code = resolve(stage)(list(argv), cfg)
+        main = resolve(stage)
+        provision.ensure_stage(stage, argv)  # every tool it needs, before any work
+        with tools.stage_scope(stage):
+            code = main(list(argv), cfg)
     except BuildSupportError as exc:
         log.error(f"{stage}: {exc}")
         return exc.exit_code

@@ -3,7 +3,9 @@
 Every external command goes through :func:`run`: it resolves the tool with
 ``shutil.which`` (a clear :class:`ToolMissingError` when it is absent), echoes the
 command shell-quoted, and raises :class:`CommandFailedError` with the output tail
-when it fails.
+when it fails. Long-running processes start through :func:`spawn`. Both refuse an
+executable that :mod:`build_support.tools` does not declare for the running stage
+(:class:`~build_support.tools.UndeclaredToolError`), so provisioning cannot miss one.
 """
 
 from __future__ import annotations
@@ -15,24 +17,10 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO, Any
 
-from build_support import log
+from build_support import log, tools
 from build_support.errors import CommandFailedError, ToolMissingError
-
-#: How to get a tool that is missing, by executable name.
-INSTALL_HINTS: dict[str, str] = {
-    "docker": "install Debian's docker.io (apt-get install docker.io) and start dockerd",
-    "mvn": "install Maven (apt-get install maven)",
-    "java": "install a JDK 17 (apt-get install openjdk-17-jdk-headless)",
-    "javac": "install a JDK 17 (apt-get install openjdk-17-jdk-headless)",
-    "git": "install git (apt-get install git)",
-    "gcc": "install gcc (apt-get install gcc)",
-    "aarch64-linux-gnu-gcc": "install Debian's gcc-aarch64-linux-gnu",
-    "debootstrap": "install Debian's debootstrap",
-    "gpg": "install gnupg (apt-get install gnupg)",
-    "uv": "pip install uv",
-    "chromium": "install Debian's chromium",
-}
 
 TAIL_LINES = 40
 
@@ -48,9 +36,15 @@ def which(tool: str, *, path: str | None = None) -> str:
     if found is None:
         raise ToolMissingError(
             f"required tool {tool!r} was not found on PATH",
-            hint=INSTALL_HINTS.get(Path(tool).name, f"install {tool} and make sure it is on PATH"),
+            hint=tools.install_hint(tool),
         )
     return found
+
+
+def _resolve(tool: str, path: str | None) -> str:
+    """``which``, after checking that the current stage declares ``tool`` (tools.STAGES)."""
+    tools.check_declared(tool)
+    return which(tool, path=path)
 
 
 def quote(argv: Sequence[str | os.PathLike[str]]) -> str:
@@ -84,7 +78,7 @@ def run(
         full_env = {**os.environ, **env}
         search_path = full_env.get("PATH")
     shown = quote(args)
-    args[0] = which(args[0], path=search_path)
+    args[0] = _resolve(args[0], search_path)
     if echo:
         log.info(f"+ {shown}" + (f"  (in {os.fspath(cwd)})" if cwd else ""))
     try:
@@ -114,6 +108,39 @@ def run(
             message += "\n" + tail
         raise CommandFailedError(message, returncode=proc.returncode, output=output, hint=hint)
     return proc
+
+
+def spawn(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    stdout: int | IO[Any] | None = None,
+    stderr: int | IO[Any] | None = None,
+    new_session: bool = False,
+    echo: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running process (a daemon, a release test) and return it.
+
+    The same checks as :func:`run` (declared, on PATH); ``env`` replaces the environment
+    here, since callers of a long-running process build it whole. stdin is closed.
+    """
+    if not argv:
+        raise ValueError("empty command")
+    args = [os.fspath(a) for a in argv]
+    shown = quote(args)
+    args[0] = _resolve(args[0], None if env is None else env.get("PATH"))
+    if echo:
+        log.info(f"+ {shown} &" + (f"  (in {os.fspath(cwd)})" if cwd else ""))
+    return subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        stdout=stdout,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+        start_new_session=new_session,
+    )
 
 
 def output(argv: Sequence[str | os.PathLike[str]], **kwargs: object) -> str:

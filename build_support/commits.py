@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support.errors import VerificationError
+from build_support import cmd
+from build_support.errors import CommandFailedError, ToolMissingError, VerificationError
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 PLACEHOLDER = "{{COMMIT_SHA}}"
@@ -22,10 +22,8 @@ COMMIT_VARS = ("BUILD_SUPPORT_COMMIT", "BUILDKITE_COMMIT", "GITHUB_SHA")
 
 def _git(root: Path, *args: str) -> str | None:
     try:
-        proc = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        proc = cmd.run(["git", *args], cwd=root, capture=True, check=False, echo=False, timeout=30)
+    except (OSError, ToolMissingError, CommandFailedError):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from build_support import cmd, fsutil, indexes, lockfile, log, toolvenv
+from build_support import cmd, fsutil, indexes, lockfile, log, tools, toolvenv
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -49,7 +49,7 @@ Backend = Literal["pip-tools", "uv"]
 BACKENDS: tuple[Backend, ...] = ("pip-tools", "uv")
 
 #: The pip-tools release the reference pipeline pins, and what it is installed with.
-PIP_TOOLS_PIN = "pip-tools==7.4.1"
+PIP_TOOLS_PIN = tools.pin("pip-tools")
 
 #: Bumped when the flags or the post-processing change: old lockfiles then recompile.
 FORMAT_VERSION = "2"
@@ -407,8 +407,8 @@ def _canonical(name: str) -> str:
 
 
 #: pip-tools 7.4.1 breaks with pip >= 24.3 (``find_all_candidates.cache_clear``).
-PIP_PIN = "pip==24.2"
-TOOL_PINS = (PIP_TOOLS_PIN, "wheel==0.45.1", PIP_PIN)
+PIP_PIN = tools.pin("pip")
+TOOL_PINS = tools.LOCK_TOOL_PINS
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

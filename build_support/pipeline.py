@@ -11,7 +11,7 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from build_support import cli, log, manifests, platforms
+from build_support import cli, log, manifests, platforms, provision, tools
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, UsageError
@@ -70,12 +70,13 @@ def main(argv: list[str], cfg: Config) -> int:
         for s in plan:
             print(f"{s.name}\tpython -m build_support {s.stage} {' '.join(s.argv)}".rstrip())
         return 0
+    provision.ensure_steps((s.stage, s.argv) for s in plan)  # before the first step
     summary = log.Summary("pipeline", headers=("step", "result", "time"))
     done: list[manifests.PipelineStep] = []
     failed = 0
     for s in plan:
         start = time.monotonic()
-        with log.group(f"pipeline step {s.name}"):
+        with log.group(f"pipeline step {s.name}"), tools.stage_scope(s.stage):
             try:
                 code = cli.resolve(s.stage)(list(s.argv), cfg)
             except BuildSupportError as exc:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support.errors import InterpreterNotFoundError
+from build_support import cmd
+from build_support.errors import BuildSupportError, InterpreterNotFoundError
 
 ENV_VAR = "BUILD_SUPPORT_PYTHONS"
 
@@ -69,14 +69,14 @@ def probe(path: Path) -> str | None:
     if not path.is_file() or not os.access(path, os.X_OK):
         return None
     try:
-        proc = subprocess.run(
-            [str(path), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            capture_output=True,
-            text=True,
-            timeout=20,
+        proc = cmd.run(
+            [path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            capture=True,
             check=False,
+            echo=False,
+            timeout=20,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, BuildSupportError):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
 

@@ -245,8 +245,7 @@ def ensure_binfmt(arch: str, binfmt_dir: Path = BINFMT_DIR) -> None:
     if os.geteuid() != 0:
         raise PlatformError(f"cannot run {arch} binaries on this host: {problem}", hint=hint)
     log.step(f"enabling QEMU emulation for {arch} ({problem})")
-    provision.ensure_packages({f"qemu-{arch}-static": "qemu-user-static"})
-    provision.ensure_packages({"update-binfmts": "binfmt-support"})
+    provision.ensure_tools(f"qemu-{arch}-static", "update-binfmts", "mount")
     if not (binfmt_dir / "status").exists():
         cmd.run(
             ["mount", "-t", "binfmt_misc", "binfmt_misc", str(binfmt_dir)],
@@ -340,7 +339,7 @@ def make_tarball(
     if final.is_file():
         log.info(f"rootfs tarball cached: {final}")
         return final
-    provision.ensure_packages({"debootstrap": "debootstrap"})
+    provision.ensure_tools("debootstrap")
     if needs_emulation(arch):
         ensure_binfmt(arch)
     debs = cache_dir / "debs" / f"{suite}-{DEBIAN_ARCH[arch]}"

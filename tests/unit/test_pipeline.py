@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, pipeline, provision
+from build_support import config, pipeline
 from build_support.errors import UsageError
 
 
@@ -32,11 +32,6 @@ def test_list_and_unknown_step(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert [line.split("\t")[0] for line in out] == ["wheel", "images"]
     with pytest.raises(UsageError, match="unknown pipeline step 'whl'"):
         pipeline.main(["--only", "whl"], cfg)
-
-
-def test_missing_packages_lists_debian_names() -> None:
-    missing = provision.missing_packages({"sh": "dash", "no-such-tool-xyz": "xyz-pkg"})
-    assert missing == ["xyz-pkg"]
 
 
 def test_stage_parser_errors_are_usage_errors() -> None:
