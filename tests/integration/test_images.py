@@ -253,7 +253,8 @@ def test_failing_build_shows_the_failing_step(tmp_path: Path, wheels: list[Path]
 
 @pytest.mark.usefixtures("env")
 def test_cli_without_buildkit(tmp_path: Path) -> None:
-    fake = tmp_path / "old-docker"
+    fake = tmp_path / "old" / "docker"  # a client named docker: the one tool declared
+    fake.parent.mkdir()
     fake.write_text("#!/bin/sh\necho 'Usage: docker build [OPTIONS] PATH'\nexit 0\n")
     fake.chmod(0o755)
     with pytest.raises(DockerError, match="cannot build with BuildKit") as err:
