@@ -206,6 +206,7 @@ TOOLS: dict[str, Tool] = _tools(
         why="the configured Pythons and the venvs made from them",
     ),
     Tool(name="uv", source="python", why="fast venvs, installs and resolution"),
+    Tool(name="nox", source="python", why="ci-plan --run-local runs CI's step commands"),
     # -- test services -------------------------------------------------------------------
     Tool(name="chroot", debian=("coreutils",), why="runs provisioning inside a throwaway root"),
     Tool(
@@ -241,8 +242,8 @@ PYTHON_HINT = "it comes from pip: `python3 -m pip install nox uv` or the `test` 
 #: Which tools each stage may run. ``"<stage> <action>"`` entries narrow a stage's list
 #: for one action (its first positional argument); :data:`EXTRAS` add tools on demand.
 STAGES: dict[str, tuple[str, ...]] = {
-    "lock": ("python", "uv"),
-    "wheel": ("python", "uv", "git", "gcc", "libc-headers"),
+    "lock": ("python",),
+    "wheel": ("python", "git", "gcc", "libc-headers"),
     "jars": (
         "git",
         "gcc",
@@ -312,6 +313,15 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     # a container of the host's platform (wheel `image`, release-tests --in-image)
     "container": ("docker", "dockerd", "debootstrap", "mount", "sh"),
     "provisioning": ("apt-get", "dpkg-query"),
+    # ci-plan --run-local runs CI's step commands (nox -s …, python -m build_support …)
+    "run-local": ("python", "nox", "sh"),
+}
+
+#: Tools a stage runs only when configured to (uv as the installer or lock backend): it
+#: may run them, but their absence is the stage's own error, not a provisioning failure.
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "lock": ("uv",),
+    "wheel": ("uv",),
 }
 
 #: The sets ``.ci/run`` and doctor speak of, beyond single stages.
@@ -411,6 +421,8 @@ def needs(stage: str, argv: Sequence[str] = (), *, machine: str | None = None) -
             names += EXTRAS["container"]
     if stage == "release-tests" and "--in-image" in argv:
         names += EXTRAS["container"]
+    if stage == "ci-plan" and "--run-local" in argv:
+        names += EXTRAS["run-local"]
     if stage == "images":
         platform = _option(argv, "--platform")
         if platform is not None and not _native(platform, machine):
@@ -436,7 +448,7 @@ def _select(names: Iterable[str], machine: str) -> list[Tool]:
 
 def allowed_names(stage: str) -> tuple[str, ...]:
     """Every tool ``stage`` may run: all its actions and extras (host-independent)."""
-    names = [*STAGES.get(stage, ())]
+    names = [*STAGES.get(stage, ()), *OPTIONAL.get(stage, ())]
     for key, value in STAGES.items():
         if key.startswith(stage + " "):
             names += value
@@ -444,6 +456,8 @@ def allowed_names(stage: str) -> tuple[str, ...]:
         names += EXTRAS["foreign-platform"] + EXTRAS["container"]
     if stage in ("release-tests", "images"):
         names += EXTRAS["container"] + EXTRAS["foreign-platform"]
+    if stage == "ci-plan":
+        names += EXTRAS["run-local"]
     if stage == "pipeline":
         for s in GROUPS["pipeline"]:
             names += allowed_names(s)

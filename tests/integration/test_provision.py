@@ -51,7 +51,7 @@ def _cross() -> tuple[str, list[str]]:
 def _tree() -> Path:
     """The cached, unpacked root (made once per machine from the cached tarball)."""
     arch = _host_arch()
-    mirror = rootfs.find_mirror()
+    mirror = rootfs.resolve_mirror()
     key = rootfs.rootfs_key(arch, SUITE, PACKAGES, mirror)
     cache_dir = rootfs.rootfs_cache_dir()
     tree = cache_dir / f"{key}.tree"
