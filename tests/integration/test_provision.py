@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +166,30 @@ def test_jars_stage_installs_the_missing_cross_compiler(chroot: Path) -> None:
     assert argv[0] == compiler
     _in_root(chroot, *argv)
     jarpack.check_library_file(out_lib, target)  # the ELF header says aarch64 (or x86_64)
+
+
+def _doctor(env: dict[str, str]) -> tuple[int, str, str]:
+    proc = cmd.run(
+        [sys.executable, "-m", "build_support", "doctor"],
+        cwd=ROOT,
+        env=env,
+        capture=True,
+        check=False,
+        timeout=300,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_doctor_exit_codes_at_the_command_line(tmp_path: Path) -> None:
+    # this machine (CI: after .ci/run installed the declaration) has what the pipeline needs
+    code, out, err = _doctor({})
+    assert code == 0, out + err
+    assert "aarch64-linux-gnu-gcc" in out or "x86_64-linux-gnu-gcc" in out
+    assert "MISSING" not in [line.split()[2] for line in out.splitlines()[2:] if
+                             line.split()[0] in tools.GROUPS["pipeline"]]  # fmt: skip
+    # the same machine seen with an empty PATH: every tool missing, the apt line given
+    code, out, err = _doctor({"PATH": str(tmp_path), "JAVA_HOME": str(tmp_path)})
+    assert code == 3, out + err
+    assert "MISSING" in out
+    assert "apt-get install -y --no-install-recommends" in err
+    assert "maven" in err
