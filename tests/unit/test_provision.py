@@ -126,6 +126,8 @@ MODULE_STAGES: dict[str, tuple[str, ...]] = {
     "ciplan": ("ci-plan",),
     "publish": ("publish",),
     "indexes.py": ("lock", "wheel", "images"),
+    "toolvenv.py": ("lock", "wheel"),
+    "wheelhouse.py": ("wheel", "images"),
 }
 
 
