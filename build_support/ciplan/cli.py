@@ -12,7 +12,7 @@ import difflib
 import os
 from pathlib import Path
 
-from build_support import log, platforms
+from build_support import fsutil, log, platforms
 from build_support.args import StageParser
 from build_support.ciplan import changes as changes_mod
 from build_support.ciplan import plan as plan_mod
@@ -126,11 +126,7 @@ def main(argv: list[str], cfg: Config) -> int:
     if args.check:
         return check(cfg, settings, args.rules)
     if args.write_workflow:
-        path = cfg.root / settings.workflow
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(workflow_text(cfg, settings), encoding="utf-8")
-        tmp.replace(path)
+        fsutil.write_atomic(cfg.root / settings.workflow, workflow_text(cfg, settings))
         log.success(f"wrote {settings.workflow}")
         return 0
     steps = plan_mod.build_steps(cfg, settings)

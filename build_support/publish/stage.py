@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from build_support import commits, log, store
+from build_support import commits, fsutil, log, store
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, PublishError, UsageError
@@ -144,10 +144,9 @@ def _plan_json(path: Path, items: Sequence[PlanItem], failures: Sequence[gates.F
             for i in items
         ],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(credentials.scrub(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
-    tmp.replace(path)
+    fsutil.write_atomic(
+        path, credentials.scrub(json.dumps(payload, indent=2, sort_keys=True)) + "\n"
+    )
 
 
 def execute(
