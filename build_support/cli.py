@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from build_support import config as config_mod
-from build_support import log, provision, tools
+from build_support import log, procs, provision, redact, tools
 from build_support.errors import BuildSupportError, ConfigError, InterruptedByUser
 
 StageMain = Callable[[list[str], config_mod.Config], int]
@@ -62,17 +62,22 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
     """Run one stage; the only place library errors are caught."""
     start = time.monotonic()
     try:
-        cfg = config_mod.load()
-        main = resolve(stage)
-        provision.ensure_stage(stage, argv)  # every tool it needs, before any work
-        with tools.stage_scope(stage):
-            code = main(list(argv), cfg)
+        with procs.sigterm_raises():
+            cfg = config_mod.load()
+            redact.configure(cfg.section("redact", redact.RedactSettings))
+            main = resolve(stage)
+            provision.ensure_stage(stage, argv)  # every tool it needs, before any work
+            with tools.stage_scope(stage):
+                code = main(list(argv), cfg)
     except BuildSupportError as exc:
         log.error(f"{stage}: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         log.error(f"{stage}: interrupted")
         return InterruptedByUser.exit_code
+    except procs.Terminated:
+        log.error(f"{stage}: terminated (SIGTERM); cleaned up")
+        return procs.Terminated.exit_code
     elapsed = time.monotonic() - start
     if code == 0:
         log.success(f"{stage}: done in {elapsed:.1f}s")

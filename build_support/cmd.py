@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from build_support import log, tools
+from build_support import log, redact, tools
 from build_support.errors import CommandFailedError, ToolMissingError
 
 TAIL_LINES = 40
@@ -77,7 +77,7 @@ def run(
     if env is not None:
         full_env = {**os.environ, **env}
         search_path = full_env.get("PATH")
-    shown = quote(args)
+    shown = redact.text(quote(args))
     args[0] = _resolve(args[0], search_path)
     if echo:
         log.info(f"+ {shown}" + (f"  (in {os.fspath(cwd)})" if cwd else ""))
@@ -94,7 +94,7 @@ def run(
         )
     except subprocess.TimeoutExpired as exc:
         raise CommandFailedError(
-            f"command timed out after {timeout}s: {quote(args)}",
+            f"command timed out after {timeout}s: {shown}",
             returncode=124,
             hint=hint,
         ) from exc
@@ -102,12 +102,17 @@ def run(
         output = ""
         if capture:
             output = (proc.stdout or "") + (proc.stderr or "")
-        tail = "\n".join(output.splitlines()[-TAIL_LINES:])
-        message = f"command failed with exit code {proc.returncode}: {quote(args)}"
-        if tail:
-            message += "\n" + tail
+        message = f"command failed with exit code {proc.returncode}: {shown}"
+        if capture:
+            message += "".join(_tail(s) for s in (proc.stdout, proc.stderr))
         raise CommandFailedError(message, returncode=proc.returncode, output=output, hint=hint)
     return proc
+
+
+def _tail(stream: str | None) -> str:
+    """The end of one captured stream for a message: 40 lines, at most 4 KB, redacted."""
+    lines = (stream or "").rstrip("\n").splitlines()[-TAIL_LINES:]
+    return "\n" + redact.tail("\n".join(lines)) if lines else ""
 
 
 def spawn(
@@ -128,7 +133,7 @@ def spawn(
     if not argv:
         raise ValueError("empty command")
     args = [os.fspath(a) for a in argv]
-    shown = quote(args)
+    shown = redact.text(quote(args))
     args[0] = _resolve(args[0], None if env is None else env.get("PATH"))
     if echo:
         log.info(f"+ {shown} &" + (f"  (in {os.fspath(cwd)})" if cwd else ""))

@@ -44,6 +44,7 @@ SECTIONS = (
     "publish",
     "ciplan",
     "rootfs",
+    "redact",
 )
 
 #: Environment variable that overrides ``artifact_store`` (e.g. ``s3://bucket/prefix``).

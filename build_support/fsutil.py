@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from build_support import redact
+
 CHUNK = 1 << 20
 
 
@@ -78,5 +80,10 @@ def copy_atomic(src: Path, dest: Path, *, mode: int | None = None) -> Path:
 
 
 def write_json(path: Path, data: Any, *, indent: int = 2) -> Path:
-    """``data`` as JSON (sorted keys, trailing newline), written atomically."""
-    return write_atomic(path, json.dumps(data, indent=indent, sort_keys=True) + "\n")
+    """``data`` as JSON (sorted keys, trailing newline), written atomically.
+
+    Every string goes through :func:`build_support.redact.scrub` first: no JSON the
+    harness writes carries a secret.
+    """
+    text = json.dumps(redact.scrub(data), indent=indent, sort_keys=True)
+    return write_atomic(path, text + "\n")

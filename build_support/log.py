@@ -17,6 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
+from build_support import redact
+
 
 class CIKind(Enum):
     LOCAL = "local"
@@ -49,26 +51,31 @@ def _paint(text: str, code: str) -> str:
     return f"\033[{code}m{text}\033[0m" if _color() else text
 
 
+def _emit(text: str, out: TextIO | None = None) -> None:
+    """Every console line goes through here, and so through :mod:`redact`."""
+    print(redact.text(text), file=_stream() if out is None else out, flush=True)
+
+
 def info(message: str) -> None:
     """One line of progress."""
-    print(message, file=_stream(), flush=True)
+    _emit(message)
 
 
 def step(message: str) -> None:
     """A named step of a stage."""
-    print(_paint(f"--> {message}", "1"), file=_stream(), flush=True)
+    _emit(_paint(f"--> {message}", "1"))
 
 
 def warn(message: str) -> None:
-    print(_paint(f"warning: {message}", "33"), file=_stream(), flush=True)
+    _emit(_paint(f"warning: {message}", "33"))
 
 
 def error(message: str) -> None:
-    print(_paint(f"error: {message}", "31;1"), file=_stream(), flush=True)
+    _emit(_paint(f"error: {message}", "31;1"))
 
 
 def success(message: str) -> None:
-    print(_paint(message, "32"), file=_stream(), flush=True)
+    _emit(_paint(message, "32"))
 
 
 @contextlib.contextmanager
@@ -77,19 +84,19 @@ def group(title: str, *, ci: CIKind | None = None) -> Iterator[None]:
     kind = detect_ci() if ci is None else ci
     out = _stream()
     if kind is CIKind.BUILDKITE:
-        print(f"--- {title}", file=out, flush=True)
+        _emit(f"--- {title}", out)
     elif kind is CIKind.GITHUB:
-        print(f"::group::{title}", file=out, flush=True)
+        _emit(f"::group::{title}", out)
     else:
-        print(_paint(f"==> {title}", "1;34"), file=out, flush=True)
+        _emit(_paint(f"==> {title}", "1;34"), out)
     start = time.monotonic()
     try:
         yield
     finally:
         elapsed = time.monotonic() - start
         if kind is CIKind.GITHUB:
-            print("::endgroup::", file=out, flush=True)
-        print(f"    ({title}: {elapsed:.1f}s)", file=out, flush=True)
+            _emit("::endgroup::", out)
+        _emit(f"    ({title}: {elapsed:.1f}s)", out)
 
 
 def human_size(n: float) -> str:

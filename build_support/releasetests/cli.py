@@ -55,6 +55,9 @@ class ReleaseTestsSettings:
     #: Seconds between SIGTERM and SIGKILL for a test's process group.
     kill_grace_seconds: float = 10.0
     results_dir: str = "results/release-tests"
+    #: Variables of the runner's environment every test receives, besides the built-in
+    #: allowlist (fnmatch patterns); a test names anything else in its ``env``.
+    env_passthrough: tuple[str, ...] = ()
     venv_cache: str = ".cache/release-tests"
 
 
@@ -222,6 +225,7 @@ def main(argv: list[str], cfg: Config) -> int:
             policy=policy,
             kill_grace=st.kill_grace_seconds,
             extra_env=store_env,
+            env_allowlist=st.env_passthrough,
         ),
         sleep=time.sleep,
         rng=random.Random(),  # noqa: S311 - backoff jitter

@@ -9,15 +9,19 @@ resources; a tiny inline script marks the chart ``data-rendered`` once laid out.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from build_support import fsutil, manifests
+from build_support import fsutil, manifests, redact
 from build_support.releasetests.exitcodes import code_class, code_name
-from build_support.releasetests.runner import ReleaseTestResult
+from build_support.releasetests.runner import AttemptResult, ReleaseTestResult
+
+#: A message in a report keeps its end: a tail of each stream plus a line of context.
+MESSAGE_LIMIT = 2 * redact.TAIL_BYTES
 
 _STATUS_COLORS = {
     "success": "#2e7d32",
@@ -254,10 +258,40 @@ def html_report(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -
     )
 
 
+def _clean_attempt(a: AttemptResult, red: redact.Redactor) -> AttemptResult:
+    message = a.message
+    if len(message) > MESSAGE_LIMIT:
+        message = "[…] " + message[-MESSAGE_LIMIT:]
+    return dataclasses.replace(
+        a,
+        message=red.text(message),
+        directory=red.text(a.directory),
+        artifacts=[red.text(x) for x in a.artifacts],
+    )
+
+
+def redacted(results: Sequence[ReleaseTestResult]) -> list[ReleaseTestResult]:
+    """Copies of ``results`` whose texts went through :mod:`redact` and are capped."""
+    red = redact.current()
+    out = []
+    for r in results:
+        texts: dict[str, Any] = {
+            f.name: red.text(getattr(r, f.name))
+            for f in dataclasses.fields(r)
+            if isinstance(getattr(r, f.name), str)
+        }
+        out.append(
+            dataclasses.replace(r, **texts, attempts=[_clean_attempt(a, red) for a in r.attempts])
+        )
+    return out
+
+
 def write_reports(
     results: Sequence[ReleaseTestResult], meta: Mapping[str, Any], run_dir: Path
 ) -> dict[str, Path]:
-    """``report.xml``, ``summary.json`` and ``report.html`` in ``run_dir``."""
+    """``report.xml``, ``summary.json`` and ``report.html`` in ``run_dir``, redacted."""
+    results = redacted(results)
+    meta = redact.scrub(dict(meta))
     paths = {
         "junit": run_dir / "report.xml",
         "summary": manifests.release_summary_path(run_dir),

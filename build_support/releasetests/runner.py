@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from build_support import cmd, fsutil, lockfile, log, manifests, pythons, wheelfile
+from build_support import cmd, fsutil, lockfile, log, manifests, procs, pythons, redact, wheelfile
 from build_support.errors import (
     ArtifactNotFoundError,
     BuildSupportError,
@@ -379,6 +380,26 @@ def _killpg(pgid: int, signum: int) -> bool:
     return True
 
 
+class _Pump(threading.Thread):
+    """Copies a child's pipe into its log file through a :class:`redact.StreamRedactor`."""
+
+    def __init__(self, fd: int, path: Path, redactor: redact.Redactor) -> None:
+        super().__init__(name=f"pump-{path.name}", daemon=True)
+        self.fd = fd
+        self.path = path
+        self.stream = redact.StreamRedactor(redactor)
+
+    def run(self) -> None:
+        with self.path.open("ab") as out:
+            try:
+                while chunk := os.read(self.fd, 1 << 16):
+                    out.write(self.stream.feed(chunk))
+                    out.flush()
+            finally:
+                out.write(self.stream.close())
+                os.close(self.fd)
+
+
 def run_group(
     argv: Sequence[str],
     *,
@@ -391,50 +412,43 @@ def run_group(
     interrupt: Interrupt,
     clock: Callable[[], float] = time.monotonic,
     cleanup: Callable[[], None] | None = None,
+    redactor: redact.Redactor | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` as a new process group; never leave it behind.
 
     On timeout or interrupt the group gets SIGTERM (or the received signal), then
     SIGKILL after ``grace`` seconds. Whatever happens, the group is SIGKILLed at the
-    end, so background grandchildren do not outlive the test; ``cleanup`` then removes
-    what lives outside the group (a container).
+    end, and so is every process that still carries this run's owner marker
+    (:func:`procs.kill_marked`: a daemon that left the group with ``setsid``);
+    ``cleanup`` then removes what lives outside the group (a container). The output is
+    written to ``stdout``/``stderr`` redacted (``redactor``: by default the secrets of
+    ``env`` and of this process's environment).
     """
     start = clock()
-    with stdout.open("ab") as out, stderr.open("ab") as err:
-        # A process group of its own: signals reach the whole tree.
-        proc = cmd.spawn(
-            argv, cwd=cwd, env=env, stdout=out, stderr=err, new_session=True, echo=False
+    token = procs.new_owner_token()
+    red = redactor or redact.Redactor.from_env({**os.environ, **env}, extra=redact.current().values)
+    with procs.subreaper(), contextlib.ExitStack() as stack:
+        proc, pumps = _start_piped(
+            argv, cwd, env={**env, procs.OWNER_VAR: token}, stdout=stdout, stderr=stderr, red=red
         )
-        pgid = proc.pid
-        interrupt.pgid = pgid
+        stack.callback(_join_pumps, pumps)
+        interrupt.pgid = proc.pid
         timed_out = False
-        sent: int | None = None
-        kill_at: float | None = None
         try:
-            while True:
-                try:
-                    proc.wait(timeout=0.05)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                now = clock()
-                if sent is None and interrupt.signum is not None:
-                    sent = interrupt.signum
-                    _killpg(pgid, sent)
-                    kill_at = now + grace
-                elif sent is None and now - start >= timeout:
-                    timed_out = True
-                    sent = signal.SIGTERM
-                    _killpg(pgid, sent)
-                    kill_at = now + grace
-                elif kill_at is not None and now >= kill_at:
-                    _killpg(pgid, signal.SIGKILL)
-                    kill_at = None
+            timed_out = _supervise(
+                proc, interrupt, start=start, timeout=timeout, grace=grace, clock=clock
+            )
         finally:
             interrupt.pgid = None
-            _killpg(pgid, signal.SIGKILL)
+            _killpg(proc.pid, signal.SIGKILL)
             if proc.poll() is None:
                 proc.wait()
+            escaped = procs.kill_marked(token)
+            if escaped:
+                log.warn(
+                    f"killed {len(escaped)} process(es) that outlived the test's process group "
+                    f"(pids {', '.join(map(str, escaped))})"
+                )
             if cleanup is not None:
                 cleanup()
     return ProcessOutcome(
@@ -443,6 +457,79 @@ def run_group(
         timed_out=timed_out,
         signal=None if timed_out else interrupt.signum,
     )
+
+
+def _start_piped(
+    argv: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str],
+    stdout: Path,
+    stderr: Path,
+    red: redact.Redactor,
+) -> tuple[subprocess.Popen[bytes], list[_Pump]]:
+    """Start ``argv`` in a new session, its output pumped (redacted) into two files."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        # A process group of its own: signals reach the whole tree.
+        proc = cmd.spawn(
+            argv, cwd=cwd, env=env, stdout=out_w, stderr=err_w, new_session=True, echo=False
+        )
+    except BaseException:
+        os.close(out_r)
+        os.close(err_r)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    pumps = [_Pump(out_r, stdout, red), _Pump(err_r, stderr, red)]
+    for pump in pumps:
+        pump.start()
+    return proc, pumps
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    interrupt: Interrupt,
+    *,
+    start: float,
+    timeout: float,
+    grace: float,
+    clock: Callable[[], float],
+) -> bool:
+    """Wait for ``proc``; signal its group on interrupt or timeout. Whether it timed out."""
+    pgid = proc.pid
+    timed_out = False
+    sent: int | None = None
+    kill_at: float | None = None
+    while True:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.05)
+        if proc.returncode is not None:
+            return timed_out
+        now = clock()
+        if sent is None and interrupt.signum is not None:
+            sent = interrupt.signum
+            _killpg(pgid, sent)
+            kill_at = now + grace
+        elif sent is None and now - start >= timeout:
+            timed_out = True
+            sent = signal.SIGTERM
+            _killpg(pgid, sent)
+            kill_at = now + grace
+        elif kill_at is not None and now >= kill_at:
+            _killpg(pgid, signal.SIGKILL)
+            kill_at = None
+
+
+def _join_pumps(pumps: Sequence[_Pump], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    for pump in pumps:
+        if pump.is_alive() or pump.ident is not None:
+            pump.join(max(0.0, deadline - time.monotonic()))
+        if pump.is_alive():
+            log.warn(f"{pump.path} is still held open by a process outside this run; not waiting")
 
 
 @contextlib.contextmanager
@@ -590,6 +677,38 @@ class RunnerOptions:
     policy: RetryPolicy
     kill_grace: float = 10.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: Variables (``fnmatch`` patterns) of this process's environment a test receives.
+    env_allowlist: tuple[str, ...] = ()
+
+
+#: What every test receives from the runner's environment; anything else it needs it
+#: declares in its ``env`` (a value ``${NAME}`` takes NAME from the runner's environment).
+DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TERM", "TZ",
+    "NO_COLOR", "CI", "SSL_CERT_FILE", "SSL_CERT_DIR", "DOCKER_HOST", "DOCKER_CONFIG",
+    "DOCKER_CONTEXT", "XDG_RUNTIME_DIR",
+)  # fmt: skip
+
+
+def allowed_env(
+    environ: Mapping[str, str], allowlist: Sequence[str], *, secret: Callable[[str], bool]
+) -> dict[str, str]:
+    """The variables of ``environ`` that ``allowlist`` names, secret-named ones never."""
+    import fnmatch
+
+    return {
+        k: v
+        for k, v in environ.items()
+        if any(fnmatch.fnmatchcase(k, pattern) for pattern in allowlist) and not secret(k)
+    }
+
+
+def declared_env(declared: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """A test's ``env`` with ``$NAME``/``${NAME}`` taken from ``environ`` (unset: empty)."""
+    return {
+        k: re.sub(r"\$(\w+)|\$\{(\w+)\}", lambda m: environ.get(m.group(1) or m.group(2), ""), v)
+        for k, v in declared.items()
+    }
 
 
 _SCRIPT_SUFFIXES = (".py", ".sh", ".bash")
@@ -635,9 +754,15 @@ class Runner:
     def _attempt_env(
         self, test: ReleaseTest, tenv: VenvInfo, scratch: Path, n: int
     ) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+        env = allowed_env(
+            os.environ,
+            (*DEFAULT_ENV_ALLOWLIST, *self.options.env_allowlist),
+            secret=redact.is_secret_name,
+        )
         env.update(self.options.extra_env)
-        env.update(test.env)
+        declared = declared_env(test.env, os.environ)
+        redact.register_env(declared)
+        env.update(declared)
         env.update(
             {
                 "PATH": f"{tenv.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -661,7 +786,8 @@ class Runner:
         scratch = test_dir / "current"
         if scratch.exists():
             shutil.rmtree(scratch)  # the results folder is cleared between tries
-        scratch.mkdir(parents=True)
+        scratch.mkdir(parents=True, mode=0o700)
+        scratch.chmod(0o700)  # whatever the umask: nobody else writes into a test's scratch
         attempt_dir = test_dir / f"attempt-{n}"
         if attempt_dir.exists():
             shutil.rmtree(attempt_dir)
@@ -762,15 +888,18 @@ class Runner:
 
         docker = provision.docker_client()
         name = f"release-test-{_safe(test.name)}-{n}-{os.getpid()}-{os.urandom(3).hex()}"
-        scratch.chmod(0o777)  # the image runs as a non-root user
-        passed = {k: v for k, v in env.items() if k in test.env or k.startswith("RELEASE_")}
-        passed.update(RELEASE_RESULTS_DIR="/results", RELEASE_TEST_TMPDIR="/results",
-                      EXPECTED_COMMIT=tenv.commit)  # fmt: skip
+        # The container runs as this user, so the scratch folder stays private (0700).
+        fixed = {"RELEASE_RESULTS_DIR": "/results", "RELEASE_TEST_TMPDIR": "/results",
+                 "EXPECTED_COMMIT": tenv.commit, "HOME": "/results"}  # fmt: skip
         argv = [docker, "run", "--rm", "--init", "--name", name, "--network", "none",
+                "--user", f"{os.getuid()}:{os.getgid()}",
                 "-v", f"{test.working_dir}:/release/work:ro", "-v", f"{scratch}:/results",
                 "-w", "/release/work"]  # fmt: skip
-        for key, value in sorted(passed.items()):
+        for key, value in sorted(fixed.items()):
             argv += ["-e", f"{key}={value}"]
+        for key in sorted(k for k in env if k in test.env or k.startswith("RELEASE_")):
+            if key not in fixed:  # the value reaches docker through its environment, not argv
+                argv += ["-e", key]
         argv += [tenv.image, "sh", "-c", test.run.script]
 
         def remove() -> None:
@@ -873,7 +1002,7 @@ class Runner:
             retryable=cls.retryable,
             duration=0.0,
             started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            message=str(exc),
+            message=redact.tail(str(exc)),
             directory=str(test_dir / "attempt-1"),
         )
         result.attempts.append(failed)
@@ -933,10 +1062,8 @@ def _attempt_doc(result: ReleaseTestResult, attempt: AttemptResult) -> dict[str,
 
 
 def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    except OSError:
-        return ""
+    """The last lines of a log for a message: at most ``redact.TAIL_BYTES``, redacted."""
+    text = redact.file_tail(path).strip().splitlines()
     if not text:
         return ""
     return ": " + " | ".join(text[-lines:])

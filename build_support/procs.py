@@ -1,0 +1,130 @@
+"""Processes and containers the harness starts are owned: none outlives its stage.
+
+* :func:`sigterm_raises` turns SIGTERM into :class:`Terminated` (a ``BaseException``
+  like ``KeyboardInterrupt``), so ``finally`` blocks run: temporary folders are removed,
+  ``subprocess.run`` kills its child, containers are removed.
+* :func:`kill_marked` finds every process that carries an owner marker in its
+  environment (``BUILD_SUPPORT_OWNER=<token>``), wherever it went (a new session with
+  ``setsid``, re-parented to init), and kills it. A process that both leaves the session
+  and drops the variable from its environment is not found; that is the documented limit.
+* :func:`docker_container` removes a named container (``docker rm -f``) on every path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+#: The variable that marks a process (and all it starts) as owned by one run.
+OWNER_VAR = "BUILD_SUPPORT_OWNER"
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+class Terminated(BaseException):
+    """The process received SIGTERM; raised so that cleanup code runs."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(f"received {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While active (main thread only), SIGTERM raises :class:`Terminated`."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def new_owner_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _environ_has(pid: int, marker: bytes) -> bool:
+    try:
+        data = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return marker in data.split(b"\0")
+
+
+def marked_pids(token: str, *, proc: Path = Path("/proc")) -> list[int]:
+    """Processes (other than this one) whose environment carries ``OWNER_VAR=token``."""
+    marker = f"{OWNER_VAR}={token}".encode()
+    me = os.getpid()
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in proc.iterdir():
+            if (
+                entry.name.isdigit()
+                and int(entry.name) != me
+                and _environ_has(int(entry.name), marker)
+            ):
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "gone"
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def kill_marked(token: str, *, rounds: int = 20) -> list[int]:
+    """SIGKILL every process marked with ``token``; reap those that are our children.
+
+    Returns the pids that were killed. Zombies (already dead, waiting for a parent) are
+    not counted.
+    """
+    killed: list[int] = []
+    for _ in range(rounds):
+        alive = [p for p in marked_pids(token) if _state(p) not in ("Z", "X", "gone")]
+        if not alive:
+            break
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        for pid in alive:  # our children (see subreaper) are reaped; others are init's
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0)
+        time.sleep(0.02)
+    return sorted(set(killed))
+
+
+@contextlib.contextmanager
+def subreaper() -> Iterator[bool]:
+    """While active, orphaned descendants are re-parented to this process (Linux).
+
+    So a process that escapes with ``setsid`` stays our child and can be reaped after
+    it is killed. Yields whether the kernel accepted it.
+    """
+    ok = False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        ok = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        libc = None
+    try:
+        yield ok
+    finally:
+        if ok and libc is not None:
+            libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)

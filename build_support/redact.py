@@ -1,0 +1,223 @@
+"""The one redaction layer: every writer sends its text through here.
+
+Two kinds of secret are replaced by ``***``:
+
+* the value of every environment variable whose name contains one of
+  :data:`DEFAULT_NAMES` (``SECRET``, ``TOKEN``, ``KEY``, ``PASSWORD``, ``CREDENTIAL``;
+  case-insensitive; configurable in ``[tool.build_support.redact]``), and the password
+  of every URL found in an environment value;
+* the user-info of any URL (``scheme://user:token@host`` becomes ``scheme://***@host``).
+
+Values shorter than :data:`MIN_LENGTH` characters and the literals in
+:data:`NOT_SECRET` are not treated as secrets (they would garble every line).
+
+The writers: :mod:`build_support.log` (console), :func:`build_support.cmd.run` (echoed
+commands and CommandFailedError), JSON/JUnit/HTML reports and ``result.json`` of the
+release tests, and the test's own ``stdout.log``/``stderr.log`` (through
+:class:`StreamRedactor`). Captured output that ends up in a message or report is cut to
+its last :data:`TAIL_BYTES` per stream with :func:`tail`.
+
+This module uses the standard library only and imports nothing from the harness, so the
+error and log modules can use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MASK = "***"
+#: Substrings of variable names whose values are secrets.
+DEFAULT_NAMES: tuple[str, ...] = ("SECRET", "TOKEN", "KEY", "PASSWORD", "CREDENTIAL")
+MIN_LENGTH = 4
+NOT_SECRET = frozenset({"true", "false", "none", "null", "unset", "yes", "no"})
+#: How much of a captured stream a message or report keeps (its end).
+TAIL_BYTES = 4096
+
+#: ``scheme://user[:password]@`` - the user-info of a URL, at most 512 characters.
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://)(?P<info>[^\s/@]{1,512})@"
+)
+_URL_USERINFO_B = re.compile(
+    rb"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://)(?P<info>[^\s/@]{1,512})@"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedactSettings:
+    """``[tool.build_support.redact]``."""
+
+    #: Name fragments that mark a variable as secret (replaces the default list).
+    names: tuple[str, ...] = DEFAULT_NAMES
+    #: Variables never treated as secret even though their name matches.
+    ignore: tuple[str, ...] = ()
+
+
+_settings = RedactSettings()
+#: Secret values that are not in this process's environment (e.g. a test's declared env).
+_registered: set[str] = set()
+
+
+def configure(settings: RedactSettings) -> None:
+    """Use ``settings`` from now on (the session boundary calls this once config is read)."""
+    global _settings  # noqa: PLW0603 - one process-wide policy, set once at the boundary
+    _settings = settings
+
+
+def register(values: Iterable[str]) -> None:
+    """Hide these values too, from now on, in everything this process writes."""
+    _registered.update(v for v in values if _usable(v))
+
+
+def register_env(env: Mapping[str, str]) -> None:
+    """Hide the secret-named values and URL passwords of ``env`` (not this process's)."""
+    register(secret_values(env))
+
+
+def is_secret_name(name: str, settings: RedactSettings | None = None) -> bool:
+    s = _settings if settings is None else settings
+    upper = name.upper()
+    return name not in s.ignore and any(part.upper() in upper for part in s.names)
+
+
+def _usable(value: str) -> bool:
+    return len(value) >= MIN_LENGTH and value.lower() not in NOT_SECRET
+
+
+def url_passwords(text: str) -> list[str]:
+    """The passwords (or lone user tokens) inside the URLs of ``text``."""
+    found = []
+    for m in _URL_USERINFO.finditer(text):
+        info = m.group("info")
+        found.append(info.split(":", 1)[1] if ":" in info else info)
+    return found
+
+
+def secret_values(
+    env: Mapping[str, str] | None = None,
+    *,
+    extra: Iterable[str] = (),
+    settings: RedactSettings | None = None,
+) -> list[str]:
+    """The values to hide: secret-named variables, URL passwords, ``extra``; longest first."""
+    env = os.environ if env is None else env
+    values: set[str] = set()
+    for name, value in env.items():
+        if is_secret_name(name, settings):
+            values.add(value)
+        values.update(url_passwords(value))
+    values.update(extra)
+    return sorted((v for v in values if _usable(v)), key=lambda v: (-len(v), v))
+
+
+def _mask_urls(text: str) -> str:
+    return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+
+
+class Redactor:
+    """Replaces a fixed set of secret values, and URL credentials, in text and bytes."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = sorted({v for v in values if _usable(v)}, key=lambda v: (-len(v), v))
+        self._bvalues = [v.encode("utf-8", "surrogateescape") for v in self.values]
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, extra: Iterable[str] = ()
+    ) -> Redactor:
+        return cls(secret_values(env, extra=extra))
+
+    @property
+    def longest(self) -> int:
+        return max((len(b) for b in self._bvalues), default=0)
+
+    def text(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return _mask_urls(text)
+
+    def data(self, data: bytes) -> bytes:
+        for value in self._bvalues:
+            if value in data:
+                data = data.replace(value, MASK.encode())
+        return _URL_USERINFO_B.sub(lambda m: m.group("scheme") + MASK.encode() + b"@", data)
+
+    def scrub(self, obj: Any) -> Any:
+        """A copy of a JSON-like value with every string (keys too) redacted."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, Mapping):
+            return {self.scrub(k): self.scrub(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self.scrub(v) for v in obj]
+        return obj
+
+
+def current(extra: Iterable[str] = ()) -> Redactor:
+    """A redactor for this process's environment now (it may change during a run)."""
+    return Redactor.from_env(extra=[*_registered, *extra])
+
+
+def text(value: str) -> str:
+    """``value`` with the secrets of this process's environment and URL credentials hidden."""
+    return current().text(value)
+
+
+def scrub(obj: Any) -> Any:
+    return current().scrub(obj)
+
+
+def tail(output: str, limit: int = TAIL_BYTES) -> str:
+    """The last ``limit`` characters of ``output`` (marked when cut), redacted."""
+    if len(output) > limit:
+        output = (
+            f"[… {len(output) - limit} characters cut; full output in the log]\n"
+            + (output[-limit:])
+        )
+    return text(output)
+
+
+def file_tail(path: os.PathLike[str] | str, limit: int = TAIL_BYTES) -> str:
+    """The last ``limit`` bytes of a file, decoded and redacted; reads nothing else."""
+    try:
+        with Path(path).open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - limit))
+            data = fh.read(limit)
+    except OSError:
+        return ""
+    out = data.decode("utf-8", "replace")
+    if size > limit:
+        out = f"[… {size - limit} bytes cut; full output in {os.fspath(path)}]\n" + out
+    return text(out)
+
+
+class StreamRedactor:
+    """Redacts a byte stream chunk by chunk without ever holding more than a chunk.
+
+    A secret split across two chunks is still found: the end of each chunk that could be
+    the start of a secret (or of a URL's user-info) is held back until more data (or
+    :meth:`close`) comes.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.keep = max(redactor.longest, 600)
+        self._pending = b""
+
+    def feed(self, data: bytes) -> bytes:
+        buf = self.redactor.data(self._pending + data)
+        cut = buf.rfind(b"\n", max(0, len(buf) - self.keep - 65536)) + 1
+        if cut == 0 or len(buf) - cut > self.keep:
+            cut = max(0, len(buf) - self.keep)
+        self._pending = buf[cut:]
+        return buf[:cut]
+
+    def close(self) -> bytes:
+        rest, self._pending = self.redactor.data(self._pending), b""
+        return rest
