@@ -1,0 +1,204 @@
+"""The redaction layer: what counts as a secret, and every writer that goes through it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from build_support import cmd, log, redact
+from build_support.errors import CommandFailedError
+from build_support.releasetests import reports
+from build_support.releasetests.runner import (
+    AttemptResult,
+    ReleaseTestResult,
+    allowed_env,
+    declared_env,
+    write_json,
+)
+
+TOKEN = "tok-4f9c2a7e1b"
+AWS = "aws/SECRET+key=9z8y7x"
+URL_PASS = "p4ss-in-url"
+
+
+@pytest.fixture
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_API_TOKEN", TOKEN)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://minio:{URL_PASS}@127.0.0.1:9000")
+    monkeypatch.setattr(redact, "_registered", set())
+
+
+def test_secret_names_are_matched_case_insensitively() -> None:
+    for name in ("MY_API_TOKEN", "aws_secret_access_key", "DB_PASSWORD", "GCP_CREDENTIALS",
+                 "SSH_KEY"):  # fmt: skip
+        assert redact.is_secret_name(name), name
+    for name in ("PATH", "HOME", "BUILDKITE_BRANCH", "AWS_ENDPOINT_URL"):
+        assert not redact.is_secret_name(name), name
+
+
+def test_names_are_configurable() -> None:
+    settings = redact.RedactSettings(names=("PASSPHRASE",), ignore=("MY_PASSPHRASE_HINT",))
+    assert redact.is_secret_name("GPG_PASSPHRASE", settings)
+    assert not redact.is_secret_name("MY_API_TOKEN", settings)
+    assert not redact.is_secret_name("MY_PASSPHRASE_HINT", settings)
+
+
+def test_values_and_url_credentials_are_masked() -> None:
+    env = {"MY_API_TOKEN": TOKEN, "SHORT_KEY": "abc", "FLAG_TOKEN": "true", "HOME": "/root",
+           "PIP_INDEX_URL": f"https://user:{URL_PASS}@example.com/simple"}  # fmt: skip
+    red = redact.Redactor.from_env(env)
+    assert red.values == [TOKEN, URL_PASS]  # too short and boolean-like values are not secrets
+    out = red.text(f"x {TOKEN} y {URL_PASS} https://alice:hunter2x@example.com/a /root abc true")
+    assert out == "x *** y *** https://***@example.com/a /root abc true"
+    # A token alone in the user part of a URL is hidden too.
+    assert red.text("git clone https://ghp_abcdef123@example.com/r.git") == (
+        "git clone https://***@example.com/r.git"
+    )
+
+
+def test_scrub_walks_json_like_values() -> None:
+    red = redact.Redactor([TOKEN])
+    doc = {"a": [TOKEN, 1, {"b": f"x{TOKEN}"}], TOKEN: None, "n": 2.5, "t": True}
+    assert red.scrub(doc) == {"a": ["***", 1, {"b": "x***"}], "***": None, "n": 2.5, "t": True}
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 4096])
+def test_stream_redactor_finds_secrets_split_across_chunks(chunk: int) -> None:
+    red = redact.Redactor([TOKEN, AWS])
+    data = (
+        f"line {TOKEN}\nno newline {AWS} then https://u:{URL_PASS}@example.com/x " * 50
+    ).encode()
+    stream = redact.StreamRedactor(red)
+    out = b"".join(stream.feed(data[i : i + chunk]) for i in range(0, len(data), chunk))
+    out += stream.close()
+    assert TOKEN.encode() not in out
+    assert AWS.encode() not in out
+    assert URL_PASS.encode() not in out
+    assert out == red.data(data)
+
+
+def test_stream_redactor_holds_back_little_of_a_huge_line() -> None:
+    stream = redact.StreamRedactor(redact.Redactor([TOKEN]))
+    out = stream.feed(b"x" * (1 << 20))
+    assert len(out) >= (1 << 20) - 1024
+
+
+def test_tail_is_capped_and_redacted(secrets: None) -> None:
+    text = "a" * 100_000 + TOKEN
+    out = redact.tail(text)
+    assert len(out) < redact.TAIL_BYTES + 100
+    assert TOKEN not in out
+    assert out.endswith("***")
+    assert "characters cut" in out
+
+
+def test_file_tail_reads_only_the_end(tmp_path: Path, secrets: None) -> None:
+    log_file = tmp_path / "stderr.log"
+    log_file.write_bytes(b"y" * 5_000_000 + f"\nlast {TOKEN}\n".encode())
+    out = redact.file_tail(log_file)
+    assert len(out) < redact.TAIL_BYTES + 200
+    assert out.rstrip().endswith("last ***")
+
+
+def test_console_lines_are_redacted(capsys: pytest.CaptureFixture[str], secrets: None) -> None:
+    log.info(f"token {TOKEN}")
+    log.error(f"failed with {AWS}")
+    with log.group(f"group {TOKEN}", ci=log.CIKind.LOCAL):
+        log.warn(f"endpoint http://minio:{URL_PASS}@127.0.0.1:9000")
+    err = capsys.readouterr().err
+    for secret in (TOKEN, AWS, URL_PASS):
+        assert secret not in err
+    assert "token ***" in err
+    assert "http://***@127.0.0.1:9000" in err
+
+
+def test_summary_json_is_redacted(tmp_path: Path, secrets: None) -> None:
+    summary = log.Summary("s")
+    summary.add(artifact=f"https://u:{URL_PASS}@example.com/a.whl")
+    summary.note(TOKEN)
+    summary.emit(tmp_path / "s.json")
+    text = (tmp_path / "s.json").read_text()
+    assert TOKEN not in text
+    assert URL_PASS not in text
+
+
+@pytest.mark.subprocess
+def test_echoed_command_and_its_failure_are_redacted(
+    capsys: pytest.CaptureFixture[str], secrets: None
+) -> None:
+    code = (
+        "import os, sys; print(os.environ['MY_API_TOKEN']); sys.stderr.write(sys.argv[1]); "
+        "sys.exit(3)"
+    )
+    with pytest.raises(CommandFailedError) as info:
+        cmd.run(
+            [sys.executable, "-c", code, f"--index-url=https://user:{URL_PASS}@example.com/simple"],
+            capture=True,
+        )
+    shown = capsys.readouterr().err + str(info.value)
+    assert "--index-url=https://***@example.com/simple" in shown
+    assert "+ " in shown
+    for secret in (TOKEN, URL_PASS):
+        assert secret not in shown
+
+
+@pytest.mark.subprocess
+def test_command_failure_keeps_a_4k_tail_of_each_stream() -> None:
+    code = (
+        "import sys; sys.stdout.write('o' * 3_000_000); sys.stderr.write('e' * 3_000_000); "
+        "sys.exit(1)"
+    )
+    with pytest.raises(CommandFailedError) as info:
+        cmd.run([sys.executable, "-c", code], capture=True)
+    message = str(info.value)
+    assert len(message) < 3 * redact.TAIL_BYTES
+    assert "o" * 1000 in message
+    assert "e" * 1000 in message
+
+
+def _result(message: str) -> ReleaseTestResult:
+    r = ReleaseTestResult(
+        name="leak", group="g", team="t", frequency="nightly", python="3.12", smoke=False
+    )
+    r.attempts.append(
+        AttemptResult(
+            attempt=1,
+            exit_code=1,
+            status="runtime_error",
+            retryable=False,
+            duration=1.0,
+            message=message,
+            directory="/r/leak/attempt-1",
+        )
+    )
+    return r
+
+
+def test_reports_and_result_json_are_redacted_and_capped(tmp_path: Path, secrets: None) -> None:
+    big = "z" * 1_000_000
+    results = [_result(f"script exited with 1: {TOKEN} {AWS} & <{URL_PASS}> " + big)]
+    meta = {"run_id": "r", "file": f"https://x:{URL_PASS}@example.com/t.yaml", "exit_code": 1}
+    paths = reports.write_reports(results, meta, tmp_path)
+    write_json(tmp_path / "result.json", results[0].to_json())
+    for path in [*paths.values(), tmp_path / "result.json"]:
+        text = path.read_text()
+        for secret in (TOKEN, AWS, URL_PASS):
+            assert secret not in text, (path.name, secret)
+    for path in paths.values():
+        assert path.stat().st_size < 64_000, path.name
+    ET.fromstring(paths["junit"].read_text())  # still well-formed
+    assert json.loads(paths["summary"].read_text())["tests"][0]["name"] == "leak"
+
+
+def test_tests_receive_only_the_allowlist_and_what_they_declare() -> None:
+    host = {"PATH": "/bin", "HOME": "/h", "LC_ALL": "C", "MY_API_TOKEN": TOKEN,
+            "LC_SECRET_KEY": "s3cr3t-value", "UNRELATED": "x"}  # fmt: skip
+    got = allowed_env(host, ("PATH", "HOME", "LC_*"), secret=redact.is_secret_name)
+    assert got == {"PATH": "/bin", "HOME": "/h", "LC_ALL": "C"}
+    declared = declared_env({"MY_API_TOKEN": "${MY_API_TOKEN}", "MODE": "fast-$UNSET"}, host)
+    assert declared == {"MY_API_TOKEN": TOKEN, "MODE": "fast-"}
