@@ -6,7 +6,8 @@ Two kinds of secret are replaced by ``***``:
   :data:`DEFAULT_NAMES` (``SECRET``, ``TOKEN``, ``KEY``, ``PASSWORD``, ``CREDENTIAL``;
   case-insensitive; configurable in ``[tool.build_support.redact]``), and the password
   of every URL found in an environment value;
-* the user-info of any URL (``scheme://user:token@host`` becomes ``scheme://***@host``).
+* the user-info of any URL (``https://user:token@example.com/simple`` becomes
+  ``https://***@example.com/simple``).
 
 Values shorter than :data:`MIN_LENGTH` characters and the literals in
 :data:`NOT_SECRET` are not treated as secrets (they would garble every line).
@@ -38,7 +39,7 @@ NOT_SECRET = frozenset({"true", "false", "none", "null", "unset", "yes", "no"})
 #: How much of a captured stream a message or report keeps (its end).
 TAIL_BYTES = 4096
 
-#: ``scheme://user[:password]@`` - the user-info of a URL, at most 512 characters.
+#: The user-info of a URL (``https://user:password@example.com``), at most 512 characters.
 _URL_USERINFO = re.compile(
     r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://)(?P<info>[^\s/@]{1,512})@"
 )

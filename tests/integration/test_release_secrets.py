@@ -91,7 +91,7 @@ def test_planted_secrets_are_redacted_in_console_logs_and_reports(
         {"leak.py": LEAK},
         MY_API_TOKEN=TOKEN,
         AWS_SECRET_ACCESS_KEY=AWS,
-        PIP_INDEX_URL=f"https://ci:{URL_PASS}@example.com/simple",
+        PIP_INDEX_URL="https://ci:p4ss-in-url-99@example.com/simple",
         OTHER_TOKEN=UNDECLARED,
         UNDECLARED_VAR="plain",
     )

@@ -29,7 +29,7 @@ URL_PASS = "p4ss-in-url"
 def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_API_TOKEN", TOKEN)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://minio:{URL_PASS}@127.0.0.1:9000")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio:p4ss-in-url@127.0.0.1:9000")
     monkeypatch.setattr(redact, "_registered", set())
 
 
@@ -50,7 +50,7 @@ def test_names_are_configurable() -> None:
 
 def test_values_and_url_credentials_are_masked() -> None:
     env = {"MY_API_TOKEN": TOKEN, "SHORT_KEY": "abc", "FLAG_TOKEN": "true", "HOME": "/root",
-           "PIP_INDEX_URL": f"https://user:{URL_PASS}@example.com/simple"}  # fmt: skip
+           "PIP_INDEX_URL": "https://user:p4ss-in-url@example.com/simple"}  # fmt: skip
     red = redact.Redactor.from_env(env)
     assert red.values == [TOKEN, URL_PASS]  # too short and boolean-like values are not secrets
     out = red.text(f"x {TOKEN} y {URL_PASS} https://alice:hunter2x@example.com/a /root abc true")
@@ -71,7 +71,7 @@ def test_scrub_walks_json_like_values() -> None:
 def test_stream_redactor_finds_secrets_split_across_chunks(chunk: int) -> None:
     red = redact.Redactor([TOKEN, AWS])
     data = (
-        f"line {TOKEN}\nno newline {AWS} then https://u:{URL_PASS}@example.com/x " * 50
+        f"line {TOKEN}\nno newline {AWS} then https://u:p4ss-in-url@example.com/x " * 50
     ).encode()
     stream = redact.StreamRedactor(red)
     out = b"".join(stream.feed(data[i : i + chunk]) for i in range(0, len(data), chunk))
@@ -109,7 +109,7 @@ def test_console_lines_are_redacted(capsys: pytest.CaptureFixture[str], secrets:
     log.info(f"token {TOKEN}")
     log.error(f"failed with {AWS}")
     with log.group(f"group {TOKEN}", ci=log.CIKind.LOCAL):
-        log.warn(f"endpoint http://minio:{URL_PASS}@127.0.0.1:9000")
+        log.warn("endpoint http://minio:p4ss-in-url@127.0.0.1:9000")
     err = capsys.readouterr().err
     for secret in (TOKEN, AWS, URL_PASS):
         assert secret not in err
@@ -119,7 +119,7 @@ def test_console_lines_are_redacted(capsys: pytest.CaptureFixture[str], secrets:
 
 def test_summary_json_is_redacted(tmp_path: Path, secrets: None) -> None:
     summary = log.Summary("s")
-    summary.add(artifact=f"https://u:{URL_PASS}@example.com/a.whl")
+    summary.add(artifact="https://u:p4ss-in-url@example.com/a.whl")
     summary.note(TOKEN)
     summary.emit(tmp_path / "s.json")
     text = (tmp_path / "s.json").read_text()
@@ -137,7 +137,7 @@ def test_echoed_command_and_its_failure_are_redacted(
     )
     with pytest.raises(CommandFailedError) as info:
         cmd.run(
-            [sys.executable, "-c", code, f"--index-url=https://user:{URL_PASS}@example.com/simple"],
+            [sys.executable, "-c", code, "--index-url=https://user:p4ss-in-url@example.com/simple"],
             capture=True,
         )
     shown = capsys.readouterr().err + str(info.value)
@@ -182,7 +182,7 @@ def _result(message: str) -> ReleaseTestResult:
 def test_reports_and_result_json_are_redacted_and_capped(tmp_path: Path, secrets: None) -> None:
     big = "z" * 1_000_000
     results = [_result(f"script exited with 1: {TOKEN} {AWS} & <{URL_PASS}> " + big)]
-    meta = {"run_id": "r", "file": f"https://x:{URL_PASS}@example.com/t.yaml", "exit_code": 1}
+    meta = {"run_id": "r", "file": "https://x:p4ss-in-url@example.com/t.yaml", "exit_code": 1}
     paths = reports.write_reports(results, meta, tmp_path)
     write_json(tmp_path / "result.json", results[0].to_json())
     for path in [*paths.values(), tmp_path / "result.json"]:
