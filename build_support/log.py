@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,23 +79,40 @@ def success(message: str) -> None:
     _emit(_paint(message, "32"))
 
 
+#: Fold groups open right now. CI folds are one stream per process and cannot nest
+#: (GitHub Actions ignores a ``::group::`` inside another; a Buildkite ``---`` ends the
+#: section before it), so only the outermost group folds.
+_open_groups = 0
+_groups_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def group(title: str, *, ci: CIKind | None = None) -> Iterator[None]:
-    """A foldable group of output; its duration is printed when it ends."""
+    """A foldable group of output; its duration is printed when it ends.
+
+    Inside another group (a stage's steps inside the pipeline's step) it is a plain
+    ``==> title`` heading, never a nested fold.
+    """
+    global _open_groups  # noqa: PLW0603 - one process-wide fold state, like the stream
     kind = detect_ci() if ci is None else ci
     out = _stream()
-    if kind is CIKind.BUILDKITE:
-        _emit(f"--- {title}", out)
-    elif kind is CIKind.GITHUB:
-        _emit(f"::group::{title}", out)
-    else:
+    with _groups_lock:
+        nested = _open_groups > 0
+        _open_groups += 1
+    if nested or kind in (CIKind.LOCAL, CIKind.GENERIC):
         _emit(_paint(f"==> {title}", "1;34"), out)
+    elif kind is CIKind.BUILDKITE:
+        _emit(f"--- {title}", out)
+    else:
+        _emit(f"::group::{title}", out)
     start = time.monotonic()
     try:
         yield
     finally:
         elapsed = time.monotonic() - start
-        if kind is CIKind.GITHUB:
+        with _groups_lock:
+            _open_groups -= 1
+        if kind is CIKind.GITHUB and not nested:
             _emit("::endgroup::", out)
         _emit(f"    ({title}: {elapsed:.1f}s)", out)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,52 @@ def test_summary_table_and_json(tmp_path: pytest.TempPathFactory) -> None:
     assert "a.whl" in text
     assert "sha256" in text.splitlines()[1]
     assert log.human_size(2048) == "2.0 KiB"
+
+
+@pytest.mark.parametrize("kind", [log.CIKind.GITHUB, log.CIKind.BUILDKITE])
+def test_groups_never_nest_on_ci(capsys: pytest.CaptureFixture[str], kind: log.CIKind) -> None:
+    with log.group("pipeline step wheel", ci=kind):
+        with log.group("verify a.whl", ci=kind):
+            log.info("inner")
+        with log.group("store and dist", ci=kind):
+            pass
+    with log.group("next", ci=kind):
+        pass
+    err = capsys.readouterr().err.splitlines()
+    folds = [line for line in err if line.startswith(("::group::", "::endgroup::", "--- "))]
+    if kind is log.CIKind.GITHUB:
+        assert folds == [
+            "::group::pipeline step wheel",
+            "::endgroup::",
+            "::group::next",
+            "::endgroup::",
+        ]
+    else:
+        assert folds == ["--- pipeline step wheel", "--- next"]
+    assert "==> verify a.whl" in err
+    assert "==> store and dist" in err
+
+
+def test_pipeline_step_and_stage_groups_are_never_both_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from build_support import cli, config, pipeline, provision
+
+    def stage(argv: list[str], cfg: config.Config) -> int:
+        with log.group(f"stage {argv}"):
+            log.info("work")
+        return 0
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setattr(cli, "resolve", lambda name: stage)
+    monkeypatch.setattr(provision, "ensure_steps", lambda steps: None)
+    cfg = config.from_table({"python_versions": ["3.12"]}, tmp_path)
+    assert pipeline.main(["--only", "wheel", "images"], cfg) == 0
+    depth, deepest = 0, 0
+    for line in capsys.readouterr().err.splitlines():
+        if line.startswith("::group::"):
+            depth += 1
+        elif line == "::endgroup::":
+            depth -= 1
+        deepest = max(deepest, depth)
+    assert (depth, deepest) == (0, 1)
