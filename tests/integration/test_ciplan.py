@@ -28,10 +28,10 @@ def schema_errors(name: str, document: Any) -> list[str]:
 
 
 def run(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    full_env.pop("BUILD_SUPPORT_STORE", None)
-    for var in ("BUILDKITE", "BUILDKITE_PULL_REQUEST", "GITHUB_BASE_REF", "GITHUB_ACTIONS"):
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for var in ("BUILD_SUPPORT_STORE", "BUILDKITE", "BUILDKITE_PULL_REQUEST", "GITHUB_BASE_REF"):
         full_env.pop(var, None)
+    full_env.update(env)
     return subprocess.run(
         argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False, timeout=600
     )
@@ -192,3 +192,29 @@ def test_run_local_stops_with_the_failing_steps_exit_code(tmp_path: Path) -> Non
     assert proc.returncode == 79, proc.stderr
     assert "flaky  failed (exit 79)" in proc.stderr
     assert not (root / "after-ran").exists()
+
+
+def test_run_local_replays_this_repositorys_java_plan(tmp_path: Path) -> None:
+    """The real commands: `nox -s jars -- linux`, then `multiplatform` waiting in the store."""
+    store = tmp_path / "store"
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "build_support",
+            "ci-plan",
+            "--run-local",
+            "--changed",
+            "java/pom.xml",
+        ],
+        ROOT,
+        BUILD_SUPPORT_STORE=str(store),
+        BUILD_SUPPORT_BRANCH="ci-plan-test",
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert "step jars-linux: nox -s jars -- linux" in log
+    assert log.index("step jars-linux:") < log.index("step jars-multiplatform:")
+    jars = sorted(p.relative_to(store).as_posix() for p in store.rglob("*.jar"))
+    assert any(j.startswith("jars/ci-plan-test/") and "/linux/" in j for j in jars), jars
+    assert any("/multiplatform/minray-runtime-" in j for j in jars), jars
