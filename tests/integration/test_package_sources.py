@@ -7,6 +7,9 @@ variable at a dead loopback port (``NO_PROXY`` loopback), so any request to anot
 fails: a stage that succeeds took its packages from the local index. The stages chain as
 in the pipeline: the lock stage's lockfile is what the images wheelhouse downloads and
 what the release-test venv is constrained by.
+
+Maven takes its repositories from its own ``settings.xml``: the last test gives it a
+mirror on a dead loopback port and shows the build asking that mirror, not Central.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import platform
+import shutil
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -22,9 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, indexes, locks, pythons, wheels
+from build_support import cmd, images, indexes, jars, locks, poms, pythons, wheels
+from build_support.errors import ResolutionError
 from build_support.releasetests import runner
-from tests.publishing import PypiServer
+from tests.publishing import ROOT, PypiServer, free_port
 
 #: What the stages below install: a small package, plus what the lock stage's pinned
 #: pip-tools venv and uv's ``--seed`` need when they are made from the index.
@@ -221,3 +226,40 @@ def test_release_test_venv_from_pip_index_url(
     out = cmd.output([info.bin_dir / "python", "-c", "import six; print(six.__version__)"])
     assert out == "1.17.0"
     assert any("six" in line for line in via_local_index.requests()[before:])
+
+
+SETTINGS_XML = """\
+<settings>
+  <mirrors>
+    <mirror>
+      <id>corp-mirror</id>
+      <mirrorOf>*</mirrorOf>
+      <url>{url}</url>
+    </mirror>
+  </mirrors>
+</settings>
+"""
+
+
+def test_maven_resolves_through_the_settings_xml_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jars stage's mvn honours ~/.m2/settings.xml: every download goes to its mirror."""
+    java = shutil.copytree(
+        ROOT / "java", tmp_path / "java", ignore=shutil.ignore_patterns("target")
+    )
+    home = tmp_path / "home"
+    (home / ".m2").mkdir(parents=True)
+    mirror = f"http://127.0.0.1:{free_port()}/maven2/"  # nothing listens there
+    (home / ".m2" / "settings.xml").write_text(SETTINGS_XML.format(url=mirror))
+    # Maven's user settings and local repository live under user.home: an empty one here.
+    monkeypatch.setenv("MAVEN_OPTS", f"-Duser.home={home}")
+    project = poms.load_project(java)
+    argv = jars.maven_argv(1, skip_tests=True, javadoc=False, native_dir=tmp_path / "natives")
+    log_path = tmp_path / "maven.log"
+    with pytest.raises(ResolutionError):
+        jars.run_maven(project, argv, jars.check_jdk(11), 600, log_path)
+    text = log_path.read_text()
+    assert f"from/to corp-mirror ({mirror})" in text
+    assert "from/to central" not in text
+    assert not list((home / ".m2" / "repository").rglob("*.jar"))
