@@ -34,6 +34,13 @@ os.environ["PATH"] = os.pathsep.join(
 )
 
 
+def _sources_env() -> dict[str, str]:
+    """uv (nox's venv installer here) follows pip's configured index when it has none."""
+    from build_support import indexes
+
+    return indexes.uv_env()[0]
+
+
 def _install(session: nox.Session, *groups: str) -> None:
     """Install the harness (editable) and dependency groups, skipped when unchanged."""
     venv = Path(getattr(session.virtualenv, "location", "") or ROOT / ".nox" / "none")
@@ -45,14 +52,14 @@ def _install(session: nox.Session, *groups: str) -> None:
     args = ["-e", str(ROOT)]
     for group in groups:
         args += ["--group", group]
-    session.install(*args)
+    session.install(*args, env=_sources_env())
     stamp.write_text(digest.hexdigest())
 
 
 def _lock_tools(session: nox.Session) -> None:
     """pip-tools, pinned as the reference pipeline pins it, in the session's venv."""
     if not (Path(session.bin) / "pip-compile").exists():
-        session.install(*tools.LOCK_TOOL_PINS)
+        session.install(*tools.LOCK_TOOL_PINS, env=_sources_env())
 
 
 def _stage(session: nox.Session, stage: str, *args: str, groups: tuple[str, ...] = ()) -> None:

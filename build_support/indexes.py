@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from build_support import cmd
@@ -193,8 +194,12 @@ def uv_env_for(sources: Sources) -> tuple[dict[str, str], list[str]]:
         env["UV_DEFAULT_INDEX"] = sources.index_url
     if sources.extra_index_urls:
         env["UV_INDEX"] = " ".join(sources.extra_index_urls)
-    if sources.find_links:
-        env["UV_FIND_LINKS"] = ",".join(sources.find_links)
+    # pip skips a local find-links folder that does not exist; uv would fail on it.
+    links = [
+        f for f in sources.find_links if _is_remote(f) or Path(f.removeprefix("file://")).exists()
+    ]
+    if links:
+        env["UV_FIND_LINKS"] = ",".join(links)
     return env, (["--no-index"] if sources.no_index else [])
 
 

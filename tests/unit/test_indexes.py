@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -59,14 +60,10 @@ def test_uv_own_variables_win_and_pips_reach_uv_otherwise() -> None:
     assert sources.origin == "UV_DEFAULT_INDEX"
     assert indexes.uv_sources({"UV_INDEX": "", "PATH": "/bin"}) is None
     pip = indexes.parse_pip_config(PIP_CONFIG_LIST)
-    assert indexes.uv_env_for(pip) == (
-        {
-            "UV_DEFAULT_INDEX": "https://ci:t0ken@env.example/simple",
-            "UV_INDEX": "https://extra.example/simple",
-            "UV_FIND_LINKS": "/opt/wheels,https://links.example/wheels/",
-        },
-        [],
-    )
+    env, args = indexes.uv_env_for(pip)
+    assert env["UV_DEFAULT_INDEX"] == "https://ci:t0ken@env.example/simple"
+    assert env["UV_INDEX"] == "https://extra.example/simple"
+    assert args == []
     assert indexes.uv_env_for(indexes.Sources(no_index=True)) == ({}, ["--no-index"])
 
 
@@ -83,3 +80,10 @@ def test_pip_itself_reports_its_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert extra["UV_DEFAULT_INDEX"] == "http://127.0.0.1:9/simple"
     assert args == ["--no-index"]
     assert via_uv.origin.startswith("PIP_INDEX_URL")
+
+
+def test_uv_gets_only_the_local_find_links_that_exist(tmp_path: Path) -> None:
+    """pip skips a missing folder with a warning; uv would fail, so it never sees one."""
+    links = (str(tmp_path), str(tmp_path / "missing"), "https://links.example/w/")
+    env, _args = indexes.uv_env_for(indexes.Sources(find_links=links))
+    assert env == {"UV_FIND_LINKS": f"{tmp_path},https://links.example/w/"}
