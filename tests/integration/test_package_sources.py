@@ -26,7 +26,18 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, indexes, jars, locks, poms, pythons, wheels
+from build_support import (
+    cmd,
+    images,
+    indexes,
+    jars,
+    lockfile,
+    locks,
+    poms,
+    pythons,
+    toolvenv,
+    wheels,
+)
 from build_support.errors import ResolutionError
 from build_support.releasetests import runner
 from tests.publishing import ROOT, PypiServer, free_port
@@ -129,7 +140,7 @@ def _sha256(path: Path) -> str:
 
 def test_lock_resolves_from_pip_index_url(local_index: LocalIndex, locked: Locked) -> None:
     six = next(local_index.server.packages.glob("six-1.17.0-*.whl"))
-    pins = locks.parse_pins(locked.text)
+    pins = lockfile.pins(locked.text)
     assert pins == {"six": ("1.17.0", frozenset({_sha256(six)}))}
     assert f"# index: {local_index.public_url} (from PIP_INDEX_URL)\n" in locked.text
     assert PASSWORD not in locked.text
@@ -150,7 +161,7 @@ def test_lock_with_uv_follows_pip_index_url(
     )
     assert locks.lock(job).status == "written"
     text = job.output.read_text()
-    assert locks.parse_pins(text) == locks.parse_pins(locked.text)
+    assert lockfile.pins(text) == lockfile.pins(locked.text)
     assert f"# index: {via_local_index.public_url} (from PIP_INDEX_URL)\n" in text
     assert PASSWORD not in text
 
@@ -163,11 +174,11 @@ def test_wheel_tool_venvs_and_wheelhouse_from_pip_index_url(
     for installer in ([uv] if uv else []) + [None]:
         monkeypatch.setenv("BUILD_SUPPORT_CACHE", str(tmp_path / f"cache-{bool(installer)}"))
         before = len(via_local_index.requests())
-        python = wheels.tool_venv(interp, [PACKAGE], installer)
+        python = toolvenv.ensure(interp.path, [PACKAGE], version=interp.full_version, uv=installer)
         out = cmd.output([python, "-c", "import six; print(six.__version__)"])
         assert out == "1.17.0", installer
         assert len(via_local_index.requests()) > before, installer
-    house = wheels.wheelhouse(f"manylinux2014_{platform.machine()}", PYTHON, [PACKAGE])
+    house = wheels.build_wheelhouse(f"manylinux2014_{platform.machine()}", PYTHON, [PACKAGE])
     assert [p.name for p in house.glob("*.whl")] == ["six-1.17.0-py2.py3-none-any.whl"]
 
 
@@ -176,7 +187,7 @@ def test_images_wheelhouse_from_pip_index_url(
 ) -> None:
     before = len(via_local_index.requests())
     house = images.ensure_wheelhouse(
-        locked.lockfile, PYTHON, platform.machine(), images.ImagesSettings(), cache=tmp_path
+        locked.lockfile, PYTHON, platform.machine(), images.ImagesSettings()
     )
     assert [p.name for p in house.glob("*.whl")] == ["six-1.17.0-py2.py3-none-any.whl"]
     assert any("six" in line for line in via_local_index.requests()[before:])
