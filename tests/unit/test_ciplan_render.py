@@ -224,3 +224,32 @@ def test_check_fails_on_a_wrong_golden_case(tmp_path: Path) -> None:
     text = str(exc.value)
     assert "ci/build.rules.test.txt:1: py/x.py gave [py]" in text
     assert "ci/build.rules.txt:14 `docs/` can never match" in text
+
+
+def test_matrix_that_is_not_a_full_product_lists_its_cells() -> None:
+    settings = plan.CiPlanSettings()
+
+    def step(python: str, platform: str) -> plan.Step:
+        return plan.Step(
+            key=f"w-{python}-{platform}",
+            label="w",
+            group="wheel",
+            job="wheel",
+            matrix={"python": python, "platform": platform},
+            template=("nox", "-s", "wheel", "--", "{platform}", "--python", "{python}"),
+            platform=platform,
+            timeout_minutes=5,
+        )
+
+    cells = [step("3.11", "manylinux2014_x86_64"), step("3.12", "macosx_12_0_arm64")]
+    matrix, runs_on = render._matrix(cells, settings)
+    assert runs_on == "${{ matrix.runs-on }}"
+    assert matrix == {
+        "include": [
+            {"python": "3.11", "platform": "manylinux2014_x86_64", "runs-on": "ubuntu-24.04"},
+            {"python": "3.12", "platform": "macosx_12_0_arm64", "runs-on": "macos-14"},
+        ]
+    }
+    assert render._expression(cells[0]) == (
+        "nox -s wheel -- ${{ matrix.platform }} --python ${{ matrix.python }}"
+    )
