@@ -140,14 +140,14 @@ def parse_pip_config(text: str) -> Sources:
     )
 
 
-def pip_python() -> str:
-    """An interpreter that has pip: this one, else the first one found."""
+def pip_python(prefer: str | None = None) -> str:
+    """An interpreter with pip: this one, else Python ``prefer`` or any supported one found."""
     if importlib.util.find_spec("pip") is not None:
         return sys.executable
     from build_support import pythons
     from build_support.config import SUPPORTED_PYTHONS
 
-    for version in SUPPORTED_PYTHONS:
+    for version in (*([prefer] if prefer else []), *SUPPORTED_PYTHONS):
         interp = pythons.find(version)
         if interp is not None:
             return str(interp.path)

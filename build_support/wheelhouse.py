@@ -11,16 +11,13 @@ marker does not exist.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import cache, cmd, log, pythons
-from build_support.errors import InterpreterNotFoundError
+from build_support import cache, cmd, indexes, log
 
 #: Part of every key: bump when the download command changes.
 FORMAT_VERSION = 2
@@ -29,18 +26,7 @@ MARKER = ".complete"
 
 def _pip(python: str) -> list[str]:
     """A pip to download with: this interpreter's, else the target's or any supported one."""
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
-    from build_support.config import SUPPORTED_PYTHONS
-
-    for version in (python, *SUPPORTED_PYTHONS):
-        interp = pythons.find(version)
-        if interp is not None:
-            return [str(interp.path), "-m", "pip"]
-    raise InterpreterNotFoundError(
-        "no Python with pip found to download a wheelhouse",
-        hint="install pip into the session's venv (python -m ensurepip)",
-    )
+    return [indexes.pip_python(python), "-m", "pip"]
 
 
 def ensure(
