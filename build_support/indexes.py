@@ -130,7 +130,9 @@ def parse_pip_config(text: str) -> Sources:
     index = get("index-url")
     extra = tuple(get("extra-index-url").split())
     links = tuple(get("find-links").split())
-    no_index = get("no-index").lower() in _TRUE
+    no_index = (pick("no-index") or ("",))[0].lower() in _TRUE
+    if no_index:
+        get("no-index")  # named among the origins only when it is on
     return Sources(
         index_url=index or None,
         extra_index_urls=extra,

@@ -31,7 +31,10 @@ def test_pip_precedence_is_environment_then_install_then_global() -> None:
 
 
 def test_nothing_configured_means_the_installers_default() -> None:
-    sources = indexes.parse_pip_config("global.cert='/x.pem'\n:env:.default-timeout='60'\n")
+    sources = indexes.parse_pip_config(
+        "global.cert='/x.pem'\n:env:.default-timeout='60'\n:env:.no-index='false'\n"
+        ":env:.index-url=''\n"
+    )
     assert sources == indexes.Sources()
     assert indexes.describe(sources) == "pip's default index (no index configured)"
     assert indexes.uv_env_for(sources) == ({}, [])
