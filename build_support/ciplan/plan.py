@@ -314,9 +314,7 @@ def build_steps(cfg: Config, settings: CiPlanSettings) -> list[Step]:
                 label="release tests",
                 job="release-tests",
                 template=_nox("release-tests", *settings.release_tests_args),
-                depends_on=tuple(
-                    k for (v, t), k in wheel_keys.items() if (v, t) == (version, default)
-                ),
+                depends_on=tuple(k for k in [wheel_keys.get((version, default))] if k),
                 platform=default,
                 retry_exit_status=settings.retry_exit_status,
                 retry_limit=settings.retry_limit,
