@@ -23,6 +23,8 @@ from build_support.errors import InputError, VerificationError
 
 NATIVE_PREFIX = "native/"
 MANIFEST = "META-INF/MANIFEST.MF"
+#: The manifest attribute holding the commit a JAR was built from (java/pom.xml).
+COMMIT_ATTRIBUTE = "Minray-Commit"
 #: Entry time of every repacked entry (the parent POM's project.build.outputTimestamp).
 FIXED_DATE_TIME = (2025, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
@@ -333,3 +335,33 @@ def check_natives(jar: Path, expected: Sequence[Platform], library: str) -> list
             with zf.open(entry) as fh:
                 check_binary(fh.read(64), p, f"{jar}!/{entry}")
     return list(expected)
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    """The main attributes of a JAR's ``META-INF/MANIFEST.MF`` (continuation lines joined)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read(MANIFEST).decode("utf-8")
+    except KeyError:
+        raise VerificationError(f"{path.name} has no {MANIFEST}") from None
+    except zipfile.BadZipFile as exc:
+        raise VerificationError(f"{path.name} is not a JAR: {exc}") from exc
+    lines: list[str] = []
+    for line in raw.replace("\r\n", "\n").split("\n"):
+        if line.startswith(" ") and lines:
+            lines[-1] += line[1:]
+        elif not line:
+            break  # the main section ends at the first empty line
+        else:
+            lines.append(line)
+    attrs: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if sep:
+            attrs[key] = value
+    return attrs
+
+
+def jar_commit(path: Path) -> str:
+    """The commit a JAR carries (its manifest's :data:`COMMIT_ATTRIBUTE`), or ""."""
+    return read_manifest(path).get(COMMIT_ATTRIBUTE, "")

@@ -329,9 +329,13 @@ def diagnose_maven(output: str, project: poms.JavaProject) -> BuildSupportError 
     return None
 
 
-def maven_argv(threads: int, *, skip_tests: bool, javadoc: bool, native_dir: Path) -> list[str]:
+def maven_argv(
+    threads: int, *, skip_tests: bool, javadoc: bool, native_dir: Path, commit: str = ""
+) -> list[str]:
     argv = ["mvn", "-B", "-ntp", "-T", str(threads), "clean", "install"]
     argv.append(f"-Dminray.native.dir={native_dir}")
+    if commit:  # into every JAR's manifest (Minray-Commit), read back by publish
+        argv.append(f"-Dminray.commit={commit}")
     if skip_tests:
         argv.append("-DskipTests")
     if javadoc:
@@ -548,7 +552,9 @@ def build_os(  # noqa: PLR0915
             host=host,
         )
     threads = settings.maven_threads or os.cpu_count() or 1
-    argv = maven_argv(threads, skip_tests=skip_tests, javadoc=javadoc, native_dir=native_dir)
+    argv = maven_argv(
+        threads, skip_tests=skip_tests, javadoc=javadoc, native_dir=native_dir, commit=ctx.sha
+    )
     with log.group("jars: mvn clean install" + (" (tests skipped)" if skip_tests else "")):
         run_maven(project, argv, jdk, settings.maven_timeout_seconds, build_dir / "maven.log")
     outputs = module_outputs(project, javadoc=javadoc)

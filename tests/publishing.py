@@ -321,3 +321,138 @@ def docker_build(context: Path, dockerfile: str, *, platform: str = "linux/amd64
     argv = [DOCKER, "build", "-q", "--platform", platform, str(context)]
     proc = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
     return proc.stdout.strip()
+
+
+MAVEN_PASSWORD = "maven-s3cret-Planted-93be"
+GPG_PASSPHRASE = "gpg-passphrase-Planted-5c01"
+MODULES = Path("/usr/lib/apache2/modules")
+
+
+def make_gpg_key(home: Path) -> tuple[str, str]:
+    """A throwaway signing key in ``home``: (armored secret key, fingerprint)."""
+    home.mkdir(mode=0o700, parents=True)
+    base = ["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback",
+            "--passphrase", GPG_PASSPHRASE]  # fmt: skip
+    subprocess.run([*base, "--quick-gen-key", "publish test <t@example.invalid>", "ed25519",
+                    "sign", "never"], check=True, capture_output=True)  # fmt: skip
+    listing = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--with-colons",
+                              "--list-secret-keys"], check=True, capture_output=True,
+                             text=True).stdout  # fmt: skip
+    fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    armored = subprocess.run([*base, "--armor", "--export-secret-keys", fpr], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+    return armored, fpr
+
+
+def tiny_jar(path: Path, commit: str, entries: Mapping[str, bytes] | None = None) -> Path:
+    """A JAR whose manifest carries ``Minray-Commit`` (as java/pom.xml makes them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = f"Manifest-Version: 1.0\r\nMinray-Commit: {commit}\r\n\r\n".encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("META-INF/", (2025, 1, 1, 0, 0, 0)), b"")
+        zf.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", (2025, 1, 1, 0, 0, 0)), manifest)
+        for name, data in (entries or {"io/minray/A.class": path.name.encode()}).items():
+            zf.writestr(zipfile.ZipInfo(name, (2025, 1, 1, 0, 0, 0)), data)
+    return path
+
+
+def store_java(project: Project, version: str = "0.1.0", *, javadoc: bool = True) -> list[str]:
+    """The parent and api POMs (from java/, at ``version``) and api JARs in the store."""
+    src = project.root / "java-src"
+    src.mkdir(exist_ok=True)
+    parent = (ROOT / "java" / "pom.xml").read_text().replace(
+        "<version>0.1.0</version>", f"<version>{version}</version>", 1)  # fmt: skip
+    api = (ROOT / "java" / "api" / "pom.xml").read_text().replace(
+        "<version>0.1.0</version>", f"<version>{version}</version>", 1)  # fmt: skip
+    files = {f"minray-parent-{version}.pom": parent.encode(),
+             f"minray-api-{version}.pom": api.encode()}  # fmt: skip
+    names = list(files)
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    classifiers = ["", "-sources"] + (["-javadoc"] if javadoc else [])
+    for classifier in classifiers:
+        name = f"minray-api-{version}{classifier}.jar"
+        tiny_jar(src / name, project.sha, {"io/minray/api/X.class": f"{name}".encode()})
+        names.append(name)
+    for name in names:
+        project.store.put(keys.jar_key("main", project.sha, "linux", name), src / name)
+    return names
+
+
+class ApacheDav:
+    """Apache httpd with mod_dav (Debian's apache2) on loopback: a Maven repository over
+    HTTP PUT with basic auth (htpasswd from apache2-utils)."""
+
+    def __init__(self, username: str = "deployer", password: str = MAVEN_PASSWORD):
+        import tempfile
+
+        # Not under pytest's 0700 tmp: the worker (www-data when root) must reach it.
+        self.base = Path(tempfile.mkdtemp(prefix="publish-dav-"))
+        self.base.chmod(0o755)
+        self.username = username
+        self.password = password
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/repo"
+        www = self.base / "www" / "repo"
+        www.mkdir(parents=True)
+        (self.base / "lock").mkdir()
+        line = subprocess.run(["htpasswd", "-Bbn", username, password], check=True,
+                              capture_output=True, text=True).stdout  # fmt: skip
+        (self.base / "htpasswd").write_text(line)
+        user = ""
+        if os.geteuid() == 0:
+            user = "User www-data\nGroup www-data\n"
+            for p in (www, self.base / "lock"):
+                os.chown(p, 33, 33)
+        mods = ["mpm_event", "authz_core", "authz_user", "authn_core", "authn_file",
+                "auth_basic", "dav", "dav_fs"]  # fmt: skip
+        loads = "".join(f"LoadModule {m}_module {MODULES}/mod_{m}.so\n" for m in mods)
+        (self.base / "httpd.conf").write_text(
+            f"ServerRoot {self.base}\nServerName 127.0.0.1\nListen 127.0.0.1:{self.port}\n"
+            f"PidFile {self.base}/httpd.pid\nErrorLog {self.base}/error.log\n"
+            f"Mutex file:{self.base}/lock default\n{user}{loads}"
+            f'LogFormat "%r %>s" short\nCustomLog {self.base}/access.log short\n'
+            f"DocumentRoot {self.base}/www\nDavLockDB {self.base}/lock/DavLock\n"
+            f"<Directory {www}>\n  Dav On\n  AuthType Basic\n  AuthName repo\n"
+            f"  AuthUserFile {self.base}/htpasswd\n  Require valid-user\n</Directory>\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/apache2", "-f", str(self.base / "httpd.conf"), "-DFOREGROUND"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_http(f"http://127.0.0.1:{self.port}/repo/", proc=self.proc)
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def path(self, rel: str) -> Path:
+        return self.base / "www" / "repo" / rel
+
+    def puts(self) -> list[str]:
+        log = self.base / "access.log"
+        return (
+            [x for x in log.read_text().splitlines() if x.startswith("PUT")] if log.exists() else []
+        )
+
+    def toml(self) -> str:
+        return (
+            "[tool.build_support.publish]\n"
+            'targets = ["maven"]\n'
+            "[tool.build_support.publish.maven]\n"
+            'transport = "maven-repository"\n'
+            f'release_url = "{self.url}/releases"\n'
+            f'snapshot_url = "{self.url}/snapshots"\n'
+            'username_env = "TEST_MAVEN_USER"\n'
+            'password_env = "TEST_MAVEN_PASSWORD"\n'
+            'gpg_key_env = "TEST_GPG_KEY"\n'
+            'gpg_passphrase_file = "gpg-passphrase.txt"\n'
+            'gpg_passphrase_env = ""\n'
+        )

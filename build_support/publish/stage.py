@@ -47,10 +47,9 @@ def _factory(name: str) -> Callable[[RunEnv], Target]:
         from build_support.publish.docker import DockerTarget
 
         return DockerTarget
-    raise UsageError(
-        f"publish target {name!r} is not implemented yet",
-        hint="publish the targets that are: pypi, docker",
-    )
+    from build_support.publish.maven import MavenTarget
+
+    return MavenTarget
 
 
 def _parser() -> argparse.ArgumentParser:

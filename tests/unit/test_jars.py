@@ -199,6 +199,10 @@ def test_maven_argv() -> None:
     assert "-Dgpg.skip=true" in argv
     plain = jars.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"))
     assert "-DskipTests" not in plain
+    assert not any(a.startswith("-Dminray.commit=") for a in plain)
+    stamped = jars.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"),
+                              commit="c" * 40)  # fmt: skip
+    assert f"-Dminray.commit={'c' * 40}" in stamped
     assert "-Prelease" not in plain
 
 

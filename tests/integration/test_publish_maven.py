@@ -1,0 +1,162 @@
+"""The publish stage's Maven target: gpg signatures and checksums, a Maven repository over
+HTTP PUT (Apache httpd + mod_dav from Debian, basic auth) on loopback, resolved back with
+``mvn dependency:get`` and verified with ``gpg --verify``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.publishing import (
+    GPG_PASSPHRASE,
+    MAVEN_PASSWORD,
+    ApacheDav,
+    Project,
+    assert_no_secret,
+    make_gpg_key,
+    make_project,
+    store_java,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def dav() -> Iterator[ApacheDav]:
+    server = ApacheDav()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gpg_key(tmp_path: Path) -> tuple[str, str, Path]:
+    home = tmp_path / "keyring"
+    armored, fpr = make_gpg_key(home)
+    return armored, fpr, home
+
+
+@pytest.fixture
+def project(tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str, Path]) -> Project:
+    armored, _fpr, _home = gpg_key
+    p = make_project(tmp_path, dav.toml(), {"TEST_MAVEN_USER": dav.username,
+                                            "TEST_MAVEN_PASSWORD": MAVEN_PASSWORD,
+                                            "TEST_GPG_KEY": armored})  # fmt: skip
+    (p.root / "gpg-passphrase.txt").write_text(GPG_PASSPHRASE)
+    p.pass_release_tests()
+    return p
+
+
+def _verify(home: Path, path: Path) -> None:
+    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--verify", f"{path}.asc",
+                    str(path)], check=True, capture_output=True)  # fmt: skip
+
+
+def _mvn_get(repo_url: str, user: str, artifact: str, local: Path) -> None:
+    settings = local.parent / "settings.xml"
+    settings.write_text(
+        "<settings><servers><server><id>under-test</id>"
+        f"<username>{user}</username><password>{MAVEN_PASSWORD}</password>"
+        "</server></servers></settings>"
+    )
+    subprocess.run(
+        ["mvn", "-B", "-q", "-s", str(settings), f"-Dmaven.repo.local={local}",
+         "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get", f"-Dartifact={artifact}",
+         "-Dtransitive=false", f"-DremoteRepositories=under-test::default::{repo_url}"],
+        check=True, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_release_to_a_maven_repository_then_resolved_by_maven(
+    project: Project, dav: ApacheDav, gpg_key: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    armored, _fpr, home = gpg_key
+    names = store_java(project)
+    before = set(Path("/tmp").glob("build-support-gnupg.*"))
+    plan = project.publish()
+    assert plan.returncode == 0, plan.stderr
+    assert {i["action"] for i in project.plan()["items"]} == {"send"}
+    assert not dav.puts()
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    assert set(Path("/tmp").glob("build-support-gnupg.*")) == before  # the keyring is gone
+    version_dir = dav.path("releases/io/minray/minray-api/0.1.0")
+    for name in names:
+        directory = version_dir if "api" in name else dav.path(
+            "releases/io/minray/minray-parent/0.1.0")  # fmt: skip
+        published = directory / name
+        stored = project.store.root / "jars" / "main" / project.sha / "linux" / name
+        assert published.read_bytes() == stored.read_bytes()
+        _verify(home, published)
+        for algorithm in ("md5", "sha1", "sha256", "sha512"):
+            side = (directory / f"{name}.{algorithm}").read_text()
+            assert side == hashlib.new(algorithm, published.read_bytes()).hexdigest()
+    assert "<version>0.1.0</version>" in dav.path(
+        "releases/io/minray/minray-api/maven-metadata.xml").read_text()  # fmt: skip
+
+    local = tmp_path / "m2" / "repository"
+    local.mkdir(parents=True)
+    _mvn_get(f"{dav.url}/releases", dav.username, "io.minray:minray-api:0.1.0", local)
+    _mvn_get(f"{dav.url}/releases", dav.username, "io.minray:minray-api:0.1.0:jar.asc", local)
+    resolved = local / "io/minray/minray-api/0.1.0/minray-api-0.1.0.jar"
+    assert resolved.read_bytes() == (version_dir / "minray-api-0.1.0.jar").read_bytes()
+    _verify(home, resolved)
+
+    again = project.publish("--execute")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stderr
+    journal = (project.store.root / "publish" / project.sha / "journal.json").read_text()
+    assert_no_secret([plan.stderr, run.stderr, run.stdout, again.stderr, journal,
+                      str(project.plan())],
+                     [MAVEN_PASSWORD, GPG_PASSPHRASE, armored.splitlines()[3]])  # fmt: skip
+
+
+def test_snapshot_timestamped_layout(project: Project, dav: ApacheDav, tmp_path: Path,
+                                     gpg_key: tuple[str, str, Path]) -> None:  # fmt: skip
+    store_java(project, "0.2.0-SNAPSHOT")
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    version_dir = dav.path("snapshots/io/minray/minray-api/0.2.0-SNAPSHOT")
+    metadata = (version_dir / "maven-metadata.xml").read_text()
+    assert "<buildNumber>1</buildNumber>" in metadata
+    jars = sorted(p.name for p in version_dir.glob("minray-api-0.2.0-*.jar"))
+    assert len(jars) == 3
+    assert all("-1" in n and "SNAPSHOT" not in n for n in jars)
+    local = tmp_path / "m2" / "repository"
+    local.mkdir(parents=True)
+    _mvn_get(f"{dav.url}/snapshots", dav.username, "io.minray:minray-api:0.2.0-SNAPSHOT", local)
+    got = next((local / "io/minray/minray-api/0.2.0-SNAPSHOT").glob("minray-api-0.2.0-*.jar"))
+    stored = project.store.root / "jars/main" / project.sha / "linux/minray-api-0.2.0-SNAPSHOT.jar"
+    assert got.read_bytes() == stored.read_bytes()
+    again = project.publish("--execute")
+    assert "nothing to do" in again.stderr, again.stderr
+
+
+def test_a_release_file_with_other_bytes_is_refused(project: Project, dav: ApacheDav) -> None:
+    store_java(project)
+    target = dav.path("releases/io/minray/minray-api/0.1.0/minray-api-0.1.0.jar")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"PK-not-ours")
+    if os.geteuid() == 0:
+        os.chown(target, 33, 33)
+    run = project.publish("--execute")
+    assert run.returncode == 16
+    assert hashlib.sha256(b"PK-not-ours").hexdigest() in run.stderr
+    assert not dav.puts()
+
+
+def test_missing_javadoc_is_refused_before_anything_is_sent(
+    project: Project, dav: ApacheDav
+) -> None:
+    store_java(project, javadoc=False)
+    plan = project.publish()
+    assert "minray-api-0.1.0-javadoc.jar: missing" in plan.stderr
+    run = project.publish("--execute")
+    assert run.returncode == 13
+    assert "javadoc" in run.stderr
+    assert not dav.puts()
