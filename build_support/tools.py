@@ -431,11 +431,13 @@ def needs(stage: str, argv: Sequence[str] = (), *, machine: str | None = None) -
 
 
 def group_needs(group: str, *, machine: str | None = None) -> list[Tool]:
-    """Every tool of a group's stages (each stage's whole list, all actions and extras)."""
+    """Every tool a group's stages require: each one's whole list, all actions and extras
+    (not the optional ones, nor apt-get itself unless the stage runs it)."""
     machine = machine or os.uname().machine
     names: list[str] = []
     for stage in GROUPS[group]:
-        names += allowed_names(stage)
+        skip = {*OPTIONAL.get(stage, ()), *EXTRAS["provisioning"]} - set(STAGES[stage])
+        names += [n for n in allowed_names(stage) if n not in skip]
         if stage in ("wheel", "images"):
             names += EXTRAS["foreign-platform"]
     return _select(names, machine)

@@ -280,3 +280,6 @@ def test_ci_installs_from_the_declaration() -> None:
     assert {"gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "docker.io", "maven"} <= ci
     assert {"apache2", "apache2-utils", "docker-registry", "debootstrap"} <= ci
     assert {t.name for t in tools.group_needs("ci")} >= {"pypiserver", "moto_server"}
+    # uv is optional (the lock backend / installer when configured): doctor does not require it
+    assert "uv" not in {t.name for t in tools.group_needs("pipeline")}
+    assert "uv" in tools.allowed_names("lock")
