@@ -176,7 +176,7 @@ def engine_running(timeout: float = 10.0) -> bool:
 
 def ensure_docker(*, start: bool = True, wait_seconds: float = 60.0) -> None:
     """A running Docker engine, starting Debian's dockerd if allowed and needed."""
-    ensure([tools.TOOLS["docker"], tools.TOOLS["dockerd"]], what="the Docker engine")
+    ensure_tools("docker", "debian-docker-client", "dockerd")
     if engine_running():
         return
     if not start or not _is_root():

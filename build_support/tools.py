@@ -169,6 +169,13 @@ TOOLS: dict[str, Tool] = _tools(
     # -- containers and root filesystems ------------------------------------------------
     Tool(name="docker", debian=("docker.io",), why="the Docker CLI (BuildKit builds, runs)"),
     Tool(name="dockerd", debian=("docker.io",), why="the Docker engine, started when absent"),
+    Tool(
+        name="debian-docker-client",
+        debian=("docker.io",),
+        files=("/usr/bin/docker",),
+        version_args=None,
+        why="Debian's docker CLI, which builds with BuildKit (a newer one on PATH may not)",
+    ),
     Tool(name="debootstrap", debian=("debootstrap",), why="base root filesystems"),
     Tool(
         name="qemu-aarch64-static",
@@ -262,7 +269,16 @@ STAGES: dict[str, tuple[str, ...]] = {
     "jars check-poms": (),
     "jars generate-poms": (),
     "jars deploy-check": (),
-    "images": ("python", "git", "docker", "dockerd", "debootstrap", "mount", "sh"),
+    "images": (
+        "python",
+        "git",
+        "docker",
+        "debian-docker-client",
+        "dockerd",
+        "debootstrap",
+        "mount",
+        "sh",
+    ),
     "release-tests": ("python", "git", "sh"),
     "store": (),
     "publish": ("python", "git", "gpg", "docker", "dockerd"),
@@ -302,6 +318,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     # building for a platform the host cannot run natively: a container under QEMU
     "foreign-platform": (
         "docker",
+        "debian-docker-client",
         "dockerd",
         "debootstrap",
         "qemu-aarch64-static",
@@ -311,7 +328,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "sh",
     ),
     # a container of the host's platform (wheel `image`, release-tests --in-image)
-    "container": ("docker", "dockerd", "debootstrap", "mount", "sh"),
+    "container": ("docker", "debian-docker-client", "dockerd", "debootstrap", "mount", "sh"),
     "provisioning": ("apt-get", "dpkg-query"),
     # ci-plan --run-local runs CI's step commands (nox -s …, python -m build_support …)
     "run-local": ("python", "nox", "sh"),
