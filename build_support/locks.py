@@ -87,6 +87,9 @@ class LockSettings:
     output_name: str = "requirements_compiled_py{python}.txt"
     #: How often pip / uv retry a failing index request.
     retries: int = 3
+    #: Folders (relative to the project root) that ``-r``/``-c`` lines may also point
+    #: into; by default only ``paths.requirements``.
+    include_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +117,12 @@ class LockJob:
     tools_dir: Path | None = None
     allowed_pythons: tuple[str, ...] = ("3.10", "3.11", "3.12", "3.13")
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: Folders besides ``inputs_dir`` that ``-r``/``-c`` may point into.
+    include_dirs: tuple[Path, ...] = ()
+
+    @property
+    def include_roots(self) -> tuple[Path, ...]:
+        return (self.inputs_dir, *self.include_dirs)
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,10 @@ def input_paths(inputs_dir: Path, names: Sequence[str]) -> list[Path]:
             " requirements",
         )
     if names:
+        where = "[tool.build_support.lock] inputs"
         paths = [inputs_dir / n for n in names]
+        for p in paths:
+            confined(p, (inputs_dir,), where=where)
     else:
         paths = sorted(inputs_dir.glob("*.in"))
         if not paths:
@@ -203,20 +215,55 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def referenced_files(path: Path) -> list[Path]:
-    """Files that ``path`` pulls in with ``-r``/``-c`` (not validated)."""
+#: How much of an offending line an error message shows.
+SHOWN_LINE = 200
+
+
+def _shown(line: str) -> str:
+    """An offending line for an error message: cut to SHOWN_LINE characters."""
+    return repr(line if len(line) <= SHOWN_LINE else line[:SHOWN_LINE] + "…")
+
+
+def confined(target: Path, roots: Sequence[Path], *, where: str) -> Path:
+    """``target`` resolved, if it lies inside one of ``roots``; else an InputError.
+
+    Lock inputs may pull in (``-r``/``-c``) only files of the requirements folder (and
+    the configured ``include_dirs``): ``-r /proc/self/environ`` would otherwise hand the
+    whole environment to the resolver and to error messages.
+    """
+    resolved = target.resolve()
+    if any(resolved.is_relative_to(root.resolve()) for root in roots):
+        return resolved
+    raise InputError(
+        f"{where}: {target} is outside the requirements folder {roots[0]}; lock inputs may"
+        " only include files from it",
+        hint="move the file into the requirements folder, or add its folder to"
+        " [tool.build_support.lock] include_dirs",
+    )
+
+
+def referenced_files(path: Path, roots: Sequence[Path] | None = None) -> list[Path]:
+    """Files that ``path`` pulls in with ``-r``/``-c``, each confined to ``roots``."""
+    roots = (path.parent,) if roots is None else roots
     refs: list[Path] = []
-    for _n, line in _logical_lines(path.read_text(encoding="utf-8", errors="replace")):
+    for n, line in _logical_lines(path.read_text(encoding="utf-8", errors="replace")):
         m = re.match(r"^(-r|--requirement|-c|--constraint)(?:\s+|=)(\S+)$", line)
         if m and "://" not in m.group(2):
-            refs.append((path.parent / m.group(2)).resolve())
+            refs.append(confined(path.parent / m.group(2), roots, where=f"{path}:{n}"))
     return refs
 
 
-def validate_file(path: Path, *, seen: set[Path] | None = None) -> None:
-    """Check every line of a requirements input; an InputError names file and line."""
+def validate_file(
+    path: Path, *, seen: set[Path] | None = None, roots: Sequence[Path] | None = None
+) -> None:
+    """Check every line of a requirements input; an InputError names file and line.
+
+    A message shows the offending line (cut to SHOWN_LINE characters), never more of the
+    file; ``-r``/``-c`` targets must lie inside ``roots`` (default: the file's folder).
+    """
     from packaging.requirements import InvalidRequirement, Requirement
 
+    roots = (path.parent,) if roots is None else roots
     seen = set() if seen is None else seen
     resolved = path.resolve()
     if resolved in seen:
@@ -236,27 +283,28 @@ def validate_file(path: Path, *, seen: set[Path] | None = None) -> None:
             option, value = parts[0], (parts[1].strip() if len(parts) > 1 else "")
             if option not in _OPTIONS_ALLOWED:
                 raise InputError(
-                    f"{where}: unsupported option {option!r} in a lock input",
+                    f"{where}: unsupported option {_shown(option)} in a lock input",
                     hint="allowed options: " + ", ".join(_OPTIONS_ALLOWED),
                 )
             if option in _OPTIONS_WITH_FILE:
                 if not value:
                     raise InputError(f"{where}: {option} needs a file name")
                 if "://" not in value:
-                    target = path.parent / value
+                    target = confined(path.parent / value, roots, where=where)
                     if not target.is_file():
                         raise InputError(
-                            f"{where}: {option} {value}: no such file ({target})",
+                            f"{where}: {option} {_shown(value)}: no such file ({target})",
                             hint="fix the reference or create the file",
                         )
-                    validate_file(target, seen=seen)
+                    validate_file(target, seen=seen, roots=roots)
             continue
         requirement = re.split(r"\s+--", line, maxsplit=1)[0]
         try:
             Requirement(requirement)
         except InvalidRequirement as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else "invalid"
             raise InputError(
-                f"{where}: invalid requirement {requirement!r}: {exc}",
+                f"{where}: invalid requirement {_shown(requirement)}: {reason[:SHOWN_LINE]}",
                 hint="fix the line (PEP 508: name[extras] specifier ; marker), then rerun",
             ) from None
 
@@ -274,6 +322,7 @@ def input_digest(
     index_url: str | None,
     find_links: Sequence[str] = (),
     no_index: bool = False,
+    include_dirs: Sequence[Path] = (),
 ) -> str:
     """SHA-256 over everything that decides the resolution (paths relative, no timestamps).
 
@@ -301,7 +350,8 @@ def input_digest(
         data = _read_bytes(path)
         name = os.path.relpath(resolved, inputs_dir.resolve())
         lines.append(f"file={name} sha256={hashlib.sha256(data).hexdigest()}")
-        todo.extend(p for p in referenced_files(path) if p.is_file())
+        roots = (inputs_dir, *include_dirs)
+        todo.extend(p for p in referenced_files(path, roots) if p.is_file())
     h.update("\n".join(lines).encode())
     return "sha256:" + h.hexdigest()
 
@@ -707,6 +757,8 @@ def lock(job: LockJob) -> LockResult:
     constraint_files: list[Path] = []
     if job.constraints:
         constraint_files = [job.inputs_dir / job.constraints]
+        where = "[tool.build_support.lock] constraints"
+        confined(constraint_files[0], (job.inputs_dir,), where=where)
         _read_bytes(constraint_files[0])
     prefix, version, make_argv = _backend_setup(job)
     digest = input_digest(
@@ -718,6 +770,7 @@ def lock(job: LockJob) -> LockResult:
         index_url=job.index_url,
         find_links=job.find_links,
         no_index=job.no_index,
+        include_dirs=job.include_dirs,
     )
     resolving = job.check or job.upgrade or bool(job.upgrade_packages)
     if not resolving and is_current(job.output, digest):
@@ -728,7 +781,7 @@ def lock(job: LockJob) -> LockResult:
         return LockResult(job.output, "skipped", _count_pins(job.output), time.monotonic() - start)
 
     for f in [*files, *constraint_files]:
-        validate_file(f)
+        validate_file(f, roots=job.include_roots)
     _check_index(job)
     body, sources = _resolve(job, prefix, make_argv, files)
     header = make_header(
@@ -864,6 +917,7 @@ def main(argv: list[str], cfg: Config, *, host_machine: str | None = None) -> in
         upgrade_packages=tuple(args.upgrade_package),
         retries=settings.retries,
         allowed_pythons=cfg.python_versions,
+        include_dirs=tuple(cfg.root / d for d in settings.include_dirs),
     )
     result = lock(job)
     summary = log.Summary(

@@ -7,7 +7,9 @@
   environment (``BUILD_SUPPORT_OWNER=<token>``), wherever it went (a new session with
   ``setsid``, re-parented to init), and kills it. A process that both leaves the session
   and drops the variable from its environment is not found; that is the documented limit.
-* :func:`docker_container` removes a named container (``docker rm -f``) on every path.
+* :func:`owned_container` removes a named container (``docker rm -f``) on every path
+  (success, failure, timeout, SIGTERM, Ctrl-C) and deletes the build's temporary folder
+  unless the block succeeded.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+
+from build_support import cmd
 
 #: The variable that marks a process (and all it starts) as owned by one run.
 OWNER_VAR = "BUILD_SUPPORT_OWNER"
@@ -128,3 +133,38 @@ def subreaper() -> Iterator[bool]:
     finally:
         if ok and libc is not None:
             libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (cleanup is not cut short)."""
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def remove_container(docker: str, name: str) -> None:
+    """``docker rm -f NAME``; a container that is already gone is fine."""
+    cmd.run([docker, "rm", "-f", name], capture=True, check=False, echo=False, timeout=120)
+
+
+@contextlib.contextmanager
+def owned_container(docker: str, name: str, work: Path | None = None) -> Iterator[None]:
+    """The container ``name`` started in this block never outlives it; nor does ``work``
+    when the block fails.
+
+    A timeout or a signal stops only the ``docker`` client, and the container would run
+    on (``--rm`` acts only when it exits): so it is removed here on every path.
+    """
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        with signals_deferred():
+            remove_container(docker, name)
+            if not ok and work is not None:
+                shutil.rmtree(work, ignore_errors=True)

@@ -49,6 +49,7 @@ from build_support import (
     log,
     manifests,
     platforms,
+    procs,
     provision,
     pythons,
     store,
@@ -585,32 +586,26 @@ def build_container(job: Job, settings: WheelSettings, commit: str, house: Path)
     ]
     for req in settings.tool_requirements:
         argv += ["--tools", req]
-    finished = False
-    try:
+    # The container and (unless the build succeeds) ``work`` are removed on every path:
+    # failure, timeout, SIGTERM, Ctrl-C.
+    with procs.owned_container(docker, name, work):
         copy_stamped(job.project, src, commit)
         out.mkdir()
-        proc = cmd.run(
-            argv,
-            capture=True,
-            timeout=settings.container_timeout,
-            hint=f"the container build of {job.label} failed",
-        )
-        finished = True
-    except CommandFailedError as exc:
-        finished = True
-        if _is_policy_refusal(exc.output):
-            _repair_failed(job.label, job.target.platform, exc)
-        raise
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    finally:
-        if not finished:
-            cmd.run([docker, "rm", "-f", name], capture=True, check=False, echo=False)
-    result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
-    if not result_lines:
-        raise VerificationError(f"the container build of {job.label} reported no result")
-    report = json.loads(result_lines[-1][len(RESULT_PREFIX) :])
+        try:
+            proc = cmd.run(
+                argv,
+                capture=True,
+                timeout=settings.container_timeout,
+                hint=f"the container build of {job.label} failed",
+            )
+        except CommandFailedError as exc:
+            if _is_policy_refusal(exc.output):
+                _repair_failed(job.label, job.target.platform, exc)
+            raise
+        result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+        if not result_lines:
+            raise VerificationError(f"the container build of {job.label} reported no result")
+        report = json.loads(result_lines[-1][len(RESULT_PREFIX) :])
     log.info(f"{job.label}: import check in {image}: {json.dumps(report['import'])}")
     wheel = out / str(report["wheel"])
     return Built(

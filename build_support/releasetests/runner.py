@@ -903,7 +903,7 @@ class Runner:
         argv += [tenv.image, "sh", "-c", test.run.script]
 
         def remove() -> None:
-            cmd.run([docker, "rm", "-f", name], capture=True, check=False, echo=False, timeout=60)
+            procs.remove_container(docker, name)
 
         return argv, remove
 

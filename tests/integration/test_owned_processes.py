@@ -1,0 +1,293 @@
+"""Processes, containers and temporary folders the harness starts never outlive it.
+
+Real docker (a ``FROM scratch`` image holding one static C program, built here), real
+signals, and the real lock stage with a resolver that hangs on a silent loopback index.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from build_support import platforms, provision, wheels
+from build_support.errors import CommandFailedError
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "build-support-test/sleeper:1"
+SHA = "d" * 40
+
+SLEEPER_C = r"""
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    /* argv[0] "/fail": exit 3; anything else: sleep until killed. */
+    if (strstr(argv[0], "fail")) return 3;
+    for (;;) pause();
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def sleeper_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny image with ``/sleep`` (never exits) and ``/fail`` (exits 3), built offline."""
+    docker = provision.docker_client()
+    ctx = tmp_path_factory.mktemp("sleeper")
+    (ctx / "sleeper.c").write_text(SLEEPER_C)
+    subprocess.run(
+        ["gcc", "-static", "-O2", "-o", str(ctx / "sleep"), str(ctx / "sleeper.c")], check=True
+    )
+    os.link(ctx / "sleep", ctx / "fail")
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY sleep fail /\n")
+    subprocess.run([docker, "build", "-q", "-t", IMAGE, str(ctx)], check=True, capture_output=True)
+    return IMAGE
+
+
+def _job(tmp_path: Path, image: str, interpreter: str) -> wheels.Job:
+    project = tmp_path / "proj"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "_version.py").write_text('commit = "{{COMMIT_SHA}}"\n')
+    (project / "pyproject.toml").write_text("[project]\nname = 'pkg'\nversion = '1'\n")
+    arch = platforms.canonical_arch(platforms.current_host().machine)
+    return wheels.Job(
+        project=wheels.Project(
+            rel="proj",
+            path=project,
+            files=("pkg/_version.py", "pyproject.toml"),
+            hashes={},
+            requires=(),
+            smoke="",
+        ),
+        target=wheels.Target(
+            platform=f"manylinux2014_{arch}", arch=arch, mode="container", image=image
+        ),
+        python="3.12",
+        full_version="3.12.0",
+        interpreter=interpreter,
+        digest="x",
+    )
+
+
+def _containers_mounting(path: Path) -> list[str]:
+    """Names of containers (any state) with a bind mount from under ``path``."""
+    docker = provision.docker_client()
+    ids = subprocess.run(
+        [docker, "ps", "-aq", "--filter", "name=bs-wheel-"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    found = []
+    for cid in ids:
+        out = subprocess.run(
+            [docker, "inspect", "-f", "{{.Name}} {{range .Mounts}}{{.Source}} {{end}}", cid],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+        if str(path) in out:
+            found.append(out.split()[0])
+    return found
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """TMPDIR for this test alone, so that leftovers can be counted."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return tmp
+
+
+def test_a_build_container_is_removed_when_its_timeout_fires(
+    sleeper_image: str, tmp_path: Path, private_tmp: Path
+) -> None:
+    job = _job(tmp_path, sleeper_image, "/sleep")
+    settings = wheels.WheelSettings(container_timeout=3.0)
+    start = time.monotonic()
+    with pytest.raises(CommandFailedError, match="timed out"):
+        wheels.build_container(job, settings, SHA, tmp_path)
+    assert time.monotonic() - start < 60
+    assert _containers_mounting(private_tmp) == []
+    assert list(private_tmp.iterdir()) == []  # the build's temporary folder is gone
+
+
+def test_a_failed_build_container_leaves_nothing(
+    sleeper_image: str, tmp_path: Path, private_tmp: Path
+) -> None:
+    job = _job(tmp_path, sleeper_image, "/fail")
+    with pytest.raises(CommandFailedError) as info:
+        wheels.build_container(job, wheels.WheelSettings(), SHA, tmp_path)
+    assert info.value.returncode == 3
+    assert _containers_mounting(private_tmp) == []
+    assert list(private_tmp.iterdir()) == []
+
+
+DRIVER = """\
+import sys
+from pathlib import Path
+from build_support import procs, wheels
+from tests.integration.test_owned_processes import _job, SHA
+tmp = Path(sys.argv[1])
+with procs.sigterm_raises():
+    try:
+        wheels.build_container(_job(tmp, sys.argv[2], "/sleep"), wheels.WheelSettings(), SHA, tmp)
+    except procs.Terminated:
+        sys.exit(143)
+    except KeyboardInterrupt:
+        sys.exit(130)
+"""
+
+
+def _wait(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_or_ctrl_c_during_a_container_build_removes_it(
+    sleeper_image: str, tmp_path: Path, signum: int, code: int
+) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(tmp_path), sleeper_image],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert _wait(lambda: bool(_containers_mounting(tmp)), 60), "the container never started"
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, out
+    assert _containers_mounting(tmp) == []
+    assert list(tmp.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- lock stage
+
+
+@pytest.fixture
+def silent_index() -> Iterator[str]:
+    """A loopback "index" that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/simple"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def _descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        kids = {c for c, pp in parents.items() if pp == p}
+        todo.extend(kids - found)
+        found |= kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_sigterm_to_the_lock_stage_leaves_no_resolver_and_no_temp_folder(
+    tmp_path: Path, silent_index: str
+) -> None:
+    project = tmp_path / "project"
+    (project / "requirements").mkdir(parents=True)
+    (project / "requirements" / "base.in").write_text("somepackage\n")
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(f"""\
+        [tool.build_support]
+        python_versions = ["{py}"]
+        [tool.build_support.lock]
+        backend = "uv"
+        constraints = ""
+        """)
+    )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "build_support", "lock", "--python", py,
+         "--index-url", silent_index],
+        cwd=project,
+        env={**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert _wait(
+            lambda: (
+                any(p.name.startswith("lock-") for p in tmp.iterdir())
+                and len(_descendants(proc.pid)) > 0
+            ),
+            120,
+        ), "the resolver never started"
+        time.sleep(0.5)
+        resolver = _descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    try:
+        assert proc.returncode == 143, out
+        assert "terminated" in out
+        assert _wait(lambda: not any(_alive(p) for p in resolver), 5), "resolver orphaned"
+        assert not [p.name for p in tmp.iterdir() if p.name.startswith("lock-")]
+    finally:
+        for pid in resolver:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
