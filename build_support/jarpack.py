@@ -207,6 +207,22 @@ def _fixed_info(name: str, compress: int) -> zipfile.ZipInfo:
     return info
 
 
+def check_member(name: str, jar: str) -> None:
+    """Refuse an entry name that is absolute or climbs out (``..``): never copied."""
+    parts = name.replace("\\", "/").split("/")
+    if (
+        name.startswith(("/", "\\"))
+        or (len(name) > 1 and name[1] == ":")
+        or ".." in parts
+        or "\0" in name
+    ):
+        raise InputError(
+            f"{jar} has an unsafe entry {name[:200]!r}: an absolute path or one with '..' "
+            "could write outside wherever the JAR is unpacked",
+            hint="rebuild the JAR from the Maven build; a JAR from elsewhere is not trusted",
+        )
+
+
 def _open_jar(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
@@ -226,6 +242,8 @@ def plan(
     foreign: list[str] = []
     for os_name, zf in jars.items():
         infos = {i.filename: i for i in zf.infolist()}
+        for name in infos:
+            check_member(name, str(zf.filename))
         own, shared, other = select_entries(infos, os_name)
         foreign += [f"{os_name} JAR: {n}" for n in other]
         for name in own:
