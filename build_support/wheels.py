@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import ClassVar, Literal, NoReturn
 
 from build_support import (
     cmd,
@@ -147,11 +147,26 @@ class WheelSettings:
 
 
 @dataclass(frozen=True)
-class Target:
+class NativeTarget:
+    """A platform this host builds itself (with the host's interpreters)."""
+
     platform: str
     arch: platforms.Arch
-    mode: Mode
-    image: str | None = None
+    mode: ClassVar[Mode] = "native"
+    image: ClassVar[None] = None
+
+
+@dataclass(frozen=True)
+class ContainerTarget:
+    """A platform built in a container of ``image`` (under QEMU for a foreign arch)."""
+
+    platform: str
+    arch: platforms.Arch
+    image: str
+    mode: ClassVar[Mode] = "container"
+
+
+Target = NativeTarget | ContainerTarget
 
 
 def build_mode(
@@ -540,10 +555,11 @@ def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None)
     )
 
 
-def build_container(job: Job, settings: WheelSettings, commit: str, house: Path) -> Built:
+def build_container(
+    job: Job, target: ContainerTarget, settings: WheelSettings, commit: str, house: Path
+) -> Built:
     start = time.monotonic()
-    image = job.target.image
-    assert image is not None  # noqa: S101 - planned as a container job
+    image = target.image
     docker = provision.docker_client()
     name = f"bs-wheel-{uuid.uuid4().hex[:12]}"
     work = Path(tempfile.mkdtemp(prefix="bs-wheel-"))
@@ -557,7 +573,7 @@ def build_container(job: Job, settings: WheelSettings, commit: str, house: Path)
         "--network",
         "none",
         "--platform",
-        platforms.DOCKER_PLATFORMS[job.target.arch],
+        platforms.DOCKER_PLATFORMS[target.arch],
         "-v",
         f"{src}:/bs/src",
         "-v",
@@ -722,18 +738,75 @@ def plan_targets(
     *,
     force_container: bool,
 ) -> list[Target]:
-    targets = []
+    targets: list[Target] = []
     for plat in dict.fromkeys(requested):
         _os, arch = platforms.parse_platform_tag(plat)
         image = overrides.get(plat) or settings.images.get(plat) or DEFAULT_IMAGES.get(plat)
         mode = build_mode(plat, host, image=image, native=settings.native and not force_container)
-        targets.append(Target(plat, arch, mode, image if mode == "container" else None))
+        # build_mode says "container" only when there is an image
+        target: Target = (
+            ContainerTarget(plat, arch, image)
+            if mode == "container" and image
+            else NativeTarget(plat, arch)
+        )
+        targets.append(target)
     return targets
 
 
-def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
-    args = _parser().parse_args(argv)
-    settings = cfg.section("wheel", WheelSettings)
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided before any build starts (so bad input fails fast)."""
+
+    ctx: commits.BuildContext
+    jobs: tuple[Job, ...]
+    #: The wheelhouse each container target installs its build tools from.
+    houses: Mapping[tuple[str, str], Path]
+    uv: str | None
+
+
+def _interpreters(
+    target: Target,
+    versions: Sequence[str],
+    *,
+    explicit: bool,
+    cfg: Config,
+    settings: WheelSettings,
+    host: platforms.Host,
+) -> tuple[Target, dict[str, tuple[str, str]]]:
+    """The target (its image made local) and ``{X.Y: (full version, interpreter path)}``."""
+    if isinstance(target, NativeTarget):
+        found = pythons.require(versions, extra=cfg.python_search_paths)
+        return target, {v: (i.full_version, str(i.path)) for v, i in found.items()}
+    from build_support import rootfs
+
+    provision.ensure_docker()
+    if platforms.canonical_arch(host.machine) != target.arch:
+        rootfs.ensure_binfmt(target.arch)
+    mirror = cfg.section("rootfs", rootfs.RootfsSettings).mirror
+    image = resolve_image(target.image, target.arch, settings, debian_mirror=mirror)
+    target = ContainerTarget(target.platform, target.arch, image)
+    in_image = probe_image(image, target.arch)
+    missing = [v for v in versions if v not in in_image]
+    have = ", ".join(sorted(in_image)) or "none"
+    if missing and explicit:
+        raise InterpreterNotFoundError(
+            f"the build image {image} for {target.platform} has no Python "
+            f"{', '.join(missing)} (it has: {have})",
+            hint="use a manylinux image (quay.io/pypa/manylinux2014_*), which has "
+            "every CPython, or ask for --python " + (sorted(in_image) or ["X.Y"])[0],
+        )
+    for v in missing:
+        log.warn(f"{target.platform}: image {image} has no Python {v} (has: {have}); skipping it")
+    available = {v: in_image[v] for v in versions if v in in_image}
+    if not available:
+        raise InterpreterNotFoundError(
+            f"the build image {image} has none of Python {', '.join(versions)}"
+        )
+    return target, available
+
+
+def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan:
+    """Targets, interpreters, images, projects and input digests: every job to run."""
     host = platforms.current_host()
     requested = args.platforms or [platforms.host_wheel_platform(host)]
     targets = plan_targets(
@@ -745,56 +818,22 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                 f"unsupported Python {v!r}", hint="one of " + ", ".join(SUPPORTED_PYTHONS)
             )
     versions = list(dict.fromkeys(args.python or cfg.python_versions))
-    explicit = bool(args.python)
-
     ctx = commits.context(cfg.root)
     projects = load_projects(cfg, settings)
     if args.release:
         _release_gate(cfg, ctx, projects)
-    commit = ctx.sha
     uv = find_uv() if settings.installer != "pip" else None
     if settings.installer == "uv" and uv is None:
         raise UsageError(
             "[tool.build_support.wheel] installer = 'uv' but uv is not installed",
             hint="pip install uv, or set installer = 'auto'",
         )
-
-    # Resolve every interpreter and image before any work, so bad input fails fast.
     jobs: list[Job] = []
     houses: dict[tuple[str, str], Path] = {}
-    for target in targets:
-        if target.mode == "native":
-            found = pythons.require(versions, extra=cfg.python_search_paths)
-            available = {v: (i.full_version, str(i.path)) for v, i in found.items()}
-        else:
-            from build_support import rootfs
-
-            provision.ensure_docker()
-            if platforms.canonical_arch(host.machine) != target.arch:
-                rootfs.ensure_binfmt(target.arch)
-            assert target.image is not None  # noqa: S101
-            mirror = cfg.section("rootfs", rootfs.RootfsSettings).mirror
-            image = resolve_image(target.image, target.arch, settings, debian_mirror=mirror)
-            target = Target(target.platform, target.arch, target.mode, image)  # noqa: PLW2901
-            in_image = probe_image(image, target.arch)
-            missing = [v for v in versions if v not in in_image]
-            have = ", ".join(sorted(in_image)) or "none"
-            if missing and explicit:
-                raise InterpreterNotFoundError(
-                    f"the build image {image} for {target.platform} has no Python "
-                    f"{', '.join(missing)} (it has: {have})",
-                    hint="use a manylinux image (quay.io/pypa/manylinux2014_*), which has "
-                    "every CPython, or ask for --python " + (sorted(in_image) or ["X.Y"])[0],
-                )
-            for v in missing:
-                log.warn(
-                    f"{target.platform}: image {image} has no Python {v} (has: {have}); skipping it"
-                )
-            available = {v: in_image[v] for v in versions if v in in_image}
-            if not available:
-                raise InterpreterNotFoundError(
-                    f"the build image {image} has none of Python {', '.join(versions)}"
-                )
+    for planned in targets:
+        target, available = _interpreters(
+            planned, versions, explicit=bool(args.python), cfg=cfg, settings=settings, host=host
+        )
         for v, (full, path) in available.items():
             for project in projects:
                 facts = {
@@ -804,90 +843,100 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                     "image": target.image or "",
                     "build_requires": sorted(project.requires),
                     "tools": sorted(settings.tool_requirements),
-                    "commit": commit,
+                    "commit": ctx.sha,
                     "project": project.rel,
                     "smoke": project.smoke,
                 }
                 digest = wheelfile.input_digest(project.hashes, facts)
                 jobs.append(Job(project, target, v, full, path, digest))
-            if target.mode == "container":
+            if isinstance(target, ContainerTarget):
                 reqs = [*settings.tool_requirements, *(r for p in projects for r in p.requires)]
                 houses[(target.platform, v)] = build_wheelhouse(target.platform, v, reqs)
+    return Plan(ctx=ctx, jobs=tuple(jobs), houses=houses, uv=uv)
 
-    s = store.open_store(cfg)
-    keys = store.keys
-    dist = cfg.path("dist")
+
+def _build_one(job: Job, p: Plan, settings: WheelSettings) -> Built:
+    if isinstance(job.target, NativeTarget):
+        return build_native(job, settings, p.ctx.sha, p.uv)
+    house = p.houses[(job.target.platform, job.python)]
+    return build_container(job, job.target, settings, p.ctx.sha, house)
+
+
+def build(
+    p: Plan, settings: WheelSettings, s: store.Store, scratch: Path, *, force: bool, workers: int
+) -> list[Built]:
+    """Reuse what the cache has (unless ``force``), build the rest in parallel, verify each."""
     results: list[Built] = []
-    scratch = Path(tempfile.mkdtemp(prefix="bs-wheel-cache-"))
+    todo: list[Job] = []
+    for job in p.jobs:
+        (scratch / job.digest[:16]).mkdir(parents=True, exist_ok=True)
+        hit = None if force else _cache_lookup(s, job, p.ctx.sha, scratch / job.digest[:16])
+        if hit is None:
+            todo.append(job)
+        else:
+            log.info(
+                f"{job.label}: unchanged inputs (digest {job.digest[:12]}), "
+                f"reusing stored {hit.wheel.name}"
+            )
+            results.append(hit)
+    if todo:
+        log.step(f"building {len(todo)} wheel(s), {workers} at a time")
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:
-        todo: list[Job] = []
-        for job in jobs:
-            (scratch / job.digest[:16]).mkdir(parents=True, exist_ok=True)
-            hit = None if args.force else _cache_lookup(s, job, commit, scratch / job.digest[:16])
-            if hit is None:
-                todo.append(job)
-            else:
-                log.info(
-                    f"{job.label}: unchanged inputs (digest {job.digest[:12]}), "
-                    f"reusing stored {hit.wheel.name}"
+        futures = [pool.submit(_build_one, job, p, settings) for job in todo]
+        for fut in concurrent.futures.as_completed(futures):
+            built = fut.result()
+            verify_built(built, p.ctx.sha)
+            results.append(built)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+def store_results(
+    results: Sequence[Built],
+    *,
+    ctx: commits.BuildContext,
+    cfg: Config,
+    settings: WheelSettings,
+    s: store.Store,
+    scratch: Path,
+) -> None:
+    """Each wheel to ``dist/`` and the store; a cache record for each new build; ``latest/``."""
+    keys = store.keys
+    promote = settings.promote_latest and ctx.branch == cfg.default_branch and ctx.pr_number is None
+    with log.group("store and dist"):
+        for built in results:
+            final = _place(built, cfg.path("dist"))
+            key = keys.wheel_key(ctx.branch, ctx.sha, final.name)
+            info = s.put(key, final)
+            built.sha256, built.size, built.store_key = info.sha256, info.size, key
+            if not built.cached:
+                record = scratch / built.job.digest[:16] / "record.json"
+                manifests.write(
+                    record,
+                    manifests.WheelCacheRecord(
+                        wheel=final.name,
+                        key=key,
+                        sha256=info.sha256,
+                        size=info.size,
+                        python=built.job.full_version,
+                        platform=built.job.target.platform,
+                        commit=ctx.sha,
+                        project=built.job.project.rel,
+                        import_commit=built.reported_commit,
+                        digest=built.job.digest,
+                    ),
                 )
-                results.append(hit)
-        workers = max(1, args.jobs or settings.jobs or os.cpu_count() or 1)
-        if todo:
-            log.step(f"building {len(todo)} wheel(s), {workers} at a time")
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
-        try:
-            futures = {}
-            for job in todo:
-                if job.target.mode == "native":
-                    fut = pool.submit(build_native, job, settings, commit, uv)
-                else:
-                    house = houses[(job.target.platform, job.python)]
-                    fut = pool.submit(build_container, job, settings, commit, house)
-                futures[fut] = job
-            for fut in concurrent.futures.as_completed(futures):
-                built = fut.result()
-                job = futures[fut]
-                verify_built(built, commit)
-                results.append(built)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+                s.put(manifests.wheel_cache_key(built.job.digest), record)
+            if promote:
+                s.copy(key, keys.latest_key(final.name))
 
-        with log.group("store and dist"):
-            for built in results:
-                final = _place(built, dist)
-                key = keys.wheel_key(ctx.branch, commit, final.name)
-                info = s.put(key, final)
-                built.sha256, built.size, built.store_key = info.sha256, info.size, key
-                if not built.cached:
-                    record = scratch / built.job.digest[:16] / "record.json"
-                    manifests.write(
-                        record,
-                        manifests.WheelCacheRecord(
-                            wheel=final.name,
-                            key=key,
-                            sha256=info.sha256,
-                            size=info.size,
-                            python=built.job.full_version,
-                            platform=built.job.target.platform,
-                            commit=commit,
-                            project=built.job.project.rel,
-                            import_commit=built.reported_commit,
-                            digest=built.job.digest,
-                        ),
-                    )
-                    s.put(manifests.wheel_cache_key(built.job.digest), record)
-                if (
-                    settings.promote_latest
-                    and ctx.branch == cfg.default_branch
-                    and ctx.pr_number is None
-                ):
-                    s.copy(key, keys.latest_key(final.name))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
+def report(results: Sequence[Built], *, ctx: commits.BuildContext, cfg: Config) -> None:
+    """The closing summary and ``dist/wheels.json``."""
     summary = log.Summary("wheel", headers=("wheel", "size", "sha256", "build time", "source"))
     rows: list[manifests.WheelRow] = []
     for built in sorted(results, key=lambda b: b.wheel.name):
@@ -915,12 +964,30 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                 digest=built.job.digest,
             )
         )
-        if built.cleanup is not None:
-            shutil.rmtree(built.cleanup, ignore_errors=True)
-    summary.note(f"commit {commit} on {ctx.branch}; store {cfg.store_url()}")
+    summary.note(f"commit {ctx.sha} on {ctx.branch}; store {cfg.store_url()}")
     summary.emit()
     manifests.write(
-        manifests.wheels_path(dist),
-        manifests.WheelsManifest(commit=commit, branch=ctx.branch, wheels=tuple(rows)),
+        manifests.wheels_path(cfg.path("dist")),
+        manifests.WheelsManifest(commit=ctx.sha, branch=ctx.branch, wheels=tuple(rows)),
     )
+
+
+def main(argv: list[str], cfg: Config) -> int:
+    """plan → build → store → report."""
+    args = _parser().parse_args(argv)
+    settings = cfg.section("wheel", WheelSettings)
+    p = plan(args, cfg, settings)
+    s = store.open_store(cfg)
+    workers = max(1, args.jobs or settings.jobs or os.cpu_count() or 1)
+    scratch = Path(tempfile.mkdtemp(prefix="bs-wheel-cache-"))
+    results: list[Built] = []
+    try:
+        results = build(p, settings, s, scratch, force=args.force, workers=workers)
+        store_results(results, ctx=p.ctx, cfg=cfg, settings=settings, s=s, scratch=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for built in results:
+            if built.cleanup is not None:
+                shutil.rmtree(built.cleanup, ignore_errors=True)
+    report(results, ctx=p.ctx, cfg=cfg)
     return 0

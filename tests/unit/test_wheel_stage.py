@@ -199,3 +199,21 @@ def test_project_without_placeholder_cannot_be_stamped(git_repo: Path, tmp_path:
     (project,) = wheels.load_projects(cfg, cfg.section("wheel", wheels.WheelSettings))
     with pytest.raises(VerificationError, match="placeholder"):
         wheels.copy_stamped(project, tmp_path / "copy", "d" * 40)
+
+
+def test_targets_are_typed_native_or_container() -> None:
+    native, container = wheels.plan_targets(
+        ["manylinux2014_x86_64", "manylinux2014_aarch64"],
+        wheels.WheelSettings(),
+        {},
+        LINUX_X86,
+        force_container=False,
+    )
+    assert isinstance(native, wheels.NativeTarget)
+    assert isinstance(container, wheels.ContainerTarget)
+    assert container.image == "quay.io/pypa/manylinux2014_aarch64"
+    (forced,) = wheels.plan_targets(
+        ["manylinux2014_x86_64"], wheels.WheelSettings(), {}, LINUX_X86, force_container=True
+    )
+    assert isinstance(forced, wheels.ContainerTarget)
+    assert (forced.mode, forced.image) == ("container", "quay.io/pypa/manylinux2014_x86_64")
