@@ -52,6 +52,9 @@ class ResultStatus(str, enum.Enum):
     ERROR = "error"
     TIMEOUT = "timeout"
 
+    def __str__(self) -> str:  # the value in f-strings and reports, on every Python
+        return str(self.value)
+
 
 #: The exit status CI retries (Buildkite ``retry.automatic: exit_status: 79``).
 CI_RETRY_EXIT = 79
@@ -65,25 +68,43 @@ _PASSTHROUGH = frozenset(
 )
 
 
-def code_class(code: int) -> str:  # noqa: PLR0911 - a lookup table
+@dataclass(frozen=True)
+class CodeRange:
+    """One row of :data:`CODE_TABLE`: codes ``low..high`` (inclusive)."""
+
+    low: int
+    high: int
+    klass: str
+    status: ResultStatus
+
+
+#: What every code means: its class (for people) and its result status (Ray's
+#: ``handle_exception``). The first row that holds a code wins; codes in no row are
+#: ``unknown``. The one table both :func:`code_class` and :func:`status_for` read.
+CODE_TABLE: tuple[CodeRange, ...] = (
+    CodeRange(0, 0, "success", ResultStatus.SUCCESS),
+    CodeRange(1, 9, "runtime error", ResultStatus.RUNTIME_ERROR),
+    CodeRange(10, 19, "infra error", ResultStatus.INFRA_ERROR),
+    CodeRange(30, 39, "infra timeout", ResultStatus.INFRA_TIMEOUT),
+    CodeRange(ExitCode.COMMAND_ALERT, ExitCode.COMMAND_ALERT, "alert", ResultStatus.ERROR),
+    CodeRange(
+        ExitCode.COMMAND_TIMEOUT, ExitCode.COMMAND_TIMEOUT, "command timeout", ResultStatus.TIMEOUT
+    ),
+    CodeRange(ExitCode.PREPARE_ERROR, ExitCode.PREPARE_ERROR, "prepare error", ResultStatus.ERROR),
+    CodeRange(40, 49, "command error", ResultStatus.ERROR),
+    # Anything higher (a signal's 128+N, CI's 79) failed without a class of its own.
+    CodeRange(50, 1 << 31, "unknown", ResultStatus.ERROR),
+)
+
+
+def _row(code: int) -> CodeRange | None:
+    return next((r for r in CODE_TABLE if r.low <= code <= r.high), None)
+
+
+def code_class(code: int) -> str:
     """A short human name for the class of ``code``."""
-    if code == 0:
-        return "success"
-    if 1 <= code <= 9:
-        return "runtime error"
-    if 10 <= code <= 19:
-        return "infra error"
-    if 30 <= code <= 39:
-        return "infra timeout"
-    if code == ExitCode.COMMAND_ALERT:
-        return "alert"
-    if code == ExitCode.COMMAND_TIMEOUT:
-        return "command timeout"
-    if code == ExitCode.PREPARE_ERROR:
-        return "prepare error"
-    if 40 <= code <= 49:
-        return "command error"
-    return "unknown"
+    row = _row(code)
+    return row.klass if row else "unknown"
 
 
 def code_name(code: int) -> str:
@@ -94,21 +115,10 @@ def code_name(code: int) -> str:
         return f"EXIT_{code}"
 
 
-def status_for(code: int) -> ResultStatus:  # noqa: PLR0911 - a lookup table
+def status_for(code: int) -> ResultStatus:
     """The result status of a final exit code (Ray's ``handle_exception`` mapping)."""
-    if code == 0:
-        return ResultStatus.SUCCESS
-    if 1 <= code <= 9:
-        return ResultStatus.RUNTIME_ERROR
-    if 10 <= code <= 19:
-        return ResultStatus.INFRA_ERROR
-    if 30 <= code <= 39:
-        return ResultStatus.INFRA_TIMEOUT
-    if code == ExitCode.COMMAND_TIMEOUT:
-        return ResultStatus.TIMEOUT
-    if code >= 40:
-        return ResultStatus.ERROR
-    return ResultStatus.UNKNOWN
+    row = _row(code)
+    return row.status if row else ResultStatus.UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,13 @@ from build_support.errors import (
     StoreTimeoutError,
     VerificationError,
 )
-from build_support.releasetests.exitcodes import ExitCode, classify, code_class, command_code
+from build_support.releasetests.exitcodes import (
+    ExitCode,
+    ResultStatus,
+    classify,
+    code_class,
+    command_code,
+)
 from build_support.releasetests.loader import ReleaseTest
 from build_support.releasetests.retry import RetryPolicy, run_with_retries
 
@@ -566,7 +572,7 @@ def _main_thread() -> bool:
 class AttemptResult:
     attempt: int
     exit_code: int
-    status: str
+    status: ResultStatus
     retryable: bool
     duration: float
     prepare_duration: float = 0.0
@@ -584,7 +590,7 @@ class AttemptResult:
             exit_code=self.exit_code,
             exit_name=_name(self.exit_code),
             exit_class=code_class(self.exit_code),
-            status=self.status,
+            status=self.status.value,
             retryable=self.retryable,
             duration_seconds=round(self.duration, 3),
             prepare_seconds=round(self.prepare_duration, 3),
@@ -628,7 +634,7 @@ class ReleaseTestResult:
         return self.final.exit_code
 
     @property
-    def status(self) -> str:
+    def status(self) -> ResultStatus:
         return self.final.status
 
     @property
@@ -652,7 +658,7 @@ class ReleaseTestResult:
             exit_code=self.exit_code,
             exit_name=_name(self.exit_code),
             exit_class=code_class(self.exit_code),
-            status=self.status,
+            status=self.status.value,
             flaky=self.flaky,
             duration_seconds=round(self.duration, 3),
             attempts=tuple(a.record() for a in self.attempts),
@@ -866,7 +872,7 @@ class Runner:
         return AttemptResult(
             attempt=n,
             exit_code=code,
-            status=cls.status.value,
+            status=cls.status,
             retryable=cls.retryable,
             duration=outcome.duration,
             prepare_duration=prepare_seconds if outcome.duration != prepare_seconds else 0.0,
@@ -998,7 +1004,7 @@ class Runner:
         failed = AttemptResult(
             attempt=1,
             exit_code=int(code),
-            status=cls.status.value,
+            status=cls.status,
             retryable=cls.retryable,
             duration=0.0,
             started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -26,6 +26,7 @@ import pytest
 from build_support import images, provision, rootfs, store
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests import loader, reports
+from build_support.releasetests.exitcodes import ResultStatus
 from build_support.releasetests.retry import RetryPolicy
 from build_support.releasetests.runner import (
     LocalWheels,
@@ -452,7 +453,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
                 AttemptResult(
                     attempt=n,
                     exit_code=code,
-                    status=status,
+                    status=ResultStatus(status),
                     retryable=code == 32,
                     duration=0.5 + i + n,
                     directory=str(tmp_path),

@@ -12,6 +12,7 @@ import pytest
 from build_support import cmd, log, redact
 from build_support.errors import CommandFailedError
 from build_support.releasetests import reports
+from build_support.releasetests.exitcodes import ResultStatus
 from build_support.releasetests.runner import (
     AttemptResult,
     ReleaseTestResult,
@@ -169,7 +170,7 @@ def _result(message: str) -> ReleaseTestResult:
         AttemptResult(
             attempt=1,
             exit_code=1,
-            status="runtime_error",
+            status=ResultStatus.RUNTIME_ERROR,
             retryable=False,
             duration=1.0,
             message=message,

@@ -13,6 +13,7 @@ from build_support import lockfile, manifests, wheelfile
 from build_support.errors import UsageError, VerificationError
 from build_support.releasetests import loader, reports
 from build_support.releasetests.cli import select
+from build_support.releasetests.exitcodes import ResultStatus
 from build_support.releasetests.runner import (
     AttemptResult,
     ReleaseTestResult,
@@ -32,7 +33,7 @@ def _result(name: str, codes: list[tuple[int, str]]) -> ReleaseTestResult:
             AttemptResult(
                 attempt=i,
                 exit_code=code,
-                status=status,
+                status=ResultStatus(status),
                 retryable=code == 30,
                 duration=1.5 * i,
                 message=f"m{i}",
