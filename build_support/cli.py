@@ -66,7 +66,8 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
             cfg = config_mod.load()
             redact.configure(cfg.section("redact", redact.RedactSettings))
             main = resolve(stage)
-            provision.ensure_stage(stage, argv)  # every tool it needs, before any work
+            if not {"-h", "--help"} & set(argv):
+                provision.ensure_stage(stage, argv)  # every tool it needs, before any work
             with tools.stage_scope(stage):
                 code = main(list(argv), cfg)
     except BuildSupportError as exc:

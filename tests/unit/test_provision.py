@@ -226,6 +226,9 @@ def test_a_stage_checks_its_whole_list_before_any_work(
     if os.uname().machine in ("x86_64", "amd64"):
         assert "gcc-aarch64-linux-gnu" in err
     assert STARTED == []  # the stage itself never ran
+    assert cli.main(["jars", "--help"]) == 0  # help needs no tools
+    assert STARTED == ["--help"]
+    STARTED.clear()
     monkeypatch.setenv("PATH", os.defpath)
     monkeypatch.setitem(cli.STAGES, "store", "tests.unit.test_provision:_record_stage")
     assert cli.main(["store", "ls"]) == 0  # a stage that needs nothing just runs
