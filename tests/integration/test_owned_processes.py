@@ -52,12 +52,16 @@ def sleeper_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     return IMAGE
 
 
-def _job(tmp_path: Path, image: str, interpreter: str) -> wheels.Job:
+def _target(image: str) -> wheels.ContainerTarget:
+    arch = platforms.canonical_arch(platforms.current_host().machine)
+    return wheels.ContainerTarget(platform=f"manylinux2014_{arch}", arch=arch, image=image)
+
+
+def _job(tmp_path: Path, target: wheels.ContainerTarget, interpreter: str) -> wheels.Job:
     project = tmp_path / "proj"
     (project / "pkg").mkdir(parents=True)
     (project / "pkg" / "_version.py").write_text('commit = "{{COMMIT_SHA}}"\n')
     (project / "pyproject.toml").write_text("[project]\nname = 'pkg'\nversion = '1'\n")
-    arch = platforms.canonical_arch(platforms.current_host().machine)
     return wheels.Job(
         project=wheels.Project(
             rel="proj",
@@ -67,9 +71,7 @@ def _job(tmp_path: Path, image: str, interpreter: str) -> wheels.Job:
             requires=(),
             smoke="",
         ),
-        target=wheels.Target(
-            platform=f"manylinux2014_{arch}", arch=arch, mode="container", image=image
-        ),
+        target=target,
         python="3.12",
         full_version="3.12.0",
         interpreter=interpreter,
@@ -110,11 +112,12 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_build_container_is_removed_when_its_timeout_fires(
     sleeper_image: str, tmp_path: Path, private_tmp: Path
 ) -> None:
-    job = _job(tmp_path, sleeper_image, "/sleep")
+    target = _target(sleeper_image)
+    job = _job(tmp_path, target, "/sleep")
     settings = wheels.WheelSettings(container_timeout=3.0)
     start = time.monotonic()
     with pytest.raises(CommandFailedError, match="timed out"):
-        wheels.build_container(job, settings, SHA, tmp_path)
+        wheels.build_container(job, target, settings, SHA, tmp_path)
     assert time.monotonic() - start < 60
     assert _containers_mounting(private_tmp) == []
     assert list(private_tmp.iterdir()) == []  # the build's temporary folder is gone
@@ -123,9 +126,10 @@ def test_a_build_container_is_removed_when_its_timeout_fires(
 def test_a_failed_build_container_leaves_nothing(
     sleeper_image: str, tmp_path: Path, private_tmp: Path
 ) -> None:
-    job = _job(tmp_path, sleeper_image, "/fail")
+    target = _target(sleeper_image)
+    job = _job(tmp_path, target, "/fail")
     with pytest.raises(CommandFailedError) as info:
-        wheels.build_container(job, wheels.WheelSettings(), SHA, tmp_path)
+        wheels.build_container(job, target, wheels.WheelSettings(), SHA, tmp_path)
     assert info.value.returncode == 3
     assert _containers_mounting(private_tmp) == []
     assert list(private_tmp.iterdir()) == []
