@@ -354,40 +354,25 @@ _REQUIRED_CLUSTER: tuple[str, ...] = tuple(schema.TEST["properties"]["cluster"][
 
 def _missing(test: Mapping[str, Any], *, name: str, nodes: Sequence[Any]) -> list[Problem]:
     """Required keys absent after merging (each piece was schema-checked already)."""
-    line = _node_line(nodes, [])
-    found = [
-        Problem(
-            line,
-            name,
-            "(test)",
-            f"{key!r} is a required property; required here: " + ", ".join(_REQUIRED),
-        )
-        for key in _REQUIRED
-        if key not in test
-    ]
-    run = test.get("run")
-    if isinstance(run, Mapping):
+    found: list[Problem] = []
+    for where, required in (
+        ("", _REQUIRED),
+        ("run", _REQUIRED_RUN),
+        ("cluster", _REQUIRED_CLUSTER),
+    ):
+        block = test.get(where) if where else test
+        if not isinstance(block, Mapping):
+            continue
+        line = _node_line(nodes, [where] if where else [])
         found.extend(
             Problem(
-                _node_line(nodes, ["run"]),
+                line,
                 name,
-                "run",
-                f"{key!r} is a required property; required here: " + ", ".join(_REQUIRED_RUN),
+                where or "(test)",
+                f"{key!r} is a required property; required here: " + ", ".join(required),
             )
-            for key in _REQUIRED_RUN
-            if key not in run
-        )
-    cluster = test.get("cluster")
-    if isinstance(cluster, Mapping):
-        found.extend(
-            Problem(
-                _node_line(nodes, ["cluster"]),
-                name,
-                "cluster",
-                f"{key!r} is a required property; required here: " + ", ".join(_REQUIRED_CLUSTER),
-            )
-            for key in _REQUIRED_CLUSTER
-            if key not in cluster
+            for key in required
+            if key not in block
         )
     return found
 
