@@ -426,9 +426,17 @@ def stage_key(stage: str, argv: Sequence[str] = ()) -> str:
     return stage
 
 
-def needs(stage: str, argv: Sequence[str] = (), *, machine: str | None = None) -> list[Tool]:
-    """The tools this invocation of ``stage`` needs on a host of ``machine`` (uname -m)."""
+def needs(
+    stage: str, argv: Sequence[str] = (), *, machine: str | None = None, system: str | None = None
+) -> list[Tool]:
+    """The tools this invocation of ``stage`` needs on a host of ``machine`` (uname -m).
+
+    Off Linux (``system``, uname -s) only executables are checked: the files are Debian
+    paths, and the stage's own checks explain a missing SDK there.
+    """
     machine = machine or os.uname().machine
+    if (system or os.uname().sysname) != "Linux":
+        return [t for t in needs(stage, argv, machine=machine, system="Linux") if t.names]
     names = list(STAGES[stage_key(stage, argv)])
     if stage == "wheel":
         plats = [a for a in _positionals(argv) if "_" in a]

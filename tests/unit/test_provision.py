@@ -59,6 +59,13 @@ def test_jars_linux_needs_the_cross_compiler_and_its_headers_on_x86_64() -> None
     assert "aarch64-linux-gnu-gcc" not in arm
 
 
+def test_off_linux_only_executables_are_checked() -> None:
+    mac = {t.name for t in tools.needs("jars", ["darwin"], machine="arm64", system="Darwin")}
+    assert mac == {"git", "cc", "java", "javac", "mvn"}  # no Debian header paths
+    linux = {t.name for t in tools.needs("jars", ["darwin"], machine="arm64", system="Linux")}
+    assert "jni-headers" in linux
+
+
 def test_actions_and_options_narrow_or_widen_the_list() -> None:
     assert tools.needs("jars", ["check-poms"], machine="x86_64") == []
     assert [t.name for t in tools.needs("jars", ["multiplatform"])] == ["git", "java"]
