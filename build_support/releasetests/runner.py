@@ -98,6 +98,8 @@ class VenvInfo:
     commit: str
     #: Set when the script runs in a container of this image (``--in-image``).
     image: str | None = None
+    #: The image's own user (uid, gid): it owns the test's private scratch folder.
+    image_user: tuple[int, int] | None = None
 
     @property
     def python(self) -> Path:
@@ -341,12 +343,18 @@ class ImageProvider:
         if recorded is not None:
             check_commit(recorded, self.expected_commit, what=f"image {ref[:19]} (manifest)")
         provision.ensure_docker()
-        found = cmd.output(
+        probe = (
+            f"import os, {self.package}; print({self.package}.__commit__); "
+            "print(os.getuid(), os.getgid())"
+        )
+        lines = cmd.output(
             [provision.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
-             f"import {self.package}; print({self.package}.__commit__)"],
+             probe],
             hint=f"the image {ref} cannot import {self.package}; rebuild it: nox -s images",
-        )  # fmt: skip
+        ).splitlines()  # fmt: skip
+        found = lines[0] if lines else ""
         check_commit(found, self.expected_commit, what=f"{self.package} in image {ref[:19]}")
+        uid, gid = (int(x) for x in lines[1].split())
         info = VenvInfo(
             python_version=python_version,
             bin_dir=Path("/nonexistent"),
@@ -354,6 +362,7 @@ class ImageProvider:
             wheel_sha256="",
             commit=found,
             image=ref,
+            image_user=(uid, gid),
         )
         self._ready[python_version] = info
         return info
@@ -894,11 +903,16 @@ class Runner:
 
         docker = provision.docker_client()
         name = f"release-test-{_safe(test.name)}-{n}-{os.getpid()}-{os.urandom(3).hex()}"
-        # The container runs as this user, so the scratch folder stays private (0700).
+        # The scratch folder stays private (0700): as root, it is handed to the image's
+        # own (non-root) user; otherwise the container runs as this user.
+        user: list[str] = []
+        if os.geteuid() == 0 and tenv.image_user is not None:
+            os.chown(scratch, *tenv.image_user)
+        else:
+            user = ["--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/results"]
         fixed = {"RELEASE_RESULTS_DIR": "/results", "RELEASE_TEST_TMPDIR": "/results",
-                 "EXPECTED_COMMIT": tenv.commit, "HOME": "/results"}  # fmt: skip
-        argv = [docker, "run", "--rm", "--init", "--name", name, "--network", "none",
-                "--user", f"{os.getuid()}:{os.getgid()}",
+                 "EXPECTED_COMMIT": tenv.commit}  # fmt: skip
+        argv = [docker, "run", "--rm", "--init", "--name", name, "--network", "none", *user,
                 "-v", f"{test.working_dir}:/release/work:ro", "-v", f"{scratch}:/results",
                 "-w", "/release/work"]  # fmt: skip
         for key, value in sorted(fixed.items()):

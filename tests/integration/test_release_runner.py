@@ -529,6 +529,8 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
                     import os, minray
                     assert minray.__commit__ == os.environ["EXPECTED_COMMIT"]
                     assert os.getuid() == 1000
+                    # the scratch folder is private to the image's user, never 0777
+                    assert os.stat(os.environ["RELEASE_RESULTS_DIR"]).st_mode & 0o777 == 0o700
                     open(os.environ["RELEASE_RESULTS_DIR"] + "/where.txt", "w").write("container")
                     """,
                 "spawn.py": SPAWN,
