@@ -15,9 +15,10 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from build_support import pythons, tools  # noqa: E402
+from build_support import pythons, redact, tools  # noqa: E402
 from build_support.config import load as load_config  # noqa: E402
 
+redact.filter_logger("nox")  # nox's own "nox > cmd" echo is redacted too
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True

@@ -24,6 +24,7 @@ error and log modules can use it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -222,3 +223,19 @@ class StreamRedactor:
     def close(self) -> bytes:
         rest, self._pending = self.redactor.data(self._pending), b""
         return rest
+
+
+class LogFilter(logging.Filter):
+    """Redacts every record of a :mod:`logging` logger (nox's ``nox > cmd`` echo)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = text(record.getMessage())
+        record.args = ()
+        return True
+
+
+def filter_logger(name: str) -> None:
+    """Send the records of logger ``name`` (and so its command echo) through here too."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, LogFilter) for f in logger.filters):
+        logger.addFilter(LogFilter())

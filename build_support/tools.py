@@ -309,6 +309,8 @@ STAGES: dict[str, tuple[str, ...]] = {
         "moto_server",
         "apt-get",
         "sh",
+        "gcc",  # test_owned_processes builds a static C program into a scratch image
+        "libc-headers",
     ),
 }
 

@@ -203,3 +203,23 @@ def test_tests_receive_only_the_allowlist_and_what_they_declare() -> None:
     assert got == {"PATH": "/bin", "HOME": "/h", "LC_ALL": "C"}
     declared = declared_env({"MY_API_TOKEN": "${MY_API_TOKEN}", "MODE": "fast-$UNSET"}, host)
     assert declared == {"MY_API_TOKEN": TOKEN, "MODE": "fast-"}
+
+
+def test_nox_command_echo_is_redacted(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, secrets: None
+) -> None:
+    """The noxfile sends nox's logger through the layer: ``nox > python -m … URL``."""
+    import nox.logger
+
+    monkeypatch.setattr(nox.logger.logger, "filters", [])
+    redact.filter_logger(nox.logger.logger.name)
+    with caplog.at_level("INFO", logger=nox.logger.logger.name):
+        nox.logger.logger.info(
+            "python -m build_support lock --index-url %s %s",
+            "https://ci:p4ss-in-url@example.com/simple",
+            TOKEN,
+        )
+    shown = caplog.text
+    assert "--index-url https://***@example.com/simple ***" in shown
+    assert URL_PASS not in shown
+    assert TOKEN not in shown
