@@ -199,7 +199,12 @@ TOOLS: dict[str, Tool] = _tools(
     Tool(name="tar", debian=("tar",), why="unpacks cached root filesystems in tests"),
     Tool(name="sh", debian=("dash",), version_args=None, why="release-test scripts, docker I/O"),
     # -- publishing -------------------------------------------------------------------------
-    Tool(name="gpg", debian=("gnupg",), why="signs Maven artifacts"),
+    Tool(
+        name="gpg",
+        debian=("gnupg",),
+        executables=("gpg", "gpgconf"),
+        why="signs Maven artifacts (gpgconf stops the agent of a temporary keyring)",
+    ),
     # -- provisioning itself ---------------------------------------------------------------
     Tool(name="apt-get", debian=("apt",), why="installs what a stage lacks (as root)"),
     Tool(name="dpkg-query", debian=("dpkg",), why="package versions in doctor"),

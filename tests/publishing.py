@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -455,4 +457,158 @@ class ApacheDav:
             'gpg_key_env = "TEST_GPG_KEY"\n'
             'gpg_passphrase_file = "gpg-passphrase.txt"\n'
             'gpg_passphrase_env = ""\n'
+        )
+
+
+PORTAL_TOKEN_PASSWORD = "portal-token-Planted-77aa"
+
+
+class PortalStandIn:
+    """A LOCAL STAND-IN for the Central Portal Publisher API, not the Portal itself (which
+    cannot be reached from here). It follows the documented API: ``POST
+    /api/v1/publisher/upload`` (multipart part ``bundle``, bearer token), ``POST
+    /api/v1/publisher/status?id=`` moving PENDING -> VALIDATING -> VALIDATED (or FAILED,
+    with errors) and, for AUTOMATIC or after ``POST /api/v1/publisher/deployment/<id>``,
+    PUBLISHING -> PUBLISHED; ``GET /api/v1/publisher/published``. Its own validation is a
+    small independent check: every file signed and checksummed."""
+
+    def __init__(self, username: str, password: str, *, lose_polls: Sequence[int] = ()):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.uploads: list[dict[str, bytes]] = []
+        self.published: set[tuple[str, str, str]] = set()
+        self.polls = 0
+        self.lose_polls = set(lose_polls)
+        self.force_fail = False
+        portal = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def _reply(self, status: int, body: bytes = b"", ctype: str = "text/plain") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _authorized(self) -> bool:
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    self._reply(401, b"bad token")
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._authorized():
+                    return
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/api/v1/publisher/published":
+                    key = (q.get("namespace", ""), q.get("name", ""), q.get("version", ""))
+                    body = json.dumps({"published": key in portal.published}).encode()
+                    self._reply(200, body, "application/json")
+                else:
+                    self._reply(404)
+
+            def do_POST(self) -> None:
+                if not self._authorized():
+                    return
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                length = int(self.headers.get("Content-Length", "0"))
+                data = self.rfile.read(length) if length else b""
+                if url.path == "/api/v1/publisher/upload":
+                    self._reply(*portal.upload(self.headers.get("Content-Type", ""), data, q))
+                elif url.path == "/api/v1/publisher/status":
+                    self._reply(*portal.status(q.get("id", "")))
+                elif url.path.startswith("/api/v1/publisher/deployment/"):
+                    d = portal.deployments.get(url.path.rsplit("/", 1)[1])
+                    if d is None or d["state"] != "VALIDATED":
+                        self._reply(400, b"not validated")
+                    else:
+                        d["state"] = "PUBLISHING"
+                        self._reply(204)
+                else:
+                    self._reply(404)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def upload(self, ctype: str, data: bytes, q: Mapping[str, str]) -> tuple[int, bytes]:
+        import email.parser
+        import email.policy
+        import io
+
+        msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+            f"Content-Type: {ctype}\r\n\r\n".encode() + data
+        )
+        parts = [p for p in msg.iter_parts()
+                 if p.get_param("name", header="content-disposition") == "bundle"]  # fmt: skip
+        bundle = parts[0].get_payload(decode=True) if parts else None
+        if not isinstance(bundle, bytes):
+            return 400, b"no bundle part"
+        with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
+            files = {n: zf.read(n) for n in zf.namelist()}
+        self.uploads.append(files)
+        errors: dict[str, list[str]] = {}
+        for name in files:
+            if name.endswith((".asc", ".md5", ".sha1", ".sha256", ".sha512")):
+                continue
+            for side in (".asc", ".md5", ".sha1"):
+                if name + side not in files:
+                    errors.setdefault(name, []).append(f"Missing {side} for file: {name}")
+        if self.force_fail:
+            errors.setdefault("bundle", []).append("Invalid POM: licenses missing")
+        deployment = uuid.uuid4().hex
+        self.deployments[deployment] = {"state": "PENDING", "errors": errors, "files": files,
+                                        "type": q.get("publishingType", "AUTOMATIC")}  # fmt: skip
+        return 201, deployment.encode()
+
+    def status(self, deployment: str) -> tuple[int, bytes, str]:
+        self.polls += 1
+        d = self.deployments.get(deployment)
+        if d is None:
+            return 404, b"{}", "application/json"
+        nxt = {"PENDING": "VALIDATING", "PUBLISHING": "PUBLISHED"}
+        if d["state"] == "VALIDATING":
+            d["state"] = "FAILED" if d["errors"] else (
+                "VALIDATED" if d["type"] == "USER_MANAGED" else "PUBLISHING")  # fmt: skip
+        elif d["state"] in nxt:
+            d["state"] = nxt[d["state"]]
+        if d["state"] == "PUBLISHED":
+            for name in d["files"]:
+                parts = name.split("/")
+                if len(parts) >= 4 and name.endswith(".pom"):
+                    self.published.add((".".join(parts[:-3]), parts[-3], parts[-2]))
+        if self.polls in self.lose_polls:
+            return 502, b"Bad Gateway", "text/plain"
+        body = {"deploymentId": deployment, "deploymentState": d["state"],
+                "errors": d["errors"] if d["state"] == "FAILED" else {}}  # fmt: skip
+        return 200, json.dumps(body).encode(), "application/json"
+
+    def toml(self) -> str:
+        return (
+            "[tool.build_support.publish]\n"
+            'targets = ["maven"]\n'
+            "[tool.build_support.publish.maven]\n"
+            'transport = "central-portal"\n'
+            f'portal_url = "{self.url}"\n'
+            'publishing_type = "USER_MANAGED"\n'
+            "poll_interval_seconds = 0.01\n"
+            'username_env = "TEST_PORTAL_USER"\n'
+            'password_env = "TEST_PORTAL_TOKEN"\n'
+            'gpg_key_env = "TEST_GPG_KEY"\n'
+            'gpg_passphrase_env = "TEST_GPG_PASSPHRASE"\n'
         )

@@ -244,12 +244,12 @@ class MavenTarget:
 
     # -- send --------------------------------------------------------------------------------
     def preflight(self, items: Sequence[PlanItem]) -> None:
-        if not items:
+        every = [i.artifact for i in items if i.artifact.path is not None]
+        if not every:  # nothing to sign (e.g. only the Portal's publish step is left)
             return
         self.signer = Signer(self.settings, root=self.env.cfg.root, env=dict(self.env.env))
         fpr = self.signer.key_fingerprint()
         log.info(f"maven: signing with key {fpr[-16:]}")
-        every = [i.artifact for i in items if i.artifact.path is not None]
         for a in every:
             assert a.path is not None  # noqa: S101
             self.signer.sign(a.path)

@@ -89,7 +89,7 @@ class PublishSettings:
     """``[tool.build_support.publish]``."""
 
     #: Targets published when none is named on the command line.
-    targets: tuple[TargetName, ...] = ("pypi", "docker")
+    targets: tuple[TargetName, ...] = TARGETS
     #: The only branch that may publish; "" means the top-level ``default_branch``.
     branch: str = ""
     #: Require a passing release-tests summary for the commit.

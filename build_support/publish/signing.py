@@ -53,11 +53,14 @@ class Signer:
         if key:
             credentials.register(key)
             self.home = Path(tempfile.mkdtemp(prefix="build-support-gnupg."))
+            if len(str(self.home)) > 60:  # gpg-agent's socket path must stay short
+                self.home.rmdir()
+                self.home = Path(tempfile.mkdtemp(prefix="bs-gnupg.", dir="/tmp"))
             self.home.chmod(0o700)
             cmd.run(["gpg", "--batch", "--quiet", "--import"], env=self._env(),
                     input_text=key, capture=True)  # fmt: skip
-            log.info(f"gpg: imported the signing key from ${settings.gpg_key_env} into a "
-                     "temporary GNUPGHOME (deleted afterwards)")  # fmt: skip
+            log.info(f"gpg: imported the signing key from ${settings.gpg_key_env} into the "
+                     f"temporary GNUPGHOME {self.home} (deleted afterwards)")  # fmt: skip
         phrase = credentials.read(
             env_var=settings.gpg_passphrase_env,
             file=settings.gpg_passphrase_file,
@@ -120,6 +123,8 @@ class Signer:
 
     def close(self) -> None:
         if self.home is not None:
+            cmd.run(["gpgconf", "--kill", "gpg-agent"], env=self._env(), capture=True,
+                    check=False, echo=False)  # fmt: skip
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
         holder = getattr(self, "_holder", None)

@@ -77,14 +77,17 @@ def test_release_to_a_maven_repository_then_resolved_by_maven(
 ) -> None:
     armored, _fpr, home = gpg_key
     names = store_java(project)
-    before = set(Path("/tmp").glob("build-support-gnupg.*"))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     plan = project.publish()
     assert plan.returncode == 0, plan.stderr
     assert {i["action"] for i in project.plan()["items"]} == {"send"}
     assert not dav.puts()
-    run = project.publish("--execute")
+    run = project.publish("--execute", env={"TMPDIR": str(scratch)})
     assert run.returncode == 0, run.stderr
-    assert set(Path("/tmp").glob("build-support-gnupg.*")) == before  # the keyring is gone
+    home_used = run.stderr.split("temporary GNUPGHOME ", 1)[1].split()[0]
+    assert not Path(home_used).exists()
+    assert not list(scratch.iterdir())  # the imported keyring and every temporary are gone
     version_dir = dav.path("releases/io/minray/minray-api/0.1.0")
     for name in names:
         directory = version_dir if "api" in name else dav.path(
