@@ -160,3 +160,49 @@ def test_wheel_then_images_then_release_tests_in_image(tmp_path: Path) -> None:
             subprocess.run(
                 [provision.docker_client(), "rmi", *refs], capture_output=True, check=False
             )
+
+
+def _restamped(wheel: Path, dest: Path, commit: str) -> Path:
+    """A copy of ``wheel`` whose ``minray/_version.py`` carries ``commit`` verbatim."""
+    import zipfile
+
+    out = dest / wheel.name
+    with zipfile.ZipFile(wheel) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "minray/_version.py":
+                text = data.decode()
+                start = text.index('commit = "') + len('commit = "')
+                end = text.index('"', start)
+                data = (text[:start] + commit + text[end:]).encode()
+            zout.writestr(info, data)
+    return out
+
+
+@pytest.mark.parametrize("commit", ["{{COMMIT_SHA}}", "c0ffee", "C" * 40])
+def test_release_test_venv_refuses_a_wheel_without_a_real_commit(
+    tmp_path: Path, commit: str
+) -> None:
+    """The runner reads the commit with wheelfile and fails closed before making a venv."""
+    from build_support.errors import VerificationError
+    from build_support.releasetests.runner import LocalWheels, VenvProvider
+    from tests.helpers import build_stamped_wheels
+
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    sha = "c0ffee" + "1" * 34
+    (good,) = build_stamped_wheels(
+        [ROOT / "python"], tmp_path, commit=sha, python=version, platform_tag="manylinux2014_x86_64"
+    )
+    (tmp_path / "bad").mkdir()
+    bad = _restamped(good, tmp_path / "bad", commit)
+    cache = tmp_path / "venvs"
+    provider = VenvProvider(
+        wheels=LocalWheels([bad], dist="minray", platform="manylinux2014_x86_64"),
+        cache_dir=cache,
+        requirements_dir=ROOT / "requirements",
+        expected_commit=sha,
+        package="minray",
+    )
+    with pytest.raises(VerificationError, match=r"placeholder|not a 40-hex commit SHA"):
+        provider.prepare(version)
+    assert not list(cache.glob("py*")), "a venv was made for a wheel that failed the check"
