@@ -165,6 +165,7 @@ TOOLS: dict[str, Tool] = _tools(
         version_args=None,
         why="jni.h for the JNI library",
     ),
+    Tool(name="jar", debian=_JDK, version_args=None, why="tests inspect JARs with the JDK's jar"),
     Tool(name="mvn", debian=("maven",), version_args=("-B", "-v"), why="builds the JARs"),
     # -- containers and root filesystems ------------------------------------------------
     Tool(name="docker", debian=("docker.io",), why="the Docker CLI (BuildKit builds, runs)"),
@@ -220,6 +221,7 @@ TOOLS: dict[str, Tool] = _tools(
     Tool(name="uv", source="python", why="fast venvs, installs and resolution"),
     Tool(name="nox", source="python", why="ci-plan --run-local runs CI's step commands"),
     # -- test services -------------------------------------------------------------------
+    Tool(name="setsid", debian=("util-linux",), version_args=None, why="process-group tests"),
     Tool(name="chroot", debian=("coreutils",), why="runs provisioning inside a throwaway root"),
     Tool(
         name="apache2",
@@ -298,6 +300,9 @@ STAGES: dict[str, tuple[str, ...]] = {
         "debootstrap",
         "chroot",
         "tar",
+        "jar",
+        "mvn",
+        "setsid",
         "docker",
         "dockerd",
         "qemu-aarch64-static",
