@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import difflib
 import fnmatch
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from build_support.releasetests.runner import (
     StoreWheels,
     VenvProvider,
     WheelSource,
+    store_access_env,
 )
 from build_support.releasetests.schema import FREQUENCIES
 
@@ -217,6 +219,7 @@ def main(argv: list[str], cfg: Config) -> int:
                  "BUILD_SUPPORT_COMMIT": ctx.sha}  # fmt: skip
     if not args.wheel:
         store_env["BUILD_SUPPORT_STORE"] = args.store or cfg.store_url()
+        store_env.update(store_access_env(store_env["BUILD_SUPPORT_STORE"], os.environ))
     runner = Runner(
         provider,
         RunnerOptions(

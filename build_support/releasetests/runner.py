@@ -718,6 +718,21 @@ def allowed_env(
     }
 
 
+#: What a test that is handed an S3 artifact store needs to reach it (and nothing else).
+STORE_ACCESS_VARS: tuple[str, ...] = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+    "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE",
+    "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE",
+)  # fmt: skip
+
+
+def store_access_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables that reach the store at ``url`` (S3 only; a local store needs none)."""
+    if not url.startswith("s3://"):
+        return {}
+    return {k: v for k, v in environ.items() if k in STORE_ACCESS_VARS}
+
+
 def declared_env(declared: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
     """A test's ``env`` with ``$NAME``/``${NAME}`` taken from ``environ`` (unset: empty)."""
     return {

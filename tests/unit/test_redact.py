@@ -18,6 +18,7 @@ from build_support.releasetests.runner import (
     ReleaseTestResult,
     allowed_env,
     declared_env,
+    store_access_env,
     write_json,
 )
 
@@ -223,3 +224,13 @@ def test_nox_command_echo_is_redacted(
     assert "--index-url https://***@example.com/simple ***" in shown
     assert URL_PASS not in shown
     assert TOKEN not in shown
+
+
+def test_a_test_given_an_s3_store_gets_what_reaches_it() -> None:
+    host = {"AWS_SECRET_ACCESS_KEY": AWS, "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "MY_API_TOKEN": TOKEN, "AWS_SOMETHING_ELSE": "x"}  # fmt: skip
+    assert store_access_env("s3://bucket/prefix", host) == {
+        "AWS_SECRET_ACCESS_KEY": AWS,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+    }
+    assert store_access_env("/var/store", host) == {}
