@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from build_support import cmd, fsutil, indexes, lockfile, log, tools, toolvenv
+from build_support import cmd, fsutil, indexes, lockfile, log, procs, redact, tools, toolvenv
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -694,7 +694,7 @@ def conflicting_packages(output: str) -> list[str]:
 
 
 def _failure(job: LockJob, output: str, returncode: int, index: str) -> ResolutionError:
-    tail = "\n".join(output.strip().splitlines()[-25:])
+    tail = redact.tail("\n".join(output.strip().splitlines()[-25:]))
     if any(m in output for m in _NETWORK_MARKERS):
         return ResolutionError(
             f"could not reach the package index {index} ({job.backend}, exit {returncode}):\n"
@@ -847,8 +847,15 @@ def _resolve(
         argv = make_argv(job, prefix, out, names)
         at = argv.index("--output-file")
         argv[at:at] = extra_args
+        # Every process the resolver starts carries this marker, and none outlives it
+        # (a build backend the resolver spawned, after a SIGTERM or Ctrl-C).
+        owner = procs.new_owner_token()
+        env[procs.OWNER_VAR] = owner
         with log.group(f"resolve Python {job.python} with {job.backend} from {where}"):
-            proc = cmd.run(argv, cwd=job.inputs_dir, env=env, capture=True, check=False)
+            try:
+                proc = cmd.run(argv, cwd=job.inputs_dir, env=env, capture=True, check=False)
+            finally:
+                procs.kill_marked(owner)
         if proc.returncode != 0 or not out.is_file():
             raise _failure(job, (proc.stdout or "") + (proc.stderr or ""), proc.returncode, where)
         return postprocess(out.read_text(encoding="utf-8")), where
