@@ -9,6 +9,7 @@ what is allowed), and stages ask for their own section with :meth:`Config.sectio
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import types
@@ -68,6 +69,16 @@ def _type_name(tp: Any) -> str:
     )
 
 
+def _non_negative(value: float, where: str) -> float:
+    """Every number in the config is a count, a size, an id or a duration: finite, >= 0."""
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"{where} = {value!r} is invalid: expected a finite number >= 0",
+            hint=f"fix {where} in pyproject.toml (nan, inf and negative numbers are refused)",
+        )
+    return value
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912
     origin = get_origin(tp)
     bad = ConfigError(
@@ -106,11 +117,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
-        return value
+        return _non_negative(value, where)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad
-        return float(value)
+        return float(_non_negative(value, where))
     if tp is str:
         if not isinstance(value, str):
             raise bad

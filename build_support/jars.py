@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from build_support import cmd, commits, fsutil, jarpack, log, manifests, platforms, poms, store
-from build_support.args import StageParser
+from build_support.args import StageParser, non_negative_float
 from build_support.config import Config
 from build_support.errors import (
     BuildSupportError,
@@ -753,7 +753,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=non_negative_float,
         default=None,
         metavar="SECONDS",
         help="multiplatform: how long to wait for other jobs' JARs (0: don't wait)",

@@ -58,7 +58,7 @@ from build_support import (
     wheelfile,
     wheelhouse,
 )
-from build_support.args import StageParser
+from build_support.args import StageParser, non_negative_int
 from build_support.config import SUPPORTED_PYTHONS, Config
 from build_support.errors import (
     BuildSupportError,
@@ -679,7 +679,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build in the platform's image even when the host could build natively",
     )
-    p.add_argument("--jobs", type=int, default=0, help="parallel builds (default: cores)")
+    p.add_argument(
+        "--jobs", type=non_negative_int, default=0, help="parallel builds (default: cores)"
+    )
     return p
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from build_support import commits, log, manifests, platforms
-from build_support.args import StageParser
+from build_support.args import StageParser, non_negative_int
 from build_support.config import Config
 from build_support.errors import UsageError
 from build_support.releasetests import loader, reports
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="artifact store URL (default: config/BUILD_SUPPORT_STORE)")
     p.add_argument("--results-dir", type=Path, help="where results go")
     p.add_argument("--run-id", help="name of this run's results folder")
-    p.add_argument("--max-retries", type=int, help="override max_retries")
+    p.add_argument("--max-retries", type=non_negative_int, help="override max_retries")
     p.add_argument("--list", action="store_true", help="list the selected tests and exit")
     return p
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -31,7 +33,9 @@ class ObjectInfo:
 class StoreSettings:
     """``[tool.build_support.store]``."""
 
+    #: The fewest attempts a failing request gets (even when each one is slow).
     retry_attempts: int = 5
+    #: How long transient faults are retried: a shorter outage is ridden out.
     retry_total_seconds: float = 120.0
     wait_timeout_seconds: float = 7200.0
     wait_interval_seconds: float = 30.0
@@ -59,15 +63,39 @@ class StoreSettings:
             "connect_timeout_seconds",
             "read_timeout_seconds",
         ):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{where}.{name} = {getattr(self, name)} must be > 0")
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(
+                    f"{where}.{name} = {value} must be a finite number > 0",
+                    hint=f"fix {where}.{name} in pyproject.toml",
+                )
 
 
-def resolve_dest(key: str, dest: Path) -> Path:
-    """``dest`` itself, or ``dest/<basename of key>`` when ``dest`` is a directory."""
-    if dest.is_dir():
-        return dest / key.rsplit("/", 1)[-1]
-    return dest
+def resolve_dest(key: str, dest: Path | str) -> Path:
+    """Where ``get`` writes ``key``: ``dest`` itself, or ``dest/<basename of key>``.
+
+    ``dest`` is a folder when it is an existing directory or when it is given as a string
+    ending in ``/`` (the folder is then created). Anything in the way is an InputError.
+    """
+    as_dir = isinstance(dest, str) and dest.endswith(("/", os.sep))
+    path = Path(dest)
+    name = key.rsplit("/", 1)[-1]
+    try:
+        if as_dir:
+            path.mkdir(parents=True, exist_ok=True)
+        target = path / name if path.is_dir() else path
+        if target.is_dir():
+            raise InputError(
+                f"cannot get {key} to {target}: a directory of that name is in the way",
+                hint="pass another destination, or remove the directory",
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot get {key} to {dest}: {exc.strerror or exc}",
+            hint="pass a writable file or folder (a folder ends with '/')",
+        ) from None
+    return target
 
 
 def temp_sibling(path: Path, tag: str) -> Path:
@@ -104,7 +132,7 @@ class Store(abc.ABC):
         """Objects whose key starts with ``prefix``, sorted by key."""
 
     @abc.abstractmethod
-    def copy(self, src: str, dst: str) -> ObjectInfo:
+    def _copy(self, src: str, dst: str) -> ObjectInfo:
         """Copy an object inside the store (checksum kept); returns the new object."""
 
     @abc.abstractmethod
@@ -118,10 +146,30 @@ class Store(abc.ABC):
     def _download(self, key: str, dest: Path) -> ObjectInfo:
         """Fetch ``key`` into ``dest`` atomically, verified; IntegrityError on mismatch."""
 
+    @abc.abstractmethod
+    def _holds(self, key: str, path: Path, size: int, sha256: str) -> ObjectInfo | None:
+        """The stored object if it provably has ``path``'s content, else None.
+
+        Not only the recorded checksum: the stored bytes themselves are checked (the
+        local backend re-hashes them), so a corrupt object is never taken as unchanged.
+        """
+
+    def _locked(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Held around a put's check-then-write (the local backend locks the key)."""
+        return contextlib.nullcontext()
+
+    def _check_waitable(self, key: str) -> None:
+        """Fail at once if waiting for ``key`` can never succeed (no bucket, denied)."""
+        del key  # a local folder can always be waited on
+
     # -- the shared operations -------------------------------------------------------
     def put(self, key: str, path: Path) -> ObjectInfo:
-        """Upload ``path`` as ``key``, atomically; identical content is a no-op."""
+        """Upload ``path`` as ``key``, atomically; identical content is a no-op.
+
+        ``latest/…`` is refused (GateError): only :meth:`promote` writes there.
+        """
         keys.validate_key(key)
+        keys.check_writable(key)
         path = Path(path)
         if not path.is_file():
             raise InputError(f"cannot put {path}: not a file", hint="build the artifact first")
@@ -129,20 +177,37 @@ class Store(abc.ABC):
         progress = Progress("hashing", path.name, size)
         sha = sha256_file(path, progress)
         progress.finish()
-        if self.exists(key):
-            current = self.info(key)
-            if current.sha256 == sha and current.size == size:
+        with self._locked(key):
+            current = self._holds(key, path, size, sha)
+            if current is not None:
                 log.info(f"store: {key} unchanged (sha256 {sha[:12]}…), not re-uploaded")
                 return current
-        self._upload(key, path, size, sha)
+            self._upload(key, path, size, sha)
         log.info(f"store: put {key} ({log.human_size(size)}, sha256 {sha[:12]}…)")
         return ObjectInfo(key=key, size=size, sha256=sha)
 
-    def get(self, key: str, dest: Path) -> ObjectInfo:
-        """Download ``key`` to ``dest`` (a file, or a directory to put it in), verified."""
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        """Copy ``src`` to ``dst`` inside the store; ``latest/…`` only via :meth:`promote`."""
+        keys.validate_key(src)
+        keys.validate_key(dst)
+        keys.check_writable(dst)
+        return self._copy(src, dst)
+
+    def promote(
+        self, src: str, *, branch: str, default_branch: str, pr_number: int | None
+    ) -> ObjectInfo:
+        """Copy ``src`` to ``latest/<its file name>``: the default branch only, never a PR."""
+        keys.validate_key(src)
+        keys.check_promotion(branch, default_branch, pr_number)
+        return self._copy(src, keys.latest_key(src.rsplit("/", 1)[-1]))
+
+    def get(self, key: str, dest: Path | str) -> ObjectInfo:
+        """Download ``key`` to ``dest`` (a file, or a folder to put it in), verified.
+
+        ``dest`` is a folder if it exists as one or is a string ending in ``/``.
+        """
         keys.validate_key(key)
-        target = resolve_dest(key, Path(dest))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = resolve_dest(key, dest)
         info = self._download(key, target)
         log.info(f"store: got {key} -> {target} (sha256 {info.sha256[:12]}… verified)")
         return info
@@ -161,6 +226,7 @@ class Store(abc.ABC):
         interval = self.settings.wait_interval_seconds if interval is None else interval
         if interval <= 0 or timeout < 0:
             raise ConfigError(f"wait_for: timeout {timeout} / interval {interval} invalid")
+        self._check_waitable(key)
         start = self.clock()
         deadline = start + timeout
         source = f" (produced by {producer})" if producer else ""

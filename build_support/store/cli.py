@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from build_support import commits, log
-from build_support.args import StageParser
+from build_support.args import StageParser, non_negative_float
 from build_support.config import Config
 from build_support.errors import ArtifactNotFoundError, UsageError
 from build_support.store import keys
@@ -31,7 +31,13 @@ def _parser() -> argparse.ArgumentParser:
 
     get = sub.add_parser("get", parents=[common], help="download and verify an object")
     get.add_argument("key", metavar="KEY")
-    get.add_argument("dest", nargs="?", type=Path, default=Path(), metavar="DEST")
+    get.add_argument(
+        "dest",
+        nargs="?",
+        default=".",
+        metavar="DEST",
+        help="a file, or a folder to put it in (a folder that ends with '/' is created)",
+    )
 
     ls = sub.add_parser("ls", parents=[common], help="list objects under a prefix")
     ls.add_argument("prefix", nargs="?", default="", metavar="PREFIX")
@@ -41,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         "promote", parents=[common], help="copy {branch}/{sha}/FILE to latest/FILE"
     )
     promote.add_argument("files", nargs="*", metavar="FILE", help="default: all of the commit's")
-    promote.add_argument("--branch", help="default: the current branch (CI variables or git)")
+    promote.add_argument(
+        "--branch",
+        help="default: the current branch (CI variables or git); must be the default branch",
+    )
     promote.add_argument("--sha", help="default: the expected commit (CI variables or git)")
 
     rm = sub.add_parser("rm", parents=[common], help="delete objects")
@@ -49,8 +58,12 @@ def _parser() -> argparse.ArgumentParser:
 
     wait = sub.add_parser("wait", parents=[common], help="wait for an object to appear")
     wait.add_argument("key", metavar="KEY")
-    wait.add_argument("--timeout", type=float, help="seconds (default: wait_timeout_seconds)")
-    wait.add_argument("--interval", type=float, help="seconds (default: wait_interval_seconds)")
+    wait.add_argument(
+        "--timeout", type=non_negative_float, help="seconds (default: wait_timeout_seconds)"
+    )
+    wait.add_argument(
+        "--interval", type=non_negative_float, help="seconds (default: wait_interval_seconds)"
+    )
     wait.add_argument("--producer", help="the stage that produces it (for the error message)")
     return p
 
@@ -104,12 +117,14 @@ def _ls(store: Store, args: argparse.Namespace, _cfg: Config) -> int:
 
 
 def _promote(store: Store, args: argparse.Namespace, cfg: Config) -> int:
-    ctx = None
-    if args.branch is None or args.sha is None:
-        ctx = commits.context(cfg.root)
-    branch: str = args.branch or (ctx.branch if ctx else "")
-    sha: str = args.sha or (ctx.sha if ctx else "")
-    keys.check_promotion(branch, cfg.default_branch)
+    """Copy one commit's files to ``latest/``: the default branch only, never a PR."""
+    current = commits.current_branch(cfg.root)
+    pr_number = commits.pull_request_number()
+    branch: str = args.branch or current
+    # Both the build promoted and the job promoting it must be on the default branch.
+    keys.check_promotion(current, cfg.default_branch, pr_number)
+    keys.check_promotion(branch, cfg.default_branch, pr_number)
+    sha: str = args.sha or commits.context(cfg.root).sha
     prefix = keys.commit_prefix(branch, sha)
     names: list[str] = list(args.files) or [
         o.key[len(prefix) :] for o in store.list(prefix) if "/" not in o.key[len(prefix) :]
@@ -121,7 +136,12 @@ def _promote(store: Store, args: argparse.Namespace, cfg: Config) -> int:
         )
     summary = log.Summary("store promote", headers=("from", "to", "sha256"))
     for name in names:
-        info = store.copy(keys.wheel_key(branch, sha, name), keys.latest_key(name))
+        info = store.promote(
+            keys.wheel_key(branch, sha, name),
+            branch=branch,
+            default_branch=cfg.default_branch,
+            pr_number=pr_number,
+        )
         summary.add(**{"from": prefix + name, "to": info.key, "sha256": info.sha256})
     summary.emit()
     return 0

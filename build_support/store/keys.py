@@ -7,9 +7,12 @@
 
 A branch name with slashes (``releases/2.1``) keeps them: each part becomes a path
 segment, as Ray's bucket does (``releases/2.1/<sha>/ray-….whl``). Every segment is
-validated: not empty, not ``.``/``..``, no whitespace, no control characters, no
-backslash. Keys ending in :data:`RESERVED_SUFFIX` are reserved for the local
-backend's checksum sidecars.
+validated: not empty, not hidden (a leading ``.``: the local backend keeps its temporary
+files and locks under such names), no whitespace, no control characters, no backslash,
+at most :data:`MAX_SEGMENT_BYTES` bytes (UTF-8), and a key at most :data:`MAX_KEY_BYTES`.
+Keys ending in :data:`RESERVED_SUFFIX` are reserved for the local backend's checksum
+sidecars, and keys under ``latest/`` are written only by promotion
+(:func:`check_promotion`), never by a plain put.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ JARS = "jars"
 PUBLISH = "publish"
 #: The local backend keeps ``<object>.sha256`` beside each object.
 RESERVED_SUFFIX = ".sha256"
+#: A path segment: file systems allow 255 bytes, and the local backend needs room for
+#: its sidecar and hidden temporary names (``.<name>.sha256.tmp-<pid>-<random>``).
+MAX_SEGMENT_BYTES = 200
+#: A whole key (S3 allows 1024 bytes, including the store's own prefix).
+MAX_KEY_BYTES = 900
 
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 _BAD_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
@@ -43,6 +51,17 @@ def _check_segment(segment: str, what: str, value: str) -> None:
             f"invalid {what} {value!r}: whitespace, backslash or control character",
             hint="store keys are '/'-separated names without spaces",
         )
+    if segment.startswith("."):
+        raise UsageError(
+            f"invalid {what} {value!r}: the segment {segment!r} is hidden (starts with '.')",
+            hint="hidden names are reserved for the store's temporary files and locks",
+        )
+    if len(segment.encode()) > MAX_SEGMENT_BYTES:
+        raise UsageError(
+            f"invalid {what} {value[:60]!r}…: a path segment is "
+            f"{len(segment.encode())} bytes long, the limit is {MAX_SEGMENT_BYTES}",
+            hint="shorten the file or branch name",
+        )
 
 
 def validate_key(key: str) -> str:
@@ -51,6 +70,12 @@ def validate_key(key: str) -> str:
         raise UsageError(
             f"invalid key {key!r}: leading or trailing '/'",
             hint="keys are relative, e.g. 'main/<sha>/file.whl'",
+        )
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise UsageError(
+            f"invalid key {key[:60]!r}…: {len(key.encode())} bytes long, "
+            f"the limit is {MAX_KEY_BYTES}",
+            hint="use a shorter branch or file name",
         )
     for part in key.split("/"):
         _check_segment(part, "key", key)
@@ -133,10 +158,31 @@ def commit_prefix(branch: str, sha: str) -> str:
     return f"{branch_segments(branch)}/{_sha(sha)}/"
 
 
-def check_promotion(branch: str, default_branch: str) -> None:
-    """Only the default branch may write ``latest/`` (Ray's rule)."""
+def is_reserved(key: str) -> bool:
+    """Whether ``key`` is under ``latest/``, which only :func:`check_promotion` opens."""
+    return key.split("/", 1)[0] == LATEST
+
+
+def check_writable(key: str) -> None:
+    """A plain put or copy may not write ``latest/``: GateError (exit 16)."""
+    if is_reserved(key):
+        raise GateError(
+            f"refusing to write {key!r}: {LATEST}/ is reserved for promotion",
+            hint="promote a build of the default branch instead: "
+            "'python -m build_support.store promote' (not from a pull request)",
+        )
+
+
+def check_promotion(branch: str, default_branch: str, pr_number: int | None = None) -> None:
+    """Only the default branch, outside a pull request, may write ``latest/`` (Ray's rule)."""
     if branch != default_branch:
         raise GateError(
             f"refusing to promote from branch {branch!r}: only {default_branch!r} writes latest/",
             hint="promote from a build of the default branch",
+        )
+    if pr_number is not None:
+        raise GateError(
+            f"refusing to promote from pull request #{pr_number}: "
+            f"pull requests never write {LATEST}/",
+            hint="promote from the build of the merged commit on the default branch",
         )

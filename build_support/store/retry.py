@@ -1,4 +1,9 @@
-"""The store's one retry policy: exponential backoff with full jitter, bounded twice.
+"""The store's one retry policy: exponential backoff with full jitter, bounded by time.
+
+A transient fault is retried until ``total_seconds`` have passed since the first try (so
+a short outage is ridden out, however many attempts that takes), and at least
+``attempts`` tries are made (so slow timeouts do not leave a single try). The last
+pause is cut to what is left of the budget, so the final try happens at its end.
 
 What is retryable is decided by the caller's ``classify`` function (the S3 backend
 lists its transient faults explicitly); this module only decides *when* and *how
@@ -29,7 +34,7 @@ class Transient(Exception):  # noqa: N818 - a marker, not an error the user sees
 
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
-    """At most ``attempts`` tries and ``total_seconds`` of waiting in all."""
+    """Retry for ``total_seconds``, and at least ``attempts`` tries in all."""
 
     attempts: int = 5
     total_seconds: float = 120.0
@@ -69,17 +74,20 @@ class RetryPolicy:
                     raise verdict from exc
                 failures += 1
                 elapsed = self.clock() - start
-                pause = self.delay(failures)
-                if failures >= self.attempts or elapsed + pause > self.total_seconds:
+                remaining = self.total_seconds - elapsed
+                if remaining <= 0 and failures >= self.attempts:
                     raise StoreError(
                         f"{what} failed after {failures} attempt(s) in {elapsed:.1f}s: "
                         f"{verdict.reason}",
                         hint="check that the store is reachable; raise "
-                        "[tool.build_support.store] retry_attempts / retry_total_seconds "
-                        "if the service is just slow",
+                        "[tool.build_support.store] retry_total_seconds if outages last "
+                        "longer",
                     ) from exc
+                pause = self.delay(failures)
+                if remaining > 0:
+                    pause = min(pause, remaining)
                 log.warn(
-                    f"{what}: {verdict.reason}; retry {failures}/{self.attempts - 1} "
-                    f"in {pause:.1f}s"
+                    f"{what}: {verdict.reason}; retry {failures} in {pause:.1f}s "
+                    f"({max(remaining, 0.0):.0f}s of the retry budget left)"
                 )
                 self.sleep(pause)

@@ -6,15 +6,22 @@
 * Every object carries its SHA-256 as user metadata ``x-amz-meta-sha256``; a get
   downloads to a hidden temporary file, verifies it and only then renames it.
 * Uploads above ``multipart_threshold_mb`` use a multipart upload, which S3 makes
-  visible only when it completes (and s3transfer aborts on failure).
+  visible only when it completes. Each part is retried on its own; an upload that fails
+  (or whose file changes while it is read) is aborted, so no parts are left behind.
+* A put of content already stored is a no-op only when the recorded SHA-256, the size
+  and the object's ETag (the MD5 S3 computed from the stored bytes) all match the file.
+* ``wait`` first checks the bucket and that the key's folder may be listed: a missing
+  bucket or a denied prefix fails at once instead of polling until the timeout.
 * botocore's own retries are off: :class:`RetryPolicy` is the one policy. Connection
   errors, timeouts, 5xx and throttling are retried; 4xx never.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
+import hashlib
 import os
 import random
 import time
@@ -28,6 +35,7 @@ import botocore.exceptions as bexc
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 
+from build_support import log
 from build_support.errors import (
     ArtifactNotFoundError,
     BuildSupportError,
@@ -43,6 +51,7 @@ from build_support.store.retry import RetryPolicy, Transient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 META = "sha256"
 MiB = 1024 * 1024
@@ -268,8 +277,63 @@ class S3Store(Store):
                 infos.append(self.info(key))
         return infos
 
+    def _check_waitable(self, key: str) -> None:
+        full = self._full(key)
+        try:
+            self._call("head bucket", full, lambda: self.client.head_bucket(Bucket=self.bucket))
+        except ArtifactNotFoundError:
+            raise StoreError(
+                f"bucket {self.bucket!r} does not exist at {self.endpoint or 'AWS S3'}, so "
+                f"s3://{self.bucket}/{full} can never appear",
+                hint="create the bucket, or fix artifact_store / BUILD_SUPPORT_STORE",
+            ) from None
+        folder = full.rsplit("/", 1)[0] + "/" if "/" in full else ""
+        self._call(
+            "list",
+            folder,
+            lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=folder, MaxKeys=1),
+        )
+
+    def _etag(self, path: Path, size: int) -> str:
+        """The ETag S3 gives ``path``'s content when this store uploads it."""
+        chunk = self.transfer.multipart_chunksize
+        if size < self.transfer.multipart_threshold:
+            digest = hashlib.md5(usedforsecurity=False)
+            with path.open("rb") as fh:
+                while data := fh.read(1024 * 1024):
+                    digest.update(data)
+            return digest.hexdigest()
+        parts: list[bytes] = []
+        with path.open("rb") as fh:
+            while data := fh.read(chunk):
+                parts.append(hashlib.md5(data, usedforsecurity=False).digest())
+        whole = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
+        return f"{whole}-{len(parts)}"
+
+    def _holds(self, key: str, path: Path, size: int, sha256: str) -> ObjectInfo | None:
+        try:
+            head = self._head(key)
+        except ArtifactNotFoundError:
+            return None
+        try:
+            current = self._info_from_head(key, head)
+        except IntegrityError:
+            return None
+        if current.size != size or current.sha256 != sha256:
+            return None
+        if str(head.get("ETag", "")).strip('"') != self._etag(path, size):
+            log.warn(
+                f"store: s3://{self.bucket}/{self._full(key)} records this SHA-256 but its "
+                "ETag does not match the file's content; uploading it again"
+            )
+            return None
+        return current
+
     def _upload(self, key: str, path: Path, size: int, sha256: str) -> None:
         full = self._full(key)
+        if size >= self.transfer.multipart_threshold:
+            self._multipart(key, full, path, size, sha256)
+            return
 
         def attempt() -> None:
             progress = Progress("put", key, size)
@@ -320,7 +384,91 @@ class S3Store(Store):
             f"'python -m build_support.store rm {key}'",
         )
 
-    def copy(self, src: str, dst: str) -> ObjectInfo:
+    def _multipart(self, key: str, full: str, path: Path, size: int, sha256: str) -> None:
+        """A multipart upload that is completed, or aborted whatever went wrong."""
+        created: dict[str, Any] = self._call(
+            "start multipart upload",
+            full,
+            lambda: self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=full, Metadata={META: sha256}
+            ),
+        )
+        upload_id = str(created["UploadId"])
+        try:
+            parts = self._send_parts(key, full, path, size=size, sha256=sha256, upload_id=upload_id)
+            self._call(
+                "complete multipart upload",
+                full,
+                lambda: self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=full,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                ),
+            )
+        except BaseException:
+            self._abort(full, upload_id)
+            raise
+
+    def _send_parts(
+        self, key: str, full: str, path: Path, *, size: int, sha256: str, upload_id: str
+    ) -> builtins.list[CompletedPartTypeDef]:
+        """Upload ``path`` part by part; IntegrityError if it changed since it was hashed."""
+        parts: builtins.list[CompletedPartTypeDef] = []
+        digest = hashlib.sha256()
+        progress = Progress("put", key, size)
+        with path.open("rb") as fh:
+            while data := fh.read(self.transfer.multipart_chunksize):
+                digest.update(data)
+                number = len(parts) + 1
+                resp: dict[str, Any] = self._call(
+                    f"put part {number} of",
+                    full,
+                    functools.partial(
+                        self.client.upload_part,
+                        Bucket=self.bucket,
+                        Key=full,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=data,
+                    ),
+                )
+                parts.append({"ETag": resp["ETag"], "PartNumber": number})
+                progress(len(data))
+        progress.finish()
+        if digest.hexdigest() != sha256:
+            raise IntegrityError(
+                f"{path} changed while it was uploaded to s3://{self.bucket}/{full} "
+                f"(sha256 {digest.hexdigest()[:12]}… != {sha256[:12]}…)",
+                hint="make sure nothing writes the file during the upload, then retry",
+            )
+        return parts
+
+    def _abort(self, full: str, upload_id: str) -> None:
+        """Abort a failed multipart upload (a short retry of its own); warn if S3 refuses."""
+        policy = RetryPolicy(
+            attempts=3,
+            total_seconds=min(30.0, self.settings.retry_total_seconds),
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+        endpoint = self.endpoint or "AWS S3"
+        try:
+            policy.call(
+                lambda: self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=full, UploadId=upload_id
+                ),
+                what=f"abort multipart upload of s3://{self.bucket}/{full}",
+                classify=lambda e: classify(e, bucket=self.bucket, key=full, endpoint=endpoint),
+            )
+        except Exception as exc:  # noqa: BLE001 - the upload's own error is the one to raise
+            log.warn(
+                f"store: could not abort the failed multipart upload {upload_id} of "
+                f"s3://{self.bucket}/{full}: {exc}; its parts stay until a bucket lifecycle "
+                "rule (AbortIncompleteMultipartUpload) removes them"
+            )
+
+    def _copy(self, src: str, dst: str) -> ObjectInfo:
         head = self._head(src)
         info = self._info_from_head(src, head)
         src_full, dst_full = self._full(src), self._full(dst)

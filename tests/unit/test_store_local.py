@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from build_support.errors import (
     GateError,
     InputError,
     IntegrityError,
+    StoreError,
     StoreTimeoutError,
     UsageError,
 )
@@ -90,7 +93,9 @@ def test_missing_key(local: LocalStore, tmp_path: Path) -> None:
         local.get("main/x.whl", tmp_path / "x.whl")
     assert not (tmp_path / "x.whl").exists()
     with pytest.raises(ArtifactNotFoundError):
-        local.copy("main/x.whl", "latest/x.whl")
+        local.copy("main/x.whl", "other/x.whl")
+    with pytest.raises(ArtifactNotFoundError):
+        local.promote("main/x.whl", branch="main", default_branch="main", pr_number=None)
 
 
 def test_list_copy_delete(local: LocalStore, artifact: Path) -> None:
@@ -103,9 +108,9 @@ def test_list_copy_delete(local: LocalStore, artifact: Path) -> None:
     assert [o.key for o in local.list("main/2")] == ["main/2222222/a.whl"]
     assert len(local.list()) == 4
     assert local.list("nothing/") == []
-    copied = local.copy("main/1111111/a.whl", "latest/a.whl")
+    copied = local.copy("main/1111111/a.whl", "copies/a.whl")
     assert copied.sha256 == local.info("main/1111111/a.whl").sha256
-    assert local.exists("latest/a.whl")
+    assert local.exists("copies/a.whl")
     assert local.delete("main/2222222/a.whl") is True
     assert local.delete("main/2222222/a.whl") is False
     assert not (local.root / "main" / "2222222").exists()  # empty dirs pruned
@@ -115,9 +120,9 @@ def test_copy_of_corrupt_object_fails_and_writes_nothing(local: LocalStore, arti
     local.put("main/a.whl", artifact)
     (local.root / "main" / "a.whl").write_bytes(b"bad")
     with pytest.raises(IntegrityError, match="corrupt"):
-        local.copy("main/a.whl", "latest/a.whl")
-    assert not local.exists("latest/a.whl")
-    assert [p.name for p in (local.root / "latest").iterdir()] == []
+        local.copy("main/a.whl", "copies/a.whl")
+    assert not local.exists("copies/a.whl")
+    assert [p.name for p in (local.root / "copies").iterdir()] == []
 
 
 def test_invalid_keys_rejected(local: LocalStore, artifact: Path) -> None:
@@ -192,13 +197,25 @@ def test_open_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert store.open_store(cfg).url == f"file://{tmp_path}/env"
 
 
+def _ci_env(monkeypatch: pytest.MonkeyPatch, *, branch: str, pr: str = "") -> None:
+    """The CI variables that name the branch and the pull request (none: not a PR)."""
+    for name in ("BUILDKITE_BRANCH", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "GITHUB_EVENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BUILD_SUPPORT_BRANCH", branch)
+    monkeypatch.setenv("BUILDKITE_PULL_REQUEST", pr or "false")
+
+
 def _cfg(tmp_path: Path) -> config.Config:
     return config.from_table({"artifact_store": str(tmp_path / "st")}, tmp_path)
 
 
 def test_cli_put_ls_promote_get_rm(
-    tmp_path: Path, artifact: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    artifact: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    _ci_env(monkeypatch, branch="main")
     cfg = _cfg(tmp_path)
     prefix = f"main/{SHA}/"
     assert store.cli_main(["put", str(artifact), prefix], cfg) == 0
@@ -267,3 +284,221 @@ def test_progress_live_and_summary() -> None:
     r(10)
     r.finish()
     assert small.text == ""
+
+
+# --- issue 10 §4: the store cannot be left corrupt, and it says no clearly ------------
+
+
+def _put_rounds(root: str, src: str, key: str, barrier: Any, rounds: int) -> None:
+    """A worker process: put ``src`` as ``key`` once per round, in step with the others."""
+    s = LocalStore(Path(root))
+    for _ in range(rounds):
+        barrier.wait()
+        s.put(key, Path(src))
+        barrier.wait()
+
+
+@pytest.mark.subprocess
+def test_concurrent_puts_of_one_key_never_leave_object_and_checksum_disagreeing(
+    tmp_path: Path,
+) -> None:
+    """Four real processes put different content to one key, 300 rounds; check each."""
+    workers, rounds = 4, 300
+    sources = []
+    for i in range(workers):
+        src = tmp_path / f"src{i}.whl"
+        src.write_bytes(bytes([65 + i]) * 200_000)
+        sources.append(src)
+    root = tmp_path / "store"
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers + 1)
+    procs = [
+        ctx.Process(target=_put_rounds, args=(str(root), str(src), "main/f.whl", barrier, rounds))
+        for src in sources
+    ]
+    for proc in procs:
+        proc.start()
+    obj = root / "main" / "f.whl"
+    sidecar = obj.with_name("f.whl.sha256")
+    disagreeing = 0
+    try:
+        for _ in range(rounds):
+            for f in (obj, sidecar):  # every round starts from an empty key
+                f.unlink(missing_ok=True)
+            barrier.wait(timeout=60)
+            barrier.wait(timeout=60)
+            recorded = sidecar.read_text().split()[0]
+            if hashlib.sha256(obj.read_bytes()).hexdigest() != recorded:
+                disagreeing += 1
+    finally:
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():  # pragma: no cover - only when a barrier broke
+                proc.kill()
+    assert [proc.exitcode for proc in procs] == [0] * workers
+    assert disagreeing == 0, f"{disagreeing} of {rounds} rounds left object and .sha256 apart"
+
+
+def test_reput_rehashes_the_stored_object_and_repairs_it(
+    local: LocalStore, artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local.put("main/f.whl", artifact)
+    obj = local.root / "main" / "f.whl"
+    obj.write_bytes(b"X" * artifact.stat().st_size)  # same size, sidecar untouched
+    with pytest.raises(IntegrityError, match="corrupt"):
+        local.get("main/f.whl", tmp_path / "out.whl")
+    capsys.readouterr()
+    local.put("main/f.whl", artifact)
+    err = capsys.readouterr().err
+    assert "unchanged" not in err
+    assert "corrupt" in err
+    assert obj.read_bytes() == artifact.read_bytes()
+    local.get("main/f.whl", tmp_path / "out.whl")
+    assert (tmp_path / "out.whl").read_bytes() == artifact.read_bytes()
+
+
+def test_put_latest_is_refused_and_only_promote_writes_it(
+    local: LocalStore, artifact: Path
+) -> None:
+    with pytest.raises(GateError, match="reserved for promotion"):
+        local.put(f"latest/{artifact.name}", artifact)
+    local.put(f"main/{SHA}/{artifact.name}", artifact)
+    with pytest.raises(GateError, match="reserved for promotion"):
+        local.copy(f"main/{SHA}/{artifact.name}", f"latest/{artifact.name}")
+    with pytest.raises(GateError, match="only 'main' writes latest/"):
+        local.promote(
+            f"main/{SHA}/{artifact.name}", branch="dev", default_branch="main", pr_number=None
+        )
+    with pytest.raises(GateError, match="pull request #7"):
+        local.promote(
+            f"main/{SHA}/{artifact.name}", branch="main", default_branch="main", pr_number=7
+        )
+    assert not (local.root / "latest").exists()
+    info = local.promote(
+        f"main/{SHA}/{artifact.name}", branch="main", default_branch="main", pr_number=None
+    )
+    assert info.key == f"latest/{artifact.name}"
+
+
+def _project(tmp_path: Path, store_dir: Path) -> Path:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f'[tool.build_support]\nartifact_store = "{store_dir}"\n', encoding="utf-8"
+    )
+    return project
+
+
+def test_cli_put_latest_exits_16_and_promote_from_a_pull_request_too(
+    tmp_path: Path, artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from build_support import cli
+
+    monkeypatch.chdir(_project(tmp_path, tmp_path / "st"))
+    monkeypatch.delenv("BUILD_SUPPORT_STORE", raising=False)
+    assert cli.run_stage("store", ["put", str(artifact), "latest/"]) == 16
+    assert cli.run_stage("store", ["put", str(artifact), f"main/{SHA}/"]) == 0
+    _ci_env(monkeypatch, branch="main", pr="42")
+    assert cli.run_stage("store", ["promote", "--sha", SHA]) == 16
+    _ci_env(monkeypatch, branch="feature")
+    assert cli.run_stage("store", ["promote", "--branch", "main", "--sha", SHA]) == 16
+    assert not (tmp_path / "st" / "latest").exists()
+    _ci_env(monkeypatch, branch="main")
+    assert cli.run_stage("store", ["promote", "--sha", SHA]) == 0
+    assert (tmp_path / "st" / "latest" / artifact.name).is_file()
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("main/" + "w" * 201 + ".whl", "the limit is 200"),
+        ("/".join(["abcdefgh"] * 120), "the limit is 900"),
+        ("main/.hidden.whl", "is hidden"),
+        (".locks/x", "is hidden"),
+        ("main/f.whl.sha256", "reserved for checksums"),
+    ],
+)
+def test_bad_keys_are_usage_errors_not_tracebacks(
+    local: LocalStore, artifact: Path, key: str, message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        local.put(key, artifact)
+    assert not local.root.exists() or [p.name for p in local.root.iterdir()] == []
+
+
+def test_a_key_that_is_a_folder_or_under_an_object_is_a_clear_error(
+    local: LocalStore, artifact: Path, tmp_path: Path
+) -> None:
+    local.put("main/abc/f.whl", artifact)
+    for op in (
+        lambda: local.put("main/abc", artifact),
+        lambda: local.copy("main/abc/f.whl", "main"),
+    ):
+        with pytest.raises(StoreError, match="is a folder"):
+            op()
+    with pytest.raises(ArtifactNotFoundError, match="is a folder"):
+        local.get("main/abc", tmp_path / "x")
+    with pytest.raises(StoreError, match="is a folder"):
+        local.delete("main/abc")
+    with pytest.raises(StoreError, match=r"main/abc/f\.whl is an object"):
+        local.put("main/abc/f.whl/inner", artifact)
+    assert [o.key for o in local.list()] == ["main/abc/f.whl"]
+
+
+def test_a_symlink_inside_the_store_root_is_refused(
+    local: LocalStore, artifact: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    local.root.mkdir(parents=True)
+    (local.root / "main").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(StoreError, match="symbolic link"):
+        local.put("main/f.whl", artifact)
+    assert list(outside.iterdir()) == []
+    (outside / "f.whl").write_bytes(b"secret")
+    (outside / "f.whl.sha256").write_text(hashlib.sha256(b"secret").hexdigest() + "  f.whl\n")
+    with pytest.raises(StoreError, match="symbolic link"):
+        local.get("main/f.whl", tmp_path / "got")
+    assert not (tmp_path / "got").exists()
+    local.put("real/f.whl", artifact)
+    (local.root / "real" / "g.whl").symlink_to(tmp_path / "outside" / "f.whl")
+    with pytest.raises(StoreError, match="symbolic link"):
+        local.put("real/g.whl", artifact)
+    assert (outside / "f.whl").read_bytes() == b"secret"
+
+
+def test_get_into_a_folder_that_does_not_exist(
+    local: LocalStore, artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local.put("main/f.whl", artifact)
+    monkeypatch.chdir(tmp_path)
+    assert (
+        store.cli_main(["get", "--store", str(local.root), "main/f.whl", "new/"], _cfg(tmp_path))
+        == 0
+    )
+    assert (tmp_path / "new" / "f.whl").read_bytes() == artifact.read_bytes()
+    local.get("main/f.whl", "file-not-dir")  # no trailing '/': a file name
+    assert (tmp_path / "file-not-dir").is_file()
+    (tmp_path / "in-the-way" / "f.whl").mkdir(parents=True)
+    with pytest.raises(InputError, match="directory of that name is in the way"):
+        local.get("main/f.whl", tmp_path / "in-the-way")
+    with pytest.raises(InputError, match=r"cannot get main/f\.whl"):
+        local.get("main/f.whl", str(tmp_path / "file-not-dir") + "/")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "-0.5"])
+def test_cli_wait_refuses_nan_inf_and_negative_numbers(tmp_path: Path, value: str) -> None:
+    with pytest.raises(UsageError, match="finite number >= 0"):
+        store.cli_main(["wait", "x/b.whl", "--timeout", value], _cfg(tmp_path))
+    with pytest.raises(UsageError, match="finite number >= 0"):
+        store.cli_main(["wait", "x/b.whl", "--interval", value], _cfg(tmp_path))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, -2.5])
+def test_store_settings_refuse_nan_inf_and_negative_numbers(tmp_path: Path, value: float) -> None:
+    names = ["retry_total_seconds", "wait_timeout_seconds", "connect_timeout_seconds"]
+    if value == -1:
+        names += ["retry_attempts", "multipart_threshold_mb"]
+    for name in names:
+        with pytest.raises(ConfigError, match=rf"store\.{name} = .* finite number >= 0"):
+            store.settings_from(config.from_table({"store": {name: value}}, tmp_path))

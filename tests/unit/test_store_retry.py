@@ -56,14 +56,47 @@ def test_transient_errors_are_retried_until_success() -> None:
     assert len(t.sleeps) == 3
 
 
-def test_attempts_are_bounded() -> None:
+def test_attempts_are_a_floor_when_each_try_is_slow() -> None:
+    """Tries that each eat the budget (slow timeouts) still get ``attempts`` tries."""
     t = FakeTime()
-    fn = Flaky(100, ConnectionError("refused"))
+
+    def slow_refusal() -> str:
+        t.now += 50.0  # a connect timeout
+        raise ConnectionError("refused")
+
     with pytest.raises(StoreError, match=r"put k failed after 3 attempt\(s\).*refused") as info:
-        policy(t, attempts=3).call(fn, what="put k", classify=classify)
-    assert fn.calls == 3
+        policy(t, attempts=3, total_seconds=60.0).call(
+            slow_refusal, what="put k", classify=classify
+        )
     assert len(t.sleeps) == 2
     assert isinstance(info.value.__cause__, ConnectionError)
+
+
+def test_short_outage_is_ridden_out_beyond_the_attempt_count() -> None:
+    """An outage shorter than total_seconds is survived, however many tries it takes."""
+    t = FakeTime()
+    calls = 0
+
+    def down_for_30s() -> str:
+        nonlocal calls
+        calls += 1
+        if t.now < 30.0:
+            raise ConnectionError("refused")
+        return "ok"
+
+    p = policy(t, attempts=3, total_seconds=120.0, base_delay=0.5, max_delay=4.0)
+    assert p.call(down_for_30s, what="put k", classify=classify) == "ok"
+    assert calls > 3
+    assert 30.0 <= t.now <= 34.0
+
+
+def test_the_last_pause_is_cut_to_the_budget() -> None:
+    t = FakeTime()
+    fn = Flaky(1000, ConnectionError("down"))
+    p = policy(t, attempts=2, total_seconds=10.0, base_delay=8.0, max_delay=8.0)
+    with pytest.raises(StoreError, match="failed after"):
+        p.call(fn, what="x", classify=classify)
+    assert t.now == pytest.approx(10.0)  # the budget is used to its end, not cut short
 
 
 def test_non_retryable_errors_raise_at_once() -> None:
@@ -86,7 +119,7 @@ def test_unknown_errors_are_not_retried() -> None:
 def test_total_time_is_bounded() -> None:
     t = FakeTime()
     fn = Flaky(1000, ConnectionError("down"))
-    p = policy(t, attempts=1000, total_seconds=10.0, base_delay=1.0, max_delay=4.0)
+    p = policy(t, attempts=3, total_seconds=10.0, base_delay=1.0, max_delay=4.0)
     with pytest.raises(StoreError, match="failed after"):
         p.call(fn, what="x", classify=classify)
     assert t.now <= 10.0
