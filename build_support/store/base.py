@@ -159,7 +159,7 @@ class Store(abc.ABC):
         return contextlib.nullcontext()
 
     def _check_waitable(self, key: str) -> None:
-        """Fail at once if waiting for ``key`` can never succeed (no bucket, denied)."""
+        """Called once when ``key`` is not there yet: fail now if it can never appear."""
         del key  # a local folder can always be waited on
 
     # -- the shared operations -------------------------------------------------------
@@ -224,9 +224,11 @@ class Store(abc.ABC):
         keys.validate_key(key)
         timeout = self.settings.wait_timeout_seconds if timeout is None else timeout
         interval = self.settings.wait_interval_seconds if interval is None else interval
-        if interval <= 0 or timeout < 0:
-            raise ConfigError(f"wait_for: timeout {timeout} / interval {interval} invalid")
-        self._check_waitable(key)
+        if not (math.isfinite(interval) and math.isfinite(timeout)) or interval <= 0 or timeout < 0:
+            raise ConfigError(
+                f"wait_for: timeout {timeout} / interval {interval} invalid",
+                hint="both are finite seconds; the interval is above 0",
+            )
         start = self.clock()
         deadline = start + timeout
         source = f" (produced by {producer})" if producer else ""
@@ -234,6 +236,8 @@ class Store(abc.ABC):
         while True:
             if self.exists(key):
                 return self.info(key)
+            if not announced:
+                self._check_waitable(key)  # no bucket, denied: StoreError now, not at timeout
             now = self.clock()
             remaining = deadline - now
             if remaining <= 0:

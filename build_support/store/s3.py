@@ -10,8 +10,8 @@
   (or whose file changes while it is read) is aborted, so no parts are left behind.
 * A put of content already stored is a no-op only when the recorded SHA-256, the size
   and the object's ETag (the MD5 S3 computed from the stored bytes) all match the file.
-* ``wait`` first checks the bucket and that the key's folder may be listed: a missing
-  bucket or a denied prefix fails at once instead of polling until the timeout.
+* ``wait`` lists the key once when it is not there yet: a missing bucket or a prefix
+  that may not be read fails at once instead of polling until the timeout.
 * botocore's own retries are off: :class:`RetryPolicy` is the one policy. Connection
   errors, timeouts, 5xx and throttling are retried; 4xx never.
 """
@@ -278,20 +278,13 @@ class S3Store(Store):
         return infos
 
     def _check_waitable(self, key: str) -> None:
+        # A HEAD says only "404": listing the key tells a missing bucket (NoSuchBucket)
+        # and a prefix this identity may not read (403) apart from "not there yet".
         full = self._full(key)
-        try:
-            self._call("head bucket", full, lambda: self.client.head_bucket(Bucket=self.bucket))
-        except ArtifactNotFoundError:
-            raise StoreError(
-                f"bucket {self.bucket!r} does not exist at {self.endpoint or 'AWS S3'}, so "
-                f"s3://{self.bucket}/{full} can never appear",
-                hint="create the bucket, or fix artifact_store / BUILD_SUPPORT_STORE",
-            ) from None
-        folder = full.rsplit("/", 1)[0] + "/" if "/" in full else ""
         self._call(
             "list",
-            folder,
-            lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=folder, MaxKeys=1),
+            full,
+            lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=1),
         )
 
     def _etag(self, path: Path, size: int) -> str:

@@ -11,6 +11,7 @@ import pytest
 from build_support import store
 from build_support.errors import (
     ArtifactNotFoundError,
+    GateError,
     InputError,
     IntegrityError,
     StoreTimeoutError,
@@ -121,7 +122,18 @@ def test_list_promote_delete(backend: store.Store, wheel: Path) -> None:
     assert [o.key for o in backend.list("jars/")] == [f"jars/main/{SHA}/linux/minray.jar"]
     assert len(backend.list()) == 4
     assert backend.list("nope/") == []
-    promoted = backend.copy(keys.wheel_key("main", SHA, "a.whl"), keys.latest_key("a.whl"))
+    with pytest.raises(GateError, match="reserved for promotion"):
+        backend.put("latest/a.whl", wheel)
+    with pytest.raises(GateError, match="reserved for promotion"):
+        backend.copy(keys.wheel_key("main", SHA, "a.whl"), "latest/a.whl")
+    with pytest.raises(GateError, match="pull request #3"):
+        backend.promote(
+            keys.wheel_key("main", SHA, "a.whl"), branch="main", default_branch="main", pr_number=3
+        )
+    assert not backend.exists("latest/a.whl")
+    promoted = backend.promote(
+        keys.wheel_key("main", SHA, "a.whl"), branch="main", default_branch="main", pr_number=None
+    )
     assert promoted.key == "latest/a.whl"
     assert backend.info("latest/a.whl").sha256 == promoted.sha256
     assert backend.delete("latest/a.whl") is True
@@ -139,7 +151,7 @@ def test_missing_key_is_not_found_and_writes_nothing(
     assert list(dest.iterdir()) == []
     assert clock.sleeps == []  # a 404 is never retried
     with pytest.raises(ArtifactNotFoundError):
-        backend.copy("main/nothing.whl", "latest/nothing.whl")
+        backend.copy("main/nothing.whl", "other/nothing.whl")
 
 
 def test_put_of_missing_file(backend: store.Store, tmp_path: Path) -> None:
