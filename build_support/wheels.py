@@ -934,7 +934,12 @@ def store_results(
                 )
                 s.put(manifests.wheel_cache_key(built.job.digest), record)
             if promote:
-                s.copy(key, keys.latest_key(final.name))
+                s.promote(
+                    key,
+                    branch=ctx.branch,
+                    default_branch=cfg.default_branch,
+                    pr_number=ctx.pr_number,
+                )
 
 
 def report(results: Sequence[Built], *, ctx: commits.BuildContext, cfg: Config) -> None:
