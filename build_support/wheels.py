@@ -396,22 +396,27 @@ def probe_image(image: str, arch: platforms.Arch) -> dict[str, tuple[str, str]]:
         'command -v "$p" >/dev/null 2>&1 && "$p" -c '
         "\"import sys; print('%d.%d.%d' % sys.version_info[:3], sys.executable)\"; done; true"
     )
-    out = cmd.output(
-        [
-            provision.docker_client(),
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--platform",
-            platforms.DOCKER_PLATFORMS[arch],
-            image,
-            "sh",
-            "-c",
-            script,
-        ],
-        timeout=600,
-    )
+    docker = provision.docker_client()
+    name = f"bs-probe-{uuid.uuid4().hex[:12]}"
+    with procs.owned_container(docker, name):  # a timeout stops only the client
+        out = cmd.output(
+            [
+                docker,
+                "run",
+                "--rm",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "--platform",
+                platforms.DOCKER_PLATFORMS[arch],
+                image,
+                "sh",
+                "-c",
+                script,
+            ],
+            timeout=600,
+        )
     return parse_probe(out)
 
 
