@@ -1,6 +1,8 @@
-"""Which commit and branch is being built: CI variables first, then git.
+"""Which commit and branch is being built: CI's variable, checked against git.
 
-Fails closed: an unknown expected commit is an error, never a silent pass.
+Fails closed: an unknown expected commit is an error, never a silent pass, and inside a
+git checkout a variable that names another commit than ``HEAD`` is an error too (the
+variable must never be both what is stamped and what it is checked against).
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import cmd
+from build_support import cmd, log
 from build_support.errors import CommandFailedError, ToolMissingError, VerificationError
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 PLACEHOLDER = "{{COMMIT_SHA}}"
 
-COMMIT_VARS = ("BUILD_SUPPORT_COMMIT", "BUILDKITE_COMMIT", "GITHUB_SHA")
+#: The override a developer (or the release-tests runner) sets, then CI's own variables.
+OVERRIDE_VAR = "BUILD_SUPPORT_COMMIT"
+CI_COMMIT_VARS = ("BUILDKITE_COMMIT", "GITHUB_SHA")
+COMMIT_VARS = (OVERRIDE_VAR, *CI_COMMIT_VARS)
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -28,27 +33,78 @@ def _git(root: Path, *args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def expected_commit(root: Path, env: Mapping[str, str] | None = None) -> str:
-    """The commit artifacts must carry: CI's variable, else ``git rev-parse HEAD``."""
-    env = os.environ if env is None else env
+def _declared(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(variable, sha)`` for every commit variable set; each must be a full SHA."""
+    found: list[tuple[str, str]] = []
     for var in COMMIT_VARS:
         value = env.get(var, "").strip()
-        if value:
-            if not SHA_RE.match(value):
-                raise VerificationError(
-                    f"{var}={value!r} is not a full 40-character commit SHA",
-                    hint=f"set {var} to the full SHA (git rev-parse HEAD)",
-                )
-            return value
-    sha = _git(root, "rev-parse", "HEAD")
-    if not sha or not SHA_RE.match(sha):
+        if not value:
+            continue
+        if not SHA_RE.match(value):
+            raise VerificationError(
+                f"{var}={value!r} is not a full 40-character commit SHA",
+                hint=f"set {var} to the full SHA (git rev-parse HEAD)",
+            )
+        found.append((var, value))
+    if len({sha for _var, sha in found}) > 1:
         raise VerificationError(
-            "the expected commit is unknown: no "
-            + "/".join(COMMIT_VARS)
-            + f" variable, and `git rev-parse HEAD` failed in {root}",
-            hint="build from a git checkout with at least one commit, or set BUILDKITE_COMMIT",
+            "the commit variables disagree: " + ", ".join(f"{v}={s}" for v, s in found),
+            hint=f"unset {OVERRIDE_VAR}; CI's variable names the commit being built",
         )
-    return sha
+    return found
+
+
+def in_checkout(root: Path) -> bool:
+    """Whether ``root`` is inside a git work tree (fails closed when git cannot tell)."""
+    if _git(root, "rev-parse", "--is-inside-work-tree") == "true":
+        return True
+    here = root.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists() and _git(candidate, "--version") is None:
+            raise VerificationError(
+                f"{candidate} is a git checkout, but git cannot be run to read its HEAD",
+                hint="install git (apt-get install git), so the commit can be checked",
+            )
+    return False
+
+
+def expected_commit(root: Path, env: Mapping[str, str] | None = None) -> str:
+    """The commit artifacts must carry, anchored in git whenever there is a checkout.
+
+    CI's variable (``BUILDKITE_COMMIT``, ``GITHUB_SHA``) or the override
+    ``BUILD_SUPPORT_COMMIT`` names the commit; inside a git checkout it must equal
+    ``git rev-parse HEAD`` (the code actually being built), else VerificationError naming
+    both. Without a variable, HEAD is the commit. Outside a git checkout (a source tarball,
+    a copy) the variable is trusted, and that is logged; with neither, the commit is
+    unknown and that is an error.
+    """
+    env = os.environ if env is None else env
+    declared = _declared(env)
+    if in_checkout(root):
+        head = _git(root, "rev-parse", "HEAD")
+        if not head or not SHA_RE.match(head):
+            raise VerificationError(
+                f"`git rev-parse HEAD` failed in {root}: the checkout has no commit to build",
+                hint="commit first (git commit), or build from a checkout with history",
+            )
+        if declared and declared[0][1] != head:
+            var, sha = declared[0]
+            raise VerificationError(
+                f"{var}={sha}, but the checkout at {root} is at {head} (git rev-parse HEAD): "
+                f"artifacts built here would carry {sha} without containing its code",
+                hint=f"check out that commit (git checkout {sha}), or unset {var} to build HEAD",
+            )
+        return head
+    if declared:
+        var, sha = declared[0]
+        log.warn(f"{root} is not a git checkout: trusting {var}={sha} as the commit")
+        return sha
+    raise VerificationError(
+        "the expected commit is unknown: no "
+        + "/".join(COMMIT_VARS)
+        + f" variable, and {root} is not a git checkout",
+        hint="build from a git checkout, or set BUILDKITE_COMMIT (or BUILD_SUPPORT_COMMIT)",
+    )
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,20 @@ import pytest
 
 from build_support import commits
 from build_support.errors import VerificationError
+from tests.conftest import git
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-def test_ci_variable_wins(tmp_path: Path) -> None:
+@pytest.mark.subprocess
+def test_ci_variable_is_trusted_outside_a_checkout_and_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert commits.expected_commit(tmp_path, {"BUILDKITE_COMMIT": SHA}) == SHA
     assert commits.expected_commit(tmp_path, {"GITHUB_SHA": SHA}) == SHA
+    assert commits.expected_commit(tmp_path, {"BUILD_SUPPORT_COMMIT": SHA}) == SHA
+    err = capsys.readouterr().err
+    assert f"not a git checkout: trusting BUILD_SUPPORT_COMMIT={SHA}" in err
 
 
 def test_short_or_bad_sha_is_rejected(tmp_path: Path) -> None:
@@ -27,9 +34,40 @@ def test_unknown_commit_fails_closed(tmp_path: Path) -> None:
 
 
 @pytest.mark.subprocess
-def test_git_repo_facts(git_repo: Path) -> None:
-    from tests.conftest import git
+@pytest.mark.parametrize("var", ["BUILD_SUPPORT_COMMIT", "BUILDKITE_COMMIT", "GITHUB_SHA"])
+def test_a_variable_naming_another_commit_than_head_is_refused(git_repo: Path, var: str) -> None:
+    """The variable must not be both what is stamped and what is checked (issue 10)."""
+    head = git(git_repo, "rev-parse", "HEAD")
+    with pytest.raises(VerificationError) as info:
+        commits.expected_commit(git_repo, {var: SHA})
+    assert f"{var}={SHA}" in str(info.value)
+    assert head in str(info.value)
+    assert info.value.exit_code == 13
 
+
+@pytest.mark.subprocess
+def test_a_variable_naming_head_is_accepted_in_a_subfolder(git_repo: Path) -> None:
+    head = git(git_repo, "rev-parse", "HEAD")
+    sub = git_repo / "sub"
+    sub.mkdir()
+    assert commits.expected_commit(sub, {"BUILDKITE_COMMIT": head}) == head
+    assert commits.expected_commit(sub, {}) == head
+
+
+def test_disagreeing_variables_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(VerificationError, match="disagree"):
+        commits.expected_commit(tmp_path, {"BUILD_SUPPORT_COMMIT": SHA, "GITHUB_SHA": "f" * 40})
+
+
+@pytest.mark.subprocess
+def test_a_checkout_without_commits_fails_closed(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    with pytest.raises(VerificationError, match="rev-parse HEAD"):
+        commits.expected_commit(tmp_path, {"BUILD_SUPPORT_COMMIT": SHA})
+
+
+@pytest.mark.subprocess
+def test_git_repo_facts(git_repo: Path) -> None:
     ctx = commits.context(git_repo, {})
     assert ctx.branch == "main"
     assert ctx.sha == git(git_repo, "rev-parse", "HEAD")
