@@ -1,6 +1,12 @@
 """Sessions: one per stage, each a few lines delegating to ``build_support``.
 
 ``nox -l`` lists them. Venvs are made with uv when it is there and reused.
+
+Exit codes: nox reports every failed session as 1, which would hide the codes CI acts on
+(79: retry the release tests; 13: wrong commit; ...). So a stage session that fails ends
+nox at once with the stage's own exit code (:func:`_stage_run`), after flushing output;
+nox's closing summary and any later sessions are skipped then. Config errors while this
+file is imported end nox the same way, with one error line and the documented code.
 """
 
 from __future__ import annotations
@@ -9,13 +15,14 @@ import hashlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import nox
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from build_support import pythons, redact, tools  # noqa: E402
+from build_support import cli, pythons, redact, tools  # noqa: E402
 from build_support.config import load as load_config  # noqa: E402
 
 redact.filter_logger("nox")  # nox's own "nox > cmd" echo is redacted too
@@ -24,7 +31,10 @@ nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["pipeline"]
 
-CONFIG = load_config(ROOT)
+try:
+    CONFIG = load_config(ROOT)
+except Exception as _exc:  # noqa: BLE001 - the boundary for errors while nox imports this
+    raise SystemExit(cli.report("noxfile", _exc)) from None
 PYTHONS = list(CONFIG.python_versions)
 TOOL_PYTHON = "3.12"
 
@@ -63,9 +73,23 @@ def _lock_tools(session: nox.Session) -> None:
         session.install(*tools.LOCK_TOOL_PINS, env=_sources_env())
 
 
+def _stage_run(session: nox.Session, stage: str, *args: str, **kwargs: Any) -> None:
+    """``python -m build_support STAGE ARGS``; on failure nox exits with the stage's code."""
+    try:
+        session.run("python", "-m", "build_support", stage, *args, **kwargs)
+    except nox.command.CommandFailed as exc:
+        if exc.return_code is None:  # nox's own failure (program not found): nox reports it
+            raise
+        code = exc.return_code if exc.return_code >= 0 else 128 - exc.return_code
+        session.log(f"{stage} exited {code}; nox exits {code} too (its summary is skipped)")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def _stage(session: nox.Session, stage: str, *args: str, groups: tuple[str, ...] = ()) -> None:
     _install(session, *groups)
-    session.run("python", "-m", "build_support", stage, *args, *session.posargs)
+    _stage_run(session, stage, *args, *session.posargs)
 
 
 @nox.session(python=PYTHONS)
@@ -73,15 +97,7 @@ def lock(session: nox.Session) -> None:
     """Compile requirements/*.in into this Python's pinned, hashed lockfile."""
     _install(session)
     _lock_tools(session)
-    session.run(
-        "python",
-        "-m",
-        "build_support",
-        "lock",
-        "--python",
-        str(session.python),
-        *session.posargs,
-    )
+    _stage_run(session, "lock", "--python", str(session.python), *session.posargs)
 
 
 @nox.session(python=TOOL_PYTHON)
@@ -120,7 +136,7 @@ def ci_plan(session: nox.Session) -> None:
     # stdout is piped into `buildkite-agent pipeline upload`: keep stderr apart (nox's
     # default merges it into stdout).
     _install(session)
-    session.run("python", "-m", "build_support", "ci-plan", *session.posargs, stderr=None)
+    _stage_run(session, "ci-plan", *session.posargs, stderr=None)
 
 
 @nox.session(python=TOOL_PYTHON)
@@ -134,7 +150,7 @@ def pipeline(session: nox.Session) -> None:
     """The main job: every stage for the host platform on the bundled product."""
     _install(session, "test")
     _lock_tools(session)
-    session.run("python", "-m", "build_support", "pipeline", *session.posargs)
+    _stage_run(session, "pipeline", *session.posargs)
 
 
 @nox.session(python=TOOL_PYTHON)

@@ -276,6 +276,12 @@ def load(root: Path | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            hint="TOML files are UTF-8: save it as UTF-8, or restore it (git checkout -- "
+            "pyproject.toml)",
+        ) from None
     table = data.get("tool", {}).get("build_support")
     if table is None:
         raise ConfigError(

@@ -138,6 +138,18 @@ class ProvisionError(BuildSupportError):
     exit_code = 17
 
 
+class FileSystemError(BuildSupportError):
+    """A file or folder could not be read or written (permissions, disk full, not a folder)."""
+
+    exit_code = 19
+
+
+class InternalError(BuildSupportError):
+    """An unexpected exception: a bug in the harness, reported without a traceback."""
+
+    exit_code = 1
+
+
 class InterruptedByUser(BuildSupportError):  # noqa: N818 - reads as a state, not a fault
     """The user pressed Ctrl-C."""
 
@@ -148,3 +160,9 @@ class PublishError(BuildSupportError):
     """A publish step failed or its outcome is unresolved; what is left is named."""
 
     exit_code = 18
+
+
+class OutputClosedError(BuildSupportError):
+    """stdout was closed by its reader (``… | head``), so the output was cut short."""
+
+    exit_code = 141  # 128 + SIGPIPE, as a shell reports a writer killed by a closed pipe

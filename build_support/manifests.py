@@ -248,6 +248,10 @@ class ReleaseTestSummary:
     #: The run's exit code; None when the runner itself failed before it had one.
     exit_code: int | None = None
     duration_seconds: float = 0.0
+    #: Selected tests that did not run (the run was stopped or interrupted first).
+    not_run: tuple[str, ...] = ()
+    #: Why the run stopped early (a commit mismatch), or "".
+    stopped_by: str = ""
     total: int = 0
     passed: int = 0
     failed: int = 0

@@ -80,8 +80,8 @@ def main(argv: list[str], cfg: Config) -> int:
             try:
                 code = cli.resolve(s.stage)(list(s.argv), cfg)
             except BuildSupportError as exc:
-                log.error(f"{s.name}: {exc}")
-                code = exc.exit_code
+                code = cli.exit_code_for(s.stage, exc)
+                log.error(f"{s.name}: {exc}" + (f" (exit {code})" if code != exc.exit_code else ""))
         seconds = time.monotonic() - start
         result = "ok" if code == 0 else f"failed (exit {code})"
         summary.add(step=s.name, result=result, time=f"{seconds:.1f}s")

@@ -27,6 +27,7 @@ from build_support.releasetests.runner import (
     EnvProvider,
     ImageProvider,
     LocalWheels,
+    ReleaseTestResult,
     Runner,
     RunnerOptions,
     StoreWheels,
@@ -259,16 +260,38 @@ def main(argv: list[str], cfg: Config) -> int:
         if runner.interrupt.signum is not None:
             exit_code = 128 + runner.interrupt.signum
     finally:
-        meta["exit_code"] = exit_code  # None: the runner itself failed
-        meta["duration_seconds"] = round(runner.elapsed, 3)
-        paths = reports.write_reports(runner.results, meta, run_dir)
-        _print_summary(runner, paths)
+        _write_reports(runner, runnable, meta, run_dir, exit_code)
     return exit_code
 
 
-def _print_summary(runner: Runner, paths: dict[str, Path]) -> None:
+def _write_reports(
+    runner: Runner,
+    runnable: Sequence[ReleaseTest],
+    meta: dict[str, Any],
+    run_dir: Path,
+    exit_code: int | None,
+) -> None:
+    """JUnit, JSON and HTML reports of whatever ran, also when the run was cut short."""
+    meta["exit_code"] = exit_code  # None: the runner itself failed
+    meta["duration_seconds"] = round(runner.elapsed, 3)
+    ran = {r.name for r in runner.results}
+    meta["not_run"] = [t.name for t in runnable if t.name not in ran]
+    if runner.stopped_by is not None:
+        meta["stopped_by"] = str(runner.stopped_by)
+    # A test whose setup raised past the runner has no attempt to report.
+    finished = [r for r in runner.results if r.attempts]
+    paths = reports.write_reports(finished, meta, run_dir)
+    _print_summary(finished, paths)
+    if runner.stopped_by is not None:
+        log.error(
+            f"release-tests stopped (not run: {', '.join(meta['not_run']) or '-'}): "
+            f"{runner.stopped_by}"
+        )
+
+
+def _print_summary(results: Sequence[ReleaseTestResult], paths: dict[str, Path]) -> None:
     summary = log.Summary("release-tests", headers=("test", "status", "attempts", "exit", "time"))
-    for r in runner.results:
+    for r in results:
         summary.add(
             test=r.name,
             status=r.status + (" (flaky)" if r.flaky else ""),

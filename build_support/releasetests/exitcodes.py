@@ -7,7 +7,10 @@ the process exit status) asks this module; nothing else hard-codes a code range.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from build_support import errors
 
 
 class ExitCode(enum.IntEnum):
@@ -202,3 +205,45 @@ def run_exit_code(
     if runtime <= time_limit:
         return CI_RETRY_EXIT
     return failed[0]
+
+
+#: Every harness error class (:mod:`build_support.errors`, exit codes 2-18) as the
+#: release-test code it is reported as. The harness's own numbers collide with Ray's
+#: (harness 13 = VerificationError, Ray 13 = CLUSTER_RESOURCE_ERROR), so inside
+#: release-tests a harness error is translated once, by :func:`harness_exit_code`, at
+#: the stage boundary (``build_support.cli.EXIT_SCHEMES``) and when a test's setup
+#: fails; the most specific class listed wins. Interrupts keep 128+N (a signal in both
+#: schemes).
+HARNESS_CODES: Mapping[type[errors.BuildSupportError], int] = {
+    errors.UsageError: ExitCode.CLI_ERROR,
+    errors.ConfigError: ExitCode.CONFIG_ERROR,
+    errors.InputError: ExitCode.CONFIG_ERROR,
+    errors.StaleError: ExitCode.CONFIG_ERROR,
+    errors.GateError: ExitCode.CONFIG_ERROR,
+    errors.ToolMissingError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.InterpreterNotFoundError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.CommandFailedError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.ResolutionError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.PlatformError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.DockerError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.ProvisionError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.FileSystemError: ExitCode.LOCAL_ENV_SETUP_ERROR,
+    errors.StoreError: ExitCode.SETUP_ERROR,
+    errors.IntegrityError: ExitCode.SETUP_ERROR,
+    errors.ArtifactNotFoundError: ExitCode.SETUP_ERROR,
+    errors.StoreTimeoutError: ExitCode.RAY_WHEELS_TIMEOUT,
+    # The wheel or image is not the test code's commit: the test cannot be prepared.
+    errors.VerificationError: ExitCode.PREPARE_ERROR,
+    errors.InternalError: ExitCode.UNCAUGHT,
+    errors.BuildSupportError: ExitCode.UNCAUGHT,
+    errors.InterruptedByUser: 128 + 2,
+    errors.OutputClosedError: 128 + 13,
+}
+
+
+def harness_exit_code(exc: errors.BuildSupportError) -> int:
+    """The release-test exit code of a harness error (see :data:`HARNESS_CODES`)."""
+    for klass in type(exc).__mro__:
+        if klass in HARNESS_CODES:
+            return int(HARNESS_CODES[klass])
+    return int(ExitCode.UNCAUGHT)

@@ -37,11 +37,6 @@ from build_support import cmd, fsutil, lockfile, log, manifests, procs, pythons,
 from build_support.errors import (
     ArtifactNotFoundError,
     BuildSupportError,
-    CommandFailedError,
-    InputError,
-    InterpreterNotFoundError,
-    StoreError,
-    StoreTimeoutError,
     VerificationError,
 )
 from build_support.releasetests.exitcodes import (
@@ -49,7 +44,9 @@ from build_support.releasetests.exitcodes import (
     ResultStatus,
     classify,
     code_class,
+    code_name,
     command_code,
+    harness_exit_code,
 )
 from build_support.releasetests.loader import ReleaseTest
 from build_support.releasetests.retry import RetryPolicy, run_with_retries
@@ -69,19 +66,11 @@ class TestSetupError(BuildSupportError):
         self.code = code
 
 
-def setup_code(exc: BuildSupportError) -> ExitCode:
+def setup_code(exc: BuildSupportError) -> int:
     """The release-test code of a harness error raised while preparing a test."""
     if isinstance(exc, TestSetupError):
-        return exc.code
-    if isinstance(exc, StoreTimeoutError):
-        return ExitCode.RAY_WHEELS_TIMEOUT
-    if isinstance(exc, ArtifactNotFoundError | StoreError):
-        return ExitCode.SETUP_ERROR
-    if isinstance(exc, InterpreterNotFoundError | CommandFailedError):
-        return ExitCode.LOCAL_ENV_SETUP_ERROR
-    if isinstance(exc, InputError):
-        return ExitCode.CONFIG_ERROR
-    return ExitCode.CLI_ERROR
+        return int(exc.code)
+    return harness_exit_code(exc)
 
 
 # --------------------------------------------------------------------------- environments
@@ -779,6 +768,8 @@ class Runner:
         self.interrupt = Interrupt()
         self.results: list[ReleaseTestResult] = []
         self.started = clock()
+        #: Set when a commit mismatch stopped the run (recorded as that test's result).
+        self.stopped_by: VerificationError | None = None
 
     # -- one attempt ----------------------------------------------------------------
     def _attempt_env(
@@ -985,9 +976,10 @@ class Runner:
         with log.group(f"release test {test.name}" + (" (smoke)" if test.smoke else "")):
             try:
                 tenv = self._setup(test, version)
-            except VerificationError:
-                raise
             except BuildSupportError as exc:
+                if isinstance(exc, VerificationError):
+                    # Every later test would run against the same wrong code: stop.
+                    self.stopped_by = exc
                 return self._setup_failed(result, exc, test_dir)
             result.wheel, result.commit = tenv.wheel, tenv.commit
 
@@ -1028,11 +1020,11 @@ class Runner:
     ) -> ReleaseTestResult:
         """Record a test that could not be set up as one classified attempt."""
         code = setup_code(exc)
-        cls = classify(int(code), retry_codes=self.options.policy.retry_codes, max_retries=0)
-        log.error(f"{result.name}: {code_class(int(code))} ({code.name}): {exc}")
+        cls = classify(code, retry_codes=self.options.policy.retry_codes, max_retries=0)
+        log.error(f"{result.name}: {code_class(code)} ({code_name(code)}): {exc}")
         failed = AttemptResult(
             attempt=1,
-            exit_code=int(code),
+            exit_code=code,
             status=cls.status,
             retryable=cls.retryable,
             duration=0.0,
@@ -1075,7 +1067,7 @@ class Runner:
         run_dir.mkdir(parents=True, exist_ok=True)
         with forward_signals(self.interrupt):
             for test in tests:
-                if self.interrupt.signum is not None:
+                if self.interrupt.signum is not None or self.stopped_by is not None:
                     break
                 self.run_test(test, run_dir)
         return self.results
