@@ -69,6 +69,8 @@ from build_support.errors import (
 )
 
 DIGEST_LABEL = "io.build-support.input-digest"
+#: The commit the image was built from (OCI); read back from the image to verify it.
+REVISION_LABEL = "org.opencontainers.image.revision"
 BASE_LABEL = "io.build-support.base-image"
 STANDIN_LABEL = "io.build-support.base-standin"
 #: Part of every input digest: bump when the way images are built changes.
@@ -657,6 +659,19 @@ def smoke_test(
     return uid
 
 
+def check_revision_label(client: Any, image_id: str, expected_commit: str) -> str:
+    """The image's own ``org.opencontainers.image.revision`` label is ``expected_commit``."""
+    labels = client.images.get(image_id).labels or {}
+    found = labels.get(REVISION_LABEL)
+    if found != expected_commit:
+        raise VerificationError(
+            f"image {image_id[:19]} has label {REVISION_LABEL}={found!r}, expected "
+            f"{expected_commit}",
+            hint="rebuild the image from this commit: nox -s images -- --force",
+        )
+    return str(found)
+
+
 def copy_out(client: Any, image_id: str, path: str, dest: Path) -> Path:
     """Copy one file out of an image (without running it), atomically."""
     container = client.containers.create(image_id, ["true"])
@@ -756,7 +771,7 @@ class Stage:
             "MINRAY_USER": s.user,
         }
         labels = {
-            "org.opencontainers.image.revision": self.ctx.sha,
+            REVISION_LABEL: self.ctx.sha,
             "org.opencontainers.image.version": version,
             "org.opencontainers.image.source": s.source_url,
             "org.opencontainers.image.title": s.image_name,
@@ -823,6 +838,7 @@ class Stage:
             expected_commit=self.ctx.sha,
             platform=platform,
         )
+        check_revision_label(self.client, product.image_id, self.ctx.sha)
         freeze = copy_out(
             self.client,
             product.image_id,

@@ -383,3 +383,21 @@ def read_manifest(path: Path) -> dict[str, str]:
 def jar_commit(path: Path) -> str:
     """The commit a JAR carries (its manifest's :data:`COMMIT_ATTRIBUTE`), or ""."""
     return read_manifest(path).get(COMMIT_ATTRIBUTE, "")
+
+
+def check_commit(jar: Path, expected: str) -> str:
+    """``jar`` says, in its own manifest, that it was built from ``expected``."""
+    hint = "rebuild it from this commit with `nox -s jars -- <os>` (which stamps -Dminray.commit)"
+    try:
+        found = jar_commit(jar)
+    except VerificationError as exc:
+        raise VerificationError(
+            f"{exc.message}, so it cannot show that it was built from {expected}", hint=hint
+        ) from None
+    if found != expected:
+        raise VerificationError(
+            f"{jar.name}: {MANIFEST} has {COMMIT_ATTRIBUTE}: {found or '(none)'}, but the "
+            f"expected commit is {expected}",
+            hint=hint,
+        )
+    return found

@@ -564,6 +564,10 @@ def build_os(  # noqa: PLR0915
         f"{project.version}.jar"
     )
     with log.group("jars: verify"):
+        for built in outputs:
+            if built.path.suffix == ".jar":
+                jarpack.check_commit(built.path, ctx.sha)  # read from the JAR's manifest
+        log.info(f"{jarpack.COMMIT_ATTRIBUTE}: {ctx.sha} in every JAR")
         jarpack.check_natives(runtime_jar, targets, settings.native_library)
         host_platform = Platform(host.os, host.arch)
         if host_platform in targets:
@@ -654,12 +658,14 @@ def build_multiplatform(
                 )
                 local = Path(tmp) / os_name / filename
                 s.get(key, local)
+                jarpack.check_commit(local, ctx.sha)
                 sources.append(jarpack.Source(os_name, local))
         with log.group("jars: repack"):
             result = jarpack.repack(sources, dest, expected)
             for skipped in result.skipped_foreign:
                 log.warn(f"not taken (natives of another OS's job): {skipped}")
             jarpack.check_natives(dest, expected, settings.native_library)
+            jarpack.check_commit(dest, ctx.sha)
             log.info(
                 f"{dest.name}: {result.entries} entries, natives "
                 + ", ".join(map(str, result.platforms))

@@ -207,7 +207,7 @@ def run_exit_code(
     return failed[0]
 
 
-#: Every harness error class (:mod:`build_support.errors`, exit codes 2-18) as the
+#: Every harness error class (:mod:`build_support.errors`, exit codes 2-19) as the
 #: release-test code it is reported as. The harness's own numbers collide with Ray's
 #: (harness 13 = VerificationError, Ray 13 = CLUSTER_RESOURCE_ERROR), so inside
 #: release-tests a harness error is translated once, by :func:`harness_exit_code`, at
@@ -232,6 +232,7 @@ HARNESS_CODES: Mapping[type[errors.BuildSupportError], int] = {
     errors.IntegrityError: ExitCode.SETUP_ERROR,
     errors.ArtifactNotFoundError: ExitCode.SETUP_ERROR,
     errors.StoreTimeoutError: ExitCode.RAY_WHEELS_TIMEOUT,
+    errors.PublishError: ExitCode.SETUP_ERROR,
     # The wheel or image is not the test code's commit: the test cannot be prepared.
     errors.VerificationError: ExitCode.PREPARE_ERROR,
     errors.InternalError: ExitCode.UNCAUGHT,

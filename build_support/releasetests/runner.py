@@ -279,8 +279,9 @@ class ImageProvider:
     """``--in-image``: the minray image the images stage built (``dist/images/images.json``).
 
     The image is picked from the manifest by Python version, flavor and architecture
-    (or given with ``--image``); its recorded commit and the ``__commit__`` a container
-    reports must both be the test code's commit.
+    (or given with ``--image``); its ``org.opencontainers.image.revision`` label and the
+    ``__commit__`` a container reports must both be the test code's commit (what the
+    manifest records is not trusted: it is not the image).
     """
 
     def __init__(
@@ -327,11 +328,17 @@ class ImageProvider:
         if python_version in self._ready:
             return self._ready[python_version]
         from build_support import provision
+        from build_support.images import REVISION_LABEL
 
-        ref, recorded = self.find(python_version)
-        if recorded is not None:
-            check_commit(recorded, self.expected_commit, what=f"image {ref[:19]} (manifest)")
+        # The manifest only says which image; the commit is read from the image itself.
+        ref, _recorded = self.find(python_version)
         provision.ensure_docker()
+        label = cmd.output(
+            [provision.docker_client(), "image", "inspect", "--format",
+             f'{{{{ index .Config.Labels "{REVISION_LABEL}" }}}}', ref],
+            hint=f"the image {ref} is not there; build it: nox -s images",
+        )  # fmt: skip
+        check_commit(label, self.expected_commit, what=f"image {ref[:19]} ({REVISION_LABEL})")
         probe = (
             f"import os, {self.package}; print({self.package}.__commit__); "
             "print(os.getuid(), os.getgid())"

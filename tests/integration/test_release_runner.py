@@ -305,11 +305,22 @@ def test_commit_mismatch_stops_the_run(minray_wheel: Path, tmp_path: Path) -> No
         expected_commit="d" * 40,
         package="minray",
     )
-    path = _collection(tmp_path, "- name: t\n  run:\n    script: python -c pass\n", {})
-    with pytest.raises(VerificationError) as info:
-        _runner(provider, tmp_path).run(loader.load(path).tests, tmp_path / "r")
-    assert FAKE_SHA in str(info.value)
-    assert "d" * 40 in str(info.value)
+    path = _collection(
+        tmp_path,
+        "- name: t\n  run:\n    script: python -c pass\n"
+        "- name: later\n  run:\n    script: python -c pass\n",
+        {},
+    )
+    runner = _runner(provider, tmp_path)
+    (result,) = runner.run(loader.load(path).tests, tmp_path / "r")
+    # Recorded as the test's result (Ray's PREPARE_ERROR), and the run stops there.
+    assert isinstance(runner.stopped_by, VerificationError)
+    assert result.exit_code == 43
+    assert result.status == "error"
+    assert FAKE_SHA in result.final.message
+    assert "d" * 40 in result.final.message
+    doc = json.loads((tmp_path / "r" / "t" / "result.json").read_text())
+    assert doc["exit_name"] == "PREPARE_ERROR"
     assert not (tmp_path / "venvs").exists() or not any((tmp_path / "venvs").glob("py*"))
 
 
@@ -326,9 +337,23 @@ def test_store_wheels(minray_wheel: Path, tmp_path: Path) -> None:
     assert got.read_bytes() == minray_wheel.read_bytes()
 
 
+def _cli_project(tmp_path: Path) -> Path:
+    """This project's config outside any git checkout, so BUILD_SUPPORT_COMMIT=FAKE_SHA is
+    trusted (in a checkout the commit must be HEAD); inputs and the venv cache are shared."""
+    project = tmp_path / "cli-project"
+    if not project.is_dir():
+        project.mkdir()
+        shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
+        for name in ("requirements", "release", ".cache"):
+            (ROOT / name).mkdir(exist_ok=True)
+            (project / name).symlink_to(ROOT / name)
+    return project
+
+
 def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
+        "PYTHONPATH": str(ROOT),
         "BUILD_SUPPORT_COMMIT": FAKE_SHA,
         "BUILD_SUPPORT_BRANCH": "main",
         "RELEASE_TEST_BACKOFF": "0.01,0.02",
@@ -350,7 +375,7 @@ def test_sigterm_reaches_the_tree_and_results_are_written(
     proc = subprocess.Popen(
         [sys.executable, "-m", "build_support", "release-tests", "--file", str(path),
          "--wheel", str(minray_wheel), "--results-dir", str(results), "--run-id", "sig"],
-        cwd=ROOT,
+        cwd=_cli_project(tmp_path),
         env=_cli_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -378,7 +403,7 @@ def test_cli_unknown_name_and_bad_yaml(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "build_support", "release-tests", *args],
-            cwd=ROOT,
+            cwd=_cli_project(tmp_path),
             env=_cli_env(tmp_path),
             capture_output=True,
             text=True,
@@ -386,12 +411,12 @@ def test_cli_unknown_name_and_bad_yaml(tmp_path: Path) -> None:
         )
 
     proc = run("wheel_comit", "--results-dir", str(tmp_path / "r"))
-    assert proc.returncode == 2
+    assert proc.returncode == 10  # UsageError (harness 2) is Ray's CLI_ERROR here
     assert "did you mean: wheel_commit" in proc.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("- name: a\n  run: {script: x\n")
     proc = run("--file", str(bad), "--results-dir", str(tmp_path / "r"))
-    assert proc.returncode == 6
+    assert proc.returncode == 11  # InputError (harness 6) is Ray's CONFIG_ERROR here
     assert "malformed YAML" in proc.stderr
     assert not (tmp_path / "r").exists()
 
@@ -409,7 +434,7 @@ def test_smoke_run_of_minray_release_tests_against_the_store(
     proc = subprocess.run(
         [sys.executable, "-m", "build_support", "release-tests", "--smoke", "--python", PY,
          "--results-dir", str(results), "--run-id", "smoke"],
-        cwd=ROOT,
+        cwd=_cli_project(tmp_path),
         env=_cli_env(tmp_path, BUILD_SUPPORT_STORE=str(tmp_path / "store")),
         capture_output=True,
         text=True,
@@ -509,7 +534,7 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
     )
     shutil.copytree(tmp_path / "wheels", ctx)
     (ctx / "Dockerfile").write_text(
-        f"FROM {base}\nCOPY *.whl /tmp/\n"
+        f"FROM {base}\nLABEL {images.REVISION_LABEL}={FAKE_SHA}\nCOPY *.whl /tmp/\n"
         "RUN python3 -m pip install --break-system-packages --no-index /tmp/*.whl "
         "&& ln -sf /usr/bin/python3 /usr/local/bin/python\nUSER 1000\n"
     )
@@ -541,8 +566,8 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
             [sys.executable, "-m", "build_support", "release-tests", "--in-image",
              "--image", tag, "--file", str(path), "--results-dir", str(results),
              "--run-id", "img"],
-            cwd=ROOT, env=_cli_env(tmp_path), capture_output=True, text=True, check=False,
-            timeout=600,
+            cwd=_cli_project(tmp_path), env=_cli_env(tmp_path), capture_output=True, text=True,
+            check=False, timeout=600,
         )  # fmt: skip
         summary = json.loads((results / "img" / "summary.json").read_text())
         by_name = {t["name"]: t for t in summary["tests"]}

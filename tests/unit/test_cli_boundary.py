@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cli
+from build_support import cli, tools
 from build_support.config import Config
 from build_support.errors import FileSystemError, InputError, OutputClosedError, VerificationError
 from build_support.releasetests.exitcodes import ExitCode
@@ -72,13 +72,15 @@ def stages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setitem(cli.STAGES, "oserror", f"{here}:_raise_oserror")
     monkeypatch.setitem(cli.STAGES, "bug", f"{here}:_raise_bug")
     monkeypatch.setitem(cli.STAGES, "verify", f"{here}:_raise_verification")
+    for name in ("oserror", "bug", "verify"):
+        monkeypatch.setitem(tools.STAGES, name, ())  # these run no tools
     project = _project(tmp_path / "proj")
     monkeypatch.chdir(project)
     return project
 
 
 def test_oserror_is_one_line_with_a_hint(stages: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.run_stage("oserror", []) == FileSystemError.exit_code == 18
+    assert cli.run_stage("oserror", []) == FileSystemError.exit_code == 19
     err = capsys.readouterr().err
     assert f"error: oserror: No such file or directory: {stages}/missing/out.json" in err
     assert "hint: check the path" in err

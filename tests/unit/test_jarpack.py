@@ -307,3 +307,41 @@ def test_repack_streams_large_entries(tmp_path: Path) -> None:
     assert peak < 8 * 1024 * 1024, f"repacking held {peak} bytes: not streaming"
     with zipfile.ZipFile(tmp_path / "o.jar") as zf:
         assert zf.getinfo("big/blob.bin").file_size == big
+
+
+COMMIT = "c0ffee" + "2" * 34
+
+
+def _jar_with_manifest(path: Path, manifest: str | None) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("META-INF/", b"")
+        if manifest is not None:
+            zf.writestr(jarpack.MANIFEST, manifest)
+        zf.writestr("io/minray/A.class", b"\xca\xfe\xba\xbe")
+    return path
+
+
+def test_commit_is_read_from_the_jars_own_manifest(tmp_path: Path) -> None:
+    # As maven-archiver writes it: CRLF, wrapped at 72 bytes with a leading space.
+    manifest = (
+        "Manifest-Version: 1.0\r\nCreated-By: Maven JAR Plugin 3.4.2\r\n"
+        f"Minray-Commit: {COMMIT[:50]}\r\n {COMMIT[50:]}\r\n\r\nName: x\r\nMinray-Commit: no\r\n"
+    )
+    jar = _jar_with_manifest(tmp_path / "a.jar", manifest)
+    assert jarpack.jar_commit(jar) == COMMIT
+    assert jarpack.check_commit(jar, COMMIT) == COMMIT
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [None, "Manifest-Version: 1.0\n", f"Minray-Commit: {'d' * 40}\n", "Minray-Commit: unknown\n"],
+)
+def test_commit_missing_or_other_is_refused_naming_both(
+    tmp_path: Path, manifest: str | None
+) -> None:
+    jar = _jar_with_manifest(tmp_path / "minray-runtime-0.1.0.jar", manifest)
+    with pytest.raises(VerificationError) as info:
+        jarpack.check_commit(jar, COMMIT)
+    assert COMMIT in str(info.value)
+    assert "minray-runtime-0.1.0.jar" in str(info.value)
+    assert info.value.exit_code == 13

@@ -137,6 +137,14 @@ def test_wheel_commit_read_from_zip(tmp_path: Path) -> None:
     assert wheelfile.read_commit(wheel, "minray") == "a" * 40
     with pytest.raises(VerificationError, match="cannot read"):
         wheelfile.read_commit(wheel, "other")
+    # One reader (wheelfile's): a commit line inside a docstring is not the commit.
+    tricky = tmp_path / "minray-0.1.0-cp311-cp311-manylinux2014_x86_64.whl"
+    with zipfile.ZipFile(tricky, "w") as zf:
+        zf.writestr(
+            "minray/_version.py",
+            '"""\ncommit = "' + "b" * 40 + '"\n"""\ncommit = "' + "a" * 40 + '"\n',
+        )
+    assert wheelfile.read_commit(tricky, "minray") == "a" * 40
     with pytest.raises(VerificationError, match="working tree is left as it is"):
         check_commit("{{COMMIT_SHA}}", "a" * 40, what="wheel")
 
