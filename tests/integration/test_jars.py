@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from build_support import config, fsutil, jarpack, jars, poms, store
-from build_support.errors import ResolutionError, StoreTimeoutError
+from build_support.errors import ResolutionError, StoreTimeoutError, VerificationError
 from build_support.jarpack import Platform
 from tests.conftest import git
 
@@ -101,6 +101,9 @@ def test_linux_runtime_jar_carries_both_natives(linux_build: LinuxBuild) -> None
     with zipfile.ZipFile(jar) as zf:
         assert "io/minray/shaded/com/google/gson/Gson.class" in zf.namelist()
     assert "minray-native OK linux/x86_64 version=0.1.0" in _native_check(jar)
+    # The commit is read back from inside every module JAR (its manifest), not from a log.
+    for name in ("minray-api-0.1.0.jar", RUNTIME, "minray-serve-0.1.0.jar"):
+        assert jarpack.jar_commit(linux_build.dist / "jars" / "linux" / name) == linux_build.sha
     reduced = (linux_build.dist / "jars" / "linux" / "minray-runtime-0.1.0.pom").read_text()
     assert "<artifactId>gson</artifactId>" not in reduced  # shade's reduced POM is published
 
@@ -120,6 +123,7 @@ def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path)
     assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
     jarpack.check_natives(first, BOTH_LINUX, "minray_jni")
     assert "minray-native OK linux/x86_64" in _native_check(first)
+    assert jarpack.jar_commit(first) == linux_build.sha
     s = store.open_url(linux_build.store_url)
     key = f"jars/{BRANCH}/{linux_build.sha}/multiplatform/{RUNTIME}"
     assert s.exists(key)
@@ -268,3 +272,30 @@ def test_check_poms_cli_exit_codes(project_root: Path, tmp_path: Path) -> None:
     darwin = _stage(root, "darwin")
     assert darwin.returncode == 14
     assert "needs a darwin host" in darwin.stderr
+
+
+def test_multiplatform_refuses_a_jar_of_another_commit(
+    linux_build: LinuxBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JAR stored under this commit's key but built from another one is refused (13)."""
+    other = "0" * 40
+    source = linux_build.dist / "jars" / "linux" / RUNTIME
+    forged = tmp_path / RUNTIME
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(forged, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == jarpack.MANIFEST:
+                data = data.replace(linux_build.sha.encode(), other.encode())
+            zout.writestr(info, data)
+    store_dir = tmp_path / "store"
+    store.open_url(str(store_dir)).put(
+        store.keys.jar_key(BRANCH, linux_build.sha, "linux", RUNTIME), forged
+    )
+    monkeypatch.setenv("BUILD_SUPPORT_STORE", str(store_dir))
+    monkeypatch.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
+    monkeypatch.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+    with pytest.raises(VerificationError) as info:
+        jars.build_multiplatform(_cfg(linux_build.cfg.root, tmp_path / "dist"), timeout=0)
+    assert other in str(info.value)
+    assert linux_build.sha in str(info.value)
+    assert not (tmp_path / "dist" / "jars" / "multiplatform").exists()
