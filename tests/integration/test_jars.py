@@ -282,11 +282,11 @@ def test_multiplatform_refuses_a_jar_of_another_commit(
     source = linux_build.dist / "jars" / "linux" / RUNTIME
     forged = tmp_path / RUNTIME
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(forged, "w") as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename == jarpack.MANIFEST:
+        for entry in zin.infolist():
+            data = zin.read(entry)
+            if entry.filename == jarpack.MANIFEST:
                 data = data.replace(linux_build.sha.encode(), other.encode())
-            zout.writestr(info, data)
+            zout.writestr(entry, data)
     store_dir = tmp_path / "store"
     store.open_url(str(store_dir)).put(
         store.keys.jar_key(BRANCH, linux_build.sha, "linux", RUNTIME), forged
