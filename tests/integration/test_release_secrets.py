@@ -18,6 +18,7 @@ from tests.integration.test_release_runner import (  # noqa: F401 - the fixture 
     FAKE_SHA,
     PY,
     ROOT,
+    _cli_project,
     minray_wheel,
 )
 
@@ -44,9 +45,10 @@ def _run(
         [sys.executable, "-m", "build_support", "release-tests", "--file", str(path),
          "--wheel", str(wheel), "--results-dir", str(results), "--run-id", "r",
          "--max-retries", "0"],
-        cwd=ROOT,
-        env={**os.environ, "BUILD_SUPPORT_COMMIT": FAKE_SHA, "BUILD_SUPPORT_BRANCH": "main",
-             **env},
+        # Outside a git checkout, where the commit variable is trusted (FAKE_SHA is no HEAD).
+        cwd=_cli_project(tmp_path),
+        env={**os.environ, "PYTHONPATH": str(ROOT), "BUILD_SUPPORT_COMMIT": FAKE_SHA,
+             "BUILD_SUPPORT_BRANCH": "main", **env},
         capture_output=True,
         text=True,
         check=False,
