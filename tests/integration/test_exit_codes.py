@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, provision, wheelfile
+from build_support import images, manifests, provision, wheelfile
 from build_support.errors import VerificationError
 from build_support.releasetests.runner import ImageProvider
 from tests.conftest import ROOT, git
@@ -205,11 +205,17 @@ def test_image_commit_is_read_from_the_image(minray_wheel: Path, tmp_path: Path)
         with pytest.raises(VerificationError, match=f"{images.REVISION_LABEL}='{FAKE_SHA}'"):
             images.check_revision_label(client, tag, "d" * 40)
         # release-tests --in-image: a manifest claiming the right commit does not help.
-        manifest = tmp_path / "images.json"
-        manifest.write_text(json.dumps({"images": [{
-            "name": "minray", "python": PY, "flavor": "cpu", "arch": "x86_64",
-            "image_id": tag, "refs": [tag], "commit": "d" * 40,
-        }]}))  # fmt: skip
+        manifest = manifests.write(
+            tmp_path / "images.json",
+            manifests.ImagesManifest(
+                images=(
+                    manifests.ImageRow(
+                        name="minray", image_id=tag, refs=(tag,), built=True, input_digest="x",
+                        commit="d" * 40, python=PY, flavor="cpu", arch="x86_64", base="scratch",
+                    ),
+                )
+            ),
+        )  # fmt: skip
         provider = ImageProvider(
             manifest=manifest,
             image_name="minray",
