@@ -344,7 +344,8 @@ def _cli_project(tmp_path: Path) -> Path:
     if not project.is_dir():
         project.mkdir()
         shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
-        for name in ("requirements", "release", ".cache"):
+        # build_support too: workloads import it from BUILD_SUPPORT_ROOT (fetch_artifact.py).
+        for name in ("requirements", "release", ".cache", "build_support"):
             (ROOT / name).mkdir(exist_ok=True)
             (project / name).symlink_to(ROOT / name)
     return project
