@@ -132,7 +132,8 @@ def install_packages(packages: Sequence[str]) -> None:
             + " ".join(packages)
             + "\n"
             + ((proc.stdout or "") + (proc.stderr or ""))[-2000:],
-            hint="check the apt sources and network, then rerun",
+            hint="see apt-get's output above (the apt sources and network, or a package's "
+            "install script: `dpkg --configure -a` finishes half-configured ones), then rerun",
         )
     log.success("installed " + " ".join(packages))
 
