@@ -234,3 +234,20 @@ def test_a_test_given_an_s3_store_gets_what_reaches_it() -> None:
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
     }
     assert store_access_env("/var/store", host) == {}
+
+
+def test_the_redact_section_of_pyproject_configures_the_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from build_support.config import from_table
+
+    cfg = from_table(
+        {"redact": {"names": ["PASSPHRASE", "TOKEN"], "ignore": ["HARMLESS_TOKEN"]}}, tmp_path
+    )
+    settings = cfg.section("redact", redact.RedactSettings)
+    monkeypatch.setattr(redact, "_settings", redact.RedactSettings())
+    monkeypatch.setenv("GPG_PASSPHRASE", "correct horse battery")
+    monkeypatch.setenv("HARMLESS_TOKEN", "visible-value")
+    assert "correct horse battery" in redact.text("x correct horse battery")  # not yet
+    redact.configure(settings)
+    assert redact.text("x correct horse battery visible-value") == "x *** visible-value"
