@@ -1,8 +1,9 @@
 """Credentials for the targets: from an environment variable or a file, never from config.
 
-Every value read here is registered with :func:`scrub`, which every line the stage
-prints, journals or raises passes through: a secret never reaches output, logs, the
-journal or a report.
+Every value read here is registered with :mod:`build_support.redact`, the one redaction
+layer that every writer (log, cmd, reports) goes through; the plan JSON and the journal
+pass through :func:`scrub` too: a secret never reaches output, logs, the journal or a
+report.
 """
 
 from __future__ import annotations
@@ -12,24 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from build_support import redact
 from build_support.errors import ConfigError
 
-_SECRETS: set[str] = set()
-MASK = "********"
+MASK = redact.MASK
 
 
 def register(value: str) -> None:
-    """Hide ``value`` from everything that goes through :func:`scrub`."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
+    """Hide ``value`` from every writer (:mod:`build_support.redact`, the one layer)."""
+    if value and len(value) >= redact.MIN_LENGTH:
+        redact.register([value])
 
 
 def scrub(text: str) -> str:
-    """``text`` with every registered secret replaced by a mask."""
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """``text`` with every secret (registered here, or secret-named in the environment)
+    replaced by the mask."""
+    return redact.text(text)
 
 
 @dataclass(frozen=True)

@@ -295,9 +295,8 @@ class MavenTarget:
         self._put(url, path.read_bytes())
         asc = path.with_name(path.name + ".asc")
         sidecars: list[tuple[str, bytes]] = [(".asc", asc.read_bytes())]
-        for algorithm in CHECKSUMS:
+        for algorithm in CHECKSUMS:  # signatures get none (as Maven 3.9 deploys them)
             sidecars.append((f".{algorithm}", checksum(path, algorithm).encode()))
-            sidecars.append((f".asc.{algorithm}", checksum(asc, algorithm).encode()))
         for suffix, data in sidecars:
             self._put(url + suffix, data)
 
@@ -336,10 +335,11 @@ class MavenTarget:
             text = mavenrepo.snapshot_metadata(gav, state, [parts], self.now)
             self._snapshots[gav] = mavenrepo.parse_snapshot_metadata(text) or state
             self._put_metadata(f"{base}/maven-metadata.xml", text)
-        meta_url = f"{self._base(gav)}/{gav.artifact_directory()}/maven-metadata.xml"
-        existing = self._get(meta_url)
-        self._put_metadata(meta_url, mavenrepo.artifact_metadata(
-            gav, existing.text() if existing.status == 200 else None, self.now))  # fmt: skip
+        if a.name.endswith(".pom"):  # the artifact's metadata lists a version with its POM
+            meta_url = f"{self._base(gav)}/{gav.artifact_directory()}/maven-metadata.xml"
+            existing = self._get(meta_url)
+            self._put_metadata(meta_url, mavenrepo.artifact_metadata(
+                gav, existing.text() if existing.status == 200 else None, self.now))  # fmt: skip
         there = self.remote_sha256(gav, a.name)
         if there != a.digest:
             raise PublishError(
