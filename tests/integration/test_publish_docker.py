@@ -165,3 +165,42 @@ def test_both_arches_make_one_manifest_list_per_tag(
     assert amd["config"]["digest"] == ids[1]
     assert arm["config"]["digest"] == ids[3]
     assert "nothing to do" in project.publish("--execute").stderr
+
+
+def test_one_target_failing_leaves_the_other_done_and_a_rerun_completes(
+    tmp_path: Path, registry: DockerRegistry
+) -> None:
+    from tests.publishing import PYPI_PASSWORD, PypiServer, tiny_wheel
+
+    pypi = PypiServer(tmp_path / "pypi")
+    pypi.start()
+    try:
+        good = f'repository_url = "{pypi.url}/"'
+        broken = pypi.toml().replace(good, good.replace('/"', '/no-such-endpoint/"'))
+        toml = broken.replace('["pypi"]', '["pypi", "docker"]') + registry.toml(
+            NS, ["minray"]).split("\n", 2)[2]  # fmt: skip
+        p = make_project(tmp_path, toml, {"BUILD_SUPPORT_PYPI_PASSWORD": PYPI_PASSWORD,
+                                          "TEST_REGISTRY_USER": registry.username,
+                                          "TEST_REGISTRY_PASSWORD": REGISTRY_PASSWORD})  # fmt: skip
+        p.pass_release_tests()
+        p.put_wheel(tiny_wheel(tmp_path / "w", "minray", "0.1.0", p.sha))
+        _images(p, tmp_path, ("x86_64",))
+        run = p.publish("--execute")
+        assert run.returncode == 18, run.stderr
+        assert "minray-0.1.0-py3-none-any.whl" in run.stderr.split("not published:")[1]
+        states = {e["target"]: e["state"] for e in p.journal()["entries"].values()
+                  if e["state"] == "done"}  # fmt: skip
+        assert states == {"docker": "done"}  # the registry's tags are all done
+        _, manifest = registry.manifest(f"{NS}/minray", "nightly")
+        assert manifest["config"]["digest"]
+        (p.root / "pyproject.toml").write_text(
+            (p.root / "pyproject.toml").read_text().replace("/no-such-endpoint/", "/"))  # fmt: skip
+        again = p.publish("--execute")
+        assert again.returncode == 0, again.stderr
+        actions = {i["target"]: set() for i in p.plan()["items"]}
+        for i in p.plan()["items"]:
+            actions[i["target"]].add(i["action"])
+        assert actions == {"docker": {"skip"}, "pypi": {"send"}}
+        assert len(pypi.uploads()) == 1
+    finally:
+        pypi.stop()
