@@ -197,9 +197,9 @@ def test_one_target_failing_leaves_the_other_done_and_a_rerun_completes(
             (p.root / "pyproject.toml").read_text().replace("/no-such-endpoint/", "/"))  # fmt: skip
         again = p.publish("--execute")
         assert again.returncode == 0, again.stderr
-        actions = {i["target"]: set() for i in p.plan()["items"]}
+        actions: dict[str, set[str]] = {}
         for i in p.plan()["items"]:
-            actions[i["target"]].add(i["action"])
+            actions.setdefault(i["target"], set()).add(i["action"])
         assert actions == {"docker": {"skip"}, "pypi": {"send"}}
         assert len(pypi.uploads()) == 1
     finally:
