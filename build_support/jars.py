@@ -31,7 +31,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import cmd, commits, fsutil, jarpack, log, manifests, platforms, poms, store
+from build_support import (
+    cmd,
+    commits,
+    fsutil,
+    inputcache,
+    jarpack,
+    log,
+    manifests,
+    platforms,
+    poms,
+    store,
+)
 from build_support.args import StageParser, non_negative_float
 from build_support.config import Config
 from build_support.errors import (
@@ -507,15 +518,234 @@ def generate_poms(cfg: Config) -> int:
     return 0
 
 
-def build_os(  # noqa: PLR0915
+#: Bump when the way the JARs are made changes; part of every jars input digest.
+RECIPE = "jars-1"
+
+
+def _release_fact(home: Path) -> str | None:
+    """The JDK's build from ``$JAVA_HOME/release`` (no JVM start), if it has one."""
+    release = home / "release"
+    if not release.is_file():
+        return None
+    wanted = ("IMPLEMENTOR", "JAVA_RUNTIME_VERSION", "JAVA_VERSION", "OS_ARCH")
+    lines = [
+        line.strip()
+        for line in release.read_text(encoding="utf-8", errors="replace").splitlines()
+        if line.split("=", 1)[0] in wanted
+    ]
+    return ";".join(sorted(lines)) or None
+
+
+def _maven_fact() -> str | None:
+    """Maven's version from its ``lib/maven-core-*.jar`` (no JVM start), if found."""
+    try:
+        mvn = Path(cmd.which("mvn")).resolve()
+    except ToolMissingError:
+        return None
+    for core in sorted((mvn.parent.parent / "lib").glob("maven-core-*.jar")):
+        try:
+            with zipfile.ZipFile(core) as zf:
+                props = zf.read("META-INF/maven/org.apache.maven/maven-core/pom.properties")
+        except (OSError, KeyError, zipfile.BadZipFile):
+            continue
+        m = re.search(rb"^version=(\S+)", props, re.MULTILINE)
+        if m:
+            return m.group(1).decode()
+    return None
+
+
+def toolchain_facts(
+    targets: Sequence[Platform], host: platforms.Host, home: Path
+) -> dict[str, str]:
+    """The JDK, Maven and compiler versions, read without starting a JVM when possible."""
+    jdk = _release_fact(home)
+    if jdk is None:
+        out = cmd.run([home / "bin" / "javac", "-version"], capture=True, echo=False, timeout=60)
+        jdk = (out.stdout + out.stderr).strip()
+    maven = _maven_fact()
+    if maven is None:
+        out = cmd.run([cmd.which("mvn"), "-B", "-v"], capture=True, echo=False, timeout=120)
+        maven = str(parse_maven_version(out.stdout))
+    facts = {"jdk": jdk, "jdk_home": str(home), "maven": maven}
+    for target in targets:
+        cc = compiler_argv(
+            target,
+            host,
+            jdk_home=home,
+            sources=(),
+            include_dirs=(),
+            version="",
+            out=Path("x"),
+        )[0]
+        version = cmd.output([cc, "-dumpfullversion", "-dumpversion"])
+        machine = cmd.output([cc, "-dumpmachine"])
+        facts[f"cc {target}"] = f"{cc} {version} {machine}"
+    return facts
+
+
+def input_digest(
+    cfg: Config,
+    settings: JarsSettings,
+    project: poms.JavaProject,
+    *,
+    os_name: str,
+    targets: Sequence[Platform],
+    host: platforms.Host,
+    commit: str,
+    skip_tests: bool,
+    javadoc: bool,
+) -> str:
+    """What the JARs of ``jars -- <os>`` depend on, as one digest.
+
+    The files under java/ (module sources, dependencies.toml, the generated POMs, the
+    templates, the JNI source) and the native sources and include dirs; the JDK, Maven
+    and compiler versions; the commit (stamped into every manifest); the options.
+    """
+    from build_support.wheels import project_files  # the one git ls-files listing
+
+    rels = [f"java/{f}" for f in project_files(cfg.root, project.java_dir)]
+    rels += list(settings.native_sources)
+    for inc in settings.native_include_dirs:
+        rels += [f"{inc}/{f}" for f in project_files(cfg.root, cfg.root / inc)]
+    files = inputcache.file_hashes(cfg.root, sorted(set(rels)))
+    facts: dict[str, object] = {
+        **toolchain_facts(targets, host, java_home()),
+        "os": os_name,
+        "targets": [str(t) for t in targets],
+        "native_library": settings.native_library,
+        "runtime_module": settings.runtime_module,
+        "version": project.version,
+        "commit": commit,
+        "tests": not skip_tests,
+        "javadoc": javadoc,
+    }
+    return inputcache.digest(RECIPE, files, facts)
+
+
+def _reuse(
+    record: manifests.JarsCacheRecord,
+    s: store.Store,
+    staging: Path,
+    *,
+    runtime_jar: str,
+    targets: Sequence[Platform],
+    native_library: str,
+    commit: str,
+) -> list[tuple[Path, str]] | None:
+    """The recorded files fetched into ``staging`` (SHA-256 verified, natives re-checked)."""
+    pairs: list[tuple[Path, str]] = []
+    try:
+        for f in record.files:
+            info = s.get(f.key, staging / f.file)
+            if info.sha256 != f.sha256:
+                raise VerificationError(
+                    f"{f.key} has SHA-256 {info.sha256}, the cache record says {f.sha256}"
+                )
+            pairs.append((staging / f.file, f.file))
+        if runtime_jar not in {f.file for f in record.files}:
+            raise VerificationError(f"the cache record lists no {runtime_jar}")
+        for _path, name in pairs:
+            if name.endswith(".jar"):
+                jarpack.check_commit(staging / name, commit)  # read from the JAR's manifest
+        jarpack.check_natives(staging / runtime_jar, targets, native_library)
+    except BuildSupportError as exc:
+        log.warn(f"cached JARs of digest {record.digest[:12]} not reusable ({exc}); rebuilding")
+        return None
+    return pairs
+
+
+def _build(
+    cfg: Config,
+    settings: JarsSettings,
+    project: poms.JavaProject,
+    targets: Sequence[Platform],
+    *,
+    host: platforms.Host,
+    commit: str,
+    skip_tests: bool,
+    javadoc: bool,
+) -> list[tuple[Path, str]]:
+    """Natives, Maven, verification: the (file, published name) pairs to store."""
+    with log.group("jars: toolchain"):
+        jdk = check_jdk(settings.min_jdk)
+        mvn_version = check_maven(jdk)
+        log.info(f"JDK {jdk.major} at {jdk.home}; Maven {mvn_version}")
+    build_dir = cfg.root / "build" / "jars"
+    native_dir = build_dir / "native-resources"
+    with log.group(f"jars: native libraries for {', '.join(map(str, targets))}"):
+        build_natives(
+            cfg,
+            settings,
+            targets,
+            jdk=jdk,
+            version=project.version,
+            dest=native_dir,
+            host=host,
+        )
+    threads = settings.maven_threads or os.cpu_count() or 1
+    argv = maven_argv(
+        threads, skip_tests=skip_tests, javadoc=javadoc, native_dir=native_dir, commit=commit
+    )
+    with log.group("jars: mvn clean install" + (" (tests skipped)" if skip_tests else "")):
+        run_maven(project, argv, jdk, settings.maven_timeout_seconds, build_dir / "maven.log")
+    outputs = module_outputs(project, javadoc=javadoc)
+    runtime = project.module(settings.runtime_module)
+    runtime_jar = (
+        project.java_dir / runtime.directory / "target" / f"{runtime.artifact_id}-"
+        f"{project.version}.jar"
+    )
+    with log.group("jars: verify"):
+        for built in outputs:
+            if built.path.suffix == ".jar":
+                jarpack.check_commit(built.path, commit)  # read from the JAR's manifest
+        log.info(f"{jarpack.COMMIT_ATTRIBUTE}: {commit} in every JAR")
+        jarpack.check_natives(runtime_jar, targets, settings.native_library)
+        host_platform = Platform(host.os, host.arch)
+        if host_platform in targets:
+            jvm_native_check(runtime_jar, jdk.java, settings.tool_timeout_seconds)
+        else:
+            log.warn(f"not loading the natives in a JVM: this host ({host_platform}) is not built")
+    pairs: list[tuple[Path, str]] = [(b.path, b.path.name) for b in outputs]
+    pairs.append((project.java_dir / poms.PARENT, f"minray-parent-{project.version}.pom"))
+    pairs += [
+        (published_pom(project, m), f"{m.artifact_id}-{project.version}.pom")
+        for m in project.modules
+    ]
+    return pairs
+
+
+def _install_dist(pairs: Sequence[tuple[Path, str]], dist: Path) -> None:
+    """Replace ``dist`` as a whole with ``pairs``: never a mix of two builds."""
+    staging = dist.with_name(f".{dist.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for src, name in pairs:
+            shutil.copyfile(src, staging / name)
+        old = dist.with_name(f".{dist.name}.{os.getpid()}.old")
+        if dist.exists():
+            dist.rename(old)
+        staging.rename(dist)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_os(
     cfg: Config,
     os_name: str,
     *,
     skip_tests: bool,
     javadoc: bool | None = None,
     host: platforms.Host | None = None,
+    force: bool = False,
 ) -> list[Path]:
-    """The ``linux``/``darwin`` stage; returns the files put in dist/ and the store."""
+    """The ``linux``/``darwin`` stage; returns the files put in dist/ and the store.
+
+    Unchanged inputs (:func:`input_digest`, looked up in the store as a
+    :class:`~build_support.manifests.JarsCacheRecord`) reuse the stored files without
+    starting Maven or a JVM; ``force`` rebuilds.
+    """
     host = host or platforms.current_host()
     if host.os != os_name:
         raise PlatformError(
@@ -534,84 +764,93 @@ def build_os(  # noqa: PLR0915
     summary = _summary(f"jars {os_name}")
     with log.group("jars: check the generated POMs"):
         poms.check(project)
-    with log.group("jars: toolchain"):
-        jdk = check_jdk(settings.min_jdk)
-        mvn_version = check_maven(jdk)
-        log.info(f"JDK {jdk.major} at {jdk.home}; Maven {mvn_version}")
-        ctx = commits.context(cfg.root)
-    build_dir = cfg.root / "build" / "jars"
-    native_dir = build_dir / "native-resources"
-    with log.group(f"jars: native libraries for {', '.join(map(str, targets))}"):
-        build_natives(
-            cfg,
-            settings,
-            targets,
-            jdk=jdk,
-            version=project.version,
-            dest=native_dir,
-            host=host,
-        )
-    threads = settings.maven_threads or os.cpu_count() or 1
-    argv = maven_argv(
-        threads, skip_tests=skip_tests, javadoc=javadoc, native_dir=native_dir, commit=ctx.sha
+    ctx = commits.context(cfg.root)
+    digest = input_digest(
+        cfg,
+        settings,
+        project,
+        os_name=os_name,
+        targets=targets,
+        host=host,
+        commit=ctx.sha,
+        skip_tests=skip_tests,
+        javadoc=javadoc,
     )
-    with log.group("jars: mvn clean install" + (" (tests skipped)" if skip_tests else "")):
-        run_maven(project, argv, jdk, settings.maven_timeout_seconds, build_dir / "maven.log")
-    outputs = module_outputs(project, javadoc=javadoc)
-    runtime = project.module(settings.runtime_module)
-    runtime_jar = (
-        project.java_dir / runtime.directory / "target" / f"{runtime.artifact_id}-"
-        f"{project.version}.jar"
-    )
-    with log.group("jars: verify"):
-        for built in outputs:
-            if built.path.suffix == ".jar":
-                jarpack.check_commit(built.path, ctx.sha)  # read from the JAR's manifest
-        log.info(f"{jarpack.COMMIT_ATTRIBUTE}: {ctx.sha} in every JAR")
-        jarpack.check_natives(runtime_jar, targets, settings.native_library)
-        host_platform = Platform(host.os, host.arch)
-        if host_platform in targets:
-            jvm_native_check(runtime_jar, jdk.java, settings.tool_timeout_seconds)
-        else:
-            log.warn(f"not loading the natives in a JVM: this host ({host_platform}) is not built")
-    dist = cfg.path("dist") / "jars" / os_name
-    staging = dist.with_name(f".{os_name}.{os.getpid()}.tmp")
-    pairs: list[tuple[Path, str]] = [(b.path, b.path.name) for b in outputs]
-    pairs.append((project.java_dir / poms.PARENT, f"minray-parent-{project.version}.pom"))
-    pairs += [
-        (published_pom(project, m), f"{m.artifact_id}-{project.version}.pom")
-        for m in project.modules
-    ]
     s = store.open_store(cfg)
+    runtime = project.module(settings.runtime_module)
+    runtime_name = f"{runtime.artifact_id}-{project.version}.jar"
+    record = (
+        None
+        if force
+        else inputcache.lookup(
+            s, manifests.jars_cache_key(digest), manifests.JarsCacheRecord, what=f"jars {os_name}"
+        )
+    )
+    dist = cfg.path("dist") / "jars" / os_name
     published: list[Path] = []
     files: list[manifests.JarFile] = []
-    with log.group(f"jars: dist/jars/{os_name} and the store"):
-        # dist/jars/<os> is replaced as a whole: never a mix of two builds.
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            for src, name in pairs:
-                shutil.copyfile(src, staging / name)
-            old = dist.with_name(f".{os_name}.{os.getpid()}.old")
-            if dist.exists():
-                dist.rename(old)
-            staging.rename(dist)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        for _src, name in pairs:
-            started = time.monotonic()
-            dest = dist / name
-            key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, name)
-            s.put(key, dest)
-            files.append(_summary_row(summary, dest, key, started))
-            published.append(dest)
+    with tempfile.TemporaryDirectory(prefix="bs-jars-cache-") as tmp:
+        pairs = None
+        if record is not None:
+            with log.group(f"jars: reuse the JARs of input digest {digest[:12]}"):
+                pairs = _reuse(
+                    record,
+                    s,
+                    Path(tmp),
+                    runtime_jar=runtime_name,
+                    targets=targets,
+                    native_library=settings.native_library,
+                    commit=ctx.sha,
+                )
+        reused = pairs is not None
+        if pairs is None:
+            pairs = _build(
+                cfg,
+                settings,
+                project,
+                targets,
+                host=host,
+                commit=ctx.sha,
+                skip_tests=skip_tests,
+                javadoc=javadoc,
+            )
+        with log.group(f"jars: dist/jars/{os_name} and the store"):
+            _install_dist(pairs, dist)
+            for _src, name in pairs:
+                started = time.monotonic()
+                dest = dist / name
+                key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, name)
+                s.put(key, dest)
+                files.append(_summary_row(summary, dest, key, started))
+                published.append(dest)
+    if not reused:
+        inputcache.save(
+            s,
+            manifests.jars_cache_key(digest),
+            manifests.JarsCacheRecord(
+                digest=digest,
+                os=os_name,
+                branch=ctx.branch,
+                commit=ctx.sha,
+                version=project.version,
+                natives=tuple(map(str, targets)),
+                tests=not skip_tests,
+                javadoc=javadoc,
+                files=tuple(files),
+            ),
+        )
     summary.note(f"stored under {store.keys.jar_key(ctx.branch, ctx.sha, os_name, 'x')[:-2]}/")
-    summary.note(
-        f"natives: {', '.join(map(str, targets))}; tests "
-        + ("skipped" if skip_tests else "passed")
-        + f"; Maven log: {build_dir / 'maven.log'}"
-    )
+    if reused and record is not None:
+        summary.note(
+            f"reused: unchanged inputs (digest {digest[:12]}), built at commit "
+            f"{record.commit[:12]} on {record.branch}; Maven not run (--force rebuilds)"
+        )
+    else:
+        summary.note(
+            f"natives: {', '.join(map(str, targets))}; tests "
+            + ("skipped" if skip_tests else "passed")
+            + f"; Maven log: {cfg.root / 'build' / 'jars' / 'maven.log'}"
+        )
     summary.emit()
     manifests.write(
         manifests.jars_path(cfg.path("dist"), os_name),
@@ -622,6 +861,8 @@ def build_os(  # noqa: PLR0915
             version=project.version,
             natives=tuple(map(str, targets)),
             files=tuple(files),
+            reused=reused,
+            digest=digest,
         ),
     )
     return published
@@ -755,6 +996,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--skip-tests", action="store_true", help="linux/darwin: skip Maven's tests")
     p.add_argument(
+        "--force", action="store_true", help="linux/darwin: rebuild even when inputs are unchanged"
+    )
+    p.add_argument(
         "--no-javadoc", action="store_true", help="linux/darwin: no javadoc JARs (faster)"
     )
     p.add_argument(
@@ -785,6 +1029,7 @@ def main(argv: list[str], cfg: Config) -> int:
             args.action,
             skip_tests=args.skip_tests,
             javadoc=False if args.no_javadoc else None,
+            force=args.force,
         )
         return 0
     if args.action == MULTIPLATFORM:

@@ -14,6 +14,7 @@ field and the stage that writes it.
 | :class:`WheelCacheRecord` | wheel | wheel (cache) | :func:`wheel_cache_key` (store) |
 | :class:`ImagesManifest` | images | release-tests ``--in-image``, publish | :func:`images_path` |
 | :class:`JarsManifest` | jars | publish | :func:`jars_path` |
+| :class:`JarsCacheRecord` | jars | jars (cache) | :func:`jars_cache_key` (store) |
 | :class:`ReleaseTestSummary` | release-tests | publish | :func:`release_summary_path` |
 | :class:`PipelineManifest` | pipeline | CI | :func:`pipeline_path` |
 """
@@ -53,6 +54,11 @@ def images_path(dist: Path) -> Path:
 def jars_path(dist: Path, os_name: str) -> Path:
     """``dist/jars/<linux|darwin|multiplatform>.json``: the files one jars stage stored."""
     return dist / "jars" / f"{os_name}.json"
+
+
+def jars_cache_key(digest: str) -> str:
+    """``cache/jars/<digest>.json``: the store key of one jars build's cache record."""
+    return f"cache/jars/{digest}.json"
 
 
 def release_summary_path(run_dir: Path) -> Path:
@@ -189,6 +195,29 @@ class JarsManifest:
     commit: str
     version: str
     natives: tuple[str, ...]
+    files: tuple[JarFile, ...] = ()
+    #: True when the files are a stored build of the same inputs (Maven not run).
+    reused: bool = False
+    #: The input digest (``cache/jars/<digest>.json``); "" for multiplatform.
+    digest: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class JarsCacheRecord:
+    """``cache/jars/<digest>.json`` in the store: the files one ``jars -- <os>`` stored."""
+
+    KIND: ClassVar[str] = "jars-cache"
+    SCHEMA: ClassVar[int] = 1
+    PRODUCER: ClassVar[str] = "nox -s jars"
+
+    digest: str
+    os: str
+    branch: str
+    commit: str
+    version: str
+    natives: tuple[str, ...]
+    tests: bool
+    javadoc: bool
     files: tuple[JarFile, ...] = ()
 
 

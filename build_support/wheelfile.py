@@ -10,12 +10,10 @@ read from the ``_version.py`` inside the archive.
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
 import re
 import sys
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +23,6 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from build_support import fsutil
 from build_support.commits import PLACEHOLDER, SHA_RE
 from build_support.errors import InputError, VerificationError
 
@@ -306,27 +303,6 @@ def stamp_tree(root: Path, files: Sequence[str], commit: str) -> list[str]:
             target.write_text(text.replace(PLACEHOLDER, commit), encoding="utf-8")
             stamped.append(rel)
     return stamped
-
-
-def input_digest(files: Mapping[str, str], facts: Mapping[str, object]) -> str:
-    """A content hash of a build's inputs.
-
-    ``files`` maps each source path (relative, ``/``-separated) to its SHA-256; ``facts``
-    holds the rest (interpreter version, platform, build requirements, commit, image).
-    Order-independent: the same inputs give the same digest in any order.
-    """
-    payload = {
-        "recipe": RECIPE_VERSION,
-        "files": sorted(files.items()),
-        "facts": {k: facts[k] for k in sorted(facts)},
-    }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def file_hashes(root: Path, files: Iterable[str]) -> dict[str, str]:
-    """``{relative path: SHA-256}`` for ``files`` under ``root``."""
-    return {rel: fsutil.sha256_file(root / rel) for rel in files}
 
 
 def build_requires(project: Path) -> list[str]:

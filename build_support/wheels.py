@@ -46,6 +46,7 @@ from build_support import (
     commits,
     fsutil,
     indexes,
+    inputcache,
     log,
     manifests,
     platforms,
@@ -307,7 +308,7 @@ def load_projects(cfg: Config, settings: WheelSettings) -> list[Project]:
                 rel=rel,
                 path=path,
                 files=tuple(files),
-                hashes=wheelfile.file_hashes(path, files),
+                hashes=inputcache.file_hashes(path, files),
                 requires=tuple(wheelfile.build_requires(path)),
                 smoke=settings.smoke.get(rel, ""),
             )
@@ -704,15 +705,10 @@ def _release_gate(cfg: Config, ctx: commits.BuildContext, projects: Sequence[Pro
 
 
 def _cache_lookup(s: store.Store, job: Job, commit: str, work: Path) -> Built | None:
-    record_key = manifests.wheel_cache_key(job.digest)
-    if not s.exists(record_key):
-        return None
     start = time.monotonic()
-    s.get(record_key, work / "record.json")
-    try:
-        record = manifests.read(work / "record.json", manifests.WheelCacheRecord)
-    except InputError as exc:
-        log.warn(f"unreadable cache record for {job.label} ({exc.message}); rebuilding")
+    key = manifests.wheel_cache_key(job.digest)
+    record = inputcache.lookup(s, key, manifests.WheelCacheRecord, what=job.label)
+    if record is None:
         return None
     wheel = work / record.wheel
     try:
@@ -854,7 +850,7 @@ def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan
                     "project": project.rel,
                     "smoke": project.smoke,
                 }
-                digest = wheelfile.input_digest(project.hashes, facts)
+                digest = inputcache.digest(wheelfile.RECIPE_VERSION, project.hashes, facts)
                 jobs.append(Job(project, target, v, full, path, digest))
             if isinstance(target, ContainerTarget):
                 reqs = [*settings.tool_requirements, *(r for p in projects for r in p.requires)]
@@ -921,9 +917,9 @@ def store_results(
             info = s.put(key, final)
             built.sha256, built.size, built.store_key = info.sha256, info.size, key
             if not built.cached:
-                record = scratch / built.job.digest[:16] / "record.json"
-                manifests.write(
-                    record,
+                inputcache.save(
+                    s,
+                    manifests.wheel_cache_key(built.job.digest),
                     manifests.WheelCacheRecord(
                         wheel=final.name,
                         key=key,
@@ -937,7 +933,6 @@ def store_results(
                         digest=built.job.digest,
                     ),
                 )
-                s.put(manifests.wheel_cache_key(built.job.digest), record)
             if promote:
                 s.promote(
                     key,

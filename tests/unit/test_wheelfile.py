@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import wheelfile
+from build_support import inputcache, wheelfile
 from build_support.commits import PLACEHOLDER
 from build_support.errors import InputError, VerificationError
 
@@ -177,9 +177,11 @@ FACTS = {"python": "3.12.1", "platform": PLAT, "commit": SHA_A, "build_requires"
 
 
 def test_digest_is_stable_and_order_independent() -> None:
-    first = wheelfile.input_digest(FILES, FACTS)
-    reordered = wheelfile.input_digest(
-        dict(reversed(list(FILES.items()))), dict(reversed(list(FACTS.items())))
+    first = inputcache.digest(wheelfile.RECIPE_VERSION, FILES, FACTS)
+    reordered = inputcache.digest(
+        wheelfile.RECIPE_VERSION,
+        dict(reversed(list(FILES.items()))),
+        dict(reversed(list(FACTS.items()))),
     )
     assert first == reordered
     assert len(first) == 64
@@ -197,14 +199,15 @@ def test_digest_is_stable_and_order_independent() -> None:
     ],
 )
 def test_digest_changes_with_any_input(files: dict[str, str], facts: dict[str, object]) -> None:
-    assert wheelfile.input_digest(files, facts) != wheelfile.input_digest(FILES, FACTS)
+    recipe = wheelfile.RECIPE_VERSION
+    assert inputcache.digest(recipe, files, facts) != inputcache.digest(recipe, FILES, FACTS)
 
 
 def test_file_hashes_follow_content(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x = 1\n")
-    before = wheelfile.file_hashes(tmp_path, ["a.py"])
+    before = inputcache.file_hashes(tmp_path, ["a.py"])
     (tmp_path / "a.py").write_text("x = 2\n")
-    assert wheelfile.file_hashes(tmp_path, ["a.py"]) != before
+    assert inputcache.file_hashes(tmp_path, ["a.py"]) != before
 
 
 def test_build_requires(tmp_path: Path) -> None:
