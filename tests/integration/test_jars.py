@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, fsutil, jarpack, jars, poms, store
+from build_support import config, fsutil, jarpack, jars, manifests, platforms, poms, store
 from build_support.errors import ResolutionError, StoreTimeoutError, VerificationError
 from build_support.jarpack import Platform
 from tests.conftest import git
@@ -299,3 +299,115 @@ def test_multiplatform_refuses_a_jar_of_another_commit(
     assert other in str(info.value)
     assert linux_build.sha in str(info.value)
     assert not (tmp_path / "dist" / "jars" / "multiplatform").exists()
+
+
+# -- the input-digest cache ------------------------------------------------------------------
+
+
+def test_unchanged_inputs_reuse_the_stored_jars_without_maven(linux_build: LinuxBuild) -> None:
+    log_file = linux_build.cfg.root / "build" / "jars" / "maven.log"
+    maven_log_before = log_file.stat().st_mtime_ns
+    s = store.open_url(linux_build.store_url)
+    prefix = f"jars/{BRANCH}/{linux_build.sha}/linux/"
+    stored_before = {i.key: i.sha256 for i in s.list(prefix)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BUILD_SUPPORT_STORE", linux_build.store_url)
+        mp.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
+        mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+        again = jars.build_os(linux_build.cfg, "linux", skip_tests=False, javadoc=True)
+    manifest = manifests.read(
+        manifests.jars_path(linux_build.dist, "linux"), manifests.JarsManifest
+    )
+    assert manifest.reused is True
+    assert log_file.stat().st_mtime_ns == maven_log_before  # Maven did not run
+    assert sorted(p.name for p in again) == sorted(p.name for p in linux_build.published)
+    assert {i.key: i.sha256 for i in s.list(prefix)} == stored_before
+    for row in manifest.files:
+        assert fsutil.sha256_file(linux_build.dist / "jars" / "linux" / row.file) == row.sha256
+    jarpack.check_natives(linux_build.dist / "jars" / "linux" / RUNTIME, BOTH_LINUX, "minray_jni")
+
+
+def test_a_tampered_stored_jar_is_not_reused(linux_build: LinuxBuild, tmp_path: Path) -> None:
+    store_copy = tmp_path / "store"
+    shutil.copytree(linux_build.store_url, store_copy)
+    s = store.open_url(str(store_copy))
+    key = f"jars/{BRANCH}/{linux_build.sha}/linux/{RUNTIME}"
+    stripped = tmp_path / RUNTIME
+    with (
+        zipfile.ZipFile(linux_build.dist / "jars" / "linux" / RUNTIME) as src,
+        zipfile.ZipFile(stripped, "w") as dst,
+    ):
+        for info in src.infolist():
+            if not info.filename.startswith("native/"):
+                dst.writestr(info, src.read(info))
+    s.put(key, stripped)  # a consistent store object, but without natives
+    dist = tmp_path / "dist"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BUILD_SUPPORT_STORE", str(store_copy))
+        mp.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
+        mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
+        jars.build_os(_cfg(linux_build.cfg.root, dist), "linux", skip_tests=False, javadoc=True)
+    manifest = manifests.read(manifests.jars_path(dist, "linux"), manifests.JarsManifest)
+    assert manifest.reused is False  # natives re-checked from the zip: rebuilt with Maven
+    jarpack.check_natives(dist / "jars" / "linux" / RUNTIME, BOTH_LINUX, "minray_jni")
+    assert s.info(key).sha256 == fsutil.sha256_file(dist / "jars" / "linux" / RUNTIME)
+
+
+@pytest.fixture
+def java_copy(project_root: Path, tmp_path: Path) -> config.Config:
+    """The project's java/, native sources and pyproject.toml in a fresh git repository."""
+    root = tmp_path / "copy"
+    root.mkdir()
+    shutil.copyfile(project_root / "pyproject.toml", root / "pyproject.toml")
+    ignore = shutil.ignore_patterns("target", "native-resources", "*.so")
+    shutil.copytree(project_root / "java", root / "java", ignore=ignore)
+    shutil.copytree(project_root / "python" / "cpp", root / "python" / "cpp", ignore=ignore)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "copy")
+    return _cfg(root, tmp_path / "dist")
+
+
+def _digest(cfg: config.Config, *, skip_tests: bool = False) -> str:
+    settings, project = jars.load(cfg)
+    targets = settings.for_os("linux")
+    return jars.input_digest(
+        cfg,
+        settings,
+        project,
+        os_name="linux",
+        targets=targets,
+        host=platforms.current_host(),
+        commit=git(cfg.root, "rev-parse", "HEAD"),
+        skip_tests=skip_tests,
+        javadoc=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "java/api/src/main/java/io/minray/api/MinRay.java",
+        "java/dependencies.toml",
+        "java/runtime/pom.xml",
+        "java/native/minray_jni.c",
+        "python/cpp/src/minray_cpp.c",
+        "python/cpp/include/minray/minray.h",
+    ],
+)
+def test_each_input_file_changes_the_jars_digest(java_copy: config.Config, change: str) -> None:
+    before = _digest(java_copy)
+    assert _digest(java_copy) == before  # stable
+    path = java_copy.root / change
+    comment = {".toml": "# changed", ".xml": "<!-- changed -->"}.get(path.suffix, "// changed")
+    path.write_text(path.read_text() + f"\n{comment}\n")
+    assert _digest(java_copy) != before
+
+
+def test_options_and_the_commit_change_the_jars_digest(java_copy: config.Config) -> None:
+    before = _digest(java_copy)
+    assert _digest(java_copy, skip_tests=True) != before
+    (java_copy.root / "README").write_text("another commit\n")
+    git(java_copy.root, "add", "README")
+    git(java_copy.root, "commit", "-q", "-m", "next")
+    assert _digest(java_copy) != before
