@@ -16,6 +16,7 @@ field and the stage that writes it.
 | :class:`JarsManifest` | jars | publish | :func:`jars_path` |
 | :class:`JarsCacheRecord` | jars | jars (cache) | :func:`jars_cache_key` (store) |
 | :class:`ReleaseTestSummary` | release-tests | publish | :func:`release_summary_path` |
+| :class:`ReleaseTestPass` | release-tests | release-tests | :func:`release_pass_key` (store) |
 | :class:`PipelineManifest` | pipeline | CI | :func:`pipeline_path` |
 """
 
@@ -64,6 +65,11 @@ def jars_cache_key(digest: str) -> str:
 def release_summary_path(run_dir: Path) -> Path:
     """``<results>/<run-id>/summary.json``: one release-test run."""
     return run_dir / "summary.json"
+
+
+def release_pass_key(digest: str) -> str:
+    """``cache/release-tests/<digest>.json``: the store key of a reusable passed result."""
+    return f"cache/release-tests/{digest}.json"
 
 
 def pipeline_path(dist: Path) -> Path:
@@ -259,6 +265,23 @@ class TestRecord:
     flaky: bool
     duration_seconds: float
     attempts: tuple[AttemptRecord, ...]
+    #: The run whose passing result this one reuses (nothing it depends on changed).
+    reused_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseTestPass:
+    """``cache/release-tests/<digest>.json``: a test passed, first try, on these inputs."""
+
+    KIND: ClassVar[str] = "release-test-pass"
+    SCHEMA: ClassVar[int] = 1
+    PRODUCER: ClassVar[str] = "nox -s release-tests"
+
+    digest: str
+    test: str
+    run_id: str
+    commit: str
+    result: TestRecord
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,6 +319,9 @@ class PipelineStep:
     argv: tuple[str, ...]
     exit_code: int
     seconds: float
+    #: Whether the step reused stored outputs instead of doing the work (and which).
+    reused: bool = False
+    detail: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,7 +39,7 @@ def steps(cfg: Config, host_tag: str, *, publish: bool = False) -> list[Step]:
     plan.append(Step(f"jars-{os_name}", "jars", (os_name,)))
     plan.append(Step("jars-multiplatform", "jars", ("multiplatform",)))
     plan.append(Step("images", "images", ()))
-    plan.append(Step("release-tests", "release-tests", ("--smoke",)))
+    plan.append(Step("release-tests", "release-tests", ("--smoke", "--reuse-passed")))
     plan.append(Step("publish", "publish", ("--execute",) if publish else ()))
     return plan
 

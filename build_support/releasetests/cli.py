@@ -27,6 +27,7 @@ from build_support.releasetests.runner import (
     EnvProvider,
     ImageProvider,
     LocalWheels,
+    PassedResults,
     ReleaseTestResult,
     Runner,
     RunnerOptions,
@@ -92,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="name of this run's results folder")
     p.add_argument("--max-retries", type=non_negative_int, help="override max_retries")
     p.add_argument("--list", action="store_true", help="list the selected tests and exit")
+    p.add_argument(
+        "--reuse-passed",
+        action="store_true",
+        help="reuse a passing result when nothing the test depends on changed",
+    )
+    p.add_argument("--no-reuse", action="store_true", help="run every test (wins over reuse)")
     return p
 
 
@@ -221,6 +228,15 @@ def main(argv: list[str], cfg: Config) -> int:
     if not args.wheel:
         store_env["BUILD_SUPPORT_STORE"] = args.store or cfg.store_url()
         store_env.update(store_access_env(store_env["BUILD_SUPPORT_STORE"], os.environ))
+    from build_support import store
+
+    passed = PassedResults(
+        store.open_store(cfg, args.store),
+        run_id=run_id,
+        branch=ctx.branch,
+        sha=ctx.sha,
+        reuse=args.reuse_passed and not args.no_reuse,
+    )
     runner = Runner(
         provider,
         RunnerOptions(
@@ -233,6 +249,7 @@ def main(argv: list[str], cfg: Config) -> int:
         ),
         sleep=time.sleep,
         rng=random.Random(),  # noqa: S311 - backoff jitter
+        passed=passed,
     )
     log.step(
         f"{len(runnable)} release test(s){' (smoke)' if args.smoke else ''} at "
@@ -292,9 +309,10 @@ def _write_reports(
 def _print_summary(results: Sequence[ReleaseTestResult], paths: dict[str, Path]) -> None:
     summary = log.Summary("release-tests", headers=("test", "status", "attempts", "exit", "time"))
     for r in results:
+        reused = f" (reused from run {r.reused_from})" if r.reused_from else ""
         summary.add(
             test=r.name,
-            status=r.status + (" (flaky)" if r.flaky else ""),
+            status=r.status + (" (flaky)" if r.flaky else "") + reused,
             attempts=str(len(r.attempts)),
             exit=f"{r.exit_code} {code_name(r.exit_code)}",
             time=f"{r.duration:.1f}s",

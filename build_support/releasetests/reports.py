@@ -98,6 +98,7 @@ def junit_xml(results: Sequence[ReleaseTestResult], *, suite: str = "release-tes
             ("smoke", str(r.smoke).lower()),
             ("team", r.team),
             ("frequency", r.frequency),
+            *((("reused_from", r.reused_from),) if r.reused_from else ()),
         ):
             ET.SubElement(props, "property", name=key, value=value)
         for a in r.attempts:
@@ -212,7 +213,14 @@ def html_report(results: Sequence[ReleaseTestResult], meta: Mapping[str, Any]) -
             f'<tr class="test-row" data-status="{html.escape(r.status)}">'
             f"<td>{html.escape(r.name)}</td>"
             f'<td><span class="badge" style="background:{color}">{html.escape(r.status)}'
-            "</span>" + (" <small>(flaky)</small>" if r.flaky else "") + "</td>"
+            "</span>"
+            + (" <small>(flaky)</small>" if r.flaky else "")
+            + (
+                f" <small>(reused from run {html.escape(r.reused_from)})</small>"
+                if r.reused_from
+                else ""
+            )
+            + "</td>"
             f'<td class="num">{len(r.attempts)}</td>'
             f'<td class="num">{r.duration:.2f}s</td>'
             f"<td>{r.exit_code} {html.escape(code_name(r.exit_code))}<br>"

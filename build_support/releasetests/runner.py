@@ -89,6 +89,8 @@ class VenvInfo:
     image: str | None = None
     #: The image's own user (uid, gid): it owns the test's private scratch folder.
     image_user: tuple[int, int] | None = None
+    #: The interpreter's full version (``3.12.4``); "" in an image (its ID covers it).
+    python_full: str = ""
 
     @property
     def python(self) -> Path:
@@ -244,6 +246,7 @@ class VenvProvider:
             wheel=wheel.name,
             wheel_sha256=digest,
             commit=installed,
+            python_full=interp.full_version,
         )
         self._ready[python_version] = env
         return env
@@ -629,6 +632,8 @@ class ReleaseTestResult:
     attempts: list[AttemptResult] = field(default_factory=list)
     wheel: str = ""
     commit: str = ""
+    #: The run whose passing result this reuses (see :class:`PassedResults`).
+    reused_from: str | None = None
 
     @property
     def final(self) -> AttemptResult:
@@ -667,6 +672,7 @@ class ReleaseTestResult:
             flaky=self.flaky,
             duration_seconds=round(self.duration, 3),
             attempts=tuple(a.record() for a in self.attempts),
+            reused_from=self.reused_from,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -676,6 +682,122 @@ class ReleaseTestResult:
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """``result.json`` style: sorted keys, indent 4, written atomically."""
     fsutil.write_json(path, data, indent=4)
+
+
+# --------------------------------------------------------------------------- reuse
+
+#: Bump when what a release test's result depends on changes; part of every digest.
+REUSE_RECIPE = "release-test-1"
+#: Commands naming this variable use the artifact store (see release_tests.yaml).
+_STORE_USER = "BUILD_SUPPORT_PYTHON"
+
+
+def working_files(working_dir: Path) -> dict[str, str]:
+    """``{relative path: SHA-256}`` of every file a test's scripts may use."""
+    return {
+        p.relative_to(working_dir).as_posix(): fsutil.sha256_file(p)
+        for p in sorted(working_dir.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+
+
+class PassedResults:
+    """Passing results in the artifact store, reusable while nothing a test uses changed.
+
+    A test's digest covers its definition after expansion (smoke test applied), the
+    files of its working_dir, the wheel's SHA-256, the Python's full version, the image
+    ID with ``--in-image``, and, for a test whose commands use the store
+    (``$BUILD_SUPPORT_PYTHON``), every stored JAR and wheel of the commit. Only a pass
+    on the first attempt is recorded; any other outcome removes the record, so a failed
+    or flaky result is never reused. ``reuse`` false still records (``--no-reuse``).
+    """
+
+    def __init__(self, store: Any, *, run_id: str, branch: str, sha: str, reuse: bool) -> None:
+        from build_support.store import keys
+
+        self.store = store
+        self.run_id = run_id
+        self.reuse = reuse
+        self.prefixes = (keys.commit_prefix(branch, sha), f"jars/{keys.commit_prefix(branch, sha)}")
+        self._stored: dict[str, str] | None = None
+
+    def _store_state(self) -> dict[str, str]:
+        if self._stored is None:
+            self._stored = {
+                o.key: str(o.sha256) for prefix in self.prefixes for o in self.store.list(prefix)
+            }
+        return self._stored
+
+    def digest(self, test: ReleaseTest, tenv: VenvInfo) -> str:
+        import dataclasses
+
+        from build_support import inputcache
+
+        commands = " ".join(filter(None, (test.run.prepare, test.run.script)))
+        facts: dict[str, object] = {
+            "name": test.name,
+            "smoke": test.smoke,
+            "run": dataclasses.asdict(test.run),
+            "env": dict(test.env),
+            "cluster": test.cluster,
+            "definition": test.definition,
+            "python": tenv.python_version,
+            "python_full": tenv.python_full,
+            "wheel_sha256": tenv.wheel_sha256,
+            "image": tenv.image or "",
+            "store": self._store_state() if _STORE_USER in commands else {},
+        }
+        return inputcache.digest(REUSE_RECIPE, working_files(test.working_dir), facts)
+
+    def lookup(self, digest: str, name: str) -> manifests.ReleaseTestPass | None:
+        from build_support import inputcache
+
+        hit = inputcache.lookup(
+            self.store, manifests.release_pass_key(digest), manifests.ReleaseTestPass, what=name
+        )
+        if hit is None or hit.result.exit_code != 0 or hit.result.flaky or hit.test != name:
+            return None
+        return hit
+
+    def record(self, digest: str, result: ReleaseTestResult) -> None:
+        from build_support import inputcache
+
+        key = manifests.release_pass_key(digest)
+        if result.exit_code == 0 and not result.flaky and result.reused_from is None:
+            inputcache.save(
+                self.store,
+                key,
+                manifests.ReleaseTestPass(
+                    digest=digest,
+                    test=result.name,
+                    run_id=self.run_id,
+                    commit=result.commit,
+                    result=result.record(),
+                ),
+            )
+        elif result.exit_code != 0 or result.flaky:
+            self.store.delete(key)
+
+
+def _reused(result: ReleaseTestResult, hit: manifests.ReleaseTestPass) -> None:
+    """``result`` as the stored pass ``hit``: one passed attempt, marked with its run."""
+    final = hit.result.attempts[-1]
+    result.reused_from = hit.run_id
+    result.wheel, result.commit = hit.result.wheel, hit.result.commit
+    result.attempts.append(
+        AttemptResult(
+            attempt=1,
+            exit_code=0,
+            status=ResultStatus(final.status),
+            retryable=False,
+            duration=0.0,
+            started_at=final.started_at,
+            message=f"reused: passed in run {hit.run_id} ({final.duration_seconds:.1f}s); "
+            "nothing it depends on changed",
+            directory=final.directory,
+            artifacts=list(final.artifacts),
+        )
+    )
 
 
 # --------------------------------------------------------------------------- the runner
@@ -766,8 +888,10 @@ class Runner:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        passed: PassedResults | None = None,
     ) -> None:
         self.envs = envs
+        self.passed = passed
         self.options = options
         self.sleep = sleep
         self.rng = rng or random.Random()  # noqa: S311 - backoff jitter, not crypto
@@ -989,6 +1113,17 @@ class Runner:
                     self.stopped_by = exc
                 return self._setup_failed(result, exc, test_dir)
             result.wheel, result.commit = tenv.wheel, tenv.commit
+            digest = None if self.passed is None else self.passed.digest(test, tenv)
+            hit = (
+                self.passed.lookup(digest, test.name)
+                if self.passed is not None and digest is not None and self.passed.reuse
+                else None
+            )
+            if hit is not None:
+                _reused(result, hit)
+                log.info(f"{test.name}: {result.final.message} (digest {str(digest)[:12]})")
+                write_json(test_dir / "result.json", result.to_json())
+                return result
 
             def attempt(n: int) -> int:
                 a = self._run_attempt(test, tenv, n, test_dir)
@@ -1019,6 +1154,8 @@ class Runner:
                 before_retry=before_retry,
                 stop=lambda: self.interrupt.signum is not None,
             )
+            if self.passed is not None and digest is not None:
+                self.passed.record(digest, result)
         write_json(test_dir / "result.json", result.to_json())
         return result
 

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from build_support.releasetests.exitcodes import ResultStatus
 from build_support.releasetests.retry import RetryPolicy
 from build_support.releasetests.runner import (
     LocalWheels,
+    PassedResults,
     ReleaseTestResult,
     Runner,
     RunnerOptions,
@@ -584,3 +586,135 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
         assert leftover == "", "a test container outlived its test"
     finally:
         subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+# -- reuse of passing results -----------------------------------------------------------------
+
+COUNTED = """\
+import os, sys
+from pathlib import Path
+count = Path(sys.argv[1])
+count.write_text(str(int(count.read_text()) + 1 if count.exists() else 1))
+if Path(sys.argv[2]).exists():
+    sys.exit(1)
+import minray
+print("ok", minray.__commit__)
+"""
+
+
+def _reuse_run(
+    venvs: VenvProvider, tmp_path: Path, run_id: str, *, reuse: bool = True, retries: int = 0
+) -> ReleaseTestResult:
+    """One run of the single test in tmp_path's collection, results in a real local store."""
+    collection = loader.load(tmp_path / "release_tests.yaml")
+    passed = PassedResults(
+        store.open_url(str(tmp_path / "store")),
+        run_id=run_id,
+        branch="main",
+        sha=FAKE_SHA,
+        reuse=reuse,
+    )
+    runner = Runner(
+        venvs,
+        RunnerOptions(
+            results_dir=tmp_path / "results",
+            default_python=PY,
+            policy=RetryPolicy(backoff_min=0.01, backoff_max=0.02, max_retries=retries),
+        ),
+        sleep=time.sleep,
+        rng=random.Random(3),
+        passed=passed,
+    )
+    (result,) = runner.run(collection.tests, tmp_path / "results" / run_id)
+    return result
+
+
+def _counted(tmp_path: Path) -> Path:
+    return _collection(
+        tmp_path,
+        f"""\
+- name: counted
+  run:
+    script: python counted.py {tmp_path / "count"} {tmp_path / "fail"}
+""",
+        {"counted.py": COUNTED},
+    )
+
+
+def _count(tmp_path: Path) -> int:
+    return int((tmp_path / "count").read_text())
+
+
+def test_a_pass_is_reused_until_its_script_changes(venvs: VenvProvider, tmp_path: Path) -> None:
+    _counted(tmp_path)
+    first = _reuse_run(venvs, tmp_path, "run-1")
+    assert (first.exit_code, first.reused_from, _count(tmp_path)) == (0, None, 1)
+    second = _reuse_run(venvs, tmp_path, "run-2")
+    assert (second.exit_code, second.reused_from, _count(tmp_path)) == (0, "run-1", 1)
+    assert second.record().reused_from == "run-1"
+    saved = json.loads((tmp_path / "results" / "run-2" / "counted" / "result.json").read_text())
+    assert saved["reused_from"] == "run-1"
+    html = reports.html_report([second], {"run_id": "run-2"})
+    assert "reused from run run-1" in html
+    assert 'name="reused_from" value="run-1"' in reports.junit_xml([second])
+    # --no-reuse runs it (and records the new pass).
+    forced = _reuse_run(venvs, tmp_path, "run-3", reuse=False)
+    assert (forced.reused_from, _count(tmp_path)) == (None, 2)
+    # A changed script file is a changed input.
+    script = tmp_path / "w" / "counted.py"
+    script.write_text(script.read_text() + "# changed\n")
+    changed = _reuse_run(venvs, tmp_path, "run-4")
+    assert (changed.reused_from, _count(tmp_path)) == (None, 3)
+
+
+def test_a_failed_run_removes_the_reusable_pass(venvs: VenvProvider, tmp_path: Path) -> None:
+    _counted(tmp_path)
+    assert _reuse_run(venvs, tmp_path, "run-1").exit_code == 0
+    (tmp_path / "fail").write_text("x")  # same inputs, but the test now fails
+    failed = _reuse_run(venvs, tmp_path, "run-2", reuse=False)
+    assert failed.exit_code != 0
+    (tmp_path / "fail").unlink()
+    again = _reuse_run(venvs, tmp_path, "run-3")
+    assert (again.exit_code, again.reused_from, _count(tmp_path)) == (0, None, 3)
+
+
+def test_a_flaky_pass_is_never_reused(venvs: VenvProvider, tmp_path: Path) -> None:
+    _collection(
+        tmp_path,
+        f"""\
+- name: flaky
+  run:
+    script: python flaky.py {tmp_path / "marker"}
+""",
+        {"flaky.py": FLAKY},
+    )
+    first = _reuse_run(venvs, tmp_path, "run-1", retries=1)
+    assert first.exit_code == 0
+    assert first.flaky
+    second = _reuse_run(venvs, tmp_path, "run-2", retries=1)
+    assert second.reused_from is None
+    assert len(second.attempts) == 1  # ran again (the marker now exists: passes first time)
+
+
+def test_a_changed_wheel_is_a_changed_input(
+    minray_wheel: Path, venvs: VenvProvider, tmp_path: Path
+) -> None:
+    _counted(tmp_path)
+    assert _reuse_run(venvs, tmp_path, "run-1").exit_code == 0
+    other = tmp_path / "other" / minray_wheel.name
+    other.parent.mkdir()
+    shutil.copyfile(minray_wheel, other)
+    with zipfile.ZipFile(other, "a") as zf:
+        zf.comment = b"another build of the same sources"  # other bytes, same contents
+    other_venvs = VenvProvider(
+        wheels=LocalWheels([other], dist="minray", platform=PLATFORM),
+        cache_dir=tmp_path / "venvs",
+        requirements_dir=ROOT / "requirements",
+        expected_commit=FAKE_SHA,
+        package="minray",
+    )
+    result = _reuse_run(other_venvs, tmp_path, "run-2")
+    assert (result.exit_code, result.reused_from, _count(tmp_path)) == (0, None, 2)
+    # And the first wheel's pass is still reusable for the first wheel.
+    back = _reuse_run(venvs, tmp_path, "run-3")
+    assert (back.reused_from, _count(tmp_path)) == ("run-1", 2)
