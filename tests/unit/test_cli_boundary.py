@@ -200,3 +200,25 @@ def test_unicode_error_outside_config_is_an_input_error() -> None:
     assert err.exit_code == 6
     assert "not valid UTF-8" in str(err)
     assert err.hint
+
+
+def test_every_nox_session_runs_its_stage_through_stage_run() -> None:
+    """nox would flatten the stage's exit code to 1 for a session that calls session.run."""
+    import ast
+
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    offenders = []
+    for func in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        if func.name == "_stage_run":
+            continue
+        for node in ast.walk(func):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "run"
+                and any(
+                    isinstance(a, ast.Constant) and a.value == "build_support" for a in node.args
+                )
+            ):
+                offenders.append(func.name)
+    assert offenders == []
