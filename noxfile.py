@@ -142,7 +142,7 @@ def ci_plan(session: nox.Session) -> None:
 @nox.session(python=TOOL_PYTHON)
 def publish(session: nox.Session) -> None:
     """Gate, plan and (with -- --execute) publish the commit: -- [pypi|maven|docker...]."""
-    _stage(session, "publish", groups=("test",))
+    _stage(session, "publish", groups=("publish",))
 
 
 @nox.session(python=TOOL_PYTHON)

@@ -221,6 +221,8 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     )
     if failures and args.execute:  # refuse before touching any registry
         raise gates.refuse(failures)
+    for f in failures:  # plan mode: say it now, and again in the plan
+        log.warn(f"--execute would be refused: {f}")
     plan: list[tuple[Target, list[PlanItem]]] = []
     with tempfile.TemporaryDirectory(prefix="build-support-publish.") as tmp:
         env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=Path(tmp),
