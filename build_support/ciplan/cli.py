@@ -106,7 +106,9 @@ def check(cfg: Config, settings: plan_mod.CiPlanSettings, explicit: list[Path]) 
         if not cases_path.is_file():
             log.warn(f"{rf.path} has no golden cases ({cases_path.name})")
             continue
-        shown = cases_path.relative_to(cfg.root)
+        shown = (
+            cases_path.relative_to(cfg.root) if cases_path.is_relative_to(cfg.root) else cases_path
+        )
         cases = rules_mod.parse_cases(cases_path.read_text(encoding="utf-8"), shown)
         problems.extend(rules_mod.case_failures(rf, cases, shown))
         log.info(f"{rf.path}: {len(rf.rules)} rules, {len(cases)} golden cases")

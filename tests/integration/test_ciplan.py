@@ -50,6 +50,18 @@ def test_nox_session_prints_only_the_pipeline_on_stdout() -> None:
     assert "ci-plan: 2 of" in proc.stderr
 
 
+def test_nox_session_exits_with_the_stages_code(tmp_path: Path) -> None:
+    """CI sees ci-plan's own exit codes through nox: 8 for a failed check, 2 for usage."""
+    rules_file = tmp_path / "bad.rules.txt"
+    rules_file.write_text("! python doc\nsrc/\n@ python\n;\n*\n@ doc\n;\n")
+    (tmp_path / "bad.rules.test.txt").write_text("src/x.py: doc\n")
+    proc = run(["nox", "-s", "ci-plan", "--", "--check", "--rules", str(rules_file)], ROOT)
+    assert proc.returncode == 8, proc.stdout + proc.stderr
+    assert "bad.rules.test.txt:1: src/x.py gave [python]" in proc.stderr
+    usage = run(["nox", "-s", "ci-plan", "--", "--bogus"], ROOT)
+    assert usage.returncode == 2, usage.stderr
+
+
 def test_cli_exit_codes(tmp_path: Path) -> None:
     stale = run([sys.executable, "-m", "build_support", "ci-plan", "--bogus"], ROOT)
     assert stale.returncode == 2
