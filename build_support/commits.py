@@ -55,15 +55,23 @@ def _declared(env: Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 def in_checkout(root: Path) -> bool:
-    """Whether ``root`` is inside a git work tree (fails closed when git cannot tell)."""
+    """Whether ``root`` is inside a git work tree (fails closed when git cannot tell).
+
+    A ``.git`` at or above ``root`` that git does not read as a work tree (git missing,
+    a repository it refuses as another user's, a broken ``.git``) is an error, never
+    "not a checkout": that would let a variable through unchecked.
+    """
     if _git(root, "rev-parse", "--is-inside-work-tree") == "true":
         return True
     here = root.resolve()
     for candidate in (here, *here.parents):
-        if (candidate / ".git").exists() and _git(candidate, "--version") is None:
+        if (candidate / ".git").exists():
+            usable = _git(candidate, "--version") is not None
             raise VerificationError(
-                f"{candidate} is a git checkout, but git cannot be run to read its HEAD",
-                hint="install git (apt-get install git), so the commit can be checked",
+                f"{candidate} has a .git, but `git rev-parse` cannot read it as a checkout "
+                + ("(git refuses it or it is broken)" if usable else "(git is not installed)"),
+                hint="install git (apt-get install git); if it is another user's checkout: "
+                f"git config --global --add safe.directory {candidate}",
             )
     return False
 

@@ -82,3 +82,14 @@ def test_pull_request_number() -> None:
     assert commits.pull_request_number({"BUILDKITE_PULL_REQUEST": "false"}) is None
     env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/7/merge"}
     assert commits.pull_request_number(env) == 7
+
+
+@pytest.mark.subprocess
+def test_a_git_folder_that_git_cannot_read_fails_closed(tmp_path: Path) -> None:
+    """Not "outside a checkout": that would trust the variable unchecked."""
+    (tmp_path / ".git").mkdir()  # no repository git can read
+    sub = tmp_path / "src"
+    sub.mkdir()
+    with pytest.raises(VerificationError, match=r"has a \.git") as info:
+        commits.expected_commit(sub, {"BUILD_SUPPORT_COMMIT": SHA})
+    assert "safe.directory" in (info.value.hint or "")
