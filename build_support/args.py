@@ -6,7 +6,8 @@ import argparse
 import math
 from typing import NoReturn
 
-from build_support.errors import UsageError
+from build_support.config import PythonVersion
+from build_support.errors import ConfigError, UsageError
 
 
 class StageParser(argparse.ArgumentParser):
@@ -37,3 +38,11 @@ def non_negative_float(text: str) -> float:
 def non_negative_int(text: str) -> int:
     """An argparse ``type``: a whole number >= 0 (counts)."""
     return int(_number(text, int))
+
+
+def python_version(text: str) -> PythonVersion:
+    """An argparse ``type``: a supported Python version, parsed once (``--python 3.12``)."""
+    try:
+        return PythonVersion.parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message}; {exc.hint}") from None

@@ -1,14 +1,22 @@
 """Typed pipeline config, read from ``[tool.build_support]`` in pyproject.toml.
 
 Reading, validating and computing are separate steps: :func:`load` reads the TOML,
-:func:`parse_section` turns a table into a frozen dataclass (rejecting unknown keys
-and values of the wrong type or outside an allowed set, naming the key, the value and
-what is allowed), and stages ask for their own section with :meth:`Config.section`.
+:func:`parse_section` turns a table into a frozen dataclass (rejecting unknown keys,
+with the closest allowed key as a hint, and values of the wrong type, outside an
+allowed set, or not finite and >= 0, naming the key, the value and what is allowed),
+and stages ask for their own section with :meth:`Config.section`.
+
+Every section is validated when the config loads, not when its stage first reads it:
+:data:`SECTIONS` registers each ``[tool.build_support.<name>]`` with the dataclass that
+reads it, and a section that no stage reads is refused. Registering a new stage's
+section is one line in :data:`SECTIONS` (see its comment).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import importlib
 import math
 import os
 import sys
@@ -33,26 +41,91 @@ TABLE = "tool.build_support"
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 SUPPORTED_PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64", "macosx_12_0_arm64")
 
-#: Sections a stage may define under ``[tool.build_support.<name>]``.
-SECTIONS = (
-    "paths",
-    "lock",
-    "store",
-    "wheel",
-    "jars",
-    "images",
-    "release_tests",
-    "publish",
-    "ciplan",
-    "rootfs",
-    "redact",
-)
+#: Every section a stage reads, ``[tool.build_support.<name>]`` → ``"module:Class"``, the
+#: frozen dataclass that reads it. A section not listed here is refused at load ("no
+#: stage reads it"), so a stage's section becomes valid when the stage lands:
+#:
+#:   1. put its settings dataclass (frozen, ``kw_only``) in a *light* module: standard
+#:      library and build_support's light modules only, e.g. build_support/settings.py or
+#:      a ``<stage>/settings.py`` (the noxfile loads the config; a unit test fails when
+#:      loading it imports a third-party module or a stage module);
+#:   2. add one line here, ``"<name>": "<module>:<Class>",``;
+#:   3. read it in the stage with ``cfg.section("<name>", Class)``.
+SECTIONS: dict[str, str] = {
+    "paths": "build_support.config:Paths",
+    "lock": "build_support.settings:LockSettings",
+    "store": "build_support.settings:StoreSettings",
+    "wheel": "build_support.settings:WheelSettings",
+    "jars": "build_support.settings:JarsSettings",
+    "images": "build_support.settings:ImagesSettings",
+    "release_tests": "build_support.settings:ReleaseTestsSettings",
+    "rootfs": "build_support.settings:RootfsSettings",
+    "redact": "build_support.redact:RedactSettings",
+    "publish": "build_support.publish.settings:PublishSettings",
+    "ciplan": "build_support.ciplan.plan:CiPlanSettings",
+}
+
+
+def section_class(name: str) -> type[Any]:
+    """The dataclass registered for section ``name`` in :data:`SECTIONS`."""
+    module, _, attr = SECTIONS[name].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):  # pragma: no cover
+        raise TypeError(f"SECTIONS[{name!r}] = {SECTIONS[name]!r} is not a dataclass")
+    return cls
+
+
+class PythonVersion(str):
+    """A supported CPython ``major.minor`` ("3.12"), parsed and checked once.
+
+    A ``str`` (so it prints, compares and formats as the version), with the parts as
+    numbers for ordering and tags. Config values, section fields and ``--python``
+    options of this type are validated where they are read.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> PythonVersion:
+        if text not in SUPPORTED_PYTHONS:
+            raise ConfigError(
+                f"{text!r} is not a supported Python version",
+                hint="allowed: " + ", ".join(SUPPORTED_PYTHONS),
+            )
+        return super().__new__(cls, text)
+
+    @classmethod
+    def parse(cls, text: str) -> PythonVersion:
+        """The version ``text`` names, or a ConfigError (usable as an argparse ``type``)."""
+        return cls(text.strip())
+
+    @property
+    def major(self) -> int:
+        return int(self.split(".")[0])
+
+    @property
+    def minor(self) -> int:
+        return int(self.split(".")[1])
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """For sorting: (3, 9) < (3, 10), which string order gets wrong."""
+        return (self.major, self.minor)
+
+    @property
+    def cp_tag(self) -> str:
+        """The wheel interpreter tag, e.g. ``cp312``."""
+        return f"cp{self.major}{self.minor}"
+
+
+#: Every supported version, parsed (the default of ``python_versions``).
+ALL_PYTHONS = tuple(PythonVersion(v) for v in SUPPORTED_PYTHONS)
+
 
 #: Environment variable that overrides ``artifact_store`` (e.g. ``s3://bucket/prefix``).
 STORE_ENV = "BUILD_SUPPORT_STORE"
 
 
-def _type_name(tp: Any) -> str:
+def _type_name(tp: Any) -> str:  # noqa: PLR0911 - one return per kind of type
     origin = get_origin(tp)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
@@ -64,6 +137,8 @@ def _type_name(tp: Any) -> str:
         return " or ".join(_type_name(a) for a in get_args(tp))
     if tp is type(None):
         return "unset"
+    if tp is PythonVersion:
+        return "a Python version (" + ", ".join(SUPPORTED_PYTHONS) + ")"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
         tp, getattr(tp, "__name__", str(tp))
     )
@@ -90,9 +165,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912
             raise bad
         return value
     if origin in (typing.Union, types.UnionType):
-        for arg in get_args(tp):
-            if arg is type(None) and value is None:
-                return None
+        if value is None and type(None) in get_args(tp):
+            return None
+        options = [a for a in get_args(tp) if a is not type(None)]
+        if len(options) == 1:  # X | None: X's own, precise message
+            return _coerce(value, options[0], where)
+        for arg in options:
             try:
                 return _coerce(value, arg, where)
             except ConfigError:
@@ -122,6 +200,13 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad
         return float(_non_negative(value, where))
+    if tp is PythonVersion:
+        if not isinstance(value, str):
+            raise bad
+        try:
+            return PythonVersion(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
     if tp is str:
         if not isinstance(value, str):
             raise bad
@@ -131,6 +216,13 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912
             raise bad
         return parse_section(tp, value, where)
     raise TypeError(f"unsupported config field type {tp!r} at {where}")  # pragma: no cover
+
+
+def _unknown_hint(key: str, allowed: list[str], what: str) -> str:
+    """``did you mean 'x'?`` for the closest allowed name, then the allowed names."""
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    listing = f"{what}: {', '.join(allowed)}"
+    return f"did you mean {close[0]!r}? {listing}" if close else listing
 
 
 def parse_section(cls: type[T], table: Mapping[str, Any], where: str) -> T:
@@ -144,10 +236,10 @@ def parse_section(cls: type[T], table: Mapping[str, Any], where: str) -> T:
     for key, value in table.items():
         f = fields.get(key)
         if f is None:
-            allowed = ", ".join(sorted(x.name for x in dataclasses.fields(cls) if x.init))
+            names = sorted(x.name for x in dataclasses.fields(cls) if x.init)
             raise ConfigError(
                 f"unknown key {where}.{key} (value {value!r})",
-                hint=f"allowed keys in [{where}]: {allowed}",
+                hint=_unknown_hint(key.replace("-", "_"), names, f"allowed keys in [{where}]"),
             )
         kwargs[f.name] = _coerce(value, hints[f.name], f"{where}.{key}")
     try:
@@ -175,23 +267,53 @@ class Config:
     """The resolved pipeline config."""
 
     root: Path
-    python_versions: tuple[str, ...] = SUPPORTED_PYTHONS
+    python_versions: tuple[PythonVersion, ...] = ALL_PYTHONS
     platforms: tuple[str, ...] = SUPPORTED_PLATFORMS
     default_branch: str = "main"
     artifact_store: str = ".artifacts"
     python_search_paths: tuple[str, ...] = ()
     paths: Paths = field(default_factory=Paths)
+    #: The raw tables, as written in pyproject.toml.
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Every registered section, validated when the Config is made (also by
+    #: ``dataclasses.replace``): name → its dataclass, defaults if absent.
+    settings: Mapping[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in self.sections:
+            if name not in SECTIONS:
+                raise ConfigError(
+                    f"unknown section [{TABLE}.{name}]: no stage reads it",
+                    hint=_unknown_hint(name, sorted(SECTIONS), "sections"),
+                )
+        settings = {
+            name: parse_section(section_class(name), self.sections.get(name, {}), _where(name))
+            for name in SECTIONS
+        }
+        settings["paths"] = self.paths  # from_table parses [paths] into this field
+        object.__setattr__(self, "settings", types.MappingProxyType(settings))
 
     def path(self, name: str) -> Path:
         """An absolute path for one of :class:`Paths`' entries."""
         return self.root / str(getattr(self.paths, name))
 
     def section(self, name: str, cls: type[T]) -> T:
-        """The stage section ``[tool.build_support.<name>]`` as the dataclass ``cls``."""
-        if name not in SECTIONS:  # pragma: no cover - programming error
-            raise KeyError(name)
-        return parse_section(cls, self.sections.get(name, {}), f"{TABLE}.{name}")
+        """The section ``[tool.build_support.<name>]``, validated at load, as ``cls``.
+
+        ``cls`` must be the class :data:`SECTIONS` registers for ``name`` (one reader
+        per section), else TypeError; an unregistered ``name`` is a KeyError.
+        """
+        if name not in SECTIONS:
+            raise KeyError(
+                f"section {name!r} is not registered: add it to build_support.config.SECTIONS"
+            )
+        value = self.settings[name]
+        if not isinstance(value, cls):
+            raise TypeError(
+                f"[{TABLE}.{name}] is read with {cls.__qualname__}, "
+                f"but SECTIONS registers {SECTIONS[name]}"
+            )
+        return value
 
     def store_url(self, env: Mapping[str, str] | None = None) -> str:
         """The artifact store location; ``BUILD_SUPPORT_STORE`` overrides the config."""
@@ -200,15 +322,6 @@ class Config:
         if "://" not in url and not Path(url).is_absolute():
             return str(self.root / url)
         return url
-
-
-def _validate_versions(values: tuple[str, ...], where: str) -> None:
-    for v in values:
-        if v not in SUPPORTED_PYTHONS:
-            raise ConfigError(
-                f"{where} contains {v!r}, which is not a supported Python version",
-                hint="allowed: " + ", ".join(SUPPORTED_PYTHONS),
-            )
 
 
 def _validate_platforms(values: tuple[str, ...], where: str) -> None:
@@ -229,8 +342,12 @@ _TOP_KEYS = (
 )
 
 
+def _where(name: str) -> str:
+    return f"{TABLE}.{name}"
+
+
 def from_table(table: Mapping[str, Any], root: Path) -> Config:
-    """Validate the ``[tool.build_support]`` table into a :class:`Config`."""
+    """Validate the ``[tool.build_support]`` table, every section of it, into a Config."""
     kwargs: dict[str, Any] = {}
     sections: dict[str, Mapping[str, Any]] = {}
     hints = typing.get_type_hints(Config)
@@ -241,15 +358,18 @@ def from_table(table: Mapping[str, Any], root: Path) -> Config:
             if not isinstance(value, dict):
                 raise ConfigError(f"{TABLE}.{key} must be a table, got {value!r}")
             sections[key] = value
+        elif isinstance(value, dict):
+            raise ConfigError(
+                f"unknown section [{TABLE}.{key}]: no stage reads it",
+                hint=_unknown_hint(key, sorted(SECTIONS), "sections"),
+            )
         else:
-            allowed = ", ".join([*_TOP_KEYS, *SECTIONS])
             raise ConfigError(
                 f"unknown key {TABLE}.{key} (value {value!r})",
-                hint=f"allowed keys in [{TABLE}]: {allowed}",
+                hint=_unknown_hint(key, [*_TOP_KEYS, *SECTIONS], f"allowed keys in [{TABLE}]"),
             )
-    paths = parse_section(Paths, sections.get("paths", {}), f"{TABLE}.paths")
+    paths = parse_section(Paths, sections.get("paths", {}), _where("paths"))
     config = Config(root=root, paths=paths, sections=sections, **kwargs)
-    _validate_versions(config.python_versions, f"{TABLE}.python_versions")
     _validate_platforms(config.platforms, f"{TABLE}.platforms")
     if not config.python_versions:
         raise ConfigError(f"{TABLE}.python_versions is empty", hint="list at least one version")

@@ -39,7 +39,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 from build_support import (
     cmd,
@@ -56,17 +56,17 @@ from build_support import (
     wheelhouse,
 )
 from build_support import store as store_mod
-from build_support.args import StageParser
-from build_support.config import SUPPORTED_PYTHONS, Config
+from build_support.args import StageParser, python_version
+from build_support.config import Config
 from build_support.errors import (
     ArtifactNotFoundError,
     CommandFailedError,
-    ConfigError,
     DockerError,
     InputError,
     UsageError,
     VerificationError,
 )
+from build_support.settings import ImagesSettings as ImagesSettings  # noqa: PLC0414 - re-exported
 
 DIGEST_LABEL = "io.build-support.input-digest"
 #: The commit the image was built from (OCI); read back from the image to verify it.
@@ -77,78 +77,6 @@ STANDIN_LABEL = "io.build-support.base-standin"
 FORMAT_VERSION = 1
 FIXED_MTIME = rootfs.FIXED_MTIME
 LOCAL_BASE = "local"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImagesSettings:
-    """``[tool.build_support.images]``."""
-
-    #: Images are ``{namespace}/{base_deps_name}:{tag}`` and ``{namespace}/{image_name}:{tag}``.
-    namespace: str = "minrayproject"
-    base_deps_name: str = "base-deps"
-    image_name: str = "minray"
-    #: Python versions built when no ``--python`` is given.
-    python_versions: tuple[str, ...] = ("3.11",)
-    #: The Python that also gets tags without a python part.
-    default_python: str = "3.11"
-    cpu_base: str = "ubuntu:22.04"
-    gpu_base: str = "nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04"
-    #: CUDA version of ``gpu_base`` for the tag; empty: read from the ``gpu_base`` tag.
-    cuda_version: str = ""
-    #: The GPU platform that also gets the ``-gpu`` alias (Ray's GPU_PLATFORM).
-    gpu_alias_cuda: str = "12.8.1-cudnn"
-    #: When the base image is absent and cannot be pulled: ``local`` builds a Debian
-    #: stand-in with debootstrap (loudly), ``error`` stops.
-    base_fallback: Literal["local", "error"] = "local"
-    local_base_suite: str = "bookworm"
-    local_base_packages: tuple[str, ...] = (
-        "python3",
-        "python3-venv",
-        "python3-pip",
-        "ca-certificates",
-    )
-    #: ``none``: the base must ship the Python (offline build); ``apt``: install it.
-    python_install: Literal["none", "apt"] = "none"
-    user: str = "minray"
-    uid: int = 1000
-    gid: int = 100
-    #: ``org.opencontainers.image.source``.
-    source_url: str = "https://github.com/minray-project/minray"
-    #: The distributions installed into the product image, from the artifact store.
-    wheels: tuple[str, ...] = ("minray", "minray_cpp")
-    #: The module whose ``__commit__`` the smoke run checks.
-    smoke_module: str = "minray"
-    #: Extra ``pip download --platform`` values; ``{arch}`` is replaced.
-    wheelhouse_platforms: tuple[str, ...] = ("manylinux2014_{arch}", "manylinux_2_28_{arch}")
-    #: The Docker CLI that builds; empty: Debian's /usr/bin/docker.
-    docker_cli: str = ""
-    engine_timeout_seconds: float = 20.0
-    pull_timeout_seconds: float = 300.0
-    build_timeout_seconds: float = 3600.0
-
-    def __post_init__(self) -> None:
-        where = "tool.build_support.images"
-        for v in (*self.python_versions, self.default_python):
-            if v not in SUPPORTED_PYTHONS:
-                raise ConfigError(
-                    f"{where}: {v!r} is not a supported Python version",
-                    hint="allowed: " + ", ".join(SUPPORTED_PYTHONS),
-                )
-        if not re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*", self.namespace):
-            raise ConfigError(f"{where}.namespace = {self.namespace!r} is not a valid repository")
-        if not re.fullmatch(r"[a-z_][a-z0-9_-]*", self.user):
-            raise ConfigError(f"{where}.user = {self.user!r} is not a valid user name")
-        if not self.wheels:
-            raise ConfigError(f"{where}.wheels is empty", hint="e.g. ['minray', 'minray_cpp']")
-
-    def cuda(self) -> str:
-        found = self.cuda_version or imagetags.cuda_from_image(self.gpu_base)
-        if not found:
-            raise ConfigError(
-                f"cannot read the CUDA version from gpu_base = {self.gpu_base!r}",
-                hint="set [tool.build_support.images] cuda_version, e.g. '12.8.1-cudnn'",
-            )
-        return found
 
 
 # --- reproducible build contexts ------------------------------------------------------------
@@ -860,7 +788,12 @@ class Stage:
 def _parser() -> argparse.ArgumentParser:
     p = StageParser(prog="nox -s images --", description="Build base-deps and minray images.")
     p.add_argument(
-        "--python", action="append", default=[], metavar="X.Y", help="repeatable; default: config"
+        "--python",
+        action="append",
+        type=python_version,
+        default=[],
+        metavar="X.Y",
+        help="repeatable; default: config",
     )
     p.add_argument("--flavor", choices=("cpu", "gpu"), default="cpu")
     p.add_argument(
@@ -928,11 +861,6 @@ def main(argv: list[str], cfg: Config, *, today: dt.date | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = cfg.section("images", ImagesSettings)
     versions = list(dict.fromkeys(args.python or settings.python_versions))
-    for v in versions:
-        if v not in SUPPORTED_PYTHONS:
-            raise UsageError(
-                f"unsupported Python {v!r}", hint="one of: " + ", ".join(SUPPORTED_PYTHONS)
-            )
     arch = _arch_for(args.platform)
     flavor: imagetags.Flavor = args.flavor
     ctx = commits.context(cfg.root)

@@ -56,59 +56,12 @@ from build_support.errors import (
     VerificationError,
 )
 from build_support.jarpack import Platform
+from build_support.settings import JarsSettings as JarsSettings  # noqa: PLC0414 - re-exported
 
 JDK_HINT = "install a JDK 17 (apt-get install openjdk-17-jdk-headless) or point JAVA_HOME at one"
 NATIVE_CHECK_CLASS = "io.minray.runtime.NativeCheck"
 MULTIPLATFORM = "multiplatform"
 MIN_MAVEN = (3, 6, 3)
-
-
-@dataclass(frozen=True, kw_only=True)
-class JarsSettings:
-    """``[tool.build_support.jars]``."""
-
-    #: Every platform whose natives the multiplatform runtime JAR must carry; the
-    #: ``linux``/``darwin`` jobs build the ones of their OS (cross-compiling as needed).
-    platforms: tuple[str, ...] = ("linux-x86_64", "linux-aarch64")
-    #: The module (directory under java/) whose JAR carries the native libraries.
-    runtime_module: str = "runtime"
-    #: The JNI library's name: lib<name>.so / lib<name>.dylib.
-    native_library: str = "minray_jni"
-    #: C sources of the JNI library, relative to the project root.
-    native_sources: tuple[str, ...] = ("java/native/minray_jni.c", "python/cpp/src/minray_cpp.c")
-    native_include_dirs: tuple[str, ...] = ("python/cpp/include",)
-    #: The oldest JDK that compiles ``maven.compiler.release`` 8 with the pinned plugins.
-    min_jdk: int = 11
-    #: ``mvn -T``; 0 means the number of cores.
-    maven_threads: int = 0
-    #: Javadoc JARs (``-Prelease -Dgpg.skip=true``); Maven Central requires them.
-    javadoc: bool = True
-    #: Waiting for other jobs' JARs in ``multiplatform``; 0 means the store's settings.
-    wait_timeout_seconds: float = 0.0
-    wait_interval_seconds: float = 0.0
-    #: Time limit of the Maven build and of each compiler/JVM run.
-    maven_timeout_seconds: float = 1800.0
-    tool_timeout_seconds: float = 300.0
-
-    def __post_init__(self) -> None:
-        where = "tool.build_support.jars"
-        if not self.platforms:
-            raise ConfigError(f"{where}.platforms is empty", hint='e.g. ["linux-x86_64"]')
-        for p in self.platforms:
-            try:
-                Platform.parse(p)
-            except InputError as exc:
-                raise ConfigError(f"{where}.platforms: {exc.message}", hint=exc.hint) from None
-        if self.min_jdk < 9:
-            raise ConfigError(f"{where}.min_jdk = {self.min_jdk}: release=8 needs JDK >= 9")
-        if self.maven_threads < 0 or self.wait_timeout_seconds < 0:
-            raise ConfigError(f"{where}: maven_threads/wait_timeout_seconds must be >= 0")
-
-    def expected(self) -> list[Platform]:
-        return [Platform.parse(p) for p in self.platforms]
-
-    def for_os(self, os_name: str) -> list[Platform]:
-        return [p for p in self.expected() if p.os == os_name]
 
 
 # -- toolchain ------------------------------------------------------------------------

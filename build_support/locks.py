@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from build_support import cmd, fsutil, indexes, lockfile, log, procs, redact, tools, toolvenv
-from build_support.args import StageParser
+from build_support.args import StageParser, python_version
 from build_support.config import Config
 from build_support.errors import (
     ConfigError,
@@ -44,8 +44,9 @@ from build_support.errors import (
     ResolutionError,
     StaleError,
 )
+from build_support.settings import Backend as Backend  # noqa: PLC0414 - re-exported
+from build_support.settings import LockSettings as LockSettings  # noqa: PLC0414 - re-exported
 
-Backend = Literal["pip-tools", "uv"]
 BACKENDS: tuple[Backend, ...] = ("pip-tools", "uv")
 
 #: The pip-tools release the reference pipeline pins, and what it is installed with.
@@ -63,33 +64,6 @@ BODY_KEY = "body-digest"
 #: stripped). Provenance only: not part of the digest, ignored by ``--check``.
 INDEX_KEY = "index"
 _HEADER_FIELD = re.compile(r"^# ([a-z-]+): (\S+)\s*$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class LockSettings:
-    """``[tool.build_support.lock]``."""
-
-    #: Which resolver compiles the lockfiles (``--backend`` overrides).
-    backend: Backend = "pip-tools"
-    #: Skip (successfully) on aarch64 hosts, as Ray does: some pins have no aarch64 wheels.
-    skip_on_aarch64: bool = True
-    #: The package index resolved against (``--index-url`` overrides); "" (the default):
-    #: no index option, so pip-tools / uv use the installer's own configuration
-    #: (pip.conf, ``PIP_INDEX_URL``…, ``UV_DEFAULT_INDEX``…; see build_support.indexes).
-    index_url: str = ""
-    #: Input files in ``paths.requirements``, in order; empty means every ``*.in``, sorted.
-    inputs: tuple[str, ...] = ()
-    #: Constraints file in ``paths.requirements`` (pins that must not move); "" for none.
-    constraints: str = "constraints.txt"
-    #: Where the lockfiles go, relative to ``paths.requirements``.
-    output_dir: str = "compiled"
-    #: Lockfile name; ``{python}`` is the version, e.g. 3.12.
-    output_name: str = "requirements_compiled_py{python}.txt"
-    #: How often pip / uv retry a failing index request.
-    retries: int = 3
-    #: Folders (relative to the project root) that ``-r``/``-c`` lines may also point
-    #: into; by default only ``paths.requirements``.
-    include_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -866,7 +840,9 @@ def _resolve(
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = StageParser(prog="nox -s lock-X.Y --", description="Compile the lockfile for one Python.")
-    p.add_argument("--python", required=True, help="target Python version, e.g. 3.12")
+    p.add_argument(
+        "--python", required=True, type=python_version, help="target Python version, e.g. 3.12"
+    )
     p.add_argument("--check", action="store_true", help="fail (exit 8) if the lockfile is stale")
     p.add_argument(
         "--upgrade-package",

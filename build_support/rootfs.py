@@ -36,12 +36,12 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from build_support import cache, cmd, log, provision
 from build_support.errors import ConfigError, DockerError, PlatformError, ProvisionError, UsageError
+from build_support.settings import RootfsSettings as RootfsSettings  # noqa: PLC0414 - re-exported
 
 Arch = Literal["x86_64", "aarch64"]
 
@@ -126,15 +126,6 @@ def parse_sources(text: str, *, deb822: bool) -> list[str]:
             if len(parts) >= 3 and parts[0] == "deb":
                 uris.append(parts[1])
     return uris
-
-
-@dataclass(frozen=True, kw_only=True)
-class RootfsSettings:
-    """``[tool.build_support.rootfs]``."""
-
-    #: The Debian mirror debootstrap downloads from; "" (the default): the one apt uses on
-    #: this host (/etc/apt/sources.list, sources.list.d/*). No mirror is built in.
-    mirror: str = ""
 
 
 def _pick_mirror(uris: Sequence[str]) -> str | None:

@@ -37,7 +37,7 @@ import time
 import types
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, NoReturn
 
@@ -54,13 +54,12 @@ from build_support import (
     provision,
     pythons,
     store,
-    tools,
     toolvenv,
     wheelfile,
     wheelhouse,
 )
-from build_support.args import StageParser, non_negative_int
-from build_support.config import SUPPORTED_PYTHONS, Config
+from build_support.args import StageParser, non_negative_int, python_version
+from build_support.config import Config
 from build_support.errors import (
     BuildSupportError,
     CommandFailedError,
@@ -73,6 +72,7 @@ from build_support.errors import (
     UsageError,
     VerificationError,
 )
+from build_support.settings import WheelSettings as WheelSettings  # noqa: PLC0414 - re-exported
 
 Mode = Literal["native", "container"]
 
@@ -99,49 +99,6 @@ DEFAULT_IMAGES: Mapping[str, str] = types.MappingProxyType(
         "manylinux2014_aarch64": "quay.io/pypa/manylinux2014_aarch64",
     }
 )
-
-
-def _default_smoke() -> Mapping[str, str]:
-    return types.MappingProxyType(
-        {"python": "import minray._core", "python/cpp": "import minray_cpp; minray_cpp.load()"}
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class WheelSettings:
-    """``[tool.build_support.wheel]``."""
-
-    #: PEP 517 projects (directories relative to the root) to build wheels of.
-    projects: tuple[str, ...] = ("python", "python/cpp")
-    #: Build image per platform, for platforms the host cannot build natively (or all,
-    #: with ``native = false``). ``rootfs:<suite>`` = a local Debian image (rootfs.py).
-    images: Mapping[str, str] = field(default_factory=dict)
-    #: Build natively when the host is the target platform.
-    native: bool = True
-    #: Extra smoke-import statement per project, run after ``import <package>``.
-    smoke: Mapping[str, str] = field(default_factory=_default_smoke)
-    #: Tools installed in the per-Python tool venv (Linux) and in build containers.
-    tool_requirements: tuple[str, ...] = tools.WHEEL_TOOL_PINS
-    #: Tools for macOS builds (delocate repairs there).
-    macos_tool_requirements: tuple[str, ...] = tools.MACOS_WHEEL_TOOL_PINS
-    macos_deployment_target: str = "12.0"
-    #: Debian packages of a ``rootfs:`` build image.
-    container_packages: tuple[str, ...] = (
-        "python3",
-        "python3-dev",
-        "python3-venv",
-        "python3-pip",
-        "gcc",
-        "libc6-dev",
-    )
-    #: Which installer ``build`` uses for isolated envs on the host.
-    installer: Literal["auto", "pip", "uv"] = "auto"
-    #: Parallel builds; 0 = the number of cores.
-    jobs: int = 0
-    #: Copy wheels to ``latest/`` when building the default branch (not a pull request).
-    promote_latest: bool = True
-    build_timeout: float = 3600.0
-    container_timeout: float = 7200.0
 
 
 # --- pure planning ------------------------------------------------------------------------
@@ -665,6 +622,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--python",
         action="append",
+        type=python_version,
         default=[],
         metavar="X.Y",
         help="build only for this Python (repeatable; default: all configured)",
@@ -815,11 +773,6 @@ def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan
     targets = plan_targets(
         requested, settings, parse_image_overrides(args.image), host, force_container=args.container
     )
-    for v in args.python:
-        if v not in SUPPORTED_PYTHONS:
-            raise UsageError(
-                f"unsupported Python {v!r}", hint="one of " + ", ".join(SUPPORTED_PYTHONS)
-            )
     versions = list(dict.fromkeys(args.python or cfg.python_versions))
     ctx = commits.context(cfg.root)
     projects = load_projects(cfg, settings)

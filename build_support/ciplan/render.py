@@ -38,6 +38,7 @@ def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str)
+_Dumper.add_multi_representer(str, _str)  # str subclasses too (config.PythonVersion)
 
 
 def dump_yaml(data: Any) -> str:

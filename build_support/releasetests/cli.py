@@ -10,16 +10,15 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from build_support import commits, log, manifests, platforms
-from build_support.args import StageParser, non_negative_int
+from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config
 from build_support.errors import UsageError
 from build_support.releasetests import loader, reports
-from build_support.releasetests.exitcodes import DEFAULT_RETRY_CODES, code_name, run_exit_code
+from build_support.releasetests.exitcodes import code_name, run_exit_code
 from build_support.releasetests.loader import ReleaseTest
 from build_support.releasetests.retry import RetryPolicy, with_env
 from build_support.releasetests.runner import (
@@ -37,32 +36,7 @@ from build_support.releasetests.runner import (
     store_access_env,
 )
 from build_support.releasetests.schema import FREQUENCIES
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReleaseTestsSettings:
-    """``[tool.build_support.release_tests]``."""
-
-    #: Python for tests without ``python:``; empty means the first configured version.
-    python: str = ""
-    #: The distribution whose wheel is tested, and the package that carries ``_version.py``.
-    distribution: str = "minray"
-    package: str = "minray"
-    #: The image the images stage builds (``--in-image``), found in ``dist/images/images.json``.
-    image_name: str = "minray"
-    retry_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
-    max_retries: int = 1
-    backoff_min_seconds: float = 1800.0
-    backoff_max_seconds: float = 5400.0
-    #: A failed run within this many seconds exits 79 so CI retries it.
-    time_limit_seconds: float = 10800.0
-    #: Seconds between SIGTERM and SIGKILL for a test's process group.
-    kill_grace_seconds: float = 10.0
-    results_dir: str = "results/release-tests"
-    #: Variables of the runner's environment every test receives, besides the built-in
-    #: allowlist (fnmatch patterns); a test names anything else in its ``env``.
-    env_passthrough: tuple[str, ...] = ()
-    venv_cache: str = ".cache/release-tests"
+from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
 
 
 def settings(cfg: Config) -> ReleaseTestsSettings:
@@ -79,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--frequency", choices=FREQUENCIES, help="only tests with this frequency")
     p.add_argument("--in-image", action="store_true", help="run inside the minray image")
     p.add_argument("--image", help="with --in-image: this image instead of the manifest's")
-    p.add_argument("--python", help="Python version for tests that do not set one")
+    p.add_argument(
+        "--python", type=python_version, help="Python version for tests that do not set one"
+    )
     p.add_argument("--file", type=Path, help="release_tests.yaml to use")
     p.add_argument(
         "--wheel",

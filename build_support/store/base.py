@@ -14,6 +14,7 @@ from pathlib import Path
 from build_support import log
 from build_support.errors import ConfigError, InputError, StoreTimeoutError
 from build_support.fsutil import sha256_file
+from build_support.settings import StoreSettings as StoreSettings  # noqa: PLC0414 - re-exported
 from build_support.store import keys
 from build_support.store.progress import Progress
 
@@ -27,48 +28,6 @@ class ObjectInfo:
     key: str
     size: int
     sha256: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoreSettings:
-    """``[tool.build_support.store]``."""
-
-    #: The fewest attempts a failing request gets (even when each one is slow).
-    retry_attempts: int = 5
-    #: How long transient faults are retried: a shorter outage is ridden out.
-    retry_total_seconds: float = 120.0
-    wait_timeout_seconds: float = 7200.0
-    wait_interval_seconds: float = 30.0
-    #: S3-compatible endpoint; ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` override it.
-    endpoint_url: str = ""
-    region: str = ""
-    multipart_threshold_mb: int = 64
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 60.0
-
-    def __post_init__(self) -> None:
-        where = "tool.build_support.store"
-        if self.retry_attempts < 1:
-            raise ConfigError(f"{where}.retry_attempts = {self.retry_attempts} must be >= 1")
-        if self.multipart_threshold_mb < 5:
-            raise ConfigError(
-                f"{where}.multipart_threshold_mb = {self.multipart_threshold_mb} is below "
-                "S3's minimum part size",
-                hint="use 5 or more",
-            )
-        for name in (
-            "retry_total_seconds",
-            "wait_timeout_seconds",
-            "wait_interval_seconds",
-            "connect_timeout_seconds",
-            "read_timeout_seconds",
-        ):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise ConfigError(
-                    f"{where}.{name} = {value} must be a finite number > 0",
-                    hint=f"fix {where}.{name} in pyproject.toml",
-                )
 
 
 def resolve_dest(key: str, dest: Path | str) -> Path:

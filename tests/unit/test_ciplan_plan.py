@@ -108,9 +108,8 @@ def table(**ciplan: Any) -> dict[str, Any]:
 def test_bad_settings_are_config_errors(
     tmp_path: Path, ciplan: dict[str, Any], message: str
 ) -> None:
-    cfg = config.from_table(table(**ciplan), tmp_path)
     with pytest.raises(ConfigError, match=message):
-        plan.load_settings(cfg)
+        plan.load_settings(config.from_table(table(**ciplan), tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,7 +47,7 @@ def test_bad_python_version_names_allowed(tmp_path: Path) -> None:
 
 
 def test_wrong_type_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="expected a list of a string"):
+    with pytest.raises(ConfigError, match="expected a list of a Python version"):
         config.from_table({"python_versions": "3.12"}, tmp_path)
 
 
@@ -60,16 +64,15 @@ class _Section:
 
 
 def test_section_parsing_and_literal_errors(tmp_path: Path) -> None:
-    cfg = config.from_table({"lock": {"backend": "uv", "retries": 5, "timeout": 2}}, tmp_path)
-    sec = cfg.section("lock", _Section)
+    table = {"backend": "uv", "retries": 5, "timeout": 2}
+    sec = config.parse_section(_Section, table, "tool.build_support.lock")
     assert (sec.backend, sec.retries, sec.timeout) == ("uv", 5, 2.0)
-    bad = config.from_table({"lock": {"backend": "poetry"}}, tmp_path)
-    with pytest.raises(ConfigError, match=r"lock\.backend = 'poetry'.*one of 'uv', 'pip-tools'"):
-        bad.section("lock", _Section)
+    with pytest.raises(ConfigError, match=r"lock\.backend = 'poetry'.*one of 'pip-tools', 'uv'"):
+        config.from_table({"lock": {"backend": "poetry"}}, tmp_path)
     with pytest.raises(ConfigError, match=r"unknown key tool\.build_support\.lock\.nope"):
-        config.from_table({"lock": {"nope": 1}}, tmp_path).section("lock", _Section)
+        config.from_table({"lock": {"nope": 1}}, tmp_path)
     with pytest.raises(ConfigError, match="expected an integer"):
-        config.from_table({"lock": {"retries": True}}, tmp_path).section("lock", _Section)
+        config.from_table({"lock": {"retries": True}}, tmp_path)
 
 
 def test_missing_table(tmp_path: Path) -> None:
@@ -82,3 +85,142 @@ def test_invalid_toml(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.build_support\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.load(tmp_path)
+
+
+# --- every section validated at load; a registry of sections (issue 11 §3) ------------
+
+
+def _project(tmp_path: Path, body: str) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[tool.build_support]\n" + body, encoding="utf-8")
+    return root
+
+
+def test_a_typo_in_a_stage_section_fails_at_load_with_a_close_match(tmp_path: Path) -> None:
+    root = _project(tmp_path, '[tool.build_support.jars]\nplatfroms = ["linux-x86_64"]\n')
+    with pytest.raises(ConfigError, match=r"unknown key tool\.build_support\.jars\.platfroms") as e:
+        config.load(root)
+    assert "did you mean 'platforms'?" in str(e.value)
+
+
+def test_the_pipeline_stops_on_a_jars_typo_before_lock_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 at load: on the old code lock ran first (here: tried to start a process)."""
+    from build_support import cli
+
+    root = _project(
+        tmp_path, 'python_versions = ["3.12"]\n[tool.build_support.jars]\nmin_jdkk = 17\n'
+    )
+    monkeypatch.chdir(root)
+    assert cli.run_stage("pipeline", ["--only", "lock-3.12"]) == 2
+    err = capsys.readouterr().err
+    assert "jars.min_jdkk" in err
+    assert "did you mean 'min_jdk'?" in err
+    assert not (root / "requirements").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[tool.build_support.publsh]\n", r"unknown section \[tool\.build_support\.publsh\]"),
+        ("[tool.build_support.deploy]\n", r"no stage reads it"),
+        ("[tool.build_support.images]\npython_versions = ['3.9']\n", r"'3\.9' is not a supported"),
+        ("[tool.build_support.release_tests]\npython = '2.7'\n", r"'2\.7' is not a supported"),
+        ("[tool.build_support.wheel]\njobs = -1\n", r"wheel\.jobs = -1 .*finite number >= 0"),
+        ("[tool.build_support.jars]\nmaven_timeout_seconds = nan\n", r"= nan .*finite"),
+        ("[tool.build_support.images]\nuid = -5\n", r"images\.uid = -5"),
+        ("[tool.build_support.release_tests]\nbackoff_min_seconds = inf\n", r"= inf .*finite"),
+        ("[tool.build_support.store]\nwait_timeout_seconds = -inf\n", r"= -inf .*finite"),
+        ("[tool.build_support.lock]\nretries = -1\n", r"lock\.retries = -1"),
+        ("[tool.build_support.ciplan]\nmax_step = 3\n", r"did you mean 'max_steps'"),
+        ("[tool.build_support.publish.pypi]\ntimeout_seconds = -1\n", r"timeout_seconds = -1"),
+    ],
+)
+def test_every_section_is_validated_at_load(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"(?s){message}"):
+        config.load(_project(tmp_path, body))
+
+
+def test_unknown_top_level_key_has_a_close_match(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'default_branch'"):
+        config.from_table({"default_brnach": "main"}, tmp_path)
+
+
+def test_every_registered_section_is_a_frozen_keyword_dataclass() -> None:
+    for name in config.SECTIONS:
+        cls = config.section_class(name)
+        params = cls.__dataclass_params__
+        assert params.frozen, name
+        assert all(f.kw_only for f in dataclasses.fields(cls) if f.init) or name == "paths", name
+        cls()  # the defaults are valid
+
+
+def test_section_reads_the_validated_instance_with_the_registered_class(tmp_path: Path) -> None:
+    from build_support import jars, locks
+
+    cfg = config.from_table({"lock": {"retries": 5}}, tmp_path)
+    assert cfg.section("lock", locks.LockSettings).retries == 5
+    assert cfg.section("lock", locks.LockSettings) is cfg.section("lock", locks.LockSettings)
+    with pytest.raises(TypeError, match=r"SECTIONS registers build_support\.settings:LockSettings"):
+        cfg.section("lock", _Section)
+    with pytest.raises(KeyError, match="not registered"):
+        cfg.section("nope", _Section)
+    # dataclasses.replace makes a new Config, so it is validated again.
+    with pytest.raises(ConfigError, match="platforms is empty"):
+        dataclasses.replace(cfg, sections={"jars": {"platforms": []}})
+    assert cfg.section("jars", jars.JarsSettings).platforms
+
+
+@pytest.mark.subprocess
+def test_loading_the_config_imports_no_stage_module_and_nothing_third_party(
+    project_root: Path,
+) -> None:
+    """The noxfile and every stage load the config first: it must stay light."""
+    from build_support import cli
+
+    code = (
+        "import sys, time\n"
+        "before = set(sys.modules)\n"
+        "t = time.perf_counter()\n"
+        "from pathlib import Path\nfrom build_support import config\n"
+        f"config.load(Path({str(project_root)!r}))\n"
+        "print(round(time.perf_counter() - t, 3))\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project_root,
+        env={**os.environ, "PYTHONPATH": str(project_root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, modules = done.stdout.splitlines()
+    loaded = set(modules.split())
+    third_party = {
+        m for m in loaded
+        if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith("build_support")
+        and not m.startswith("_")
+    }  # fmt: skip
+    assert third_party == set(), f"config load imported {sorted(third_party)}"
+    stage_modules = {t.split(":")[0] for t in cli.STAGES.values()}
+    # build_support.publish is a three-line shim that imports its stage lazily.
+    stage_modules = stage_modules - {"build_support.cli", "build_support.publish"}
+    stage_modules |= {"build_support.publish.stage", "build_support.store.s3"}
+    assert loaded & stage_modules == set()
+    assert float(seconds) < 1.0  # measured ~0.05 s on an idle machine
+
+
+def test_python_versions_are_parsed_once_into_a_type(tmp_path: Path) -> None:
+    cfg = config.from_table({"python_versions": ["3.12", "3.10"]}, tmp_path)
+    assert all(isinstance(v, config.PythonVersion) for v in cfg.python_versions)
+    assert cfg.python_versions == ("3.12", "3.10")  # still compares as text
+    assert sorted(cfg.python_versions, key=lambda v: v.key) == ["3.10", "3.12"]
+    assert [v.cp_tag for v in cfg.python_versions] == ["cp312", "cp310"]
+    assert config.PythonVersion.parse(" 3.11 ").minor == 11
+    with pytest.raises(ConfigError, match=r"'3\.9' is not a supported Python version"):
+        config.PythonVersion.parse("3.9")
+    images = cfg.section("images", config.section_class("images"))
+    assert isinstance(images.default_python, config.PythonVersion)

@@ -207,7 +207,7 @@ def test_bad_arguments(tmp_path: Path, argv: list[str], message: str) -> None:
 
 
 def test_unsupported_python_and_platform(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="unsupported Python"):
+    with pytest.raises(UsageError, match="is not a supported Python version"):
         images.main(["--python", "2.7"], _cfg(tmp_path))
     with pytest.raises(UsageError, match="Linux images"):
         images.main(["--platform", "macosx_12_0_arm64"], _cfg(tmp_path))

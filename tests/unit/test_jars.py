@@ -48,9 +48,8 @@ def test_default_settings_build_both_linux_natives() -> None:
     ],
 )
 def test_bad_settings(project_root: Path, table: dict[str, object], message: str) -> None:
-    cfg = _cfg(project_root, **table)
-    with pytest.raises(ConfigError, match=message):
-        cfg.section("jars", jars.JarsSettings)
+    with pytest.raises(ConfigError, match=message):  # at load, before any stage runs
+        _cfg(project_root, **table)
 
 
 @pytest.mark.parametrize(

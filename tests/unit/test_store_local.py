@@ -169,15 +169,12 @@ def test_wait_for_returns_when_it_appears(tmp_path: Path, artifact: Path) -> Non
 
 def test_settings_validation(tmp_path: Path) -> None:
     table = {"artifact_store": "arts", "store": {"retry_attempts": 0}}
-    cfg = config.from_table(table, tmp_path)
     with pytest.raises(ConfigError, match="retry_attempts"):
-        store.settings_from(cfg)
-    cfg = config.from_table({"store": {"multipart_threshold_mb": 1}}, tmp_path)
+        config.from_table(table, tmp_path)
     with pytest.raises(ConfigError, match="minimum part size"):
-        store.settings_from(cfg)
-    cfg = config.from_table({"store": {"bogus": 1}}, tmp_path)
+        config.from_table({"store": {"multipart_threshold_mb": 1}}, tmp_path)
     with pytest.raises(ConfigError, match="unknown key"):
-        store.settings_from(cfg)
+        config.from_table({"store": {"bogus": 1}}, tmp_path)
     assert StoreSettings().retry_attempts == 5
 
 

@@ -122,9 +122,8 @@ def test_check_code_runs_the_extra_statement(
 
 
 def test_settings_reject_unknown_keys(tmp_path: Path) -> None:
-    cfg = config.from_table({"wheel": {"projectz": ["python"]}}, tmp_path)
-    with pytest.raises(ConfigError, match="unknown key"):
-        cfg.section("wheel", wheels.WheelSettings)
+    with pytest.raises(ConfigError, match=r"(?s)unknown key.*did you mean 'projects'"):
+        config.from_table({"wheel": {"projectz": ["python"]}}, tmp_path)
 
 
 def _cfg(root: Path) -> config.Config:
@@ -139,7 +138,7 @@ def test_main_unknown_platform_fails_before_any_work(tmp_path: Path) -> None:
 def test_main_unsupported_python(tmp_path: Path) -> None:
     if sys.platform != "linux":
         pytest.skip("host-platform default is Linux-specific here")
-    with pytest.raises(UsageError, match=r"unsupported Python '3\.9'"):
+    with pytest.raises(UsageError, match=r"'3\.9' is not a supported Python version"):
         wheels.main(["--python", "3.9"], _cfg(tmp_path))
 
 

@@ -1,0 +1,293 @@
+"""The settings of every stage: one frozen dataclass per ``[tool.build_support.<name>]``.
+
+:data:`build_support.config.SECTIONS` maps each section name to its class; the config
+validates every section when it loads (a typo in ``[tool.build_support.jars]`` fails
+before the pipeline runs its first step). This module is imported at config load, by the
+noxfile too, so it imports only the standard library and build_support's light modules
+(never a stage module, boto3, docker, yaml, …); ``tests/unit/test_config.py`` checks it.
+The stage modules re-export their class (``locks.LockSettings`` is this ``LockSettings``).
+
+Numbers are checked by the config reader (finite, >= 0); ``__post_init__`` checks what
+the types cannot say.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from build_support import imagetags, tools
+from build_support.config import PythonVersion
+from build_support.errors import ConfigError, InputError
+from build_support.jarpack import Platform
+from build_support.releasetests.exitcodes import DEFAULT_RETRY_CODES
+
+PY311 = PythonVersion("3.11")
+
+#: The resolvers the lock stage can drive.
+Backend = Literal["pip-tools", "uv"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockSettings:
+    """``[tool.build_support.lock]``."""
+
+    #: Which resolver compiles the lockfiles (``--backend`` overrides).
+    backend: Backend = "pip-tools"
+    #: Skip (successfully) on aarch64 hosts, as Ray does: some pins have no aarch64 wheels.
+    skip_on_aarch64: bool = True
+    #: The package index resolved against (``--index-url`` overrides); "" (the default):
+    #: no index option, so pip-tools / uv use the installer's own configuration
+    #: (pip.conf, ``PIP_INDEX_URL``…, ``UV_DEFAULT_INDEX``…; see build_support.indexes).
+    index_url: str = ""
+    #: Input files in ``paths.requirements``, in order; empty means every ``*.in``, sorted.
+    inputs: tuple[str, ...] = ()
+    #: Constraints file in ``paths.requirements`` (pins that must not move); "" for none.
+    constraints: str = "constraints.txt"
+    #: Where the lockfiles go, relative to ``paths.requirements``.
+    output_dir: str = "compiled"
+    #: Lockfile name; ``{python}`` is the version, e.g. 3.12.
+    output_name: str = "requirements_compiled_py{python}.txt"
+    #: How often pip / uv retry a failing index request.
+    retries: int = 3
+    #: Folders (relative to the project root) that ``-r``/``-c`` lines may also point
+    #: into; by default only ``paths.requirements``.
+    include_dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreSettings:
+    """``[tool.build_support.store]``."""
+
+    #: The fewest attempts a failing request gets (even when each one is slow).
+    retry_attempts: int = 5
+    #: How long transient faults are retried: a shorter outage is ridden out.
+    retry_total_seconds: float = 120.0
+    wait_timeout_seconds: float = 7200.0
+    wait_interval_seconds: float = 30.0
+    #: S3-compatible endpoint; ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` override it.
+    endpoint_url: str = ""
+    region: str = ""
+    multipart_threshold_mb: int = 64
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        where = "tool.build_support.store"
+        if self.retry_attempts < 1:
+            raise ConfigError(f"{where}.retry_attempts = {self.retry_attempts} must be >= 1")
+        if self.multipart_threshold_mb < 5:
+            raise ConfigError(
+                f"{where}.multipart_threshold_mb = {self.multipart_threshold_mb} is below "
+                "S3's minimum part size",
+                hint="use 5 or more",
+            )
+        for name in (
+            "retry_total_seconds",
+            "wait_timeout_seconds",
+            "wait_interval_seconds",
+            "connect_timeout_seconds",
+            "read_timeout_seconds",
+        ):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(
+                    f"{where}.{name} = {value} must be a finite number > 0",
+                    hint=f"fix {where}.{name} in pyproject.toml",
+                )
+
+
+def _default_smoke() -> Mapping[str, str]:
+    return types.MappingProxyType(
+        {"python": "import minray._core", "python/cpp": "import minray_cpp; minray_cpp.load()"}
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelSettings:
+    """``[tool.build_support.wheel]``."""
+
+    #: PEP 517 projects (directories relative to the root) to build wheels of.
+    projects: tuple[str, ...] = ("python", "python/cpp")
+    #: Build image per platform, for platforms the host cannot build natively (or all,
+    #: with ``native = false``). ``rootfs:<suite>`` = a local Debian image (rootfs.py).
+    images: Mapping[str, str] = field(default_factory=dict)
+    #: Build natively when the host is the target platform.
+    native: bool = True
+    #: Extra smoke-import statement per project, run after ``import <package>``.
+    smoke: Mapping[str, str] = field(default_factory=_default_smoke)
+    #: Tools installed in the per-Python tool venv (Linux) and in build containers.
+    tool_requirements: tuple[str, ...] = tools.WHEEL_TOOL_PINS
+    #: Tools for macOS builds (delocate repairs there).
+    macos_tool_requirements: tuple[str, ...] = tools.MACOS_WHEEL_TOOL_PINS
+    macos_deployment_target: str = "12.0"
+    #: Debian packages of a ``rootfs:`` build image.
+    container_packages: tuple[str, ...] = (
+        "python3",
+        "python3-dev",
+        "python3-venv",
+        "python3-pip",
+        "gcc",
+        "libc6-dev",
+    )
+    #: Which installer ``build`` uses for isolated envs on the host.
+    installer: Literal["auto", "pip", "uv"] = "auto"
+    #: Parallel builds; 0 = the number of cores.
+    jobs: int = 0
+    #: Copy wheels to ``latest/`` when building the default branch (not a pull request).
+    promote_latest: bool = True
+    build_timeout: float = 3600.0
+    container_timeout: float = 7200.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class JarsSettings:
+    """``[tool.build_support.jars]``."""
+
+    #: Every platform whose natives the multiplatform runtime JAR must carry; the
+    #: ``linux``/``darwin`` jobs build the ones of their OS (cross-compiling as needed).
+    platforms: tuple[str, ...] = ("linux-x86_64", "linux-aarch64")
+    #: The module (directory under java/) whose JAR carries the native libraries.
+    runtime_module: str = "runtime"
+    #: The JNI library's name: lib<name>.so / lib<name>.dylib.
+    native_library: str = "minray_jni"
+    #: C sources of the JNI library, relative to the project root.
+    native_sources: tuple[str, ...] = ("java/native/minray_jni.c", "python/cpp/src/minray_cpp.c")
+    native_include_dirs: tuple[str, ...] = ("python/cpp/include",)
+    #: The oldest JDK that compiles ``maven.compiler.release`` 8 with the pinned plugins.
+    min_jdk: int = 11
+    #: ``mvn -T``; 0 means the number of cores.
+    maven_threads: int = 0
+    #: Javadoc JARs (``-Prelease -Dgpg.skip=true``); Maven Central requires them.
+    javadoc: bool = True
+    #: Waiting for other jobs' JARs in ``multiplatform``; 0 means the store's settings.
+    wait_timeout_seconds: float = 0.0
+    wait_interval_seconds: float = 0.0
+    #: Time limit of the Maven build and of each compiler/JVM run.
+    maven_timeout_seconds: float = 1800.0
+    tool_timeout_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        where = "tool.build_support.jars"
+        if not self.platforms:
+            raise ConfigError(f"{where}.platforms is empty", hint='e.g. ["linux-x86_64"]')
+        for p in self.platforms:
+            try:
+                Platform.parse(p)
+            except InputError as exc:
+                raise ConfigError(f"{where}.platforms: {exc.message}", hint=exc.hint) from None
+        if self.min_jdk < 9:
+            raise ConfigError(f"{where}.min_jdk = {self.min_jdk}: release=8 needs JDK >= 9")
+        if self.maven_threads < 0 or self.wait_timeout_seconds < 0:
+            raise ConfigError(f"{where}: maven_threads/wait_timeout_seconds must be >= 0")
+
+    def expected(self) -> list[Platform]:
+        return [Platform.parse(p) for p in self.platforms]
+
+    def for_os(self, os_name: str) -> list[Platform]:
+        return [p for p in self.expected() if p.os == os_name]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagesSettings:
+    """``[tool.build_support.images]``."""
+
+    #: Images are ``{namespace}/{base_deps_name}:{tag}`` and ``{namespace}/{image_name}:{tag}``.
+    namespace: str = "minrayproject"
+    base_deps_name: str = "base-deps"
+    image_name: str = "minray"
+    #: Python versions built when no ``--python`` is given.
+    python_versions: tuple[PythonVersion, ...] = (PY311,)
+    #: The Python that also gets tags without a python part.
+    default_python: PythonVersion = PY311
+    cpu_base: str = "ubuntu:22.04"
+    gpu_base: str = "nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04"
+    #: CUDA version of ``gpu_base`` for the tag; empty: read from the ``gpu_base`` tag.
+    cuda_version: str = ""
+    #: The GPU platform that also gets the ``-gpu`` alias (Ray's GPU_PLATFORM).
+    gpu_alias_cuda: str = "12.8.1-cudnn"
+    #: When the base image is absent and cannot be pulled: ``local`` builds a Debian
+    #: stand-in with debootstrap (loudly), ``error`` stops.
+    base_fallback: Literal["local", "error"] = "local"
+    local_base_suite: str = "bookworm"
+    local_base_packages: tuple[str, ...] = (
+        "python3",
+        "python3-venv",
+        "python3-pip",
+        "ca-certificates",
+    )
+    #: ``none``: the base must ship the Python (offline build); ``apt``: install it.
+    python_install: Literal["none", "apt"] = "none"
+    user: str = "minray"
+    uid: int = 1000
+    gid: int = 100
+    #: ``org.opencontainers.image.source``.
+    source_url: str = "https://github.com/minray-project/minray"
+    #: The distributions installed into the product image, from the artifact store.
+    wheels: tuple[str, ...] = ("minray", "minray_cpp")
+    #: The module whose ``__commit__`` the smoke run checks.
+    smoke_module: str = "minray"
+    #: Extra ``pip download --platform`` values; ``{arch}`` is replaced.
+    wheelhouse_platforms: tuple[str, ...] = ("manylinux2014_{arch}", "manylinux_2_28_{arch}")
+    #: The Docker CLI that builds; empty: Debian's /usr/bin/docker.
+    docker_cli: str = ""
+    engine_timeout_seconds: float = 20.0
+    pull_timeout_seconds: float = 300.0
+    build_timeout_seconds: float = 3600.0
+
+    def __post_init__(self) -> None:
+        where = "tool.build_support.images"
+        if not re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*", self.namespace):
+            raise ConfigError(f"{where}.namespace = {self.namespace!r} is not a valid repository")
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]*", self.user):
+            raise ConfigError(f"{where}.user = {self.user!r} is not a valid user name")
+        if not self.wheels:
+            raise ConfigError(f"{where}.wheels is empty", hint="e.g. ['minray', 'minray_cpp']")
+
+    def cuda(self) -> str:
+        found = self.cuda_version or imagetags.cuda_from_image(self.gpu_base)
+        if not found:
+            raise ConfigError(
+                f"cannot read the CUDA version from gpu_base = {self.gpu_base!r}",
+                hint="set [tool.build_support.images] cuda_version, e.g. '12.8.1-cudnn'",
+            )
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseTestsSettings:
+    """``[tool.build_support.release_tests]``."""
+
+    #: Python for tests without ``python:``; unset means the first configured version.
+    python: PythonVersion | None = None
+    #: The distribution whose wheel is tested, and the package that carries ``_version.py``.
+    distribution: str = "minray"
+    package: str = "minray"
+    #: The image the images stage builds (``--in-image``), found in ``dist/images/images.json``.
+    image_name: str = "minray"
+    retry_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
+    max_retries: int = 1
+    backoff_min_seconds: float = 1800.0
+    backoff_max_seconds: float = 5400.0
+    #: A failed run within this many seconds exits 79 so CI retries it.
+    time_limit_seconds: float = 10800.0
+    #: Seconds between SIGTERM and SIGKILL for a test's process group.
+    kill_grace_seconds: float = 10.0
+    results_dir: str = "results/release-tests"
+    #: Variables of the runner's environment every test receives, besides the built-in
+    #: allowlist (fnmatch patterns); a test names anything else in its ``env``.
+    env_passthrough: tuple[str, ...] = ()
+    venv_cache: str = ".cache/release-tests"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RootfsSettings:
+    """``[tool.build_support.rootfs]``."""
+
+    #: The Debian mirror debootstrap downloads from; "" (the default): the one apt uses on
+    #: this host (/etc/apt/sources.list, sources.list.d/*). No mirror is built in.
+    mirror: str = ""
