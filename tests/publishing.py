@@ -343,6 +343,8 @@ def make_gpg_key(home: Path) -> tuple[str, str]:
     fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     armored = subprocess.run([*base, "--armor", "--export-secret-keys", fpr], check=True,
                              capture_output=True, text=True).stdout  # fmt: skip
+    # The agent gpg started for this keyring must not outlive the test.
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
     return armored, fpr
 
 
