@@ -10,12 +10,15 @@ executable that :mod:`build_support.tools` does not declare for the running stag
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +26,46 @@ from build_support import log, redact, tools
 from build_support.errors import CommandFailedError, ToolMissingError
 
 TAIL_LINES = 40
+#: Seconds between "still running" lines while a command runs (0 turns them off).
+PROGRESS_ENV = "BUILD_SUPPORT_PROGRESS_SECONDS"
+PROGRESS_SECONDS = 10.0
+
+
+def progress_interval(env: Mapping[str, str] | None = None) -> float:
+    """``$BUILD_SUPPORT_PROGRESS_SECONDS`` or 10; 0 or a bad value: as set / the default."""
+    raw = (os.environ if env is None else env).get(PROGRESS_ENV, "")
+    try:
+        value = float(raw) if raw else PROGRESS_SECONDS
+    except ValueError:
+        return PROGRESS_SECONDS
+    return value if value >= 0 else PROGRESS_SECONDS
+
+
+@contextlib.contextmanager
+def heartbeat(what: str, interval: float | None = None) -> Iterator[None]:
+    """Print ``… still running: WHAT (Ns elapsed)`` every ``interval`` seconds until done.
+
+    A long command (Maven, debootstrap, a Docker or QEMU build) whose output is captured
+    or quiet never looks hung; a command that ends sooner prints nothing.
+    """
+    every = progress_interval() if interval is None else interval
+    if every <= 0:
+        yield
+        return
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(every):
+            log.info(f"... still running: {what} ({time.monotonic() - started:.0f}s elapsed)")
+
+    thread = threading.Thread(target=beat, name="cmd-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def which(tool: str, *, path: str | None = None) -> str:
@@ -82,16 +125,17 @@ def run(
     if echo:
         log.info(f"+ {shown}" + (f"  (in {os.fspath(cwd)})" if cwd else ""))
     try:
-        proc = subprocess.run(
-            args,
-            cwd=cwd,
-            env=full_env,
-            text=True,
-            capture_output=capture,
-            timeout=timeout,
-            input=input_text,
-            check=False,
-        )
+        with heartbeat(shown if len(shown) <= 120 else shown[:117] + "..."):
+            proc = subprocess.run(
+                args,
+                cwd=cwd,
+                env=full_env,
+                text=True,
+                capture_output=capture,
+                timeout=timeout,
+                input=input_text,
+                check=False,
+            )
     except subprocess.TimeoutExpired as exc:
         raise CommandFailedError(
             f"command timed out after {timeout}s: {shown}",

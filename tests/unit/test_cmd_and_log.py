@@ -125,3 +125,30 @@ def test_pipeline_step_and_stage_groups_are_never_both_open(
             depth -= 1
         deepest = max(deepest, depth)
     assert (depth, deepest) == (0, 1)
+
+
+@pytest.mark.subprocess
+def test_a_long_quiet_command_prints_progress_with_elapsed_time(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(cmd.PROGRESS_ENV, "0.2")
+    cmd.run([sys.executable, "-c", "import time; time.sleep(0.9)"], capture=True)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "still running" in ln]
+    assert len(lines) >= 3
+    assert "time.sleep(0.9)" in lines[0]
+    assert lines[0].endswith("s elapsed)")
+
+
+@pytest.mark.subprocess
+def test_a_short_command_prints_no_progress(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(cmd.PROGRESS_ENV, "5")
+    cmd.run([sys.executable, "-c", "pass"], capture=True)
+    assert "still running" not in capsys.readouterr().err
+
+
+def test_progress_interval_defaults_to_ten_seconds() -> None:
+    assert cmd.progress_interval({}) == 10.0
+    assert cmd.progress_interval({cmd.PROGRESS_ENV: "0"}) == 0.0
+    assert cmd.progress_interval({cmd.PROGRESS_ENV: "nope"}) == 10.0
