@@ -46,6 +46,7 @@ from build_support import (
     commits,
     fsutil,
     imagetags,
+    inputcache,
     lockfile,
     log,
     manifests,
@@ -527,6 +528,7 @@ def _ensure_built(
         platform=platform,
     )
     existing = None if force else find_by_digest(client, digest)
+    inputcache.note(f"image {refs[0]}", reused=existing is not None)
     if existing is not None:
         log.info(f"{name}: inputs unchanged (input digest {digest[:12]}), skipping the build")
         tag_image(existing, refs)

@@ -5,6 +5,9 @@ the artifact store (:func:`lookup`, a typed record from :mod:`build_support.mani
 and, on a miss, does the work and saves a record (:func:`save`). The wheel, jars and
 release-tests stages share this; each keeps its record type and key in ``manifests``.
 An unreadable record is a miss (with a warning), never a failure: the stage rebuilds.
+
+Every stage also reports each output it reused or made with :func:`note`; the pipeline
+reads them per step (:func:`take`) to say which steps were reused.
 """
 
 from __future__ import annotations
@@ -20,6 +23,20 @@ from build_support import fsutil, log, manifests, store
 from build_support.errors import InputError, StoreError
 
 R = TypeVar("R")
+
+_NOTES: list[tuple[str, bool]] = []
+
+
+def note(what: str, *, reused: bool) -> None:
+    """Record that this process reused (or made) the output ``what``."""
+    _NOTES.append((what, reused))
+
+
+def take() -> list[tuple[str, bool]]:
+    """The notes since the last call, oldest first (and forget them)."""
+    taken = list(_NOTES)
+    _NOTES.clear()
+    return taken
 
 
 def digest(recipe: object, files: Mapping[str, str], facts: Mapping[str, object]) -> str:

@@ -756,6 +756,7 @@ def build_os(
                     commit=ctx.sha,
                 )
         reused = pairs is not None
+        inputcache.note(f"jars {os_name}", reused=reused)
         if pairs is None:
             pairs = _build(
                 cfg,
@@ -875,6 +876,7 @@ def build_multiplatform(
                     "of " + ", ".join(settings.platforms)
                 )
     key = multiplatform_key(ctx.branch, ctx.sha, filename)
+    inputcache.note("jars multiplatform (repacked)", reused=False)
     s.put(key, dest)
     row = _summary_row(summary, dest, key, started)
     summary.note(f"stored as {key}; natives: {', '.join(map(str, result.platforms))}")

@@ -748,6 +748,9 @@ def lock(job: LockJob) -> LockResult:
     )
     resolving = job.check or job.upgrade or bool(job.upgrade_packages)
     if not resolving and is_current(job.output, digest):
+        from build_support import inputcache  # the reuse ledger the pipeline reads
+
+        inputcache.note(f"lockfile {job.output.name}", reused=True)
         log.info(
             f"{job.output.name}: inputs unchanged ({digest[:19]}…), skipping resolution"
             f" (--upgrade-package NAME to move a pin, --check to re-resolve)"

@@ -11,7 +11,7 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from build_support import cli, log, manifests, platforms, provision, tools
+from build_support import cli, inputcache, log, manifests, platforms, provision, tools
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, UsageError
@@ -24,24 +24,40 @@ class Step:
     argv: tuple[str, ...]
 
 
-def steps(cfg: Config, host_tag: str, *, publish: bool = False) -> list[Step]:
+def steps(cfg: Config, host_tag: str, *, publish: bool = False, force: bool = False) -> list[Step]:
     """The pipeline's steps for a host that natively builds ``host_tag``.
 
     The last step publishes in plan mode (nothing sent) unless ``publish`` is true.
+    Unchanged inputs are reused (release tests: passing results, ``--reuse-passed``);
+    ``force`` rebuilds wheels, JARs and images and reruns every release test.
     """
+    rebuild = ("--force",) if force else ()
     plan: list[Step] = []
     # Compile (a no-op in ~0.1 s when the inputs are unchanged); CI's staleness gate is
     # the separate `nox -s lock-3.X -- --check`, which re-resolves against the index.
     for v in cfg.python_versions:
         plan.append(Step(f"lock-{v}", "lock", ("--python", v)))
-    plan.append(Step("wheel", "wheel", (host_tag,)))
+    plan.append(Step("wheel", "wheel", (host_tag, *rebuild)))
     os_name = platforms.parse_platform_tag(host_tag)[0]
-    plan.append(Step(f"jars-{os_name}", "jars", (os_name,)))
+    plan.append(Step(f"jars-{os_name}", "jars", (os_name, *rebuild)))
     plan.append(Step("jars-multiplatform", "jars", ("multiplatform",)))
-    plan.append(Step("images", "images", ()))
-    plan.append(Step("release-tests", "release-tests", ("--smoke", "--reuse-passed")))
+    plan.append(Step("images", "images", rebuild))
+    reuse = "--no-reuse" if force else "--reuse-passed"
+    plan.append(Step("release-tests", "release-tests", ("--smoke", reuse)))
     plan.append(Step("publish", "publish", ("--execute",) if publish else ()))
     return plan
+
+
+def reuse_of(notes: list[tuple[str, bool]]) -> tuple[bool, str]:
+    """(whether a step reused all it had to make, a short text) from its reuse notes."""
+    if not notes:
+        return False, "-"
+    made = [what for what, reused in notes if not reused]
+    if not made:
+        return True, f"yes ({len(notes)} of {len(notes)})"
+    if len(made) == len(notes):
+        return False, f"no ({len(notes)} made)"
+    return False, f"{len(notes) - len(made)} of {len(notes)}; made: {', '.join(made)}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,12 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--publish", action="store_true", help="the publish step sends (--execute), not a plan"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild wheels, JARs and images and rerun every release test",
+    )
     return p
 
 
 def main(argv: list[str], cfg: Config) -> int:
     args = _parser().parse_args(argv)
-    plan = steps(cfg, platforms.host_wheel_platform(), publish=args.publish)
+    plan = steps(cfg, platforms.host_wheel_platform(), publish=args.publish, force=args.force)
     names = [s.name for s in plan]
     for chosen in (*args.only, *args.skip):
         if chosen not in names:
@@ -71,11 +92,12 @@ def main(argv: list[str], cfg: Config) -> int:
             print(f"{s.name}\tpython -m build_support {s.stage} {' '.join(s.argv)}".rstrip())
         return 0
     provision.ensure_steps((s.stage, s.argv) for s in plan)  # before the first step
-    summary = log.Summary("pipeline", headers=("step", "result", "time"))
+    summary = log.Summary("pipeline", headers=("step", "result", "reused", "time"))
     done: list[manifests.PipelineStep] = []
     failed = 0
     for s in plan:
         start = time.monotonic()
+        inputcache.take()  # notes of earlier steps
         with log.group(f"pipeline step {s.name}"), tools.stage_scope(s.stage):
             try:
                 code = cli.resolve(s.stage)(list(s.argv), cfg)
@@ -84,10 +106,17 @@ def main(argv: list[str], cfg: Config) -> int:
                 log.error(f"{s.name}: {exc}" + (f" (exit {code})" if code != exc.exit_code else ""))
         seconds = time.monotonic() - start
         result = "ok" if code == 0 else f"failed (exit {code})"
-        summary.add(step=s.name, result=result, time=f"{seconds:.1f}s")
+        reused, detail = reuse_of(inputcache.take())
+        summary.add(step=s.name, result=result, reused=detail, time=f"{seconds:.1f}s")
         done.append(
             manifests.PipelineStep(
-                name=s.name, stage=s.stage, argv=s.argv, exit_code=code, seconds=round(seconds, 2)
+                name=s.name,
+                stage=s.stage,
+                argv=s.argv,
+                exit_code=code,
+                seconds=round(seconds, 2),
+                reused=reused and code == 0,
+                detail=detail,
             )
         )
         if code != 0:
@@ -95,6 +124,8 @@ def main(argv: list[str], cfg: Config) -> int:
             if not args.keep_going:
                 summary.note(f"stopped after {s.name}; rerun with --keep-going to continue")
                 break
+    reused_steps = [d.name for d in done if d.reused]
+    summary.note("reused (inputs unchanged): " + (", ".join(reused_steps) or "none"))
     summary.emit()
     manifests.write(
         manifests.pipeline_path(cfg.path("dist")),

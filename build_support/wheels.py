@@ -827,6 +827,7 @@ def build(
     for job in p.jobs:
         (scratch / job.digest[:16]).mkdir(parents=True, exist_ok=True)
         hit = None if force else _cache_lookup(s, job, p.ctx.sha, scratch / job.digest[:16])
+        inputcache.note(f"wheel {job.label}", reused=hit is not None)
         if hit is None:
             todo.append(job)
         else:

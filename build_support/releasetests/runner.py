@@ -1119,6 +1119,10 @@ class Runner:
                 if self.passed is not None and digest is not None and self.passed.reuse
                 else None
             )
+            if digest is not None:
+                from build_support import inputcache
+
+                inputcache.note(f"release test {test.name}", reused=hit is not None)
             if hit is not None:
                 _reused(result, hit)
                 log.info(f"{test.name}: {result.final.message} (digest {str(digest)[:12]})")

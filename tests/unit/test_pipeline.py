@@ -44,3 +44,31 @@ def test_stage_parser_errors_are_usage_errors() -> None:
     assert exc.value.exit_code == 2
     assert exc.value.hint is not None
     assert "usage: nox -s demo --" in exc.value.hint
+
+
+def test_release_tests_reuse_passes_in_the_pipeline_and_force_rebuilds(tmp_path: Path) -> None:
+    cfg = config.from_table({"python_versions": ["3.12"]}, tmp_path)
+    plain = {s.name: s.argv for s in pipeline.steps(cfg, "manylinux2014_x86_64")}
+    assert plain["release-tests"] == ("--smoke", "--reuse-passed")
+    assert "--force" not in plain["wheel"] + plain["jars-linux"] + plain["images"]
+    forced = {s.name: s.argv for s in pipeline.steps(cfg, "manylinux2014_x86_64", force=True)}
+    assert forced["release-tests"] == ("--smoke", "--no-reuse")
+    for name in ("wheel", "jars-linux", "images"):
+        assert forced[name][-1] == "--force", name
+
+
+def test_a_step_is_reused_only_when_everything_it_makes_was_reused() -> None:
+    assert pipeline.reuse_of([]) == (False, "-")
+    assert pipeline.reuse_of([("a", True), ("b", True)]) == (True, "yes (2 of 2)")
+    assert pipeline.reuse_of([("a", False)]) == (False, "no (1 made)")
+    assert pipeline.reuse_of([("a", True), ("b", False)]) == (False, "1 of 2; made: b")
+
+
+def test_stages_report_reuse_through_one_ledger() -> None:
+    from build_support import inputcache
+
+    inputcache.take()
+    inputcache.note("x", reused=True)
+    inputcache.note("y", reused=False)
+    assert inputcache.take() == [("x", True), ("y", False)]
+    assert inputcache.take() == []
