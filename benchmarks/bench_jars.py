@@ -10,7 +10,12 @@ else ``java/runtime/target/``) plus a "darwin" JAR made from it (same shared ent
 dylib with a Mach-O header), so both approaches merge two OSes. ``--large`` also pads
 each native library to 32 MiB, to show how each scales with size.
 
-``nox -s bench -- jars [--large] [--repeat N]``
+The incremental part: ``jars -- linux`` cold (``--force``, an empty store: natives and
+Maven with tests and javadoc) against no change (the input digest found in the store,
+the stored JARs fetched, SHA-256 verified, natives re-checked; no Maven, no JVM), each a
+``python -m build_support`` process; ``--no-build`` leaves it out.
+
+``nox -s bench -- jars [--large] [--repeat N] [--no-build]``
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import shutil
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -118,6 +124,42 @@ def _time(fn: object, repeat: int) -> list[float]:
     return times
 
 
+def _stage(env: dict[str, str], *args: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "build_support", "jars", "linux", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"jars linux {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
+    return seconds
+
+
+def incremental(repeat: int) -> dict[str, object]:
+    """``jars -- linux``: cold vs no change, against a fresh local store."""
+    from build_support import manifests
+
+    with tempfile.TemporaryDirectory(prefix="bench-jars-store-") as store_dir:
+        env = {**os.environ, "BUILD_SUPPORT_STORE": store_dir}
+        cold = _stage(env, "--force")
+        warm = [_stage(env) for _ in range(repeat)]
+    record = manifests.read(manifests.jars_path(ROOT / "dist", "linux"), manifests.JarsManifest)
+    median = statistics.median(warm)
+    return {
+        "cold_seconds": round(cold, 2),
+        "no_change_seconds_median": round(median, 3),
+        "no_change_seconds_all": [round(w, 3) for w in warm],
+        "no_change_reused": record.reused,
+        "cold_vs_no_change": round(cold / median, 1),
+        "no_change_under_1s": median < 1.0,
+    }
+
+
 def run(argv: list[str]) -> dict[str, object]:
     large = "--large" in argv
     repeat = 5
@@ -143,7 +185,7 @@ def run(argv: list[str]) -> dict[str, object]:
             our_names = set(zf.namelist())
         base_med = statistics.median(base_times)
         our_med = statistics.median(our_times)
-        return {
+        result: dict[str, object] = {
             "inputs": {
                 "linux_jar_bytes": linux.stat().st_size,
                 "darwin_jar_bytes": darwin.stat().st_size,
@@ -158,3 +200,6 @@ def run(argv: list[str]) -> dict[str, object]:
             "shell_byte_identical_across_runs": shell_a == shell_b,
             "same_entry_set": sorted(our_names ^ shell_names) == [],
         }
+    if "--no-build" not in argv:
+        result["linux_incremental"] = incremental(repeat)
+    return result
