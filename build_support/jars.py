@@ -41,6 +41,7 @@ from build_support import (
     manifests,
     platforms,
     poms,
+    sources,
     store,
 )
 from build_support.args import StageParser, non_negative_float
@@ -554,12 +555,10 @@ def input_digest(
     templates, the JNI source) and the native sources and include dirs; the JDK, Maven
     and compiler versions; the commit (stamped into every manifest); the options.
     """
-    from build_support.wheels import project_files  # the one git ls-files listing
-
-    rels = [f"java/{f}" for f in project_files(cfg.root, project.java_dir)]
+    rels = [f"java/{f}" for f in sources.project_files(cfg.root, project.java_dir)]
     rels += list(settings.native_sources)
     for inc in settings.native_include_dirs:
-        rels += [f"{inc}/{f}" for f in project_files(cfg.root, cfg.root / inc)]
+        rels += [f"{inc}/{f}" for f in sources.project_files(cfg.root, cfg.root / inc)]
     files = inputcache.file_hashes(cfg.root, sorted(set(rels)))
     facts: dict[str, object] = {
         **toolchain_facts(targets, host, java_home()),

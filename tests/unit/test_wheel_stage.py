@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, wheels
+from build_support import config, sources, wheels
 from build_support.errors import (
     ConfigError,
     GateError,
@@ -171,7 +171,7 @@ def test_project_files_tracked_untracked_not_ignored(git_repo: Path) -> None:
     (git_repo / "proj" / "debug.log").write_text("")
     (git_repo / "proj" / "nested").mkdir()
     (git_repo / "proj" / "nested" / "setup.py").write_text("")
-    files = wheels.project_files(git_repo, git_repo / "proj", [git_repo / "proj" / "nested"])
+    files = sources.project_files(git_repo, git_repo / "proj", [git_repo / "proj" / "nested"])
     assert files == ["new.py", "pkg/__init__.py", "pkg/_version.py", "setup.py"]
 
 
