@@ -163,3 +163,33 @@ def test_missing_javadoc_is_refused_before_anything_is_sent(
     assert run.returncode == 13
     assert "javadoc" in run.stderr
     assert not dav.puts()
+
+
+def test_a_failed_stage_step_leaves_nothing_public(
+    tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str, Path]
+) -> None:
+    """Maven's upload (a stage step) fails, so the PyPI uploads (final) never start."""
+    from tests.publishing import PYPI_PASSWORD, PypiServer, tiny_wheel
+
+    pypi = PypiServer(tmp_path / "pypi")
+    pypi.start()
+    try:
+        toml = pypi.toml().replace('["pypi"]', '["pypi", "maven"]') + dav.toml().split("\n", 2)[2]
+        p = make_project(tmp_path, toml, {
+            "BUILD_SUPPORT_PYPI_PASSWORD": PYPI_PASSWORD, "TEST_MAVEN_USER": dav.username,
+            "TEST_MAVEN_PASSWORD": MAVEN_PASSWORD, "TEST_GPG_KEY": gpg_key[0]})  # fmt: skip
+        (p.root / "gpg-passphrase.txt").write_text(GPG_PASSPHRASE)
+        p.pass_release_tests()
+        p.put_wheel(tiny_wheel(tmp_path / "w", "minray", "0.1.0", p.sha))
+        store_java(p)
+        dav.path("releases").write_text("a file where the releases collection would go")
+        run = p.publish("--execute")
+        assert run.returncode == 18, run.stderr
+        assert "minray-api-0.1.0-javadoc.jar answered 400" in run.stderr, run.stderr
+        assert "minray-0.1.0-py3-none-any.whl (not made public: an earlier step failed)" in (
+            run.stderr
+        )
+        assert not list(pypi.packages.iterdir())
+        assert not pypi.uploads()
+    finally:
+        pypi.stop()
