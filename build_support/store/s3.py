@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 META = "sha256"
+#: S3's limit on an object key, prefix included.
+S3_MAX_KEY_BYTES = 1024
 MiB = 1024 * 1024
 #: Error codes that mean "slow down / try again", whatever their HTTP status.
 TRANSIENT_CODES = frozenset(
@@ -213,7 +215,14 @@ class S3Store(Store):
     # -- helpers ----------------------------------------------------------------
     def _full(self, key: str) -> str:
         keys.validate_key(key)
-        return f"{self.prefix}/{key}" if self.prefix else key
+        full = f"{self.prefix}/{key}" if self.prefix else key
+        if len(full.encode()) > S3_MAX_KEY_BYTES:
+            raise UsageError(
+                f"invalid key {key[:60]!r}…: with the store prefix it is {len(full.encode())} "
+                f"bytes long, S3 allows {S3_MAX_KEY_BYTES}",
+                hint="use a shorter key, or a shorter prefix in the store URL",
+            )
+        return full
 
     def _call(self, what: str, full: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` under the retry policy; ``full`` is the bucket key it touches."""

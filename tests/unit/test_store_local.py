@@ -497,3 +497,20 @@ def test_store_settings_refuse_nan_inf_and_negative_numbers(tmp_path: Path, valu
     for name in names:
         with pytest.raises(ConfigError, match=rf"store\.{name} = .* finite number >= 0"):
             store.settings_from(config.from_table({"store": {name: value}}, tmp_path))
+
+
+def test_s3_key_with_prefix_over_1024_bytes_is_a_usage_error(
+    artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked before any request (no server here): the store prefix counts too."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    prefix = "/".join(["p" * 190] * 4)  # 763 bytes; with the 390-byte key: 1154
+    s = store.S3Store(
+        f"s3://bucket/{prefix}",
+        StoreSettings(retry_attempts=1, retry_total_seconds=0.1),
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+    )
+    with pytest.raises(UsageError, match="S3 allows 1024"):
+        s.put("main/" + "k" * 190 + "/" + "w" * 190 + ".whl", artifact)
