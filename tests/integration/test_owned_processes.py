@@ -139,11 +139,13 @@ DRIVER = """\
 import sys
 from pathlib import Path
 from build_support import procs, wheels
-from tests.integration.test_owned_processes import _job, SHA
+from tests.integration.test_owned_processes import _job, _target, SHA
 tmp = Path(sys.argv[1])
+target = _target(sys.argv[2])
+job = _job(tmp, target, "/sleep")
 with procs.sigterm_raises():
     try:
-        wheels.build_container(_job(tmp, sys.argv[2], "/sleep"), wheels.WheelSettings(), SHA, tmp)
+        wheels.build_container(job, target, wheels.WheelSettings(), SHA, tmp)
     except procs.Terminated:
         sys.exit(143)
     except KeyboardInterrupt:
@@ -175,12 +177,16 @@ def test_sigterm_or_ctrl_c_during_a_container_build_removes_it(
         text=True,
     )
     try:
-        assert _wait(lambda: bool(_containers_mounting(tmp)), 60), "the container never started"
+        _wait(lambda: bool(_containers_mounting(tmp)) or proc.poll() is not None, 60)
+        if proc.poll() is not None or not _containers_mounting(tmp):
+            proc.kill()
+            pytest.fail("the container never started:\n" + proc.communicate()[0])
         proc.send_signal(signum)
         out, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == code, out
     assert _containers_mounting(tmp) == []
     assert list(tmp.iterdir()) == []
