@@ -60,8 +60,10 @@ def _wheel(work: Path) -> Path:
 
 def run(argv: list[str]) -> dict[str, Any]:
     from build_support.releasetests import loader
+    from build_support.releasetests.environments import VenvProvider
     from build_support.releasetests.retry import RetryPolicy
-    from build_support.releasetests.runner import LocalWheels, Runner, RunnerOptions, VenvProvider
+    from build_support.releasetests.runner import Runner, RunnerOptions
+    from build_support.releasetests.sources import LocalWheels
 
     repeat = 10
     if "--repeat" in argv:

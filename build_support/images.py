@@ -21,28 +21,24 @@ platform) are unchanged is skipped: the input digest is a label
 (``io.build-support.input-digest``) and an image carrying it is reused and re-tagged.
 ``--force`` rebuilds. The Docker CLI (Debian's, with BuildKit) builds; the Docker SDK
 does the rest (ping, inspect, tag, run, copy out).
+
+This module is the stage; its parts live in :mod:`~build_support.imagecontext` (build
+contexts, input digests), :mod:`~build_support.dockerengine` (the engine) and
+:mod:`~build_support.baseimage` (the base image and its stand-in).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
-import importlib.util
-import io
-import json
-import os
-import re
-import tarfile
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from build_support import (
-    cmd,
     commits,
     fsutil,
     imagetags,
@@ -58,367 +54,26 @@ from build_support import (
 )
 from build_support import store as store_mod
 from build_support.args import StageParser, python_version
+from build_support.baseimage import Base, check_base_python, resolve_base
 from build_support.config import Config
-from build_support.errors import (
-    ArtifactNotFoundError,
-    CommandFailedError,
-    DockerError,
-    InputError,
-    UsageError,
-    VerificationError,
+from build_support.dockerengine import (
+    check_buildkit,
+    connect,
+    copy_out,
+    docker_build,
+    find_by_digest,
+    pinned_ref,
+    smoke_test,
+    tag_image,
 )
+from build_support.errors import ArtifactNotFoundError, InputError, UsageError, VerificationError
+from build_support.imagecontext import DIGEST_LABEL, BuildContext, input_digest
 from build_support.settings import ImagesSettings as ImagesSettings  # noqa: PLC0414 - re-exported
 
-DIGEST_LABEL = "io.build-support.input-digest"
 #: The commit the image was built from (OCI); read back from the image to verify it.
 REVISION_LABEL = "org.opencontainers.image.revision"
 BASE_LABEL = "io.build-support.base-image"
 STANDIN_LABEL = "io.build-support.base-standin"
-#: Part of every input digest: bump when the way images are built changes.
-FORMAT_VERSION = 1
-FIXED_MTIME = rootfs.FIXED_MTIME
-LOCAL_BASE = "local"
-
-
-# --- reproducible build contexts ------------------------------------------------------------
-
-
-@dataclass
-class BuildContext:
-    """Files for a ``docker build`` context; written as a reproducible tar."""
-
-    files: dict[str, Path | bytes] = field(default_factory=dict)
-    dirs: set[str] = field(default_factory=set)
-
-    def add(self, name: str, source: Path | bytes) -> None:
-        if name.startswith("/") or ".." in name.split("/"):
-            raise ValueError(f"bad context path {name!r}")
-        self.files[name] = source
-
-    def add_dir(self, name: str) -> None:
-        self.dirs.add(name)
-
-    def _all_dirs(self) -> set[str]:
-        out = set(self.dirs)
-        for name in self.files:
-            parts = name.split("/")[:-1]
-            out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-        return out
-
-    def _entries(self) -> list[tuple[str, Path | bytes | None]]:
-        entries: list[tuple[str, Path | bytes | None]] = [(d, None) for d in self._all_dirs()]
-        entries += list(self.files.items())
-        return sorted(entries, key=lambda e: e[0])
-
-    def digest(self) -> str:
-        """SHA-256 over names, kinds and contents, without writing the tar."""
-        h = hashlib.sha256(f"context-v{FORMAT_VERSION}\0".encode())
-        for name, source in self._entries():
-            if source is None:
-                h.update(f"d {name}\0".encode())
-                continue
-            content = _sha256_of(source)
-            h.update(f"f {name} {_mode(source):o} {content}\0".encode())
-        return h.hexdigest()
-
-    def write_tar(self, out: IO[bytes]) -> None:
-        """Sorted entries, fixed mtimes, root-owned, normalized modes (as Ray's ``tar --mtime``)."""
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            for name, source in self._entries():
-                info = tarfile.TarInfo(name)
-                info.mtime = FIXED_MTIME
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                if source is None:
-                    info.type = tarfile.DIRTYPE
-                    info.mode = 0o755
-                    tar.addfile(info)
-                    continue
-                info.mode = _mode(source)
-                if isinstance(source, bytes):
-                    info.size = len(source)
-                    tar.addfile(info, io.BytesIO(source))
-                else:
-                    info.size = source.stat().st_size
-                    with source.open("rb") as fh:
-                        tar.addfile(info, fh)
-
-
-def _mode(source: Path | bytes) -> int:
-    if isinstance(source, Path) and source.stat().st_mode & 0o111:
-        return 0o755
-    return 0o644
-
-
-def _sha256_of(source: Path | bytes) -> str:
-    if isinstance(source, bytes):
-        return hashlib.sha256(source).hexdigest()
-    return fsutil.sha256_file(source)
-
-
-def input_digest(
-    *,
-    context_digest: str,
-    build_args: Mapping[str, str],
-    labels: Mapping[str, str],
-    base_image_id: str,
-    platform: str,
-) -> str:
-    """The digest recorded as :data:`DIGEST_LABEL`; equal digests mean equal images."""
-    payload = {
-        "format": FORMAT_VERSION,
-        "context": context_digest,
-        "build_args": dict(sorted(build_args.items())),
-        "labels": dict(sorted(labels.items())),
-        "base": base_image_id,
-        "platform": platform,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-# --- the Docker engine ------------------------------------------------------------------------
-
-
-def _sdk() -> Any:
-    """The Docker SDK for Python, imported lazily (and untyped: the repo's docker/ dir
-    would shadow it for the type checker)."""
-    return importlib.import_module("docker")
-
-
-def connect(timeout: float) -> Any:
-    """A Docker SDK client for a running engine, or a DockerError that says how to start one.
-
-    Without ``DOCKER_HOST`` a local dockerd is started if needed (as root); the ping
-    has ``timeout`` so an unresponsive engine fails instead of hanging.
-    """
-    import requests
-
-    docker = _sdk()
-
-    host = os.environ.get("DOCKER_HOST", "")
-    if not host:
-        provision.ensure_docker()
-    where = host or "unix:///var/run/docker.sock"
-    hint = (
-        "start it: sudo dockerd &  (or systemctl start docker); "
-        "check DOCKER_HOST if it points elsewhere"
-    )
-    if where.startswith("unix://") and not Path(where.removeprefix("unix://")).exists():
-        raise DockerError(f"cannot reach the Docker engine at {where}: no such socket", hint=hint)
-    client = None
-    try:
-        client = docker.from_env(timeout=int(max(1, timeout)))
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        if client is not None:
-            client.close()
-        raise DockerError(f"cannot reach the Docker engine at {where}: {exc}", hint=hint) from exc
-    return client
-
-
-def check_buildkit(client_path: str) -> None:
-    """The CLI at ``client_path`` must build with BuildKit (``DOCKER_BUILDKIT=1``)."""
-    proc = cmd.run(
-        [client_path, "build", "--help"],
-        env={"DOCKER_BUILDKIT": "1"},
-        capture=True,
-        check=False,
-        echo=False,
-        timeout=60,
-    )
-    text = (proc.stdout or "") + (proc.stderr or "")
-    if proc.returncode != 0 or "--progress" not in text:
-        detail = text.strip().splitlines()[-1] if text.strip() else f"exit {proc.returncode}"
-        raise DockerError(
-            f"the Docker CLI {client_path} cannot build with BuildKit: {detail}",
-            hint="use Debian's client /usr/bin/docker (apt-get install docker.io), which "
-            "builds with BuildKit when DOCKER_BUILDKIT=1; or install the buildx plugin",
-        )
-
-
-def failing_step_output(output: str) -> str:
-    """From ``--progress=plain`` output, the log of the step that failed and the error."""
-    lines = output.splitlines()
-    failed = None
-    for line in lines:
-        m = re.match(r"#(\d+) ERROR:", line)
-        if m:
-            failed = m.group(1)
-    if failed is None:
-        return "\n".join(lines[-cmd.TAIL_LINES :])
-    step = [ln for ln in lines if ln.startswith(f"#{failed} ")]
-    try:
-        tail_start = next(i for i in range(len(lines) - 1, -1, -1) if lines[i] == "------")
-    except StopIteration:
-        tail_start = len(lines)
-    summary = [ln for ln in lines[tail_start + 1 :] if ln.strip()]
-    return "\n".join(step[-200:] + summary)
-
-
-def docker_build(
-    *,
-    client_path: str,
-    context: BuildContext,
-    tag: str,
-    build_args: Mapping[str, str],
-    labels: Mapping[str, str],
-    platform: str,
-    timeout: float,
-    workdir: Path,
-) -> None:
-    """``DOCKER_BUILDKIT=1 docker build -`` with the context tar on stdin."""
-    ctx_tar = workdir / "context.tar"
-    with ctx_tar.open("wb") as fh:
-        context.write_tar(fh)
-    argv = [client_path, "build", "--progress=plain", "--platform", platform, "-f", "Dockerfile"]
-    for k, v in sorted(build_args.items()):
-        argv += ["--build-arg", f"{k}={v}"]
-    for k, v in sorted(labels.items()):
-        argv += ["--label", f"{k}={v}"]
-    argv += ["-t", tag, "-"]
-    log.info(f"+ DOCKER_BUILDKIT=1 {cmd.quote(argv)} < {ctx_tar.name}")
-    try:
-        # sh only redirects stdin: the context is streamed from the file, not held in memory.
-        cmd.run(
-            ["sh", "-c", 'exec "$0" "$@" < "$BUILD_SUPPORT_CONTEXT_TAR"', *argv],
-            env={"DOCKER_BUILDKIT": "1", "BUILD_SUPPORT_CONTEXT_TAR": str(ctx_tar)},
-            capture=True,
-            echo=False,
-            timeout=timeout,
-        )
-    except CommandFailedError as exc:
-        detail = failing_step_output(exc.output) if exc.output else str(exc)
-        raise DockerError(
-            f"docker build of {tag} failed (exit {exc.returncode}); the failing step:\n{detail}",
-            hint="fix the step above; the full log: rerun the docker build shown above",
-        ) from exc
-    finally:
-        ctx_tar.unlink(missing_ok=True)
-
-
-def find_by_digest(client: Any, digest: str) -> Any | None:
-    """The image built from inputs with ``digest``, if any.
-
-    Every image this stage builds sets its own digest label, so a child never carries
-    its parent's; an image someone else builds FROM ours inherits it, hence the
-    fewest-layers pick (the original is the ancestor of all others).
-    """
-    images = client.images.list(filters={"label": f"{DIGEST_LABEL}={digest}"})
-    if not images:
-        return None
-    return min(images, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
-
-
-PINNED_REPO = "build-support/by-id"
-
-
-def pinned_ref(client: Any, image_id: str) -> str:
-    """A local name for exactly ``image_id`` (BuildKit's FROM takes names, not IDs)."""
-    ref = f"{PINNED_REPO}:{image_id.removeprefix('sha256:')[:32]}"
-    client.images.get(image_id).tag(PINNED_REPO, ref.rpartition(":")[2])
-    return ref
-
-
-def tag_image(image: Any, refs: Sequence[str]) -> None:
-    for ref in refs:
-        repo, _, tag = ref.rpartition(":")
-        image.tag(repo, tag)
-
-
-# --- the base image -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Base:
-    requested: str
-    ref: str
-    image_id: str
-    standin: bool
-
-
-def _image_arch(image: Any) -> str:
-    return str(image.attrs.get("Architecture", ""))
-
-
-def resolve_base(
-    client: Any,
-    requested: str,
-    *,
-    arch: platforms.Arch,
-    settings: ImagesSettings,
-    flavor: imagetags.Flavor,
-    debian_mirror: str = "",
-) -> Base:
-    """The base image to build on: present, pulled, or (fallback) a local Debian stand-in.
-
-    ``debian_mirror`` is ``[tool.build_support.rootfs] mirror`` ("" = apt's on this host).
-    """
-    docker = _sdk()
-
-    docker_arch = platforms.DOCKER_PLATFORMS[arch].split("/")[1]
-    reason = ""
-    if requested != LOCAL_BASE:
-        try:
-            image = client.images.get(requested)
-        except docker.errors.ImageNotFound:
-            image = None
-        if image is not None and _image_arch(image) == docker_arch:
-            return Base(requested, requested, str(image.id), standin=False)
-        if image is not None:
-            reason = f"the local {requested} is {_image_arch(image)}, not {docker_arch}"
-        try:
-            log.step(f"pulling base image {requested} ({platforms.DOCKER_PLATFORMS[arch]})")
-            pulled = client.images.pull(requested, platform=platforms.DOCKER_PLATFORMS[arch])
-            return Base(requested, requested, str(pulled.id), standin=False)
-        except (docker.errors.APIError, docker.errors.DockerException) as exc:
-            reason = reason or f"not present and cannot be pulled: {exc}"
-        if settings.base_fallback != LOCAL_BASE:
-            raise DockerError(
-                f"base image {requested} is unavailable: {reason}",
-                hint="pull or build it, pass --base REF, or set "
-                "[tool.build_support.images] base_fallback = 'local'",
-            )
-        log.warn(
-            f"BASE IMAGE {requested} IS UNAVAILABLE ({reason}); building on a LOCAL "
-            f"Debian {settings.local_base_suite} stand-in made with debootstrap. "
-            "These images are for testing, not for publishing."
-        )
-    ref = rootfs.ensure_image(
-        arch, settings.local_base_packages, suite=settings.local_base_suite, mirror=debian_mirror
-    )
-    if flavor == "gpu":
-        # The stand-in gets a name that says what it stands in for.
-        name = re.sub(r"[^a-z0-9_.-]+", "-", requested.lower()).strip("-.") or "gpu"
-        standin_ref = f"build-support/standin-base:{name}"[:128]
-        tag_image(client.images.get(ref), [standin_ref])
-        ref = standin_ref
-    return Base(requested, ref, str(client.images.get(ref).id), standin=True)
-
-
-def check_base_python(client: Any, base: Base, python: str, platform: str) -> None:
-    """Fail early, and clearly, when the base image lacks ``python{X.Y}``."""
-    docker = _sdk()
-
-    try:
-        client.containers.run(
-            base.image_id,
-            ["sh", "-c", f"command -v python{python}"],
-            remove=True,
-            network_disabled=True,
-            platform=platform,
-        )
-    except docker.errors.ContainerError as exc:
-        what = f"{base.ref} (standing in for {base.requested})" if base.standin else base.ref
-        raise DockerError(
-            f"the base image {what} has no python{python}",
-            hint=(
-                f"build for a Python the base has (the local Debian "
-                f"{'base' if base.standin else 'stand-in'} has 3.11: --python 3.11), "
-                "use a base image with that Python (--base REF), or set "
-                "[tool.build_support.images] python_install = 'apt' where builds reach "
-                "the network"
-            ),
-        ) from exc
 
 
 # --- the wheelhouse -----------------------------------------------------------------------
@@ -556,39 +211,6 @@ def _read_dockerfile(cfg: Config, name: str) -> bytes:
     return path.read_bytes()
 
 
-def smoke_test(
-    client: Any, image_id: str, *, module: str, expected_commit: str, platform: str
-) -> str:
-    """Run ``import module; print(module.__commit__)`` as the image's user; check both."""
-    docker = _sdk()
-
-    script = f"id -u; python -c 'import {module}; print({module}.__commit__)'"
-    try:
-        raw = client.containers.run(
-            image_id, ["sh", "-c", script], remove=True, network_disabled=True, platform=platform
-        )
-    except docker.errors.ContainerError as exc:
-        raise VerificationError(
-            f"smoke run of {image_id[:19]} failed: {exc.stderr!r}",
-            hint=f"the image cannot import {module}; check the wheels and the build log",
-        ) from exc
-    lines = raw.decode().split()
-    if len(lines) != 2:
-        raise VerificationError(f"smoke run printed unexpected output: {raw!r}")
-    uid, commit = str(lines[0]), str(lines[1])
-    if uid == "0":
-        raise VerificationError(
-            f"the image {image_id[:19]} runs as root", hint="docker/minray must end as the user"
-        )
-    if commit != expected_commit:
-        raise VerificationError(
-            f"{module}.__commit__ in the image is {commit!r}, expected {expected_commit}",
-            hint="the store holds wheels of another commit; rebuild them: nox -s wheel",
-        )
-    log.success(f"smoke run: uid {uid}, {module}.__commit__ = {commit}")
-    return uid
-
-
 def check_revision_label(client: Any, image_id: str, expected_commit: str) -> str:
     """The image's own ``org.opencontainers.image.revision`` label is ``expected_commit``."""
     labels = client.images.get(image_id).labels or {}
@@ -600,23 +222,6 @@ def check_revision_label(client: Any, image_id: str, expected_commit: str) -> st
             hint="rebuild the image from this commit: nox -s images -- --force",
         )
     return str(found)
-
-
-def copy_out(client: Any, image_id: str, path: str, dest: Path) -> Path:
-    """Copy one file out of an image (without running it), atomically."""
-    container = client.containers.create(image_id, ["true"])
-    try:
-        stream, _stat = container.get_archive(path)
-        buf = io.BytesIO(b"".join(stream))
-    finally:
-        container.remove(force=True)
-    with tarfile.open(fileobj=buf) as tar:
-        member = tar.next()
-        if member is None or not member.isfile():
-            raise DockerError(f"{path} in {image_id[:19]} is not a file")
-        data = tar.extractfile(member)
-        content = data.read() if data else b""
-    return fsutil.write_atomic(dest, content)
 
 
 @dataclass

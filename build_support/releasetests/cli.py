@@ -18,24 +18,20 @@ from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config
 from build_support.errors import UsageError
 from build_support.releasetests import loader, reports
+from build_support.releasetests.environments import EnvProvider, ImageProvider, VenvProvider
 from build_support.releasetests.exitcodes import code_name, run_exit_code
 from build_support.releasetests.loader import ReleaseTest
+from build_support.releasetests.results import ReleaseTestResult
 from build_support.releasetests.retry import RetryPolicy, with_env
 from build_support.releasetests.runner import (
     LOCAL_RUN_TYPES,
-    EnvProvider,
-    ImageProvider,
-    LocalWheels,
     PassedResults,
-    ReleaseTestResult,
     Runner,
     RunnerOptions,
-    StoreWheels,
-    VenvProvider,
-    WheelSource,
     store_access_env,
 )
 from build_support.releasetests.schema import FREQUENCIES
+from build_support.releasetests.sources import LocalWheels, StoreWheels, WheelSource
 from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from build_support import fsutil, manifests, redact
 from build_support.releasetests.exitcodes import code_class, code_name
-from build_support.releasetests.runner import AttemptResult, ReleaseTestResult
+from build_support.releasetests.results import AttemptResult, ReleaseTestResult
 
 #: A message in a report keeps its end: a tail of each stream plus a line of context.
 MESSAGE_LIMIT = 2 * redact.TAIL_BYTES

@@ -9,36 +9,31 @@ after a grace period; SIGINT/SIGTERM sent to the runner reach the whole group, t
 result is still written, and the run ends with 128+N. Outcomes are classified by
 :mod:`exitcodes`; retries follow :mod:`retry`. Every attempt's output lands in
 ``<results>/<run-id>/<test>/attempt-N/``.
+
+This module runs tests; its parts live in :mod:`.sources` (where wheels come from),
+:mod:`.environments` (venvs and images), :mod:`.processes` (process groups, timeouts,
+signals) and :mod:`.results` (what attempts produced).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import hashlib
-import json
 import os
 import random
 import re
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
-from build_support import cmd, fsutil, lockfile, log, manifests, procs, pythons, redact, wheelfile
-from build_support.errors import (
-    ArtifactNotFoundError,
-    BuildSupportError,
-    VerificationError,
-)
+from build_support import fsutil, log, manifests, procs, redact
+from build_support.errors import BuildSupportError, VerificationError
+from build_support.releasetests.environments import EnvProvider, VenvInfo
 from build_support.releasetests.exitcodes import (
     ExitCode,
     ResultStatus,
@@ -49,6 +44,13 @@ from build_support.releasetests.exitcodes import (
     harness_exit_code,
 )
 from build_support.releasetests.loader import ReleaseTest
+from build_support.releasetests.processes import (
+    Interrupt,
+    ProcessOutcome,
+    forward_signals,
+    run_group,
+)
+from build_support.releasetests.results import AttemptResult, ReleaseTestResult, write_json
 from build_support.releasetests.retry import RetryPolicy, run_with_retries
 
 #: Run types this runner can execute (``command`` runs the script on this machine).
@@ -71,617 +73,6 @@ def setup_code(exc: BuildSupportError) -> int:
     if isinstance(exc, TestSetupError):
         return int(exc.code)
     return harness_exit_code(exc)
-
-
-# --------------------------------------------------------------------------- environments
-
-
-@dataclass(frozen=True)
-class VenvInfo:
-    """Where a test's script runs: a venv's bin on PATH (or an image), and what is in it."""
-
-    python_version: str
-    bin_dir: Path
-    wheel: str
-    wheel_sha256: str
-    commit: str
-    #: Set when the script runs in a container of this image (``--in-image``).
-    image: str | None = None
-    #: The image's own user (uid, gid): it owns the test's private scratch folder.
-    image_user: tuple[int, int] | None = None
-    #: The interpreter's full version (``3.12.4``); "" in an image (its ID covers it).
-    python_full: str = ""
-
-    @property
-    def python(self) -> Path:
-        return self.bin_dir / "python"
-
-
-class EnvProvider(Protocol):
-    def prepare(self, python_version: str) -> VenvInfo: ...
-
-
-class WheelSource(Protocol):
-    """Where wheels come from: the artifact store, or files given on the command line."""
-
-    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
-        """The wheel for ``python_version`` in ``dest_dir``, and its SHA-256."""
-        ...
-
-
-class StoreWheels:
-    """Wheels under ``{branch}/{sha}/`` in the artifact store (``store.list`` + ``get``)."""
-
-    def __init__(self, store: Any, *, branch: str, sha: str, dist: str, platform: str) -> None:
-        from build_support.store import keys
-
-        self.store = store
-        self.prefix = keys.commit_prefix(branch, sha)
-        self.dist = dist
-        self.platform = platform
-
-    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
-        objects = self.store.list(self.prefix)
-        matches = [
-            o
-            for o in objects
-            if wheelfile.matches(
-                o.key.rsplit("/", 1)[-1], self.dist, python=python_version, platform=self.platform
-            )
-        ]
-        if not matches:
-            tag = wheelfile.python_tag(python_version)
-            expected = f"{self.prefix}{self.dist}-<version>-{tag}-{tag}-{self.platform}.whl"
-            have = ", ".join(o.key.rsplit("/", 1)[-1] for o in objects) or "nothing"
-            raise ArtifactNotFoundError(
-                f"no {self.dist} wheel for Python {python_version} in the store "
-                f"{getattr(self.store, 'url', '')}: expected key {expected} (the prefix holds: "
-                f"{have})",
-                hint=f"build and store it: nox -s wheel -- --python {python_version}",
-            )
-        chosen = matches[-1]
-        dest = dest_dir / chosen.key.rsplit("/", 1)[-1]
-        if dest.is_file() and fsutil.sha256_file(dest) == chosen.sha256:
-            return dest, str(chosen.sha256)
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        info = self.store.get(chosen.key, dest)
-        return dest, str(info.sha256)
-
-
-class LocalWheels:
-    """Wheel files given with ``--wheel`` (one per Python tag)."""
-
-    def __init__(self, paths: Sequence[Path], *, dist: str, platform: str) -> None:
-        self.paths = [Path(p).resolve() for p in paths]
-        self.dist = dist
-        self.platform = platform
-
-    def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
-        for path in self.paths:
-            if wheelfile.matches(
-                path.name, self.dist, python=python_version, platform=self.platform
-            ):
-                if not path.is_file():
-                    raise ArtifactNotFoundError(f"--wheel {path} does not exist")
-                return path, fsutil.sha256_file(path)
-        tag = wheelfile.python_tag(python_version)
-        raise ArtifactNotFoundError(
-            f"none of the --wheel files is a {self.dist} wheel for Python {python_version} "
-            f"({tag}-{tag}-{self.platform}): " + ", ".join(p.name for p in self.paths),
-            hint=f"pass its wheel, or build it: nox -s wheel -- --python {python_version}",
-        )
-
-
-def check_commit(found: str, expected: str, *, what: str) -> None:
-    """Fail closed unless the wheel's commit is the test code's commit."""
-    if found != expected:
-        raise VerificationError(
-            f"{what} carries commit {found!r}, but the release tests are at commit {expected}: "
-            "the tests would run against other code than they were written for",
-            hint="check out the wheel's commit (git checkout <sha>), or rebuild and store the "
-            "wheel for this commit: nox -s wheel; the working tree is left as it is",
-        )
-
-
-class VenvProvider:
-    """A venv per (Python, wheel digest, constraints), created once and reused."""
-
-    def __init__(
-        self,
-        *,
-        wheels: WheelSource,
-        cache_dir: Path,
-        requirements_dir: Path,
-        expected_commit: str,
-        package: str,
-        search_paths: Sequence[str] = (),
-    ) -> None:
-        self.wheels = wheels
-        self.cache_dir = cache_dir
-        self.requirements_dir = requirements_dir
-        self.expected_commit = expected_commit
-        self.package = package
-        self.search_paths = tuple(search_paths)
-        self._ready: dict[str, VenvInfo] = {}
-
-    def lockfile(self, version: str) -> Path:
-        return lockfile.path(self.requirements_dir, version)
-
-    def prepare(self, python_version: str) -> VenvInfo:
-        if python_version in self._ready:
-            return self._ready[python_version]
-        interp = pythons.require([python_version], extra=self.search_paths)[python_version]
-        wheel, digest = self.wheels.fetch(python_version, self.cache_dir / "wheels")
-        check_commit(
-            wheelfile.read_commit(wheel, self.package),
-            self.expected_commit,
-            what=f"wheel {wheel.name}",
-        )
-        lock = self.lockfile(python_version)
-        key = hashlib.sha256(
-            f"{interp.full_version}\0{digest}\0".encode()
-            + (lock.read_bytes() if lock.is_file() else b"no-lockfile")
-        ).hexdigest()[:16]
-        venv = self.cache_dir / f"py{python_version}-{key}"
-        marker = venv / ".release-tests-ready"
-        if not marker.is_file():
-            self._create(venv, interp.path, wheel, lock, python_version)
-            marker.write_text(json.dumps({"wheel": wheel.name, "sha256": digest}) + "\n")
-        else:
-            log.info(f"reusing venv {venv} ({wheel.name})")
-        installed = cmd.output(
-            [
-                str(venv / "bin" / "python"),
-                "-c",
-                f"import {self.package}._version as v; print(v.commit)",
-            ],
-            cwd=self.cache_dir,
-        )
-        check_commit(
-            installed, self.expected_commit, what=f"the installed {self.package} in {venv}"
-        )
-        env = VenvInfo(
-            python_version=python_version,
-            bin_dir=venv / "bin",
-            wheel=wheel.name,
-            wheel_sha256=digest,
-            commit=installed,
-            python_full=interp.full_version,
-        )
-        self._ready[python_version] = env
-        return env
-
-    def _create(self, venv: Path, python: Path, wheel: Path, lock: Path, version: str) -> None:
-        if venv.exists():
-            shutil.rmtree(venv)
-        log.step(f"creating venv {venv.name} with Python {version} and {wheel.name}")
-        cmd.run([str(python), "-m", "venv", str(venv)], capture=True)
-        args = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                "--disable-pip-version-check"]  # fmt: skip
-        if lock.is_file():
-            constraints = fsutil.write_atomic(
-                venv / "constraints-nohash.txt",
-                lockfile.constraints(lock.read_text(encoding="utf-8")),
-            )
-            args += ["-c", str(constraints)]
-        else:
-            log.warn(
-                f"no lockfile {lock}; installing without constraints "
-                f"(create it: nox -s lock-{version})"
-            )
-        if not wheelfile.requirements(wheel):
-            args.append("--no-index")
-        cmd.run(
-            [*args, str(wheel)],
-            capture=True,
-            hint=f"the venv for Python {version} could not be set up; see the pip output",
-        )
-
-
-class ImageProvider:
-    """``--in-image``: the minray image the images stage built (``dist/images/images.json``).
-
-    The image is picked from the manifest by Python version, flavor and architecture
-    (or given with ``--image``); its ``org.opencontainers.image.revision`` label and the
-    ``__commit__`` a container reports must both be the test code's commit (what the
-    manifest records is not trusted: it is not the image).
-    """
-
-    def __init__(
-        self,
-        *,
-        manifest: Path,
-        image_name: str,
-        expected_commit: str,
-        package: str,
-        arch: str,
-        flavor: str = "cpu",
-        image: str | None = None,
-    ) -> None:
-        self.manifest = manifest
-        self.image_name = image_name
-        self.expected_commit = expected_commit
-        self.package = package
-        self.arch = arch
-        self.flavor = flavor
-        self.image = image
-        self._ready: dict[str, VenvInfo] = {}
-
-    def find(self, python_version: str) -> tuple[str, str | None]:
-        """(image reference, commit recorded by the images stage or None)."""
-        if self.image:
-            return self.image, None
-        hint = f"build it: nox -s images -- --python {python_version} --flavor {self.flavor}"
-        if not self.manifest.is_file():
-            raise ArtifactNotFoundError(
-                f"no image manifest {self.manifest}: the images stage has not run", hint=hint
-            )
-        row = manifests.read(self.manifest, manifests.ImagesManifest).find(
-            self.image_name, python=python_version, flavor=self.flavor, arch=self.arch
-        )
-        if row is not None:
-            return row.image_id, row.commit
-        raise ArtifactNotFoundError(
-            f"{self.manifest} lists no {self.image_name} image for Python {python_version} "
-            f"({self.flavor}, {self.arch})",
-            hint=hint,
-        )
-
-    def prepare(self, python_version: str) -> VenvInfo:
-        if python_version in self._ready:
-            return self._ready[python_version]
-        from build_support import provision
-        from build_support.images import REVISION_LABEL
-
-        # The manifest only says which image; the commit is read from the image itself.
-        ref, _recorded = self.find(python_version)
-        provision.ensure_docker()
-        label = cmd.output(
-            [provision.docker_client(), "image", "inspect", "--format",
-             f'{{{{ index .Config.Labels "{REVISION_LABEL}" }}}}', ref],
-            hint=f"the image {ref} is not there; build it: nox -s images",
-        )  # fmt: skip
-        check_commit(label, self.expected_commit, what=f"image {ref[:19]} ({REVISION_LABEL})")
-        probe = (
-            f"import os, {self.package}; print({self.package}.__commit__); "
-            "print(os.getuid(), os.getgid())"
-        )
-        lines = cmd.output(
-            [provision.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
-             probe],
-            hint=f"the image {ref} cannot import {self.package}; rebuild it: nox -s images",
-        ).splitlines()  # fmt: skip
-        found = lines[0] if lines else ""
-        check_commit(found, self.expected_commit, what=f"{self.package} in image {ref[:19]}")
-        uid, gid = (int(x) for x in lines[1].split())
-        info = VenvInfo(
-            python_version=python_version,
-            bin_dir=Path("/nonexistent"),
-            wheel=f"image {ref}",
-            wheel_sha256="",
-            commit=found,
-            image=ref,
-            image_user=(uid, gid),
-        )
-        self._ready[python_version] = info
-        return info
-
-
-# --------------------------------------------------------------------------- processes
-
-
-@dataclass
-class Interrupt:
-    """The signal the runner received (if any), and the process group to forward it to."""
-
-    signum: int | None = None
-    pgid: int | None = None
-
-
-@dataclass(frozen=True)
-class ProcessOutcome:
-    returncode: int
-    duration: float
-    timed_out: bool = False
-    signal: int | None = None
-
-
-def _killpg(pgid: int, signum: int) -> bool:
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-class _Pump(threading.Thread):
-    """Copies a child's pipe into its log file through a :class:`redact.StreamRedactor`."""
-
-    def __init__(self, fd: int, path: Path, redactor: redact.Redactor) -> None:
-        super().__init__(name=f"pump-{path.name}", daemon=True)
-        self.fd = fd
-        self.path = path
-        self.stream = redact.StreamRedactor(redactor)
-
-    def run(self) -> None:
-        with self.path.open("ab") as out:
-            try:
-                while chunk := os.read(self.fd, 1 << 16):
-                    out.write(self.stream.feed(chunk))
-                    out.flush()
-            finally:
-                out.write(self.stream.close())
-                os.close(self.fd)
-
-
-def run_group(
-    argv: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    timeout: float,
-    grace: float,
-    stdout: Path,
-    stderr: Path,
-    interrupt: Interrupt,
-    clock: Callable[[], float] = time.monotonic,
-    cleanup: Callable[[], None] | None = None,
-    redactor: redact.Redactor | None = None,
-) -> ProcessOutcome:
-    """Run ``argv`` as a new process group; never leave it behind.
-
-    On timeout or interrupt the group gets SIGTERM (or the received signal), then
-    SIGKILL after ``grace`` seconds. Whatever happens, the group is SIGKILLed at the
-    end, and so is every process that still carries this run's owner marker
-    (:func:`procs.kill_marked`: a daemon that left the group with ``setsid``);
-    ``cleanup`` then removes what lives outside the group (a container). The output is
-    written to ``stdout``/``stderr`` redacted (``redactor``: by default the secrets of
-    ``env`` and of this process's environment).
-    """
-    start = clock()
-    token = procs.new_owner_token()
-    red = redactor or redact.Redactor.from_env({**os.environ, **env}, extra=redact.current().values)
-    with procs.subreaper(), contextlib.ExitStack() as stack:
-        proc, pumps = _start_piped(
-            argv, cwd, env={**env, procs.OWNER_VAR: token}, stdout=stdout, stderr=stderr, red=red
-        )
-        stack.callback(_join_pumps, pumps)
-        interrupt.pgid = proc.pid
-        timed_out = False
-        try:
-            timed_out = _supervise(
-                proc, interrupt, start=start, timeout=timeout, grace=grace, clock=clock
-            )
-        finally:
-            interrupt.pgid = None
-            _killpg(proc.pid, signal.SIGKILL)
-            if proc.poll() is None:
-                proc.wait()
-            escaped = procs.kill_marked(token)
-            if escaped:
-                log.warn(
-                    f"killed {len(escaped)} process(es) that outlived the test's process group "
-                    f"(pids {', '.join(map(str, escaped))})"
-                )
-            if cleanup is not None:
-                cleanup()
-    return ProcessOutcome(
-        returncode=proc.returncode,
-        duration=clock() - start,
-        timed_out=timed_out,
-        signal=None if timed_out else interrupt.signum,
-    )
-
-
-def _start_piped(
-    argv: Sequence[str],
-    cwd: Path,
-    *,
-    env: Mapping[str, str],
-    stdout: Path,
-    stderr: Path,
-    red: redact.Redactor,
-) -> tuple[subprocess.Popen[bytes], list[_Pump]]:
-    """Start ``argv`` in a new session, its output pumped (redacted) into two files."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    try:
-        # A process group of its own: signals reach the whole tree.
-        proc = cmd.spawn(
-            argv, cwd=cwd, env=env, stdout=out_w, stderr=err_w, new_session=True, echo=False
-        )
-    except BaseException:
-        os.close(out_r)
-        os.close(err_r)
-        raise
-    finally:
-        os.close(out_w)
-        os.close(err_w)
-    pumps = [_Pump(out_r, stdout, red), _Pump(err_r, stderr, red)]
-    for pump in pumps:
-        pump.start()
-    return proc, pumps
-
-
-def _supervise(
-    proc: subprocess.Popen[bytes],
-    interrupt: Interrupt,
-    *,
-    start: float,
-    timeout: float,
-    grace: float,
-    clock: Callable[[], float],
-) -> bool:
-    """Wait for ``proc``; signal its group on interrupt or timeout. Whether it timed out."""
-    pgid = proc.pid
-    timed_out = False
-    sent: int | None = None
-    kill_at: float | None = None
-    while True:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.05)
-        if proc.returncode is not None:
-            return timed_out
-        now = clock()
-        if sent is None and interrupt.signum is not None:
-            sent = interrupt.signum
-            _killpg(pgid, sent)
-            kill_at = now + grace
-        elif sent is None and now - start >= timeout:
-            timed_out = True
-            sent = signal.SIGTERM
-            _killpg(pgid, sent)
-            kill_at = now + grace
-        elif kill_at is not None and now >= kill_at:
-            _killpg(pgid, signal.SIGKILL)
-            kill_at = None
-
-
-def _join_pumps(pumps: Sequence[_Pump], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    for pump in pumps:
-        if pump.is_alive() or pump.ident is not None:
-            pump.join(max(0.0, deadline - time.monotonic()))
-        if pump.is_alive():
-            log.warn(f"{pump.path} is still held open by a process outside this run; not waiting")
-
-
-@contextlib.contextmanager
-def forward_signals(interrupt: Interrupt) -> Iterator[None]:
-    """While active, SIGINT/SIGTERM are recorded and forwarded to the running group."""
-    if os.name != "posix" or not _main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if interrupt.signum is None:
-            interrupt.signum = signum
-        if interrupt.pgid is not None:
-            _killpg(interrupt.pgid, signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass
-class AttemptResult:
-    attempt: int
-    exit_code: int
-    status: ResultStatus
-    retryable: bool
-    duration: float
-    prepare_duration: float = 0.0
-    started_at: str = ""
-    message: str = ""
-    timed_out: bool = False
-    signal: str | None = None
-    directory: str = ""
-    artifacts: list[str] = field(default_factory=list)
-    backoff_seconds: float = 0.0
-
-    def record(self) -> manifests.AttemptRecord:
-        return manifests.AttemptRecord(
-            attempt=self.attempt,
-            exit_code=self.exit_code,
-            exit_name=_name(self.exit_code),
-            exit_class=code_class(self.exit_code),
-            status=self.status.value,
-            retryable=self.retryable,
-            duration_seconds=round(self.duration, 3),
-            prepare_seconds=round(self.prepare_duration, 3),
-            started_at=self.started_at,
-            message=self.message,
-            timed_out=self.timed_out,
-            signal=self.signal,
-            directory=self.directory,
-            artifacts=tuple(self.artifacts),
-            backoff_seconds=round(self.backoff_seconds, 3),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return manifests.plain(self.record())
-
-
-def _name(code: int) -> str:
-    from build_support.releasetests.exitcodes import code_name
-
-    return code_name(code)
-
-
-@dataclass
-class ReleaseTestResult:
-    name: str
-    group: str
-    team: str
-    frequency: str
-    python: str
-    smoke: bool
-    attempts: list[AttemptResult] = field(default_factory=list)
-    wheel: str = ""
-    commit: str = ""
-    #: The run whose passing result this reuses (see :class:`PassedResults`).
-    reused_from: str | None = None
-
-    @property
-    def final(self) -> AttemptResult:
-        return self.attempts[-1]
-
-    @property
-    def exit_code(self) -> int:
-        return self.final.exit_code
-
-    @property
-    def status(self) -> ResultStatus:
-        return self.final.status
-
-    @property
-    def duration(self) -> float:
-        return sum(a.duration + a.prepare_duration for a in self.attempts)
-
-    @property
-    def flaky(self) -> bool:
-        return self.exit_code == 0 and len(self.attempts) > 1
-
-    def record(self) -> manifests.TestRecord:
-        return manifests.TestRecord(
-            name=self.name,
-            group=self.group,
-            team=self.team,
-            frequency=self.frequency,
-            python=self.python,
-            smoke=self.smoke,
-            wheel=self.wheel,
-            commit=self.commit,
-            exit_code=self.exit_code,
-            exit_name=_name(self.exit_code),
-            exit_class=code_class(self.exit_code),
-            status=self.status.value,
-            flaky=self.flaky,
-            duration_seconds=round(self.duration, 3),
-            attempts=tuple(a.record() for a in self.attempts),
-            reused_from=self.reused_from,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return manifests.plain(self.record())
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """``result.json`` style: sorted keys, indent 4, written atomically."""
-    fsutil.write_json(path, data, indent=4)
 
 
 # --------------------------------------------------------------------------- reuse
@@ -1134,8 +525,9 @@ class Runner:
                 result.attempts.append(a)
                 write_json(Path(a.directory) / "result.json", _attempt_doc(result, a))
                 log.info(
-                    f"{test.name} attempt {n}: {a.status} (exit {a.exit_code} {_name(a.exit_code)}"
-                    f", {a.duration:.1f}s){' - ' + a.message if a.message else ''}"
+                    f"{test.name} attempt {n}: {a.status} "
+                    f"(exit {a.exit_code} {code_name(a.exit_code)}, {a.duration:.1f}s)"
+                    f"{' - ' + a.message if a.message else ''}"
                 )
                 return a.exit_code
 
@@ -1146,7 +538,7 @@ class Runner:
                     _attempt_doc(result, result.attempts[-1]),
                 )
                 log.warn(
-                    f"{test.name}: exit {code} ({_name(code)}) is retryable; attempt {n} "
+                    f"{test.name}: exit {code} ({code_name(code)}) is retryable; attempt {n} "
                     f"after {wait:.1f}s"
                 )
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, manifests, provision, wheelfile
+from build_support import dockerengine, images, manifests, provision, wheelfile
 from build_support.errors import VerificationError
-from build_support.releasetests.runner import ImageProvider
+from build_support.releasetests.environments import ImageProvider
 from tests.conftest import ROOT, git
 from tests.integration.test_release_runner import (  # noqa: F401 - a session fixture
     FAKE_SHA,
@@ -200,7 +200,7 @@ def test_image_commit_is_read_from_the_image(minray_wheel: Path, tmp_path: Path)
     (ctx / "Dockerfile").write_text(f"FROM scratch\nLABEL {images.REVISION_LABEL}={FAKE_SHA}\n")
     subprocess.run(["docker", "build", "-q", "-t", tag, str(ctx)], check=True, capture_output=True)
     try:
-        client = images.connect(60)
+        client = dockerengine.connect(60)
         assert images.check_revision_label(client, tag, FAKE_SHA) == FAKE_SHA
         with pytest.raises(VerificationError, match=f"{images.REVISION_LABEL}='{FAKE_SHA}'"):
             images.check_revision_label(client, tag, "d" * 40)

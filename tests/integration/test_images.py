@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, provision, rootfs, store
+from build_support import dockerengine, images, provision, rootfs, store
 from build_support.config import Config, Paths
 from build_support.errors import (
     ArtifactNotFoundError,
@@ -258,9 +258,9 @@ def test_cli_without_buildkit(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\necho 'Usage: docker build [OPTIONS] PATH'\nexit 0\n")
     fake.chmod(0o755)
     with pytest.raises(DockerError, match="cannot build with BuildKit") as err:
-        images.check_buildkit(str(fake))
+        dockerengine.check_buildkit(str(fake))
     assert "/usr/bin/docker" in str(err.value.hint)
-    images.check_buildkit(provision.docker_client())
+    dockerengine.check_buildkit(provision.docker_client())
 
 
 @pytest.fixture
@@ -295,7 +295,7 @@ def test_unresponsive_engine_times_out(monkeypatch: pytest.MonkeyPatch, silent_s
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{silent_server}")
     started = time.monotonic()
     with pytest.raises(DockerError, match="cannot reach the Docker engine") as err:
-        images.connect(timeout=2)
+        dockerengine.connect(timeout=2)
     assert time.monotonic() - started < 30
     assert "dockerd" in str(err.value.hint)
 
@@ -303,4 +303,4 @@ def test_unresponsive_engine_times_out(monkeypatch: pytest.MonkeyPatch, silent_s
 def test_no_engine_listening(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(DockerError, match="cannot reach the Docker engine"):
-        images.connect(timeout=2)
+        dockerengine.connect(timeout=2)

@@ -39,7 +39,7 @@ from build_support import (
     wheels,
 )
 from build_support.errors import ResolutionError
-from build_support.releasetests import runner
+from build_support.releasetests import environments, sources
 from tests.publishing import ROOT, PypiServer, free_port
 
 #: What the stages below install: a small package, plus what the lock stage's pinned
@@ -224,8 +224,8 @@ def test_release_test_venv_from_pip_index_url(
     plat = f"manylinux2014_{platform.machine()}"
     cp = "cp" + PYTHON.replace(".", "")
     wheel = _app_wheel(tmp_path / "wheels", f"{cp}-{cp}-{plat}")
-    provider = runner.VenvProvider(
-        wheels=runner.LocalWheels([wheel], dist="tinyapp", platform=plat),
+    provider = environments.VenvProvider(
+        wheels=sources.LocalWheels([wheel], dist="tinyapp", platform=plat),
         cache_dir=tmp_path / "venvs",
         requirements_dir=locked.requirements,
         expected_commit=COMMIT,

@@ -27,17 +27,12 @@ import pytest
 from build_support import images, provision, rootfs, store
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests import loader, reports
+from build_support.releasetests.environments import VenvProvider
 from build_support.releasetests.exitcodes import ResultStatus
+from build_support.releasetests.results import ReleaseTestResult
 from build_support.releasetests.retry import RetryPolicy
-from build_support.releasetests.runner import (
-    LocalWheels,
-    PassedResults,
-    ReleaseTestResult,
-    Runner,
-    RunnerOptions,
-    StoreWheels,
-    VenvProvider,
-)
+from build_support.releasetests.runner import PassedResults, Runner, RunnerOptions
+from build_support.releasetests.sources import LocalWheels, StoreWheels
 from tests.helpers import build_stamped_wheels
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -467,7 +462,7 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     results: list[ReleaseTestResult] = []
-    from build_support.releasetests.runner import AttemptResult
+    from build_support.releasetests.results import AttemptResult
 
     for i, (name, codes) in enumerate(
         [("wheel_commit", [0]), ("flaky", [32, 0]), ("broken", [40]), ("hung", [42])]

@@ -185,7 +185,8 @@ def test_release_test_venv_refuses_a_wheel_without_a_real_commit(
 ) -> None:
     """The runner reads the commit with wheelfile and fails closed before making a venv."""
     from build_support.errors import VerificationError
-    from build_support.releasetests.runner import LocalWheels, VenvProvider
+    from build_support.releasetests.environments import VenvProvider
+    from build_support.releasetests.sources import LocalWheels
     from tests.helpers import build_stamped_wheels
 
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"

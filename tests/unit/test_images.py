@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, lockfile, wheelfile
+from build_support import dockerengine, imagecontext, images, lockfile, wheelfile
 from build_support.config import Config, Paths
 from build_support.errors import ConfigError, InputError, UsageError
 
@@ -30,12 +30,12 @@ def test_constraints_strip_hashes_and_comments() -> None:
     assert lockfile.constraints("# nothing\n") == ""
 
 
-def _ctx(tmp_path: Path) -> images.BuildContext:
+def _ctx(tmp_path: Path) -> imagecontext.BuildContext:
     (tmp_path / "w.whl").write_bytes(b"wheel")
     exe = tmp_path / "run.sh"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    ctx = images.BuildContext()
+    ctx = imagecontext.BuildContext()
     ctx.add("Dockerfile", b"FROM scratch\n")
     ctx.add("wheelhouse/w.whl", tmp_path / "w.whl")
     ctx.add("bin/run.sh", exe)
@@ -43,7 +43,7 @@ def _ctx(tmp_path: Path) -> images.BuildContext:
     return ctx
 
 
-def _tar(ctx: images.BuildContext) -> bytes:
+def _tar(ctx: imagecontext.BuildContext) -> bytes:
     buf = io.BytesIO()
     ctx.write_tar(buf)
     return buf.getvalue()
@@ -64,7 +64,7 @@ def test_context_tar_is_reproducible_and_sorted(tmp_path: Path) -> None:
         "wheelhouse",
         "wheelhouse/w.whl",
     ]
-    assert {m.mtime for m in members} == {images.FIXED_MTIME}
+    assert {m.mtime for m in members} == {imagecontext.FIXED_MTIME}
     assert {(m.uid, m.gid) for m in members} == {(0, 0)}
     modes = {m.name: m.mode for m in members}
     assert modes["bin/run.sh"] == 0o755
@@ -82,7 +82,7 @@ def test_context_digest_follows_content_not_mtime(tmp_path: Path) -> None:
 
 def test_context_rejects_escaping_paths() -> None:
     with pytest.raises(ValueError, match="bad context path"):
-        images.BuildContext().add("../x", b"")
+        imagecontext.BuildContext().add("../x", b"")
 
 
 def test_input_digest_changes_with_each_input() -> None:
@@ -93,7 +93,7 @@ def test_input_digest_changes_with_each_input() -> None:
         "base_image_id": "sha256:1",
         "platform": "linux/amd64",
     }
-    ref = images.input_digest(**base)  # type: ignore[arg-type]
+    ref = imagecontext.input_digest(**base)  # type: ignore[arg-type]
     for key, value in [
         ("context_digest", "d"),
         ("build_args", {"A": "2"}),
@@ -101,8 +101,8 @@ def test_input_digest_changes_with_each_input() -> None:
         ("base_image_id", "sha256:2"),
         ("platform", "linux/arm64"),
     ]:
-        assert images.input_digest(**{**base, key: value}) != ref, key  # type: ignore[arg-type]
-    assert images.input_digest(**base) == ref  # type: ignore[arg-type]
+        assert imagecontext.input_digest(**{**base, key: value}) != ref, key  # type: ignore[arg-type]
+    assert imagecontext.input_digest(**base) == ref  # type: ignore[arg-type]
 
 
 PLAIN_FAILURE = """\
@@ -124,7 +124,7 @@ executor failed running [/bin/sh -c echo about to fail; exit 3]: exit code: 3
 
 
 def test_failing_step_output_picks_the_failed_step() -> None:
-    out = images.failing_step_output(PLAIN_FAILURE)
+    out = dockerengine.failing_step_output(PLAIN_FAILURE)
     assert "some detail" in out
     assert "exit code: 3" in out
     assert "step-one-ok" not in out
@@ -132,7 +132,7 @@ def test_failing_step_output_picks_the_failed_step() -> None:
 
 def test_failing_step_output_without_steps_is_the_tail() -> None:
     text = "\n".join(f"line {i}" for i in range(100))
-    out = images.failing_step_output(text)
+    out = dockerengine.failing_step_output(text)
     assert out.splitlines()[-1] == "line 99"
     assert "line 0\n" not in out
 

@@ -13,14 +13,8 @@ from build_support import cmd, log, redact
 from build_support.errors import CommandFailedError
 from build_support.releasetests import reports
 from build_support.releasetests.exitcodes import ResultStatus
-from build_support.releasetests.runner import (
-    AttemptResult,
-    ReleaseTestResult,
-    allowed_env,
-    declared_env,
-    store_access_env,
-    write_json,
-)
+from build_support.releasetests.results import AttemptResult, ReleaseTestResult, write_json
+from build_support.releasetests.runner import allowed_env, declared_env, store_access_env
 
 TOKEN = "tok-4f9c2a7e1b"
 AWS = "aws/SECRET+key=9z8y7x"

@@ -13,13 +13,10 @@ from build_support import lockfile, manifests, wheelfile
 from build_support.errors import UsageError, VerificationError
 from build_support.releasetests import loader, reports
 from build_support.releasetests.cli import select
+from build_support.releasetests.environments import check_commit
 from build_support.releasetests.exitcodes import ResultStatus
-from build_support.releasetests.runner import (
-    AttemptResult,
-    ReleaseTestResult,
-    check_commit,
-    missing_scripts,
-)
+from build_support.releasetests.results import AttemptResult, ReleaseTestResult
+from build_support.releasetests.runner import missing_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,7 +148,7 @@ def test_wheel_commit_read_from_zip(tmp_path: Path) -> None:
 
 def test_image_manifest_lookup(tmp_path: Path) -> None:
     from build_support.errors import ArtifactNotFoundError
-    from build_support.releasetests.runner import ImageProvider
+    from build_support.releasetests.environments import ImageProvider
 
     manifest = tmp_path / "images.json"
     provider = ImageProvider(

@@ -1,0 +1,216 @@
+"""The Docker engine as the images stage uses it: connect (starting a local dockerd when
+needed), build with BuildKit through Debian's CLI (context streamed on stdin, the failing
+step's log on error), and through the Docker SDK find by digest label, tag, smoke-run and
+copy files out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import re
+import tarfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from build_support import cmd, fsutil, log, provision
+from build_support.errors import CommandFailedError, DockerError, VerificationError
+from build_support.imagecontext import DIGEST_LABEL, BuildContext
+
+
+def sdk() -> Any:
+    """The Docker SDK for Python, imported lazily (and untyped: the repo's docker/ dir
+    would shadow it for the type checker)."""
+    return importlib.import_module("docker")
+
+
+def connect(timeout: float) -> Any:
+    """A Docker SDK client for a running engine, or a DockerError that says how to start one.
+
+    Without ``DOCKER_HOST`` a local dockerd is started if needed (as root); the ping
+    has ``timeout`` so an unresponsive engine fails instead of hanging.
+    """
+    import requests
+
+    docker = sdk()
+
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host:
+        provision.ensure_docker()
+    where = host or "unix:///var/run/docker.sock"
+    hint = (
+        "start it: sudo dockerd &  (or systemctl start docker); "
+        "check DOCKER_HOST if it points elsewhere"
+    )
+    if where.startswith("unix://") and not Path(where.removeprefix("unix://")).exists():
+        raise DockerError(f"cannot reach the Docker engine at {where}: no such socket", hint=hint)
+    client = None
+    try:
+        client = docker.from_env(timeout=int(max(1, timeout)))
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        if client is not None:
+            client.close()
+        raise DockerError(f"cannot reach the Docker engine at {where}: {exc}", hint=hint) from exc
+    return client
+
+
+def check_buildkit(client_path: str) -> None:
+    """The CLI at ``client_path`` must build with BuildKit (``DOCKER_BUILDKIT=1``)."""
+    proc = cmd.run(
+        [client_path, "build", "--help"],
+        env={"DOCKER_BUILDKIT": "1"},
+        capture=True,
+        check=False,
+        echo=False,
+        timeout=60,
+    )
+    text = (proc.stdout or "") + (proc.stderr or "")
+    if proc.returncode != 0 or "--progress" not in text:
+        detail = text.strip().splitlines()[-1] if text.strip() else f"exit {proc.returncode}"
+        raise DockerError(
+            f"the Docker CLI {client_path} cannot build with BuildKit: {detail}",
+            hint="use Debian's client /usr/bin/docker (apt-get install docker.io), which "
+            "builds with BuildKit when DOCKER_BUILDKIT=1; or install the buildx plugin",
+        )
+
+
+def failing_step_output(output: str) -> str:
+    """From ``--progress=plain`` output, the log of the step that failed and the error."""
+    lines = output.splitlines()
+    failed = None
+    for line in lines:
+        m = re.match(r"#(\d+) ERROR:", line)
+        if m:
+            failed = m.group(1)
+    if failed is None:
+        return "\n".join(lines[-cmd.TAIL_LINES :])
+    step = [ln for ln in lines if ln.startswith(f"#{failed} ")]
+    try:
+        tail_start = next(i for i in range(len(lines) - 1, -1, -1) if lines[i] == "------")
+    except StopIteration:
+        tail_start = len(lines)
+    summary = [ln for ln in lines[tail_start + 1 :] if ln.strip()]
+    return "\n".join(step[-200:] + summary)
+
+
+def docker_build(
+    *,
+    client_path: str,
+    context: BuildContext,
+    tag: str,
+    build_args: Mapping[str, str],
+    labels: Mapping[str, str],
+    platform: str,
+    timeout: float,
+    workdir: Path,
+) -> None:
+    """``DOCKER_BUILDKIT=1 docker build -`` with the context tar on stdin."""
+    ctx_tar = workdir / "context.tar"
+    with ctx_tar.open("wb") as fh:
+        context.write_tar(fh)
+    argv = [client_path, "build", "--progress=plain", "--platform", platform, "-f", "Dockerfile"]
+    for k, v in sorted(build_args.items()):
+        argv += ["--build-arg", f"{k}={v}"]
+    for k, v in sorted(labels.items()):
+        argv += ["--label", f"{k}={v}"]
+    argv += ["-t", tag, "-"]
+    log.info(f"+ DOCKER_BUILDKIT=1 {cmd.quote(argv)} < {ctx_tar.name}")
+    try:
+        # sh only redirects stdin: the context is streamed from the file, not held in memory.
+        cmd.run(
+            ["sh", "-c", 'exec "$0" "$@" < "$BUILD_SUPPORT_CONTEXT_TAR"', *argv],
+            env={"DOCKER_BUILDKIT": "1", "BUILD_SUPPORT_CONTEXT_TAR": str(ctx_tar)},
+            capture=True,
+            echo=False,
+            timeout=timeout,
+        )
+    except CommandFailedError as exc:
+        detail = failing_step_output(exc.output) if exc.output else str(exc)
+        raise DockerError(
+            f"docker build of {tag} failed (exit {exc.returncode}); the failing step:\n{detail}",
+            hint="fix the step above; the full log: rerun the docker build shown above",
+        ) from exc
+    finally:
+        ctx_tar.unlink(missing_ok=True)
+
+
+def find_by_digest(client: Any, digest: str) -> Any | None:
+    """The image built from inputs with ``digest``, if any.
+
+    Every image this stage builds sets its own digest label, so a child never carries
+    its parent's; an image someone else builds FROM ours inherits it, hence the
+    fewest-layers pick (the original is the ancestor of all others).
+    """
+    images = client.images.list(filters={"label": f"{DIGEST_LABEL}={digest}"})
+    if not images:
+        return None
+    return min(images, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
+
+
+PINNED_REPO = "build-support/by-id"
+
+
+def pinned_ref(client: Any, image_id: str) -> str:
+    """A local name for exactly ``image_id`` (BuildKit's FROM takes names, not IDs)."""
+    ref = f"{PINNED_REPO}:{image_id.removeprefix('sha256:')[:32]}"
+    client.images.get(image_id).tag(PINNED_REPO, ref.rpartition(":")[2])
+    return ref
+
+
+def tag_image(image: Any, refs: Sequence[str]) -> None:
+    for ref in refs:
+        repo, _, tag = ref.rpartition(":")
+        image.tag(repo, tag)
+
+
+def smoke_test(
+    client: Any, image_id: str, *, module: str, expected_commit: str, platform: str
+) -> str:
+    """Run ``import module; print(module.__commit__)`` as the image's user; check both."""
+    docker = sdk()
+
+    script = f"id -u; python -c 'import {module}; print({module}.__commit__)'"
+    try:
+        raw = client.containers.run(
+            image_id, ["sh", "-c", script], remove=True, network_disabled=True, platform=platform
+        )
+    except docker.errors.ContainerError as exc:
+        raise VerificationError(
+            f"smoke run of {image_id[:19]} failed: {exc.stderr!r}",
+            hint=f"the image cannot import {module}; check the wheels and the build log",
+        ) from exc
+    lines = raw.decode().split()
+    if len(lines) != 2:
+        raise VerificationError(f"smoke run printed unexpected output: {raw!r}")
+    uid, commit = str(lines[0]), str(lines[1])
+    if uid == "0":
+        raise VerificationError(
+            f"the image {image_id[:19]} runs as root", hint="docker/minray must end as the user"
+        )
+    if commit != expected_commit:
+        raise VerificationError(
+            f"{module}.__commit__ in the image is {commit!r}, expected {expected_commit}",
+            hint="the store holds wheels of another commit; rebuild them: nox -s wheel",
+        )
+    log.success(f"smoke run: uid {uid}, {module}.__commit__ = {commit}")
+    return uid
+
+
+def copy_out(client: Any, image_id: str, path: str, dest: Path) -> Path:
+    """Copy one file out of an image (without running it), atomically."""
+    container = client.containers.create(image_id, ["true"])
+    try:
+        stream, _stat = container.get_archive(path)
+        buf = io.BytesIO(b"".join(stream))
+    finally:
+        container.remove(force=True)
+    with tarfile.open(fileobj=buf) as tar:
+        member = tar.next()
+        if member is None or not member.isfile():
+            raise DockerError(f"{path} in {image_id[:19]} is not a file")
+        data = tar.extractfile(member)
+        content = data.read() if data else b""
+    return fsutil.write_atomic(dest, content)
