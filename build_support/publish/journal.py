@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from build_support import log
 from build_support.errors import StoreError
 from build_support.publish import credentials
 from build_support.store import keys
@@ -29,6 +30,11 @@ VERSION = 1
 
 def journal_key(sha: str) -> str:
     return keys.publish_journal_key(sha)
+
+
+def backup_key(sha: str) -> str:
+    """A second copy, written just before the journal: a kill can break at most one."""
+    return journal_key(sha).removesuffix(".json") + ".prev.json"
 
 
 def _now() -> str:
@@ -52,22 +58,36 @@ class Journal:
 
     @classmethod
     def load(cls, store: Store, sha: str, branch: str) -> Journal:
-        key = journal_key(sha)
-        if not store.exists(key):
-            return cls(store, sha, branch)
+        """The journal, else its backup copy (a SIGKILL can break the one being written)."""
+        problems: list[str] = []
+        for key in (journal_key(sha), backup_key(sha)):
+            if not store.exists(key):
+                continue
+            try:
+                data = cls._read(store, key)
+            except (StoreError, ValueError, TypeError) as exc:
+                problems.append(f"{key}: {exc}")
+                continue
+            if data.get("version") != VERSION or data.get("commit") != sha:
+                problems.append(f"{key}: not a version-{VERSION} journal of {sha}")
+                continue
+            for p in problems:
+                log.warn(f"publish journal: ignoring {p}")
+            return cls(store, sha, branch, data)
+        for p in problems:
+            log.warn(f"publish journal: ignoring {p}; starting a new one (the plan is built "
+                     "from what the targets hold, not from the journal)")  # fmt: skip
+        return cls(store, sha, branch)
+
+    @staticmethod
+    def _read(store: Store, key: str) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="publish-journal-") as tmp:
             path = Path(tmp) / "journal.json"
             store.get(key, path)
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise StoreError(
-                    f"{key} in {store.url} is not valid JSON: {exc}",
-                    hint="move it aside; the next plan is rebuilt from what the targets hold",
-                ) from exc
-        if data.get("version") != VERSION or data.get("commit") != sha:
-            raise StoreError(f"{key} in {store.url} is not a version-{VERSION} journal of {sha}")
-        return cls(store, sha, branch, data)
+            data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        return data
 
     @property
     def entries(self) -> dict[str, dict[str, Any]]:
@@ -100,4 +120,5 @@ class Journal:
         with tempfile.TemporaryDirectory(prefix="publish-journal-") as tmp:
             path = Path(tmp) / "journal.json"
             path.write_text(text, encoding="utf-8")
+            self.store.put(backup_key(self.sha), path)
             self.store.put(self.key, path)

@@ -64,6 +64,7 @@ class MavenTarget:
         self.dir = env.workdir / "maven"
         self.signer: Signer | None = None
         self.gavs: dict[str, Gav] = {}  # file name -> coordinates
+        self.collected: list[Artifact] = []
         self._snapshots: dict[Gav, mavenrepo.SnapshotState] = {}
         self.now = dt.datetime.now(dt.timezone.utc)
         self.portal: PortalClient | None = None
@@ -156,6 +157,7 @@ class MavenTarget:
         for p in problems:
             log.warn(f"maven: Central would reject: {p}")
         self.problems = problems
+        self.collected = [a for a in out if a.path is not None]
         return out
 
     def _phase(self, gav: Gav) -> Phase:
@@ -257,7 +259,10 @@ class MavenTarget:
                 a.path.with_name(f"{a.name}.{algorithm}").write_text(
                     checksum(a.path, algorithm), encoding="ascii"
                 )
-        problems = mavenrepo.validate_bundle(self._bundle_view(every))
+        # The whole set must be publishable (what is on the target already included);
+        # signatures and checksums are checked on what is about to be sent.
+        sent = {f"{self.gavs[a.name].directory()}/{a.name}" for a in every}
+        problems = mavenrepo.validate_bundle(self._bundle_view(self.collected), to_sign=sent)
         if problems:
             raise VerificationError(
                 "the Maven artifacts are not publishable:\n  " + "\n  ".join(problems),

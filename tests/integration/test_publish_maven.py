@@ -193,3 +193,36 @@ def test_a_failed_stage_step_leaves_nothing_public(
         assert not pypi.uploads()
     finally:
         pypi.stop()
+
+
+def test_killed_mid_upload_resumes_without_uploading_twice(
+    project: Project, dav: ApacheDav, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    names = store_java(project)
+    with (tmp_path / "killed.log").open("w") as out:
+        proc = project.spawn("--execute", stdout=out)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            entries = project.journal().get("entries", {})
+            if sum(e["state"] == "done" for e in entries.values()) >= 2:
+                break
+            assert proc.poll() is None, (tmp_path / "killed.log").read_text()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    done_at_kill = {e["name"] for e in project.journal()["entries"].values()
+                    if e["state"] == "done"}  # fmt: skip
+    assert 2 <= len(done_at_kill) < len(names), "the kill came too late to test a resume"
+
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    puts = dav.puts()
+    for name in names:  # each main file PUT once; only one in flight at the kill may repeat
+        count = sum(f"/{name} HTTP/1.1 201" in line for line in puts)
+        assert count == 1 if name in done_at_kill else count in (1, 2), (name, count)
+    actions = {i["artifact"]: i["action"] for i in project.plan()["items"]}
+    assert all(actions[n] == "skip" for n in done_at_kill)
+    assert "nothing to do" in project.publish("--execute").stderr

@@ -188,3 +188,19 @@ def test_docker_tags_naming_the_commit_are_immutable() -> None:
     assert not is_immutable("nightly", sha)
     assert not is_immutable("nightly-py311-cpu", sha)
     assert list_digest(["sha256:b", "sha256:a"]) == list_digest(["sha256:a", "sha256:b"])
+
+
+def test_a_journal_broken_by_a_kill_falls_back_to_its_copy(tmp_path: Path) -> None:
+    from build_support.publish.journal import backup_key
+
+    store = LocalStore(tmp_path / "store")
+    j = Journal.load(store, SHA, "main")
+    j.record("d1 dest", "done", target="pypi", name="f.whl")
+    assert store.exists(backup_key(SHA))
+    # A SIGKILL between the store's two renames: the checksum no longer matches the object.
+    sidecar = tmp_path / "store" / "publish" / SHA / "journal.json.sha256"
+    sidecar.write_text("0" * 64 + "  journal.json\n")
+    again = Journal.load(store, SHA, "main")
+    assert again.state("d1 dest") == "done"
+    (tmp_path / "store" / "publish" / SHA / "journal.prev.json").write_text("{broken")
+    assert Journal.load(store, SHA, "main").entries == {}
