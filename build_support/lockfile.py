@@ -110,6 +110,56 @@ def pins(text: str) -> dict[str, tuple[str, frozenset[str]]]:
     return {p.name: (p.version, p.hashes) for p in parse(text) if p.version is not None}
 
 
+#: What a resolution is made of, per requirement: ``{(name, marker): (requirement, hashes)}``
+#: where requirement is ``name==version`` (or ``name @ url``) without extras or marker.
+Resolution = dict[tuple[str, str], tuple[str, frozenset[str]]]
+
+
+def resolution(text: str, *, where: str = "lockfile") -> Resolution:
+    """The lockfile's meaning: package, version (or URL), markers and hash set of each
+    requirement. Header, comments (``# via …``), order, line breaks and the order of
+    hashes do not count: two backends' files for the same resolution compare equal."""
+    found: Resolution = {}
+    for pin in parse(text, where=where):
+        req = pin.requirement
+        spec = req.name + (f" @ {req.url}" if req.url else str(req.specifier))
+        marker = str(req.marker) if req.marker is not None else ""
+        found[(pin.name, marker)] = (
+            canonicalize_name(req.name) + spec[len(req.name) :],
+            pin.hashes,
+        )
+    return found
+
+
+def _entry(key: tuple[str, str], value: tuple[str, frozenset[str]]) -> str:
+    hashes = len(value[1])
+    marker = f" ; {key[1]}" if key[1] else ""
+    return f"{value[0]}{marker} ({hashes} hash{'es' if hashes != 1 else ''})"
+
+
+def differences(committed: str, recompiled: str, *, where: str = "lockfile") -> list[str]:
+    """How ``recompiled`` resolves differently from ``committed``, one line per change
+    (``-`` committed, ``+`` recompiled, ``~`` same pin with another hash set); empty when
+    they mean the same. See :func:`resolution` for what counts."""
+    old, new = resolution(committed, where=where), resolution(recompiled, where="recompiled")
+    out: list[str] = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if a is not None and b is not None and a[0] == b[0]:
+            gone = sorted(a[1] - b[1])
+            added = sorted(b[1] - a[1])
+            detail = ", ".join([*(f"+{h}" for h in added), *(f"-{h}" for h in gone)])
+            out.append(f"~{_entry(key, a)}: hashes differ: {detail}")
+            continue
+        if a is not None:
+            out.append(f"-{_entry(key, a)}")
+        if b is not None:
+            out.append(f"+{_entry(key, b)}")
+    return out
+
+
 def constraints(text: str) -> str:
     """The lockfile as a pip constraints file: requirements in order, without hashes,
     extras or comments."""

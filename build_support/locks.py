@@ -15,14 +15,15 @@ constraint files, backend and its version, Python version, and the index when th
 project names one; otherwise pip-tools and uv take it from their own configuration, see
 build_support.indexes), and which index the last resolution used. When the digest
 matches, the stage skips resolution entirely; this path imports nothing heavy.
-``--check`` always re-resolves (into a temporary file) and fails with a diff when the
-committed file differs; see docs/lock.md for exactly what it catches.
+``--check`` always re-resolves (into a temporary file) and fails when the resolution
+differs from the committed one: package, version, markers and hash set, compared with
+:func:`lockfile.differences`, so header and comments never count and either backend can
+check a file the other wrote; see docs/lock.md for exactly what it catches.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import hashlib
 import os
 import re
@@ -377,12 +378,6 @@ def split_lockfile(text: str) -> tuple[dict[str, str], str]:
     if BODY_KEY not in fields:
         return {}, text
     return fields, "".join(lines[i:])
-
-
-def without_provenance(text: str) -> str:
-    """``text`` without the ``# index:`` header line (what ``--check`` compares)."""
-    prefix = f"# {INDEX_KEY}: "
-    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(prefix))
 
 
 def is_current(lockfile: Path, digest: str) -> bool:
@@ -774,20 +769,11 @@ def lock(job: LockJob) -> LockResult:
                 f"{job.output} does not exist",
                 hint=f"run nox -s lock-{job.python} and commit the lockfile",
             )
-        if without_provenance(old) != without_provenance(text):
-            diff = "".join(
-                difflib.unified_diff(
-                    old.splitlines(keepends=True),
-                    text.splitlines(keepends=True),
-                    fromfile=f"{job.output.name} (committed)",
-                    tofile=f"{job.output.name} (recompiled)",
-                )
-            )
-            raise StaleError(
-                f"{job.output} is not up to date with its inputs:\n{diff}",
-                hint=f"run nox -s lock-{job.python} and commit the result",
-            )
-        log.info(f"{job.output.name}: up to date ({pins} pins, recompiled in {elapsed:.1f}s)")
+        check_resolution(job, old, body)
+        log.info(
+            f"{job.output.name}: up to date ({pins} pins; re-resolved with {job.backend}"
+            f" in {elapsed:.1f}s: same packages, versions, markers and hashes)"
+        )
         return LockResult(job.output, "checked", pins, elapsed)
     if old == text:
         log.info(f"{job.output.name}: resolved, no change ({pins} pins)")
@@ -797,8 +783,37 @@ def lock(job: LockJob) -> LockResult:
     return LockResult(job.output, "written", pins, elapsed)
 
 
+def check_resolution(job: LockJob, committed: str, recompiled_body: str) -> None:
+    """StaleError unless ``committed`` resolves exactly as ``recompiled_body`` does.
+
+    Compared semantically (:func:`lockfile.differences`: package, version, markers, hash
+    set), so the header, ``# via`` comments and the backend that wrote the file do not
+    count: ``--check --backend uv`` gates a pip-tools lockfile. A hand edit counts only
+    when it changes the resolution (a version edited by hand keeps its old hashes, which
+    the re-resolution does not reproduce).
+    """
+    changes = lockfile.differences(committed, recompiled_body, where=str(job.output))
+    if changes:
+        shown = "\n".join(f"  {c}" for c in changes)
+        raise StaleError(
+            f"{job.output} is not up to date with its inputs: re-resolving with"
+            f" {job.backend} gives {len(changes)} change(s) (- committed, + re-resolved):\n"
+            f"{shown}",
+            hint=f"run nox -s lock-{job.python} and commit the result",
+        )
+
+
 def _count_pins(path: Path) -> int:
     return len(lockfile.pins(path.read_text(encoding="utf-8")))
+
+
+def _seed(job: LockJob, body: str) -> str:
+    """What the resolver is seeded with: the committed pins. uv reuses any hash it finds
+    in its output file (it has no ``--no-reuse-hashes``), so it gets the pins without
+    hashes and computes every hash from the index, as pip-tools does here."""
+    if job.backend != "uv":
+        return body
+    return "".join(f"{p.requirement}\n" for p in lockfile.parse(body, where=str(job.output)))
 
 
 def _resolve(
@@ -809,7 +824,7 @@ def _resolve(
         out = Path(tmp) / job.output.name
         if job.output.is_file() and not job.upgrade:
             _fields, body = split_lockfile(job.output.read_text(encoding="utf-8"))
-            out.write_text(body, encoding="utf-8")
+            out.write_text(_seed(job, body), encoding="utf-8")
         names = [os.path.relpath(f, job.inputs_dir) for f in files]
         env = {
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",

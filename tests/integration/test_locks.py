@@ -120,3 +120,28 @@ def test_real_requirements_resolve_to_the_committed_pins(tmp_path: Path) -> None
     assert got == want
     assert 40 <= len(got) <= 80
     assert got["cython"] == "3.0.12"
+
+
+def test_check_verdicts_of_pip_tools_and_uv_agree(
+    tmp_path: Path, project: tuple[Path, Path]
+) -> None:
+    """A pip-tools lockfile is checked by pip-tools and by uv: fresh passes both (though
+    uv writes other comments), stale fails both, naming the same moved pin."""
+    index, req = project
+    job = job_for(tmp_path, index, req, backend="pip-tools")
+    locks.lock(job)
+    committed = job.output.read_bytes()
+    verdicts = {}
+    for backend in locks.BACKENDS:
+        verdicts[backend] = locks.lock(replace(job, check=True, backend=backend)).status
+    assert verdicts == {"pip-tools": "checked", "uv": "checked"}
+
+    (req / "constraints.txt").write_text("tool==2.0\n")
+    messages = {}
+    for backend in locks.BACKENDS:
+        with pytest.raises(StaleError) as info:
+            locks.lock(replace(job, check=True, backend=backend))
+        lines = [line.strip() for line in str(info.value).splitlines()]
+        messages[backend] = [line for line in lines if line[:1] in ("-", "+", "~")]
+    assert messages["pip-tools"] == messages["uv"] == ["-tool==1.0 (1 hash)", "+tool==2.0 (1 hash)"]
+    assert job.output.read_bytes() == committed

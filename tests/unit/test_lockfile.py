@@ -66,3 +66,61 @@ def test_path_and_require(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no hashes"):
         lockfile.require(tmp_path, "3.12")
     assert lockfile.require(tmp_path, "3.12", hashes=False) == lock
+
+
+PIP_TOOLS_STYLE = """\
+# requirements_compiled_py3.12.txt: pinned, hashed dependencies for Python 3.12.
+# Compiled by build_support.locks with pip-tools 7.4.1 from: base.in
+# input-digest: sha256:aaaa
+# body-digest: sha256:bbbb
+app==1.0 \\
+    --hash=sha256:11 \\
+    --hash=sha256:22
+    # via -r base.in
+lib==2.0 ; python_version < "3.13" \\
+    --hash=sha256:33
+    # via
+    #   -r base.in
+    #   app
+"""
+
+UV_STYLE = """\
+# Compiled by build_support.locks with uv 0.9.0 from: base.in
+lib==2.0 ; python_version < '3.13' --hash=sha256:33
+    # via
+    #   -r base.in
+    #   app
+    #   -r base.in
+app==1.0 --hash=sha256:22 --hash=sha256:11
+"""
+
+
+def test_differences_ignore_header_comments_order_and_quoting() -> None:
+    assert lockfile.differences(PIP_TOOLS_STYLE, UV_STYLE) == []
+    assert lockfile.differences(UV_STYLE, PIP_TOOLS_STYLE) == []
+
+
+def test_differences_name_versions_hashes_markers_and_packages() -> None:
+    moved = UV_STYLE.replace("lib==2.0", "lib==2.1")
+    assert lockfile.differences(PIP_TOOLS_STYLE, moved) == [
+        '-lib==2.0 ; python_version < "3.13" (1 hash)',
+        '+lib==2.1 ; python_version < "3.13" (1 hash)',
+    ]
+    rehashed = UV_STYLE.replace("sha256:11", "sha256:44")
+    assert lockfile.differences(PIP_TOOLS_STYLE, rehashed) == [
+        "~app==1.0 (2 hashes): hashes differ: +sha256:44, -sha256:11"
+    ]
+    remarked = UV_STYLE.replace("'3.13'", "'3.14'")
+    assert [d[:12] for d in lockfile.differences(PIP_TOOLS_STYLE, remarked)] == [
+        "-lib==2.0 ; ",
+        "+lib==2.0 ; ",
+    ]
+    grown = UV_STYLE + "new-pkg==1.0 --hash=sha256:55\n"
+    assert lockfile.differences(PIP_TOOLS_STYLE, grown) == ["+new-pkg==1.0 (1 hash)"]
+    assert lockfile.differences(grown, PIP_TOOLS_STYLE) == ["-new-pkg==1.0 (1 hash)"]
+
+
+def test_differences_compare_canonical_names() -> None:
+    a = "Foo_Bar==1.0 --hash=sha256:11\n"
+    b = "foo-bar==1.0 --hash=sha256:11\n"
+    assert lockfile.differences(a, b) == []

@@ -476,3 +476,21 @@ def test_a_named_index_replaces_the_installers(
     assert "# index: none (--no-index) + 1 local find-links folder (from [tool" in (
         job.output.read_text()
     )
+
+
+@pytest.mark.subprocess
+def test_check_ignores_header_and_comments_but_not_hashes(tmp_path: Path) -> None:
+    index, req = make_project(tmp_path)
+    job = job_for(tmp_path, index, req)
+    locks.lock(job)
+    text = job.output.read_text()
+    bare = "".join(
+        line for line in text.splitlines(keepends=True) if not line.lstrip().startswith("#")
+    )
+    job.output.write_text("# compiled elsewhere, by hand\n" + bare)
+    assert locks.lock(replace(job, check=True)).status == "checked"
+    (lib_hash,) = lockfile.pins(bare)["lib"][1]
+    wrong = bare.replace(lib_hash, "sha256:" + "0" * 64)  # uv would keep a seeded hash
+    job.output.write_text(wrong)
+    with pytest.raises(StaleError, match=r"~lib==1.0 \(1 hash\): hashes differ"):
+        locks.lock(replace(job, check=True))
