@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
     )
     (repaired,) = sorted(args.out.glob("*.whl"))
+    (args.out / "raw").mkdir()
+    shutil.copyfile(built, args.out / "raw" / built.name)  # compared by --check-reproducible
 
     _run([py, "-m", "venv", str(smoke)], env=env)
     smoke_py = str(smoke / "bin" / "python")
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     uid, gid = os.environ.get("HOST_UID"), os.environ.get("HOST_GID")
     if uid and gid and hasattr(os, "chown"):
-        for path in (args.out, *args.out.iterdir()):
+        for path in (args.out, *args.out.iterdir(), *(args.out / "raw").iterdir()):
             os.chown(path, int(uid), int(gid))
     _say(RESULT_PREFIX + json.dumps({"wheel": repaired.name, "import": report}))
     return 0

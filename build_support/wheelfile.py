@@ -10,8 +10,10 @@ read from the ``_version.py`` inside the archive.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +34,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: Bump when the way wheels are built changes; it is part of every input digest.
-RECIPE_VERSION = 1
+#: 2: SOURCE_DATE_EPOCH, prefix maps and :func:`normalize` (reproducible wheels).
+RECIPE_VERSION = 2
 
 _VERSION_FILE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/_version\.py$")
 _COMMIT_NAMES = ("commit", "__commit__")
@@ -318,3 +321,40 @@ def build_requires(project: Path) -> list[str]:
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise InputError(f"{pyproject}: [build-system] requires must be a list of strings")
     return list(requires)
+
+
+#: Zip mode bits of a normalized wheel's members: executable or not, nothing else.
+FILE_MODE = 0o100644
+EXEC_MODE = 0o100755
+
+
+def _member_order(name: str) -> tuple[int, str]:
+    """Package files by name, then ``.dist-info`` by name, ``RECORD`` last (as wheel does)."""
+    top = name.split("/", 1)[0]
+    if top.endswith(".dist-info"):
+        return (2 if name == f"{top}/RECORD" else 1, name)
+    return (0, name)
+
+
+def normalize(path: Path, date_time: tuple[int, int, int, int, int, int]) -> None:
+    """Rewrite a wheel so its bytes depend only on its members' contents: members in a
+    fixed order, no directory entries, every timestamp ``date_time`` (from
+    :func:`reproducible.zip_date_time`), mode 0644 or 0755 (kept executable when any x
+    bit was set), deflated at level 6. Contents (and so ``RECORD``) are unchanged.
+    Atomic: a temporary file in the same folder replaces ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=".normalize-", suffix=".whl", dir=path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
+            members = [i for i in src.infolist() if not i.is_dir()]
+            for info in sorted(members, key=lambda i: _member_order(i.filename)):
+                out = zipfile.ZipInfo(info.filename, date_time=date_time)
+                out.create_system = 3
+                executable = (info.external_attr >> 16) & 0o111
+                out.external_attr = (EXEC_MODE if executable else FILE_MODE) << 16
+                out.compress_type = zipfile.ZIP_DEFLATED
+                dst.writestr(out, src.read(info), compresslevel=6)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -53,6 +53,7 @@ from build_support import (
     procs,
     provision,
     pythons,
+    reproducible,
     store,
     toolvenv,
     wheelfile,
@@ -364,6 +365,8 @@ class Built:
     size: int = 0
     store_key: str = ""
     cleanup: Path | None = None
+    #: The wheel as the build backend wrote it, before repair (fresh builds only).
+    raw: Path | None = None
 
 
 def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
@@ -403,7 +406,9 @@ def _repair_failed(wheel: str, platform: str, exc: CommandFailedError) -> NoRetu
     ) from exc
 
 
-def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None) -> Built:
+def build_native(
+    job: Job, settings: WheelSettings, commit: str, uv: str | None, *, epoch: int
+) -> Built:
     start = time.monotonic()
     is_mac = job.target.platform.startswith("macosx_")
     reqs = settings.macos_tool_requirements if is_mac else settings.tool_requirements
@@ -422,7 +427,11 @@ def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None)
             work / "raw",
             src,
         ]
-        env = {"MACOSX_DEPLOYMENT_TARGET": settings.macos_deployment_target} if is_mac else {}
+        # The build folder is a fresh temporary one: map it away from debug info.
+        env = reproducible.build_env(epoch, {str(work): "/bs"})
+        if is_mac:
+            env["MACOSX_DEPLOYMENT_TARGET"] = settings.macos_deployment_target
+            env["ZERO_AR_DATE"] = "1"
         if uv and settings.installer != "pip":
             argv += ["--installer", "uv"]
             env.update(indexes.uv_env()[0])  # build's uv: the same sources as pip
@@ -456,28 +465,39 @@ def build_native(job: Job, settings: WheelSettings, commit: str, uv: str | None)
                         raw,
                     ],
                     capture=True,
-                    env={"PATH": path},
+                    env={"PATH": path, "SOURCE_DATE_EPOCH": str(epoch)},
                 )
         except CommandFailedError as exc:
             _repair_failed(raw.name, job.target.platform, exc)
         (wheel,) = sorted(out.glob("*.whl"))
+        wheelfile.normalize(wheel, reproducible.zip_date_time(epoch))
         wheelfile.check_tags(wheel, platform=job.target.platform, python=job.python)
         wheelfile.check_commit(wheel, commit)
         reported = _smoke_host(job, wheel, work, uv)
-        keep = Path(tempfile.mkdtemp(prefix="bs-wheel-out-")) / wheel.name
+        keep_dir = Path(tempfile.mkdtemp(prefix="bs-wheel-out-"))
+        keep = keep_dir / wheel.name
         shutil.move(wheel, keep)
+        (keep_dir / "raw").mkdir()
+        kept_raw = Path(shutil.move(raw, keep_dir / "raw" / raw.name))
     return Built(
         job,
         keep,
         time.monotonic() - start,
         cached=False,
         reported_commit=reported,
-        cleanup=keep.parent,
+        cleanup=keep_dir,
+        raw=kept_raw,
     )
 
 
 def build_container(
-    job: Job, target: ContainerTarget, settings: WheelSettings, commit: str, house: Path
+    job: Job,
+    target: ContainerTarget,
+    settings: WheelSettings,
+    commit: str,
+    house: Path,
+    *,
+    epoch: int = reproducible.ZIP_EPOCH,
 ) -> Built:
     start = time.monotonic()
     image = target.image
@@ -507,6 +527,11 @@ def build_container(
         f"HOST_UID={os.getuid()}",
         "-e",
         f"HOST_GID={os.getgid()}",
+        *(
+            a
+            for k, v in reproducible.build_env(epoch, {"/bs/src": "/bs/src"}, base={}).items()
+            for a in ("-e", f"{k}={v}")
+        ),
         image,
         job.interpreter,
         "/bs/driver.py",
@@ -545,6 +570,8 @@ def build_container(
         report = json.loads(result_lines[-1][len(RESULT_PREFIX) :])
     log.info(f"{job.label}: import check in {image}: {json.dumps(report['import'])}")
     wheel = out / str(report["wheel"])
+    wheelfile.normalize(wheel, reproducible.zip_date_time(epoch))
+    raw = sorted((out / "raw").glob("*.whl"))
     return Built(
         job,
         wheel,
@@ -552,6 +579,7 @@ def build_container(
         cached=False,
         reported_commit=str(report["import"]["commit"]),
         cleanup=work,
+        raw=raw[0] if raw else None,
     )
 
 
@@ -586,6 +614,13 @@ def _parser() -> argparse.ArgumentParser:
         help="build only for this Python (repeatable; default: all configured)",
     )
     p.add_argument("--force", action="store_true", help="rebuild even when the cache has it")
+    p.add_argument(
+        "--check-reproducible",
+        action="store_true",
+        help="build every wheel twice (in different temporary folders, no cache) and fail"
+        " naming the first differing member unless both builds are byte-identical, before"
+        " and after repair; nothing is stored",
+    )
     p.add_argument(
         "--release", action="store_true", help="release build: refuse a dirty working tree"
     )
@@ -681,6 +716,8 @@ class Plan:
     #: The wheelhouse each container target installs its build tools from.
     houses: Mapping[tuple[str, str], Path]
     uv: str | None
+    #: SOURCE_DATE_EPOCH of every build: the commit's time (reproducible.source_date_epoch).
+    epoch: int = reproducible.ZIP_EPOCH
 
 
 def _interpreters(
@@ -766,14 +803,15 @@ def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan
             if isinstance(target, ContainerTarget):
                 reqs = [*settings.tool_requirements, *(r for p in projects for r in p.requires)]
                 houses[(target.platform, v)] = build_wheelhouse(target.platform, v, reqs)
-    return Plan(ctx=ctx, jobs=tuple(jobs), houses=houses, uv=uv)
+    epoch = reproducible.source_date_epoch(cfg.root, ctx.sha)
+    return Plan(ctx=ctx, jobs=tuple(jobs), houses=houses, uv=uv, epoch=epoch)
 
 
 def _build_one(job: Job, p: Plan, settings: WheelSettings) -> Built:
     if isinstance(job.target, NativeTarget):
-        return build_native(job, settings, p.ctx.sha, p.uv)
+        return build_native(job, settings, p.ctx.sha, p.uv, epoch=p.epoch)
     house = p.houses[(job.target.platform, job.python)]
-    return build_container(job, job.target, settings, p.ctx.sha, house)
+    return build_container(job, job.target, settings, p.ctx.sha, house, epoch=p.epoch)
 
 
 def build(
@@ -891,11 +929,52 @@ def report(results: Sequence[Built], *, ctx: commits.BuildContext, cfg: Config) 
     )
 
 
+def check_reproducible(p: Plan, settings: WheelSettings, workers: int) -> int:
+    """Build every job twice and compare the builds byte for byte (raw and repaired)."""
+    log.step(
+        f"--check-reproducible: building {len(p.jobs)} wheel(s) twice, {workers} at a time"
+        f" (SOURCE_DATE_EPOCH={p.epoch})"
+    )
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    builds: list[Built] = []
+    try:
+        futures = [pool.submit(_build_one, job, p, settings) for job in p.jobs for _ in "ab"]
+        for fut in futures:
+            builds.append(fut.result())
+        comparisons: list[reproducible.Comparison] = []
+        summary = log.Summary("wheel --check-reproducible", headers=("wheel", "sha256", "result"))
+        for first, second in zip(builds[::2], builds[1::2], strict=True):
+            verify_built(first, p.ctx.sha)
+            verify_built(second, p.ctx.sha)
+            pairs = [(f"{first.wheel.name} (repaired)", first.wheel, second.wheel)]
+            if first.raw is not None and second.raw is not None:
+                pairs.insert(0, (f"{first.raw.name} (before repair)", first.raw, second.raw))
+            for what, a, b in pairs:
+                c = reproducible.compare_zips(what, a, b)
+                comparisons.append(c)
+                summary.add(
+                    wheel=what,
+                    sha256=fsutil.sha256_file(a),
+                    result="identical" if c.identical else f"differs: {c.difference}",
+                )
+        summary.emit()
+        reproducible.require_identical("wheel", comparisons)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for built in builds:
+            if built.cleanup is not None:
+                shutil.rmtree(built.cleanup, ignore_errors=True)
+    log.success(f"{len(comparisons)} wheel(s) byte-identical across two builds")
+    return 0
+
+
 def main(argv: list[str], cfg: Config) -> int:
     """plan → build → store → report."""
     args = _parser().parse_args(argv)
     settings = cfg.section("wheel", WheelSettings)
     p = plan(args, cfg, settings)
+    if args.check_reproducible:
+        return check_reproducible(p, settings, max(1, args.jobs or settings.jobs or 2))
     s = store.open_store(cfg)
     workers = max(1, args.jobs or settings.jobs or os.cpu_count() or 1)
     scratch = Path(tempfile.mkdtemp(prefix="bs-wheel-cache-"))

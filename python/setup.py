@@ -51,7 +51,15 @@ COMPILER_DIRECTIVES = {
 }
 
 extensions = cythonize(
-    [Extension("minray._core", ["minray/_core.pyx"])],
+    [
+        Extension(
+            "minray._core",
+            ["minray/_core.pyx"],
+            # The generated C file lives in a random scratch folder: keep its path out of
+            # debug info, so two builds of one commit give the same bytes.
+            extra_compile_args=[f"-ffile-prefix-map={SCRATCH}=minray-build"],
+        )
+    ],
     build_dir=str(SCRATCH / "cython"),
     compiler_directives=COMPILER_DIRECTIVES,
     quiet=True,

@@ -81,6 +81,8 @@ library = Extension(
     sources=["src/minray_cpp.c"],
     include_dirs=["include"],
     define_macros=[("MINRAY_VERSION", f'"{_read_version()}"')],
+    # Objects go to a random scratch folder: keep its path out of debug info.
+    extra_compile_args=[f"-ffile-prefix-map={SCRATCH}=minray-cpp-build"],
 )
 
 setup(
