@@ -41,6 +41,7 @@ from build_support import (
     manifests,
     platforms,
     poms,
+    reproducible,
     sources,
     store,
 )
@@ -821,6 +822,75 @@ def build_os(
     return published
 
 
+def check_reproducible(
+    cfg: Config,
+    os_name: str,
+    *,
+    skip_tests: bool,
+    javadoc: bool | None = None,
+    host: platforms.Host | None = None,
+) -> list[reproducible.Comparison]:
+    """``jars -- linux --check-reproducible``: natives and Maven twice (no cache, nothing
+    stored), every published file of the first build kept aside and compared with the
+    second's byte for byte; a VerificationError names the first differing member."""
+    host = host or platforms.current_host()
+    if host.os != os_name:
+        raise PlatformError(
+            f"`jars -- {os_name}` needs a {os_name} host; this one is {host.system}-{host.machine}",
+            hint=f"run it on a {os_name} CI agent; here run `nox -s jars -- {host.os}`",
+        )
+    settings, project = load(cfg)
+    targets = settings.for_os(os_name)
+    javadoc = settings.javadoc if javadoc is None else javadoc
+    commit = commits.context(cfg.root).sha
+    comparisons: list[reproducible.Comparison] = []
+    summary = log.Summary(
+        f"jars {os_name} --check-reproducible", headers=("file", "sha256", "result")
+    )
+    with tempfile.TemporaryDirectory(prefix="bs-jars-repro-") as tmp:
+        builds: list[dict[str, Path]] = []
+        for n in (1, 2):
+            log.step(f"--check-reproducible: build {n} of 2")
+            pairs = _build(
+                cfg,
+                settings,
+                project,
+                targets,
+                host=host,
+                commit=commit,
+                skip_tests=skip_tests,
+                javadoc=javadoc,
+            )
+            kept: dict[str, Path] = {}
+            for src, name in pairs:
+                kept[name] = fsutil.copy_atomic(src, Path(tmp) / str(n) / name)
+            builds.append(kept)
+        first, second = builds
+        for name in sorted(first.keys() | second.keys()):
+            a, b = first.get(name), second.get(name)
+            if a is None or b is None:
+                c = reproducible.Comparison(
+                    name, a or Path(), b or Path(), f"only in build {1 if b is None else 2}"
+                )
+            elif name.endswith(".jar"):
+                c = reproducible.compare_zips(name, a, b)
+            else:
+                diff = reproducible.first_text_difference(
+                    a.read_text(encoding="utf-8"), b.read_text(encoding="utf-8")
+                )
+                c = reproducible.Comparison(name, a, b, diff)
+            comparisons.append(c)
+            summary.add(
+                file=name,
+                sha256=fsutil.sha256_file(a) if a else "-",
+                result="identical" if c.identical else f"differs: {c.difference}",
+            )
+        summary.emit()
+    reproducible.require_identical(f"jars {os_name}", comparisons)
+    log.success(f"{len(comparisons)} file(s) byte-identical across two builds")
+    return comparisons
+
+
 def build_multiplatform(
     cfg: Config,
     *,
@@ -956,6 +1026,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-javadoc", action="store_true", help="linux/darwin: no javadoc JARs (faster)"
     )
     p.add_argument(
+        "--check-reproducible",
+        action="store_true",
+        help="linux/darwin: build twice (no cache, nothing stored) and fail naming the first"
+        " differing member unless every file is byte-identical",
+    )
+    p.add_argument(
         "--timeout",
         type=non_negative_float,
         default=None,
@@ -977,6 +1053,14 @@ def main(argv: list[str], cfg: Config) -> int:
         return check_poms(cfg)
     if args.action == "generate-poms":
         return generate_poms(cfg)
+    if args.action in ("linux", "darwin") and args.check_reproducible:
+        check_reproducible(
+            cfg,
+            args.action,
+            skip_tests=args.skip_tests,
+            javadoc=False if args.no_javadoc else None,
+        )
+        return 0
     if args.action in ("linux", "darwin"):
         build_os(
             cfg,

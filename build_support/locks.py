@@ -36,7 +36,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from build_support import cmd, fsutil, indexes, lockfile, log, procs, redact, tools, toolvenv
+from build_support import (
+    cmd,
+    fsutil,
+    indexes,
+    lockfile,
+    log,
+    procs,
+    redact,
+    reproducible,
+    tools,
+    toolvenv,
+)
 from build_support.args import StageParser, python_version
 from build_support.config import Config
 from build_support.errors import (
@@ -83,6 +94,8 @@ class LockJob:
     #: Resolve from ``find_links`` only.
     no_index: bool = False
     check: bool = False
+    #: Resolve twice (each in its own temporary folder) and require identical bytes.
+    check_reproducible: bool = False
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     retries: int = 3
@@ -103,7 +116,7 @@ class LockJob:
 @dataclass(frozen=True)
 class LockResult:
     output: Path
-    status: Literal["skipped", "unchanged", "written", "checked"]
+    status: Literal["skipped", "unchanged", "written", "checked", "reproducible"]
     pins: int
     seconds: float
 
@@ -741,7 +754,7 @@ def lock(job: LockJob) -> LockResult:
         no_index=job.no_index,
         include_dirs=job.include_dirs,
     )
-    resolving = job.check or job.upgrade or bool(job.upgrade_packages)
+    resolving = job.check or job.check_reproducible or job.upgrade or bool(job.upgrade_packages)
     if not resolving and is_current(job.output, digest):
         from build_support import inputcache  # the reuse ledger the pipeline reads
 
@@ -755,6 +768,10 @@ def lock(job: LockJob) -> LockResult:
     for f in [*files, *constraint_files]:
         validate_file(f, roots=job.include_roots)
     _check_index(job)
+    if job.check_reproducible:
+        return _check_reproducible(
+            job, prefix, make_argv, files, digest=digest, version=version, start=start
+        )
     body, sources = _resolve(job, prefix, make_argv, files)
     header = make_header(
         job, files=files, digest=digest, body=body, version=version, sources=sources
@@ -781,6 +798,40 @@ def lock(job: LockJob) -> LockResult:
     fsutil.write_atomic(job.output, text)
     log.info(f"{job.output.name}: written ({pins} pins, {elapsed:.1f}s)")
     return LockResult(job.output, "written", pins, elapsed)
+
+
+def _check_reproducible(
+    job: LockJob,
+    prefix: Sequence[str],
+    make_argv: Callable[..., list[str]],
+    files: Sequence[Path],
+    *,
+    digest: str,
+    version: str,
+    start: float,
+) -> LockResult:
+    """Resolve twice, each in its own temporary folder, and compare the whole files
+    (header included) byte for byte; the lockfile itself is not written."""
+    texts: list[str] = []
+    body = ""
+    for n in (1, 2):
+        log.step(f"--check-reproducible: resolution {n} of 2")
+        body, sources = _resolve(job, prefix, make_argv, files)
+        texts.append(
+            make_header(
+                job, files=files, digest=digest, body=body, version=version, sources=sources
+            )
+            + body
+        )
+    difference = reproducible.first_text_difference(texts[0], texts[1])
+    name = job.output.name
+    reproducible.require_identical(
+        f"lock-{job.python}", [reproducible.Comparison(name, job.output, job.output, difference)]
+    )
+    log.success(f"{name}: two resolutions with {job.backend} gave byte-identical files")
+    return LockResult(
+        job.output, "reproducible", len(lockfile.pins(body)), time.monotonic() - start
+    )
 
 
 def check_resolution(job: LockJob, committed: str, recompiled_body: str) -> None:
@@ -863,6 +914,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     p.add_argument("--check", action="store_true", help="fail (exit 8) if the lockfile is stale")
     p.add_argument(
+        "--check-reproducible",
+        action="store_true",
+        help="resolve twice (different temporary folders) and fail (exit 13) naming the first"
+        " differing line unless both files are byte-identical; the lockfile is not written",
+    )
+    p.add_argument(
         "--upgrade-package",
         "-P",
         action="append",
@@ -914,6 +971,7 @@ def main(argv: list[str], cfg: Config, *, host_machine: str | None = None) -> in
         find_links=tuple(args.find_links),
         no_index=args.no_index,
         check=args.check,
+        check_reproducible=args.check_reproducible,
         upgrade=args.upgrade,
         upgrade_packages=tuple(args.upgrade_package),
         retries=settings.retries,

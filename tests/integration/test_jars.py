@@ -411,3 +411,36 @@ def test_options_and_the_commit_change_the_jars_digest(java_copy: config.Config)
     git(java_copy.root, "add", "README")
     git(java_copy.root, "commit", "-q", "-m", "next")
     assert _digest(java_copy) != before
+
+
+def test_check_reproducible_builds_twice_and_finds_every_file_identical(
+    java_copy: config.Config,
+) -> None:
+    """``jars -- linux --check-reproducible``: natives and Maven twice, every JAR and POM
+    compared byte for byte; nothing is stored."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build_support",
+            "jars",
+            "linux",
+            "--check-reproducible",
+            "--skip-tests",
+            "--no-javadoc",
+        ],
+        cwd=java_copy.root,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "build 2 of 2" in out
+    rows = [line for line in out.splitlines() if line.rstrip().endswith("identical")]
+    names = {line.split()[0] for line in rows}
+    assert {RUNTIME, "minray-api-0.1.0.jar", "minray-serve-0.1.0.jar"} <= names, out
+    assert "minray-parent-0.1.0.pom" in names
+    assert "differs" not in out
+    assert not (java_copy.root / ".artifacts").exists()

@@ -145,3 +145,19 @@ def test_check_verdicts_of_pip_tools_and_uv_agree(
         messages[backend] = [line for line in lines if line[:1] in ("-", "+", "~")]
     assert messages["pip-tools"] == messages["uv"] == ["-tool==1.0 (1 hash)", "+tool==2.0 (1 hash)"]
     assert job.output.read_bytes() == committed
+
+
+@pytest.mark.parametrize("backend", locks.BACKENDS)
+def test_check_reproducible_resolves_twice_to_the_same_bytes(
+    tmp_path: Path, project: tuple[Path, Path], backend: locks.Backend
+) -> None:
+    index, req = project
+    job = job_for(tmp_path, index, req, backend=backend)
+    result = locks.lock(replace(job, check_reproducible=True))
+    assert result.status == "reproducible"
+    assert result.pins == 6
+    assert not job.output.exists()  # a check: the lockfile is not written
+    locks.lock(job)
+    committed = job.output.read_bytes()
+    assert locks.lock(replace(job, check_reproducible=True)).status == "reproducible"
+    assert job.output.read_bytes() == committed  # seeded like a normal run, left alone
