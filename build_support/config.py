@@ -62,7 +62,7 @@ SECTIONS: dict[str, str] = {
     "rootfs": "build_support.settings:RootfsSettings",
     "redact": "build_support.redact:RedactSettings",
     "publish": "build_support.publish.settings:PublishSettings",
-    "ciplan": "build_support.ciplan.plan:CiPlanSettings",
+    "ciplan": "build_support.ciplan.settings:CiPlanSettings",
 }
 
 
