@@ -79,6 +79,25 @@ def copy_atomic(src: Path, dest: Path, *, mode: int | None = None) -> Path:
     return dest
 
 
+@contextmanager
+def atomic_dir(dest: Path) -> Iterator[Path]:
+    """A fresh folder beside ``dest`` that replaces ``dest`` as a whole when the block ends
+    without an exception (never a mix of old and new files); removed otherwise."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    old: Path | None = None
+    try:
+        yield staging
+        if dest.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            dest.replace(old)  # onto the empty folder mkdtemp made
+        staging.replace(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def write_json(path: Path, data: Any, *, indent: int = 2) -> Path:
     """``data`` as JSON (sorted keys, trailing newline), written atomically.
 

@@ -669,19 +669,9 @@ def _build(
 
 def _install_dist(pairs: Sequence[tuple[Path, str]], dist: Path) -> None:
     """Replace ``dist`` as a whole with ``pairs``: never a mix of two builds."""
-    staging = dist.with_name(f".{dist.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with fsutil.atomic_dir(dist) as staging:
         for src, name in pairs:
             shutil.copyfile(src, staging / name)
-        old = dist.with_name(f".{dist.name}.{os.getpid()}.old")
-        if dist.exists():
-            dist.rename(old)
-        staging.rename(dist)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def build_os(

@@ -3,21 +3,19 @@
 The wheel stage stages its build requirements for build containers; the images stage
 stages the lockfile's wheels for ``base-deps``. Both download on the host with
 ``pip download --only-binary=:all:`` for the target (platform tags, CPython version and
-ABI), into a temporary folder beside the cache entry that is renamed into place only
-when the download is complete, under a file lock. A wheelhouse without its ``.complete``
-marker does not exist.
+ABI), into a temporary folder beside the cache entry that replaces it only when the
+download is complete (:func:`fsutil.atomic_dir`), under a file lock. A wheelhouse
+without its ``.complete`` marker does not exist.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import cache, cmd, indexes, log
+from build_support import cache, cmd, fsutil, indexes, log
 
 #: Part of every key: bump when the download command changes.
 FORMAT_VERSION = 2
@@ -53,8 +51,7 @@ def ensure(
         if (final / MARKER).is_file():
             log.info(f"wheelhouse cached: {final}")
             return final
-        work = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".tmp", dir=parent))
-        try:
+        with fsutil.atomic_dir(final) as work:
             argv = [*_pip(python), "download", "-q", "--only-binary=:all:"]
             for plat in platforms:
                 argv += ["--platform", plat]
@@ -67,16 +64,11 @@ def ensure(
                 abi,
                 "--disable-pip-version-check",
                 "--dest",
-                str(work / "wheels"),
+                str(work),
                 *args,
             ]
             with log.group(f"wheelhouse {final.name} for Python {python} ({', '.join(platforms)})"):
                 cmd.run(argv, capture=True, timeout=timeout, hint=hint or None)
-            (work / "wheels").mkdir(exist_ok=True)
-            (work / "wheels" / MARKER).write_text("ok\n")
-            shutil.rmtree(final, ignore_errors=True)
-            (work / "wheels").rename(final)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            (work / MARKER).write_text("ok\n")
     log.success(f"wheelhouse {final} ({len(list(final.glob('*.whl')))} wheels)")
     return final

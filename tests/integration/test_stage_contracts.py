@@ -207,3 +207,42 @@ def test_release_test_venv_refuses_a_wheel_without_a_real_commit(
     with pytest.raises(VerificationError, match=r"placeholder|not a 40-hex commit SHA"):
         provider.prepare(version)
     assert not list(cache.glob("py*")), "a venv was made for a wheel that failed the check"
+
+
+def _tiny_wheel(folder: Path) -> Path:
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tiny-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("tiny/__init__.py", "")
+        zf.writestr(
+            "tiny-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tiny\nVersion: 1.0\n"
+        )
+        zf.writestr(
+            "tiny-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        zf.writestr("tiny-1.0.dist-info/RECORD", "")
+    return path
+
+
+def test_wheelhouse_is_complete_or_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one wheelhouse builder: a finished download is the cache entry; a failed one
+    leaves nothing that a later run could take for complete."""
+    from build_support import wheelhouse
+    from build_support.errors import CommandFailedError
+
+    monkeypatch.setenv("BUILD_SUPPORT_CACHE", str(tmp_path / "cache"))
+    links = tmp_path / "links"
+    _tiny_wheel(links)
+    offline = ["--no-index", "--find-links", str(links)]
+    plats = ["manylinux2014_x86_64"]
+    house = wheelhouse.ensure([*offline, "tiny==1.0"], platforms=plats, python="3.11", name="t")
+    assert sorted(p.name for p in house.iterdir()) == [".complete", "tiny-1.0-py3-none-any.whl"]
+    again = wheelhouse.ensure([*offline, "tiny==1.0"], platforms=plats, python="3.11", name="t")
+    assert again == house
+    with pytest.raises(CommandFailedError):
+        wheelhouse.ensure([*offline, "absent==1"], platforms=plats, python="3.11", name="t")
+    left = sorted(p.name for p in (tmp_path / "cache" / "wheelhouse").iterdir())
+    assert [n for n in left if not n.endswith(".lock")] == [house.name]

@@ -223,3 +223,23 @@ def test_sha256_file(tmp_path: Path) -> None:
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
     assert seen == [3]
+
+
+def test_atomic_dir_replaces_a_folder_whole_or_not_at_all(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    with fsutil.atomic_dir(dest) as staging:
+        (staging / "a").write_text("1")
+    assert sorted(p.name for p in dest.iterdir()) == ["a"]
+    with fsutil.atomic_dir(dest) as staging:
+        (staging / "b").write_text("2")
+    assert sorted(p.name for p in dest.iterdir()) == ["b"]  # old files gone, never mixed
+
+    def failing() -> None:
+        with fsutil.atomic_dir(dest) as staging:
+            (staging / "c").write_text("3")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        failing()
+    assert sorted(p.name for p in dest.iterdir()) == ["b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
