@@ -253,3 +253,15 @@ def test_matrix_that_is_not_a_full_product_lists_its_cells() -> None:
     assert render._expression(cells[0]) == (
         "nox -s wheel -- ${{ matrix.platform }} --python ${{ matrix.python }}"
     )
+
+
+def test_repository_workflow_is_current() -> None:
+    """What `.ci/run` checks with `nox -s ci-plan -- --check`, in the unit suite too."""
+    from build_support.ciplan import cli
+
+    cfg = config.load(ROOT)
+    settings = plan.load_settings(cfg)
+    committed = (ROOT / settings.workflow).read_text()
+    assert committed == cli.workflow_text(cfg, settings), (
+        "run `nox -s ci-plan -- --write-workflow` and commit .github/workflows/ci.yml"
+    )
