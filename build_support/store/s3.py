@@ -6,8 +6,9 @@
 * Every object carries its SHA-256 as user metadata ``x-amz-meta-sha256``; a get
   downloads to a hidden temporary file, verifies it and only then renames it.
 * Uploads above ``multipart_threshold_mb`` use a multipart upload, which S3 makes
-  visible only when it completes. Each part is retried on its own; an upload that fails
-  (or whose file changes while it is read) is aborted, so no parts are left behind.
+  visible only when it completes. Parts go up four at a time, each retried on its own;
+  an upload that fails (or whose file changes while it is read) is aborted, so no parts
+  are left behind.
 * A put of content already stored is a no-op only when the recorded SHA-256, the size
   and the object's ETag (the MD5 S3 computed from the stored bytes) all match the file.
 * ``wait`` lists the key once when it is not there yet: a missing bucket or a prefix
@@ -24,8 +25,10 @@ import functools
 import hashlib
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -54,6 +57,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 META = "sha256"
+#: Parts of a multipart upload in flight at once (each ``multipart_chunksize`` bytes).
+PART_WORKERS = 4
 #: S3's limit on an object key, prefix included.
 S3_MAX_KEY_BYTES = 1024
 MiB = 1024 * 1024
@@ -415,28 +420,49 @@ class S3Store(Store):
     def _send_parts(
         self, key: str, full: str, path: Path, *, size: int, sha256: str, upload_id: str
     ) -> builtins.list[CompletedPartTypeDef]:
-        """Upload ``path`` part by part; IntegrityError if it changed since it was hashed."""
-        parts: builtins.list[CompletedPartTypeDef] = []
-        digest = hashlib.sha256()
+        """Upload ``path`` in parts, :data:`PART_WORKERS` at a time, each retried on its own.
+
+        The file is read (and hashed) in order here, and at most ``PART_WORKERS`` parts
+        are in memory or in flight; IntegrityError if it changed since it was hashed.
+        """
         progress = Progress("put", key, size)
-        with path.open("rb") as fh:
-            while data := fh.read(self.transfer.multipart_chunksize):
-                digest.update(data)
-                number = len(parts) + 1
-                resp: dict[str, Any] = self._call(
-                    f"put part {number} of",
-                    full,
-                    functools.partial(
-                        self.client.upload_part,
-                        Bucket=self.bucket,
-                        Key=full,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=data,
-                    ),
-                )
-                parts.append({"ETag": resp["ETag"], "PartNumber": number})
+        progress_lock = threading.Lock()
+
+        def send(number: int, data: bytes) -> CompletedPartTypeDef:
+            resp: dict[str, Any] = self._call(
+                f"put part {number} of",
+                full,
+                functools.partial(
+                    self.client.upload_part,
+                    Bucket=self.bucket,
+                    Key=full,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                ),
+            )
+            with progress_lock:
                 progress(len(data))
+            return {"ETag": resp["ETag"], "PartNumber": number}
+
+        digest = hashlib.sha256()
+        parts: builtins.list[CompletedPartTypeDef] = []
+        pending: set[Future[CompletedPartTypeDef]] = set()
+        pool = ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="s3-part")
+        try:
+            with path.open("rb") as fh:
+                number = 0
+                while data := fh.read(self.transfer.multipart_chunksize):
+                    digest.update(data)
+                    number += 1
+                    if len(pending) >= PART_WORKERS:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        parts.extend(f.result() for f in finished)  # a failed part raises
+                    pending.add(pool.submit(send, number, data))
+            finished, pending = wait(pending)
+            parts.extend(f.result() for f in finished)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         progress.finish()
         if digest.hexdigest() != sha256:
             raise IntegrityError(
@@ -444,7 +470,7 @@ class S3Store(Store):
                 f"(sha256 {digest.hexdigest()[:12]}… != {sha256[:12]}…)",
                 hint="make sure nothing writes the file during the upload, then retry",
             )
-        return parts
+        return sorted(parts, key=lambda part: part["PartNumber"])
 
     def _abort(self, full: str, upload_id: str) -> None:
         """Abort a failed multipart upload (a short retry of its own); warn if S3 refuses."""
