@@ -20,8 +20,11 @@ from pathlib import Path
 
 from build_support import fsutil
 from build_support.errors import InputError, VerificationError
+from build_support.jarplatform import ELF_MACHINES as ELF_MACHINES  # noqa: PLC0414 - re-exported
+from build_support.jarplatform import LIBRARY_SUFFIX as LIBRARY_SUFFIX  # noqa: PLC0414
+from build_support.jarplatform import NATIVE_PREFIX as NATIVE_PREFIX  # noqa: PLC0414
+from build_support.jarplatform import Platform as Platform  # noqa: PLC0414
 
-NATIVE_PREFIX = "native/"
 MANIFEST = "META-INF/MANIFEST.MF"
 #: The manifest attribute holding the commit a JAR was built from (java/pom.xml).
 COMMIT_ATTRIBUTE = "Minray-Commit"
@@ -31,49 +34,13 @@ FILE_MODE = 0o100644
 DIR_MODE = 0o040755
 COPY_BUFFER = 1024 * 1024
 
-#: ELF ``e_machine`` per architecture; Mach-O ``cputype`` per architecture.
-ELF_MACHINES: dict[str, int] = {"x86_64": 62, "aarch64": 183}
+#: Mach-O ``cputype`` per architecture (ELF machines are in build_support.jarplatform).
 MACHO_CPUTYPES: dict[str, int] = {"x86_64": 0x01000007, "aarch64": 0x0100000C}
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64 = 2
 ELFDATA2LSB = 1
 ET_DYN = 3
 MACHO_MAGIC_64 = 0xFEEDFACF
-#: Library file name per operating system.
-LIBRARY_SUFFIX: dict[str, str] = {"linux": ".so", "darwin": ".dylib"}
-
-
-@dataclass(frozen=True, order=True)
-class Platform:
-    """An ``<os>-<arch>`` pair, as in ``[tool.build_support.jars] platforms``."""
-
-    os: str
-    arch: str
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        os_name, _, arch = text.partition("-")
-        if os_name not in LIBRARY_SUFFIX or arch not in ELF_MACHINES:
-            raise InputError(
-                f"unknown platform {text!r}",
-                hint="use <os>-<arch> with os in "
-                + "/".join(LIBRARY_SUFFIX)
-                + " and arch in "
-                + "/".join(ELF_MACHINES)
-                + ", e.g. linux-x86_64",
-            )
-        return cls(os_name, arch)
-
-    @property
-    def native_dir(self) -> str:
-        return f"{NATIVE_PREFIX}{self.os}/{self.arch}/"
-
-    def library(self, name: str) -> str:
-        """The entry of library ``name`` (e.g. ``minray_jni``) for this platform."""
-        return f"{self.native_dir}lib{name}{LIBRARY_SUFFIX[self.os]}"
-
-    def __str__(self) -> str:
-        return f"{self.os}-{self.arch}"
 
 
 # -- native library headers -----------------------------------------------------------

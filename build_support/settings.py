@@ -23,7 +23,7 @@ from typing import Literal
 from build_support import imagetags, tools
 from build_support.config import PythonVersion
 from build_support.errors import ConfigError, InputError
-from build_support.jarpack import Platform
+from build_support.jarplatform import Platform
 from build_support.releasetests.exitcodes import DEFAULT_RETRY_CODES
 
 PY311 = PythonVersion("3.11")
