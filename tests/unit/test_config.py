@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -224,3 +225,23 @@ def test_python_versions_are_parsed_once_into_a_type(tmp_path: Path) -> None:
         config.PythonVersion.parse("3.9")
     images = cfg.section("images", config.section_class("images"))
     assert isinstance(images.default_python, config.PythonVersion)
+
+
+def test_every_registered_section_is_read_by_some_stage(project_root: Path) -> None:
+    """A section is registered only once a stage reads it: its class is used elsewhere."""
+    sources = {
+        p: p.read_text(encoding="utf-8") for p in (project_root / "build_support").rglob("*.py")
+    }
+    for name, target in config.SECTIONS.items():
+        if name == "paths":
+            continue  # read by Config.path()
+        module, _, cls = target.partition(":")
+        home = project_root / (module.replace(".", "/") + ".py")
+        readers = [
+            p for p, text in sources.items()
+            if p not in (home, project_root / "build_support" / "config.py")
+            and re.search(rf"\b{cls}\b", text) and "section(" in text
+        ]  # fmt: skip
+        assert readers, (
+            f"[tool.build_support.{name}] ({target}) is registered but no stage reads it"
+        )
