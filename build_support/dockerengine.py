@@ -77,6 +77,16 @@ def check_buildkit(client_path: str) -> None:
         )
 
 
+_BUILDKIT_OK: set[str] = set()
+
+
+def check_buildkit_once(client_path: str) -> None:
+    """:func:`check_buildkit` before the first build of this process (none when reusing)."""
+    if client_path not in _BUILDKIT_OK:
+        check_buildkit(client_path)
+        _BUILDKIT_OK.add(client_path)
+
+
 def failing_step_output(output: str) -> str:
     """From ``--progress=plain`` output, the log of the step that failed and the error."""
     lines = output.splitlines()
@@ -153,15 +163,24 @@ def find_by_digest(client: Any, digest: str) -> Any | None:
 PINNED_REPO = "build-support/by-id"
 
 
+def pinned_name(image_id: str) -> str:
+    """The local name for exactly ``image_id`` (BuildKit's FROM takes names, not IDs)."""
+    return f"{PINNED_REPO}:{image_id.removeprefix('sha256:')[:32]}"
+
+
 def pinned_ref(client: Any, image_id: str) -> str:
-    """A local name for exactly ``image_id`` (BuildKit's FROM takes names, not IDs)."""
-    ref = f"{PINNED_REPO}:{image_id.removeprefix('sha256:')[:32]}"
+    """:func:`pinned_name`, tagged onto ``image_id`` (needed only by a build)."""
+    ref = pinned_name(image_id)
     client.images.get(image_id).tag(PINNED_REPO, ref.rpartition(":")[2])
     return ref
 
 
 def tag_image(image: Any, refs: Sequence[str]) -> None:
+    """Tag ``image`` with every ref it does not already carry (one call per new tag)."""
+    have = set(image.attrs.get("RepoTags") or ())
     for ref in refs:
+        if ref in have:
+            continue
         repo, _, tag = ref.rpartition(":")
         image.tag(repo, tag)
 

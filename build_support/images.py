@@ -33,7 +33,7 @@ import argparse
 import datetime as dt
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,12 @@ from build_support.args import StageParser, python_version
 from build_support.baseimage import Base, check_base_python, resolve_base
 from build_support.config import Config
 from build_support.dockerengine import (
-    check_buildkit,
+    check_buildkit_once,
     connect,
     copy_out,
     docker_build,
     find_by_digest,
+    pinned_name,
     pinned_ref,
     smoke_test,
     tag_image,
@@ -157,6 +158,8 @@ class Result:
     seconds: float
     digest: str
     extra: dict[str, str] = field(default_factory=dict)
+    #: A reused image's labels, as the digest lookup inspected them.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def _ensure_built(
@@ -173,7 +176,13 @@ def _ensure_built(
     force: bool,
     settings: ImagesSettings,
     workdir: Path,
+    before_build: Callable[[], None] | None = None,
 ) -> Result:
+    """Reuse the image with these inputs' digest (one label lookup), else build it.
+
+    ``before_build`` runs only when a build is needed (checks and pins that a reused
+    image does not need: no other Docker round trip on the no-change path).
+    """
     started = time.monotonic()
     digest = input_digest(
         context_digest=context.digest(),
@@ -187,8 +196,16 @@ def _ensure_built(
     if existing is not None:
         log.info(f"{name}: inputs unchanged (input digest {digest[:12]}), skipping the build")
         tag_image(existing, refs)
-        return Result(name, str(existing.id), list(refs), False, time.monotonic() - started, digest)
+        result = Result(
+            name, str(existing.id), list(refs), False, time.monotonic() - started, digest
+        )
+        result.labels = dict(existing.labels or {})  # inspected by the lookup
+        return result
     with log.group(f"build {refs[0]} ({platform})"):
+        check_buildkit_once(client_path)
+        if before_build is not None:
+            before_build()
+        pinned_ref(client, base_id)
         docker_build(
             client_path=client_path,
             context=context,
@@ -238,7 +255,9 @@ class Stage:
     def refs(self, name: str, tags: Sequence[str]) -> list[str]:
         return [f"{self.settings.namespace}/{name}:{t}" for t in tags]
 
-    def base_deps(self, job: Job, base: Base) -> Result:
+    def base_deps(
+        self, job: Job, base: Base, before_build: Callable[[], None] | None = None
+    ) -> Result:
         s = self.settings
         lock = lockfile.require(self.cfg.path("requirements"), job.python)
         house = ensure_wheelhouse(lock, job.python, job.arch, s)
@@ -249,7 +268,7 @@ class Stage:
         for whl in sorted(house.glob("*.whl")):
             context.add(f"wheelhouse/{whl.name}", whl)
         build_args = {
-            "BASE_IMAGE": pinned_ref(self.client, base.image_id),
+            "BASE_IMAGE": pinned_name(base.image_id),
             "PYTHON_VERSION": job.python,
             "PYTHON_INSTALL": s.python_install,
             "MINRAY_USER": s.user,
@@ -271,6 +290,7 @@ class Stage:
             build_args=build_args,
             labels=labels,
             base_id=base.image_id,
+            before_build=before_build,
         )
         result.extra["lockfile"] = str(lock)
         return result
@@ -301,7 +321,7 @@ class Stage:
         packages = " ".join(f"{n.distribution}=={n.version}" for n in names)
         version = names[0].version
         build_args = {
-            "FULL_BASE_IMAGE": pinned_ref(self.client, base_deps.image_id),
+            "FULL_BASE_IMAGE": pinned_name(base_deps.image_id),
             "MINRAY_PACKAGES": packages,
             "MINRAY_USER": s.user,
         }
@@ -333,6 +353,7 @@ class Stage:
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         base_id: str,
+        before_build: Callable[[], None] | None = None,
     ) -> Result:
         return _ensure_built(
             self.client,
@@ -347,6 +368,7 @@ class Stage:
             force=self.force,
             settings=self.settings,
             workdir=self.workdir,
+            before_build=before_build,
         )
 
     def run(self, job: Job) -> list[Result]:
@@ -361,25 +383,38 @@ class Stage:
             flavor=job.flavor,
             debian_mirror=self.cfg.section("rootfs", rootfs.RootfsSettings).mirror,
         )
-        if s.python_install == "none":
-            check_base_python(self.client, base, job.python, platform)
-        wheels = self.fetch(job)  # before the slow steps: a missing wheel fails fast
-        deps = self.base_deps(job, base)
+
+        def check_python() -> None:  # only before building base-deps on this base
+            if s.python_install == "none":
+                check_base_python(self.client, base, job.python, platform)
+
+        # base-deps needs no wheel (a build of it is kept for the next run); the wheels
+        # are fetched before the minray build.
+        deps = self.base_deps(job, base, check_python)
+        wheels = self.fetch(job)
         product = self.product(job, deps, wheels)
-        smoke_test(
-            self.client,
-            product.image_id,
-            module=s.smoke_module,
-            expected_commit=self.ctx.sha,
-            platform=platform,
-        )
-        check_revision_label(self.client, product.image_id, self.ctx.sha)
-        freeze = copy_out(
-            self.client,
-            product.image_id,
-            f"/home/{s.user}/pip-freeze.txt",
-            self.cfg.path("dist") / "images" / f"{s.image_name}-{job.tags[0]}.pip-freeze.txt",
-        )
+        freeze = self.cfg.path("dist") / "images" / f"{s.image_name}-{job.tags[0]}.pip-freeze.txt"
+        if product.built or not freeze.is_file():
+            smoke_test(
+                self.client,
+                product.image_id,
+                module=s.smoke_module,
+                expected_commit=self.ctx.sha,
+                platform=platform,
+            )
+            check_revision_label(self.client, product.image_id, self.ctx.sha)
+            copy_out(self.client, product.image_id, f"/home/{s.user}/pip-freeze.txt", freeze)
+        else:
+            # Smoke-run when these inputs were built; its own label (as the digest lookup
+            # inspected it) must still name this commit.
+            found = product.labels.get(REVISION_LABEL)
+            if found != self.ctx.sha:
+                raise VerificationError(
+                    f"image {product.image_id[:19]} has label {REVISION_LABEL}={found!r}, "
+                    f"expected {self.ctx.sha}",
+                    hint="rebuild the image from this commit: nox -s images -- --force",
+                )
+            log.info(f"{s.image_name}: reused; {REVISION_LABEL} = {found}; smoke run skipped")
         product.extra["pip_freeze"] = str(freeze)
         for r in (deps, product):
             r.extra.update(python=job.python, flavor=job.flavor, arch=job.arch)
@@ -518,7 +553,6 @@ def _run_jobs(
     args: argparse.Namespace,
 ) -> int:
     client_path = settings.docker_cli or provision.docker_client()
-    check_buildkit(client_path)
     if arch != "x86_64" and rootfs.needs_emulation(arch):
         rootfs.ensure_binfmt(arch)
     summary = log.Summary("images", headers=("image", "result", "tags", "time"))
