@@ -94,3 +94,20 @@ def test_a_lost_status_poll_is_resolved_by_looking(tmp_path: Path) -> None:
         assert portal.deployments[deployment]["state"] == "PUBLISHED"
     finally:
         portal.stop()
+
+
+def test_automatic_publishing_is_one_final_step(portal: PortalStandIn, tmp_path: Path) -> None:
+    project = _project(tmp_path, portal)
+    toml = project.root / "pyproject.toml"
+    toml.write_text(toml.read_text().replace('"USER_MANAGED"', '"AUTOMATIC"'))
+    plan = project.publish()
+    assert plan.returncode == 0, plan.stderr
+    items = project.plan()["items"]
+    assert {i["phase"] for i in items} == {"release"}  # the upload itself publishes
+    assert not any(i["artifact"].startswith("Portal deployment") for i in items)
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    [deployment] = portal.deployments.values()
+    assert deployment["type"] == "AUTOMATIC"
+    assert deployment["state"] == "PUBLISHED"
+    assert "nothing to do" in project.publish("--execute").stderr
