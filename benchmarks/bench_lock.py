@@ -7,6 +7,11 @@ input-digest skip). The pinned pip-tools tool venvs are made before timing start
 Also measured: the whole ``python -m build_support lock`` process on the committed
 lockfile (the path a second ``nox -s lock-3.12`` takes) against bare interpreter
 start-up. ``--no-pip-tools-cold`` leaves out the slow part.
+
+The CI staleness gate: ``python -m build_support lock --python 3.12 --check`` on the
+committed (pip-tools) lockfile, once with ``--backend pip-tools`` (the baseline) and
+once with ``--backend uv``, one after the other; both verdicts are recorded (exit code)
+and must agree. ``--check-only`` measures only this.
 """
 
 from __future__ import annotations
@@ -52,8 +57,29 @@ def _process_seconds(argv: list[str], cwd: Path, repeat: int = 5) -> float:
     return best
 
 
+def _check_gate(cfg: config.Config, python: str) -> dict[str, object]:
+    """``lock --check`` with each backend on the committed lockfile: seconds and verdict."""
+    row: dict[str, object] = {"python": python}
+    seconds: dict[str, float] = {}
+    for backend in ("pip-tools", "uv"):
+        argv = [sys.executable, "-m", "build_support", "lock", "--python", python, "--check"]
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [*argv, "--backend", backend], cwd=cfg.root, capture_output=True, check=False
+        )
+        seconds[backend] = time.perf_counter() - start
+        row[f"{backend}_check_s"] = round(seconds[backend], 2)
+        row[f"{backend}_exit"] = proc.returncode
+    row["same_verdict"] = row["pip-tools_exit"] == row["uv_exit"]
+    row["uv_speedup"] = round(seconds["pip-tools"] / seconds["uv"], 1)
+    return row
+
+
 def run(argv: list[str]) -> dict[str, object]:
     cfg = config.load()
+    gate_python = "3.12" if "3.12" in cfg.python_versions else cfg.python_versions[0]
+    if "--check-only" in argv:
+        return {"check_gate": _check_gate(cfg, gate_python)}
     backends: tuple[locks.Backend, ...] = ("uv", "pip-tools")
     cold_pip_tools = "--no-pip-tools-cold" not in argv
     results: dict[str, object] = {}
@@ -93,4 +119,5 @@ def run(argv: list[str]) -> dict[str, object]:
         "baseline_import_cli_process_s": round(bare, 3),
         "stage_work_beyond_startup_s": round(stage - bare, 3),
     }
+    results["check_gate"] = _check_gate(cfg, gate_python)
     return results
