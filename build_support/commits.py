@@ -7,6 +7,7 @@ variable must never be both what is stamped and what it is checked against).
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from collections.abc import Mapping
@@ -18,6 +19,10 @@ from build_support.errors import CommandFailedError, ToolMissingError, Verificat
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 PLACEHOLDER = "{{COMMIT_SHA}}"
+#: What any stamp placeholder looks like (``{{COMMIT_SHA}}``, Ray's ``{{RAY_COMMIT_SHA}}``).
+PLACEHOLDER_RE = re.compile(r"^\{\{[A-Za-z0-9_]+\}\}$")
+#: The names a version module assigns its commit to.
+COMMIT_NAMES = ("commit", "__commit__")
 
 #: The override a developer (or the release-tests runner) sets, then CI's own variables.
 OVERRIDE_VAR = "BUILD_SUPPORT_COMMIT"
@@ -162,3 +167,22 @@ def context(root: Path, env: Mapping[str, str] | None = None) -> BuildContext:
         pr_number=pull_request_number(env),
         dirty=is_dirty(root),
     )
+
+
+def commit_from_source(text: str, where: str) -> str | None:
+    """The string assigned to ``commit``/``__commit__`` in a Python source, if any."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise VerificationError(f"{where} is not valid Python: {exc}") from exc
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in COMMIT_NAMES
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    return None

@@ -25,7 +25,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal, Protocol, TypeVar, get_args, get_origin, runtime_checkable
 
 from build_support.errors import ConfigError
 
@@ -64,6 +64,13 @@ SECTIONS: dict[str, str] = {
     "publish": "build_support.publish.settings:PublishSettings",
     "ciplan": "build_support.ciplan.settings:CiPlanSettings",
 }
+
+
+@runtime_checkable
+class ChecksFiles(Protocol):
+    """A section whose values name project files, checked when the config loads."""
+
+    def check_files(self, root: Path) -> None: ...
 
 
 def section_class(name: str) -> type[Any]:
@@ -291,6 +298,9 @@ class Config:
             for name in SECTIONS
         }
         settings["paths"] = self.paths  # from_table parses [paths] into this field
+        for value in settings.values():
+            if isinstance(value, ChecksFiles):
+                value.check_files(self.root)
         object.__setattr__(self, "settings", types.MappingProxyType(settings))
 
     def path(self, name: str) -> Path:

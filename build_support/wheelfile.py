@@ -4,12 +4,16 @@ Everything here is a pure function over files and values (no subprocesses), so t
 checks that guard what leaves the wheel stage are unit-tested on tiny wheels made with
 :mod:`zipfile`. A wheel is judged by its content, never by its name alone: the tags in
 the file name must equal the ``Tag:`` lines of its ``WHEEL`` metadata, and the commit is
-read from the ``_version.py`` inside the archive.
+read from inside the archive: a top-level ``<package>/_version.py`` (stamped in the
+sources before the build) or, for a project without one, ``<name>.dist-info/COMMIT``
+(written after the build and listed in ``RECORD`` with its hash). Every stage that needs
+a wheel's commit (publish, release tests) reads it with :func:`read_commit`.
 """
 
 from __future__ import annotations
 
-import ast
+import base64
+import hashlib
 import os
 import re
 import sys
@@ -25,7 +29,7 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from build_support.commits import PLACEHOLDER, SHA_RE
+from build_support.commits import PLACEHOLDER, PLACEHOLDER_RE, SHA_RE, commit_from_source
 from build_support.errors import InputError, VerificationError
 
 if sys.version_info >= (3, 11):
@@ -38,7 +42,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 RECIPE_VERSION = 2
 
 _VERSION_FILE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/_version\.py$")
-_COMMIT_NAMES = ("commit", "__commit__")
+#: The member of ``<name>.dist-info/`` that carries the commit of a wheel stamped there.
+COMMIT_FILE = "COMMIT"
 
 
 @dataclass(frozen=True)
@@ -189,27 +194,38 @@ def version_files(names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if _VERSION_FILE.match(n))
 
 
-def commit_from_source(text: str, where: str) -> str | None:
-    """The string assigned to ``commit``/``__commit__`` in a Python source, if any."""
+def _dist_info_commit(zf: zipfile.ZipFile, wheel: str) -> tuple[str, str] | None:
+    """``(member, commit)`` of ``<name>.dist-info/COMMIT``, checked against ``RECORD``."""
+    names = zf.namelist()
+    if not any(n.endswith(f".dist-info/{COMMIT_FILE}") for n in names):
+        return None
+    dist_info = _dist_info_dir(names)
+    member = f"{dist_info}/{COMMIT_FILE}"
+    if member not in names:
+        return None
+    data = zf.read(member)
+    want = record_line(member, data)
+    record = f"{dist_info}/RECORD"
     try:
-        tree = ast.parse(text)
-    except SyntaxError as exc:
-        raise VerificationError(f"{where} is not valid Python: {exc}") from exc
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id in _COMMIT_NAMES
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            return node.value.value
-    return None
+        lines = zf.read(record).decode("utf-8").splitlines()
+    except KeyError:
+        raise VerificationError(f"{wheel} has {member} but no {record}") from None
+    listed = [ln for ln in lines if ln.split(",", 1)[0] == member]
+    if listed != [want]:
+        raise VerificationError(
+            f"{wheel}: {record} does not list {member} with its hash and size "
+            f"(expected {want!r}, found {listed})",
+            hint="the file was changed after the build: rebuild it with `nox -s wheel`",
+        )
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise VerificationError(f"{wheel}:{member} is not an ASCII commit SHA") from None
+    return member, text.strip()
 
 
 def read_commits(path: Path) -> dict[str, str]:
-    """``{version file: commit}`` for every top-level ``_version.py`` in the wheel."""
+    """``{member: commit}`` for every top-level ``_version.py`` and ``.dist-info/COMMIT``."""
     found: dict[str, str] = {}
     with zipfile.ZipFile(path) as zf:
         files = version_files(zf.namelist())
@@ -219,38 +235,65 @@ def read_commits(path: Path) -> dict[str, str]:
             if commit is None:
                 raise VerificationError(f"{path.name}:{name} assigns no commit string")
             found[name] = commit
+        in_dist_info = _dist_info_commit(zf, path.name)
+    if in_dist_info is not None:
+        found[in_dist_info[0]] = in_dist_info[1]
     if not found:
         raise VerificationError(
-            f"{path.name} has no <package>/_version.py, so its commit cannot be checked",
-            hint=f'add `commit = "{PLACEHOLDER}"` to the package\'s _version.py',
+            f"{path.name} has no <package>/_version.py and no .dist-info/{COMMIT_FILE}, "
+            "so its commit cannot be checked",
+            hint=f'add `commit = "{PLACEHOLDER}"` to the package\'s _version.py, or set '
+            '[tool.build_support.wheel] stamp = { "<project>" = { into = "dist-info" } } '
+            "(docs/onboarding.md)",
         )
     return found
 
 
-def read_commit(path: Path, package: str | None = None) -> str:
-    """The commit stamped in the wheel (in ``<package>/_version.py``, or in every
-    top-level ``_version.py``), read from the zip. Fails closed: the placeholder, a value
-    that is not a 40-hex SHA, or two different commits are errors, never a result.
-    """
-    if package is None:
-        found = read_commits(path)
-    else:
-        member = f"{package}/_version.py"
-        try:
-            with zipfile.ZipFile(path) as zf:
+def _is_placeholder(value: str) -> bool:
+    return value == PLACEHOLDER or bool(PLACEHOLDER_RE.match(value))
+
+
+def _package_commit(path: Path, package: str) -> dict[str, str]:
+    """``{member: commit}`` of ``<package>/_version.py``, else of ``.dist-info/COMMIT``."""
+    member = f"{package}/_version.py"
+    text: str | None = None
+    in_dist_info: tuple[str, str] | None = None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if member in zf.namelist():
                 text = zf.read(member).decode("utf-8")
-        except (KeyError, zipfile.BadZipFile, OSError) as exc:
-            raise VerificationError(
-                f"{path.name}: cannot read {member}: {exc}", hint="rebuild it: nox -s wheel"
-            ) from None
-        commit = commit_from_source(text, f"{path.name}:{member}")
-        if commit is None:
-            raise VerificationError(f"{path.name}:{member} assigns no commit string")
-        found = {member: commit}
+            else:
+                in_dist_info = _dist_info_commit(zf, path.name)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise VerificationError(
+            f"{path.name}: cannot read {member}: {exc}", hint="rebuild it: nox -s wheel"
+        ) from None
+    if in_dist_info is not None:
+        return dict([in_dist_info])
+    if text is None:
+        raise VerificationError(
+            f"{path.name}: cannot read {member}: the wheel has neither it nor a "
+            f".dist-info/{COMMIT_FILE}",
+            hint="rebuild it: nox -s wheel",
+        )
+    commit = commit_from_source(text, f"{path.name}:{member}")
+    if commit is None:
+        raise VerificationError(f"{path.name}:{member} assigns no commit string")
+    return {member: commit}
+
+
+def read_commit(path: Path, package: str | None = None) -> str:
+    """The commit stamped in the wheel, read from the zip: in ``<package>/_version.py``
+    (or, without ``package``, in every top-level ``_version.py``), or in
+    ``.dist-info/COMMIT`` when the wheel has no such version file. Fails closed: a
+    placeholder, a value that is not a 40-hex SHA, or two different commits are errors,
+    never a result.
+    """
+    found = read_commits(path) if package is None else _package_commit(path, package)
     for name, commit in found.items():
-        if commit == PLACEHOLDER:
+        if _is_placeholder(commit):
             raise VerificationError(
-                f"{path.name}:{name} still holds the placeholder {PLACEHOLDER}: "
+                f"{path.name}:{name} still holds the placeholder {commit}: "
                 "the commit was never stamped",
                 hint="build it with `nox -s wheel`",
             )
@@ -268,8 +311,15 @@ def read_commit(path: Path, package: str | None = None) -> str:
     return commits[0]
 
 
-def check_commit(path: Path, expected: str | None) -> str:
-    """The wheel carries ``expected``; fails closed when it is unknown, absent or wrong."""
+def check_commit(
+    path: Path, expected: str | None, *, dist_info: bool = False, files: Sequence[str] = ()
+) -> str:
+    """The wheel carries ``expected``; fails closed when it is unknown, absent or wrong.
+
+    ``dist_info``: the commit must be in ``.dist-info/COMMIT``; ``files``: each of these
+    source files (relative to the project, e.g. ``src/pkg/_version.py``) must be in the
+    wheel (as itself or a path ending it, e.g. ``pkg/_version.py``) and carry it.
+    """
     if not expected:
         raise VerificationError(
             f"cannot verify {path.name}: the expected commit is unknown",
@@ -279,10 +329,11 @@ def check_commit(path: Path, expected: str | None) -> str:
         raise VerificationError(
             f"cannot verify {path.name}: expected commit {expected!r} is not a 40-hex SHA"
         )
-    for name, commit in read_commits(path).items():
-        if commit == PLACEHOLDER:
+    found = read_commits(path)
+    for name, commit in found.items():
+        if _is_placeholder(commit):
             raise VerificationError(
-                f"{path.name}:{name} still holds the placeholder {PLACEHOLDER}, not {expected}",
+                f"{path.name}:{name} still holds the placeholder {commit}, not {expected}",
                 hint="the commit was not stamped: build it with `nox -s wheel`",
             )
         if commit != expected:
@@ -291,19 +342,92 @@ def check_commit(path: Path, expected: str | None) -> str:
                 f"is {expected}",
                 hint="rebuild from the expected commit: nox -s wheel -- --force",
             )
+    if dist_info and not any(n.endswith(f".dist-info/{COMMIT_FILE}") for n in found):
+        raise VerificationError(
+            f"{path.name} has no .dist-info/{COMMIT_FILE}, where this project's commit goes"
+        )
+    for rel in files:
+        if not any(rel == n or rel.endswith("/" + n) for n in found):
+            raise VerificationError(
+                f"{path.name} does not contain the stamped {rel} as a top-level "
+                f"<package>/_version.py (it has: {', '.join(sorted(found))})",
+                hint="the package must ship the file; check the project's package list",
+            )
     return expected
 
 
-def stamp_tree(root: Path, files: Sequence[str], commit: str) -> list[str]:
-    """Replace the placeholder with ``commit`` in ``files`` (relative to ``root``)."""
+def record_line(member: str, data: bytes) -> str:
+    """The ``RECORD`` line of a wheel member: ``name,sha256=<urlsafe b64>,size``."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{member},sha256={digest},{len(data)}"
+
+
+def add_dist_info_file(path: Path, name: str, data: bytes) -> str:
+    """Add ``<name>.dist-info/<name>`` to the wheel and its line to ``RECORD``, in place
+    (atomically). Refuses to replace a member. Returns the member's path."""
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    dist_info = _dist_info_dir(names)
+    member, record = f"{dist_info}/{name}", f"{dist_info}/RECORD"
+    if member in names:
+        raise VerificationError(f"{path.name} already has {member}")
+    if record not in names:
+        raise VerificationError(f"{path.name} has no {record}")
+    fd, tmp = tempfile.mkstemp(prefix=".add-", suffix=".whl", dir=path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
+            for info in src.infolist():
+                content = src.read(info)
+                if info.filename == record:
+                    lines = content.decode("utf-8").splitlines()
+                    own = [ln for ln in lines if ln.split(",", 1)[0] == record]
+                    rest = [ln for ln in lines if ln.split(",", 1)[0] != record]
+                    content = "".join(
+                        f"{ln}\n" for ln in [*rest, record_line(member, data), *own]
+                    ).encode()
+                    dst.writestr(member, data, compress_type=zipfile.ZIP_DEFLATED)
+                dst.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return member
+
+
+def stamp_dist_info(path: Path, commit: str) -> str:
+    """Write ``commit`` to the wheel's ``.dist-info/COMMIT`` (listed in ``RECORD``)."""
+    if not SHA_RE.match(commit):
+        raise VerificationError(f"refusing to stamp {commit!r}: not a 40-hex commit SHA")
+    return add_dist_info_file(path, COMMIT_FILE, f"{commit}\n".encode())
+
+
+def top_level_names(path: Path) -> list[str]:
+    """The importable top-level names of a wheel: packages (``x/__init__.py``) and
+    modules (``x.py``, ``x.<ext suffix>``), sorted, packages first."""
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    packages = sorted(
+        {n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith("/__init__.py")}
+    )
+    modules = sorted(
+        {n.split(".")[0] for n in names if "/" not in n and n.endswith((".py", ".so", ".pyd"))}
+    )
+    return [*packages, *(m for m in modules if m not in packages)]
+
+
+def stamp_tree(
+    root: Path, files: Sequence[str], commit: str, *, placeholder: str = PLACEHOLDER
+) -> list[str]:
+    """Replace ``placeholder`` with ``commit`` in ``files`` (relative to ``root``)."""
     if not SHA_RE.match(commit):
         raise VerificationError(f"refusing to stamp {commit!r}: not a 40-hex commit SHA")
     stamped: list[str] = []
     for rel in files:
         target = root / rel
         text = target.read_text(encoding="utf-8")
-        if PLACEHOLDER in text:
-            target.write_text(text.replace(PLACEHOLDER, commit), encoding="utf-8")
+        if placeholder in text:
+            target.write_text(text.replace(placeholder, commit), encoding="utf-8")
             stamped.append(rel)
     return stamped
 

@@ -15,9 +15,10 @@ requested Python and every target platform (default: the host's):
    container of the target platform, under QEMU for aarch64 on x86_64), then
    ``auditwheel repair --plat <platform>`` (``delocate-wheel`` on macOS) proves the policy;
 4. the wheel is verified before it leaves: file-name tags equal its WHEEL metadata and
-   target the requested platform and Python, the ``_version.py`` inside carries the
-   expected commit, and it installs into a fresh venv and imports (compiled core
-   included), reporting that commit;
+   target the requested platform and Python, the ``_version.py`` inside (or, for a
+   project stamped ``into = "dist-info"``, the ``.dist-info/COMMIT`` written after repair)
+   carries the expected commit, and it installs into a fresh venv and imports (each of
+   the project's ``compiled_modules`` as an extension module), reporting that commit;
 5. it goes to ``dist/`` (atomically), to the store under ``{branch}/{sha}/{file}``, and on
    the default branch (not a pull request) to ``latest/{file}``.
 
@@ -37,7 +38,7 @@ import time
 import types
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, NoReturn
 
@@ -73,6 +74,7 @@ from build_support.errors import (
     UsageError,
     VerificationError,
 )
+from build_support.settings import CommitStamp
 from build_support.settings import WheelSettings as WheelSettings  # noqa: PLC0414 - re-exported
 from build_support.sources import project_files
 
@@ -83,14 +85,29 @@ ROOTFS_PREFIX = "rootfs:"
 DRIVER = Path(__file__).resolve().with_name("containerbuild.py")
 RESULT_PREFIX = "BS-RESULT "
 
-#: The smoke import, run with ``python -I -c CODE <package>`` in a fresh venv.
+#: The smoke import, run with ``python -I -c CODE <package>`` in a fresh venv. Each of
+#: COMPILED must load from an extension module (a pure-Python fallback fails it); the
+#: commit comes from ``<package>._version``, or from DIST's ``.dist-info/COMMIT``.
 _CHECK_TEMPLATE = """\
-import importlib, json, sys
+import importlib, importlib.machinery, importlib.metadata, json, sys
+COMPILED, DIST = {compiled!r}, {dist!r}
 pkg = sys.argv[1]
 mod = importlib.import_module(pkg)
-ver = importlib.import_module(pkg + "._version")
 {extra}
-print(json.dumps({{"commit": ver.commit, "file": mod.__file__}}))
+compiled = {{}}
+for name in COMPILED:
+    m = importlib.import_module(name)
+    origin = getattr(m, "__file__", None) or ""
+    if not origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+        sys.exit(f"{{name}} is not compiled: it was imported from {{origin or 'nowhere'}}, "
+                 "not an extension module (a pure-Python fallback?)")
+    compiled[name] = origin
+if DIST:
+    commit = importlib.metadata.distribution(DIST).read_text({commit_file!r}).strip()
+else:
+    ver = importlib.import_module(pkg + "._version")
+    commit = getattr(ver, "commit", None) or getattr(ver, "__commit__", None)
+print(json.dumps({{"commit": commit, "file": mod.__file__, "compiled": compiled}}))
 """
 
 
@@ -170,9 +187,16 @@ def parse_image_overrides(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def check_code(extra: str) -> str:
-    """The smoke-import program for a project with extra statement ``extra``."""
-    return _CHECK_TEMPLATE.format(extra=extra or "pass")
+def check_code(extra: str, *, compiled: Sequence[str] = (), dist: str = "") -> str:
+    """The smoke-import program: ``extra`` runs after the import, each of ``compiled`` must
+    be an extension module, and the commit comes from ``.dist-info/COMMIT`` of ``dist``
+    (when set) or from ``<package>._version``."""
+    return _CHECK_TEMPLATE.format(
+        extra=extra or "pass",
+        compiled=list(compiled),
+        dist=dist,
+        commit_file=wheelfile.COMMIT_FILE,
+    )
 
 
 def parse_probe(text: str) -> dict[str, tuple[str, str]]:
@@ -199,10 +223,23 @@ class Project:
     hashes: Mapping[str, str]
     requires: tuple[str, ...]
     smoke: str
+    stamp: CommitStamp = field(default_factory=CommitStamp)
+    #: Modules the smoke import must load from extension modules.
+    compiled: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         return self.rel
+
+    @property
+    def in_dist_info(self) -> bool:
+        return self.stamp.into == "dist-info"
+
+    def check_commit(self, wheel: Path, commit: str) -> str:
+        """The wheel carries ``commit`` where this project's config puts it."""
+        return wheelfile.check_commit(
+            wheel, commit, dist_info=self.in_dist_info, files=self.stamp.files
+        )
 
 
 def load_projects(cfg: Config, settings: WheelSettings) -> list[Project]:
@@ -226,25 +263,42 @@ def load_projects(cfg: Config, settings: WheelSettings) -> list[Project]:
                 files=tuple(files),
                 hashes=inputcache.file_hashes(path, files),
                 requires=tuple(wheelfile.build_requires(path)),
-                smoke=settings.smoke.get(rel, ""),
+                smoke=settings.smoke_of(rel),
+                stamp=settings.stamp_of(rel),
+                compiled=tuple(settings.compiled_modules.get(rel, ())),
             )
         )
     return projects
 
 
 def copy_stamped(project: Project, dest: Path, commit: str) -> list[str]:
-    """Copy the project's files to ``dest`` and stamp the commit there."""
+    """Copy the project's files to ``dest`` and stamp the commit there (in the configured
+    files, or every ``_version.py`` holding the placeholder; none for ``dist-info``)."""
     for rel in project.files:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(project.path / rel, target)
-    candidates = [f for f in project.files if f.endswith("_version.py")]
-    stamped = wheelfile.stamp_tree(dest, candidates, commit)
-    if not stamped:
+    if project.in_dist_info:
+        return []  # the commit goes into the wheel's .dist-info after repair
+    stamp = project.stamp
+    where = f"tool.build_support.wheel.stamp.{project.rel}"
+    missing = [f for f in stamp.files if f not in project.files]
+    if missing:
         raise VerificationError(
-            f"{project.rel}: no _version.py holds the placeholder {commits.PLACEHOLDER}, "
-            "so the built wheel could not carry its commit",
-            hint=f'add `commit = "{commits.PLACEHOLDER}"` to the package\'s _version.py',
+            f"{project.rel}: the stamp file(s) {', '.join(missing)} are not among the "
+            "project's files (git-tracked, or untracked and not ignored)",
+            hint=f"fix {where}.files, or stop ignoring the file",
+        )
+    candidates = list(stamp.files) or [f for f in project.files if f.endswith("_version.py")]
+    stamped = wheelfile.stamp_tree(dest, candidates, commit, placeholder=stamp.placeholder)
+    unstamped = [f for f in stamp.files if f not in stamped]
+    if not stamped or unstamped:
+        raise VerificationError(
+            f"{project.rel}: {', '.join(unstamped) or 'no _version.py'} holds no placeholder "
+            f"{stamp.placeholder}, so the built wheel could not carry its commit",
+            hint=f'add `commit = "{stamp.placeholder}"` to the package\'s _version.py, '
+            f'or, for a project without one, set {where} = {{ into = "dist-info" }} '
+            "(docs/onboarding.md)",
         )
     return stamped
 
@@ -378,13 +432,22 @@ def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
     else:
         cmd.run([job.interpreter, "-m", "venv", venv], capture=True)
         cmd.run([python, "-m", "pip", "install", "-q", "--no-deps", wheel], capture=True)
-    package = next(iter(wheelfile.read_commits(wheel))).split("/")[0]
+    project = job.project
+    if project.in_dist_info:
+        names = wheelfile.top_level_names(wheel)
+        if not names:
+            raise VerificationError(f"{wheel.name} has no top-level package or module to import")
+        package, dist = names[0], wheelfile.parse_name(wheel.name).distribution
+    else:
+        package, dist = next(iter(wheelfile.read_commits(wheel))).split("/")[0], ""
+    code = check_code(project.smoke, compiled=project.compiled, dist=dist)
     try:
-        out = cmd.output([python, "-I", "-c", check_code(job.project.smoke), package], cwd=work)
+        out = cmd.output([python, "-I", "-c", code, package], cwd=work)
     except CommandFailedError as exc:
         raise VerificationError(
             f"{wheel.name} does not import in a fresh Python {job.python} venv:\n{exc.message}",
-            hint="run the product's tests; a missing compiled module fails here",
+            hint="run the product's tests; a missing compiled module fails here "
+            f"(compiled_modules of {project.rel}: {', '.join(project.compiled) or 'none'})",
         ) from exc
     report = json.loads(out.splitlines()[-1])
     log.info(f"{job.label}: import check: {json.dumps(report)}")
@@ -470,9 +533,11 @@ def build_native(
         except CommandFailedError as exc:
             _repair_failed(raw.name, job.target.platform, exc)
         (wheel,) = sorted(out.glob("*.whl"))
+        if job.project.in_dist_info:
+            wheelfile.stamp_dist_info(wheel, commit)
         wheelfile.normalize(wheel, reproducible.zip_date_time(epoch))
         wheelfile.check_tags(wheel, platform=job.target.platform, python=job.python)
-        wheelfile.check_commit(wheel, commit)
+        job.project.check_commit(wheel, commit)
         reported = _smoke_host(job, wheel, work, uv)
         keep_dir = Path(tempfile.mkdtemp(prefix="bs-wheel-out-"))
         keep = keep_dir / wheel.name
@@ -544,7 +609,7 @@ def build_container(
         "--plat",
         job.target.platform,
         "--check-code",
-        check_code(job.project.smoke),
+        check_code(job.project.smoke, compiled=job.project.compiled),
     ]
     for req in settings.tool_requirements:
         argv += ["--tools", req]
@@ -588,13 +653,14 @@ def verify_built(built: Built, commit: str) -> None:
     job = built.job
     with log.group(f"verify {built.wheel.name}"):
         wheelfile.check_tags(built.wheel, platform=job.target.platform, python=job.python)
-        wheelfile.check_commit(built.wheel, commit)
+        job.project.check_commit(built.wheel, commit)
         if built.reported_commit != commit:
             raise VerificationError(
                 f"{built.wheel.name} imports, but reports commit "
                 f"{built.reported_commit}; expected {commit}"
             )
-        log.success(f"{built.wheel.name}: tags, commit {commit[:12]} and import verified")
+        compiled = f" (compiled: {', '.join(job.project.compiled)})" if job.project.compiled else ""
+        log.success(f"{built.wheel.name}: tags, commit {commit[:12]} and import{compiled} verified")
 
 
 # --- the stage ------------------------------------------------------------------------------
@@ -668,7 +734,7 @@ def _cache_lookup(s: store.Store, job: Job, commit: str, work: Path) -> Built | 
         log.warn(f"cache record for {job.label} points at a missing wheel ({exc}); rebuilding")
         return None
     wheelfile.check_tags(wheel, platform=job.target.platform, python=job.python)
-    wheelfile.check_commit(wheel, commit)
+    job.project.check_commit(wheel, commit)
     built = Built(
         job,
         wheel,
@@ -779,6 +845,15 @@ def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan
             "[tool.build_support.wheel] installer = 'uv' but uv is not installed",
             hint="pip install uv, or set installer = 'auto'",
         )
+    for planned in targets:
+        in_dist_info = [p.rel for p in projects if p.in_dist_info]
+        if isinstance(planned, ContainerTarget) and in_dist_info:
+            raise UsageError(
+                f"{planned.platform} is built in a container, where a commit stamped into "
+                f".dist-info (projects {', '.join(in_dist_info)}) cannot be verified yet",
+                hint="build that platform natively on its own host, or give the project a "
+                "<package>/_version.py (tool.build_support.wheel.stamp, docs/onboarding.md)",
+            )
     jobs: list[Job] = []
     houses: dict[tuple[str, str], Path] = {}
     for planned in targets:
@@ -797,6 +872,12 @@ def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan
                     "commit": ctx.sha,
                     "project": project.rel,
                     "smoke": project.smoke,
+                    "stamp": [
+                        project.stamp.into,
+                        list(project.stamp.files),
+                        project.stamp.placeholder,
+                    ],
+                    "compiled_modules": list(project.compiled),
                 }
                 digest = inputcache.digest(wheelfile.RECIPE_VERSION, project.hashes, facts)
                 jobs.append(Job(project, target, v, full, path, digest))
