@@ -10,10 +10,10 @@ field and the stage that writes it.
 
 | record | written by | read by | path |
 |---|---|---|---|
-| :class:`WheelsManifest` | wheel | images, publish | :func:`wheels_path` |
+| :class:`WheelsManifest` | wheel | CI, tests (images, publish list the store) | :func:`wheels_path` |
 | :class:`WheelCacheRecord` | wheel | wheel (cache) | :func:`wheel_cache_key` (store) |
 | :class:`ImagesManifest` | images | release-tests ``--in-image``, publish | :func:`images_path` |
-| :class:`JarsManifest` | jars | publish | :func:`jars_path` |
+| :class:`JarsManifest` | jars | CI, tests (publish lists the store) | :func:`jars_path` |
 | :class:`JarsCacheRecord` | jars | jars (cache) | :func:`jars_cache_key` (store) |
 | :class:`ReleaseTestSummary` | release-tests | publish | :func:`release_summary_path` |
 | :class:`ReleaseTestPass` | release-tests | release-tests | :func:`release_pass_key` (store) |
