@@ -10,7 +10,7 @@ field and the stage that writes it.
 
 | record | written by | read by | path |
 |---|---|---|---|
-| :class:`WheelsManifest` | wheel | CI, tests (images, publish list the store) | :func:`wheels_path` |
+| :class:`WheelsManifest` | wheel | CI, tests (images, publish: the store) | :func:`wheels_path` |
 | :class:`WheelCacheRecord` | wheel | wheel (cache) | :func:`wheel_cache_key` (store) |
 | :class:`ImagesManifest` | images | release-tests ``--in-image``, publish | :func:`images_path` |
 | :class:`JarsManifest` | jars | CI, tests (publish lists the store) | :func:`jars_path` |
