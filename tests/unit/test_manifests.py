@@ -243,3 +243,37 @@ def test_atomic_dir_replaces_a_folder_whole_or_not_at_all(tmp_path: Path) -> Non
         failing()
     assert sorted(p.name for p in dest.iterdir()) == ["b"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
+
+
+def test_record_file_names_are_spelled_only_in_manifests(project_root: Path) -> None:
+    """A path typo between two stages cannot come back: no other module of the library
+    spells a record's file name in code (docstrings may mention it)."""
+    import ast
+
+    names = {
+        manifests.wheels_path(Path()).name,
+        manifests.images_path(Path()).name,
+        manifests.pipeline_path(Path()).name,
+    }
+    offenders = []
+    for path in sorted((project_root / "build_support").rglob("*.py")):
+        if path.name == "manifests.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and any(n in node.value for n in names)
+            ):
+                offenders.append(f"{path.relative_to(project_root)}:{node.lineno}: {node.value!r}")
+    assert offenders == []
