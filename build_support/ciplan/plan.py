@@ -120,7 +120,7 @@ def build_steps(cfg: Config, settings: CiPlanSettings) -> list[Step]:
                 key="lock-check",
                 label="lock check (every Python)",
                 job="lock-check",
-                template=_nox("lock", "--check"),
+                template=_nox("lock", "--check", "--backend", "uv"),
                 platform=default,
             )
         )
