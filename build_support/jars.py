@@ -902,24 +902,106 @@ def build_multiplatform(
     summary = _summary("jars multiplatform")
     started = time.monotonic()
     dest = cfg.path("dist") / "jars" / MULTIPLATFORM / filename
+    infos: dict[str, store.ObjectInfo] = {}
+    with log.group(f"jars: wait for the runtime JARs of {', '.join(oses)}"):
+        for os_name in oses:
+            key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, filename)
+            infos[os_name] = s.wait_for(
+                key, timeout=wait, interval=interval, producer=f"nox -s jars -- {os_name}"
+            )
+    # The inputs: each OS's runtime JAR (by SHA-256) and what the repack must hold.
+    digest = inputcache.digest(
+        f"{RECIPE}-multiplatform",
+        {os_name: str(info.sha256) for os_name, info in infos.items()},
+        {
+            "expected": [str(p) for p in expected],
+            "file": filename,
+            "commit": ctx.sha,
+            "native_library": settings.native_library,
+        },
+    )
+    record = inputcache.lookup(
+        s, manifests.jars_cache_key(digest), manifests.JarsCacheRecord, what="jars multiplatform"
+    )
+    natives: tuple[str, ...] | None = None
+    reused = False
+    if record is not None and len(record.files) == 1:
+        try:
+            info = s.get(record.files[0].key, dest)
+            if info.sha256 != record.files[0].sha256:
+                raise VerificationError(f"{record.files[0].key} changed since it was recorded")
+            jarpack.check_natives(dest, expected, settings.native_library)
+            jarpack.check_commit(dest, ctx.sha)
+            natives, reused = record.natives, True
+            log.info(f"{dest.name}: reused (input digest {digest[:12]}): natives re-checked")
+        except BuildSupportError as exc:
+            log.warn(f"the stored multiplatform JAR is not reusable ({exc}); repacking")
+    inputcache.note("jars multiplatform", reused=reused)
+    if natives is None:
+        natives = _repack(settings, s, infos, dest, commit=ctx.sha, host=host, check_jvm=check_jvm)
+    key = multiplatform_key(ctx.branch, ctx.sha, filename)
+    s.put(key, dest)
+    row = _summary_row(summary, dest, key, started)
+    if not reused:
+        inputcache.save(
+            s,
+            manifests.jars_cache_key(digest),
+            manifests.JarsCacheRecord(
+                digest=digest,
+                os=MULTIPLATFORM,
+                branch=ctx.branch,
+                commit=ctx.sha,
+                version=project.version,
+                natives=natives,
+                tests=False,
+                javadoc=False,
+                files=(row,),
+            ),
+        )
+    summary.note(f"stored as {key}; natives: {', '.join(natives)}")
+    summary.emit()
+    manifests.write(
+        manifests.jars_path(cfg.path("dist"), MULTIPLATFORM),
+        manifests.JarsManifest(
+            os=MULTIPLATFORM,
+            branch=ctx.branch,
+            commit=ctx.sha,
+            version=project.version,
+            natives=natives,
+            files=(row,),
+            reused=reused,
+            digest=digest,
+        ),
+    )
+    return dest
+
+
+def _repack(
+    settings: JarsSettings,
+    s: store.Store,
+    infos: dict[str, store.ObjectInfo],
+    dest: Path,
+    *,
+    commit: str,
+    host: platforms.Host,
+    check_jvm: bool,
+) -> tuple[str, ...]:
+    """Download each OS's runtime JAR, repack them into ``dest``, check it; its natives."""
+    expected = settings.expected()
     with tempfile.TemporaryDirectory(prefix="jars-multiplatform-") as tmp:
         sources: list[jarpack.Source] = []
-        with log.group(f"jars: fetch the runtime JARs of {', '.join(oses)}"):
-            for os_name in oses:
-                key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, filename)
-                s.wait_for(
-                    key, timeout=wait, interval=interval, producer=f"nox -s jars -- {os_name}"
-                )
-                local = Path(tmp) / os_name / filename
-                s.get(key, local)
-                jarpack.check_commit(local, ctx.sha)
+        with log.group(f"jars: fetch the runtime JARs of {', '.join(infos)}"):
+            for os_name, info in infos.items():
+                local = Path(tmp) / os_name / dest.name
+                s.get(info.key, local)
+                jarpack.check_commit(local, commit)
                 sources.append(jarpack.Source(os_name, local))
         with log.group("jars: repack"):
             result = jarpack.repack(sources, dest, expected)
             for skipped in result.skipped_foreign:
                 log.warn(f"not taken (natives of another OS's job): {skipped}")
             jarpack.check_natives(dest, expected, settings.native_library)
-            jarpack.check_commit(dest, ctx.sha)
+            jarpack.check_commit(dest, commit)
             log.info(
                 f"{dest.name}: {result.entries} entries, natives "
                 + ", ".join(map(str, result.platforms))
@@ -934,24 +1016,7 @@ def build_multiplatform(
                     f"cannot load the natives here: this host ({host_platform}) is not one "
                     "of " + ", ".join(settings.platforms)
                 )
-    key = multiplatform_key(ctx.branch, ctx.sha, filename)
-    inputcache.note("jars multiplatform (repacked)", reused=False)
-    s.put(key, dest)
-    row = _summary_row(summary, dest, key, started)
-    summary.note(f"stored as {key}; natives: {', '.join(map(str, result.platforms))}")
-    summary.emit()
-    manifests.write(
-        manifests.jars_path(cfg.path("dist"), MULTIPLATFORM),
-        manifests.JarsManifest(
-            os=MULTIPLATFORM,
-            branch=ctx.branch,
-            commit=ctx.sha,
-            version=project.version,
-            natives=tuple(map(str, result.platforms)),
-            files=(row,),
-        ),
-    )
-    return dest
+    return tuple(map(str, result.platforms))
 
 
 def deploy_check(cfg: Config, directory: Path) -> list[str]:

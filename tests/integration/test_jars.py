@@ -115,9 +115,25 @@ def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path)
         mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
         first = jars.build_multiplatform(linux_build.cfg, timeout=0)
         data = first.read_bytes()
+        made = manifests.read(
+            manifests.jars_path(linux_build.dist, "multiplatform"), manifests.JarsManifest
+        )
+        # Unchanged inputs: the stored JAR is reused (natives and commit re-checked).
         other = _cfg(linux_build.cfg.root, tmp_path / "dist2")
         second = jars.build_multiplatform(other, timeout=0)
-    assert second.read_bytes() == data  # byte-identical on a second run
+        again = manifests.read(
+            manifests.jars_path(tmp_path / "dist2", "multiplatform"), manifests.JarsManifest
+        )
+        assert (made.reused, again.reused, again.digest) == (False, True, made.digest)
+        assert second.read_bytes() == data
+        # Without the cache record it repacks, byte-identical (reproducible).
+        store.open_url(linux_build.store_url).delete(manifests.jars_cache_key(made.digest))
+        third = jars.build_multiplatform(_cfg(linux_build.cfg.root, tmp_path / "d3"), timeout=0)
+        fresh = manifests.read(
+            manifests.jars_path(tmp_path / "d3", "multiplatform"), manifests.JarsManifest
+        )
+    assert fresh.reused is False
+    assert third.read_bytes() == data  # byte-identical on a second repack
     with zipfile.ZipFile(first) as zf:
         names = zf.namelist()
     assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
