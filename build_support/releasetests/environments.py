@@ -54,6 +54,18 @@ def check_commit(found: str, expected: str, *, what: str) -> None:
         )
 
 
+def _installed_commit_code(wheel: Path, package: str) -> str:
+    """A program printing the installed commit from where ``wheel`` carries it: its
+    ``<package>/_version.py``, else its ``.dist-info/COMMIT`` (``wheelfile.read_commit``)."""
+    if f"{package}/_version.py" in wheelfile.read_commits(wheel):
+        return f"import {package}._version as v; print(v.commit)"
+    dist = wheelfile.parse_name(wheel.name).distribution
+    return (
+        "import importlib.metadata as m; "
+        f"print(m.distribution({dist!r}).read_text({wheelfile.COMMIT_FILE!r}).strip())"
+    )
+
+
 class VenvProvider:
     """A venv per (Python, wheel digest, constraints), created once and reused."""
 
@@ -101,11 +113,7 @@ class VenvProvider:
         else:
             log.info(f"reusing venv {venv} ({wheel.name})")
         installed = cmd.output(
-            [
-                str(venv / "bin" / "python"),
-                "-c",
-                f"import {self.package}._version as v; print(v.commit)",
-            ],
+            [str(venv / "bin" / "python"), "-c", _installed_commit_code(wheel, self.package)],
             cwd=self.cache_dir,
         )
         check_commit(

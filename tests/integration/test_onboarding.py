@@ -27,6 +27,8 @@ import pytest
 
 from build_support import pythons, wheelfile
 from build_support.errors import VerificationError
+from build_support.releasetests.environments import VenvProvider
+from build_support.releasetests.sources import LocalWheels
 from tests.conftest import git
 
 pytestmark = pytest.mark.skipif(
@@ -197,6 +199,16 @@ def test_ray_layout_and_a_project_without_version_file(tmp_path: Path) -> None:
     # Stamping happened in a copy; the placeholder is still in the working tree.
     assert git(repo, "status", "--porcelain") == ""
     assert "{{RAY_COMMIT_SHA}}" in (repo / "python/tinyray/_version.py").read_text()
+
+    # The release tests install it and read the installed commit from .dist-info too.
+    venvs = VenvProvider(
+        wheels=LocalWheels([plainc], dist="plainc", platform=PLATFORM),
+        cache_dir=tmp_path / "release-tests",
+        requirements_dir=tmp_path / "no-lockfiles",
+        expected_commit=sha,
+        package="plainc",
+    )
+    assert venvs.prepare(_python()).commit == sha
 
     # Tampering with the stamp inside the stored artifact is caught by every reader.
     forged = tmp_path / plainc.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import json
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from build_support import config, wheelfile, wheels
-from build_support.errors import ConfigError, VerificationError
+from build_support.errors import ConfigError, UsageError, VerificationError
 from build_support.settings import CommitStamp, WheelSettings
 from tests.unit.test_wheelfile import SHA_A, SHA_B, make_wheel
 
@@ -236,3 +237,21 @@ def test_smoke_check_accepts_extension_modules_and_refuses_a_pure_fallback(
         exec(wheels.check_code("", compiled=[ext, "onbpkg._speedups"]), {})
     for name in [m for m in sys.modules if m.split(".")[0] == "onbpkg"]:
         del sys.modules[name]
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.uname().machine not in ("x86_64", "amd64"),
+    reason="aarch64 is a container build on an x86_64 Linux host",
+)
+def test_dist_info_projects_are_refused_in_containers_before_any_work(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("BUILD_SUPPORT_COMMIT", "BUILDKITE_COMMIT", "GITHUB_SHA"):
+        monkeypatch.delenv(var, raising=False)
+    _ray_layout(git_repo)
+    table = {"projects": ["python"], "stamp": {"python": {"into": "dist-info"}}}
+    cfg = config.from_table({"python_versions": ["3.11"], "wheel": table}, git_repo)
+    with pytest.raises(UsageError, match=r"built in a container, .*\(projects python\)"):
+        wheels.main(["manylinux2014_aarch64"], cfg)
+    assert not (git_repo / "dist").exists()
