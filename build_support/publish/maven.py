@@ -262,6 +262,8 @@ class MavenTarget:
         # The whole set must be publishable (what is on the target already included);
         # signatures and checksums are checked on what is about to be sent.
         sent = {f"{self.gavs[a.name].directory()}/{a.name}" for a in every}
+        # Signing is done: the imported key leaves the disk now, not at the end of the run.
+        self.signer.close()
         problems = mavenrepo.validate_bundle(self._bundle_view(self.collected), to_sign=sent)
         if problems:
             raise VerificationError(

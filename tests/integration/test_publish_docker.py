@@ -22,7 +22,8 @@ from tests.publishing import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
-NS = "minraytest"
+#: Unique per test process: a concurrent run of this suite never touches these tags.
+NS = f"minraytest-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -77,6 +78,10 @@ def project(tmp_path: Path, registry: DockerRegistry) -> Iterator[Project]:
                       "TEST_REGISTRY_PASSWORD": REGISTRY_PASSWORD})  # fmt: skip
     p.pass_release_tests()
     yield p
+    _remove_images(registry)
+
+
+def _remove_images(registry: DockerRegistry) -> None:
     names = subprocess.run([DOCKER, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
                            capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
     ours = [n for n in names if n.startswith((f"{NS}/", "publish-test-base-", registry.host))]
@@ -204,3 +209,4 @@ def test_one_target_failing_leaves_the_other_done_and_a_rerun_completes(
         assert len(pypi.uploads()) == 1
     finally:
         pypi.stop()
+        _remove_images(registry)
