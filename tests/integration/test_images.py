@@ -170,11 +170,9 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     # built now, or earlier by a run with the same inputs (then skipped by digest)
     assert [e["name"] for e in first] == ["base-deps", "minray"]
 
-    started = time.monotonic()
     assert images.main(["--python", "3.11"], cfg, today=DAY) == 0
     assert [e["built"] for e in _manifest(cfg)] == [False, False]
     assert [e["image_id"] for e in _manifest(cfg)] == [e["image_id"] for e in first]
-    assert time.monotonic() - started < 120
 
     assert images.main(["--python", "3.11", "--force"], cfg, today=DAY) == 0
     assert [e["built"] for e in _manifest(cfg)] == [True, True]

@@ -71,14 +71,10 @@ def test_plan_execute_download_and_idempotent_rerun(
     assert sorted(e["state"] for e in entries.values()) == ["done", "done"]
     assert {k.split()[0] for k in entries} == set(stored.values())
 
-    start = time.monotonic()
     again = project.publish("--execute")
-    elapsed = time.monotonic() - start
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stderr
-    # The 2 s target is measured by benchmarks/bench_publish.py on a quiet machine; here,
-    # beside other suites, only a gross regression (re-uploading, re-hashing) must fail.
-    assert elapsed < 10.0, f"a finished publish took {elapsed:.2f}s to say so"
+    # Nothing was sent again (its speed, <= 2 s, is measured by benchmarks/bench_publish.py).
     assert len(pypi.uploads()) == 2
     journal_text = (project.store.root / "publish" / project.sha / "journal.json").read_text()
     plan_text = (project.root / "dist" / "publish" / "plan.json").read_text()
