@@ -2,8 +2,9 @@
 
 The lock stage writes them; the images stage installs ``base-deps`` from them and stages
 their constraints; the release-test venvs use their constraints. Everyone finds them with
-:func:`path` and reads them with :func:`parse` (or its two views, :func:`pins` and
-:func:`constraints`), so a lockfile means the same thing to every stage.
+:func:`path` and reads them with :func:`parse` (or its views: :func:`pins`,
+:func:`constraints`, and :func:`resolution`, which ``lock --check`` compares with
+:func:`differences`), so a lockfile means the same thing to every stage.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ differing line of two texts.
 
 from __future__ import annotations
 
+import filecmp
 import itertools
 import os
 import time
@@ -90,7 +91,7 @@ def first_zip_difference(a: Path, b: Path) -> str | None:
     has, another order, a member's content (with the first differing byte), timestamp,
     permissions or compression; then anything else (zip comment, extra fields). None
     when the files are byte-identical."""
-    if a.read_bytes() == b.read_bytes():
+    if filecmp.cmp(a, b, shallow=False):
         return None
     with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
         for x, y in itertools.zip_longest(za.infolist(), zb.infolist()):
