@@ -370,8 +370,14 @@ def test_a_tampered_stored_jar_is_not_reused(linux_build: LinuxBuild, tmp_path: 
 
 
 @pytest.fixture
-def java_copy(project_root: Path, tmp_path: Path) -> config.Config:
-    """The project's java/, native sources and pyproject.toml in a fresh git repository."""
+def java_copy(project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> config.Config:
+    """The project's java/, native sources and pyproject.toml in a fresh git repository.
+
+    Its commit is its own HEAD: the module's build fixture keeps BUILD_SUPPORT_COMMIT
+    (and the store) set for the project's checkout while the module runs.
+    """
+    for name in ("BUILD_SUPPORT_COMMIT", "BUILD_SUPPORT_BRANCH", "BUILD_SUPPORT_STORE"):
+        monkeypatch.delenv(name, raising=False)
     root = tmp_path / "copy"
     root.mkdir()
     shutil.copyfile(project_root / "pyproject.toml", root / "pyproject.toml")
