@@ -27,6 +27,9 @@ import zipfile
 from pathlib import Path
 
 RESULT_PREFIX = "BS-RESULT "
+#: The line (and exit code) of a failed smoke import; the stage reports it as exit 13.
+SMOKE_FAILED = "driver: the smoke import failed"
+SMOKE_FAILED_CODE = 66
 
 
 def _say(text: str) -> None:
@@ -41,6 +44,20 @@ def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         _say(f"driver: command failed with exit code {proc.returncode}")
         sys.exit(proc.returncode)
     return proc  # type: ignore[no-any-return]
+
+
+def smoke_import(python: str, code: str, package: str, *, env: dict[str, str], cwd: str) -> str:
+    """Run the smoke-import program; on failure print its output and exit 66."""
+    argv = [python, "-I", "-c", code, package]
+    _say("+ " + " ".join(shlex.quote(a) for a in argv))
+    proc = subprocess.run(argv, text=True, check=False, env=env, cwd=cwd, capture_output=True)
+    if proc.returncode != 0:
+        for stream in (proc.stdout, proc.stderr):
+            if stream.strip():
+                _say(stream.rstrip())
+        _say(SMOKE_FAILED)
+        sys.exit(SMOKE_FAILED_CODE)
+    return proc.stdout
 
 
 def _top_package(wheel: Path) -> str:
@@ -103,14 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     smoke_py = str(smoke / "bin" / "python")
     _run([smoke_py, "-m", "pip", "install", "-q", "--no-deps", str(repaired)], env=env)
     package = _top_package(repaired)
-    proc = _run(
-        [smoke_py, "-I", "-c", args.check_code, package],
-        env=env,
-        cwd=str(work),
-        capture_output=True,
-    )
-    _say(proc.stdout.strip())
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = smoke_import(smoke_py, args.check_code, package, env=env, cwd=str(work))
+    _say(out.strip())
+    report = json.loads(out.strip().splitlines()[-1])
 
     uid, gid = os.environ.get("HOST_UID"), os.environ.get("HOST_GID")
     if uid and gid and hasattr(os, "chown"):

@@ -454,6 +454,20 @@ def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
     return str(report["commit"])
 
 
+def _smoke_failed_in_container(job: Job, image: str, exc: CommandFailedError) -> None:
+    """A failed smoke import in the container driver is a VerificationError (exit 13)."""
+    from build_support.containerbuild import SMOKE_FAILED
+
+    if SMOKE_FAILED not in exc.output:
+        return
+    before = exc.output.split(SMOKE_FAILED)[0].strip().splitlines()
+    raise VerificationError(
+        f"{job.label} does not import in a fresh venv in {image}:\n" + "\n".join(before[-8:]),
+        hint="run the product's tests; a missing compiled module fails here "
+        f"(compiled_modules of {job.project.rel}: {', '.join(job.project.compiled) or 'none'})",
+    ) from exc
+
+
 def _is_policy_refusal(output: str) -> bool:
     return "cannot repair" in output or "This does not look like a platform wheel" in output
 
@@ -628,6 +642,7 @@ def build_container(
         except CommandFailedError as exc:
             if _is_policy_refusal(exc.output):
                 _repair_failed(job.label, job.target.platform, exc)
+            _smoke_failed_in_container(job, image, exc)
             raise
         result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
         if not result_lines:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.machinery
 import json
 import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -255,3 +256,39 @@ def test_dist_info_projects_are_refused_in_containers_before_any_work(
     with pytest.raises(UsageError, match=r"built in a container, .*\(projects python\)"):
         wheels.main(["manylinux2014_aarch64"], cfg)
     assert not (git_repo / "dist").exists()
+
+
+@pytest.mark.subprocess
+def test_a_pure_fallback_in_a_container_build_is_exit_13(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The in-container driver's smoke import, run for real in a fresh venv, and the
+    stage's reading of its output."""
+    from build_support import containerbuild
+    from build_support.errors import CommandFailedError
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python3.*/site-packages")
+    _fake_package(site, monkeypatch)
+    python = str(venv / "bin" / "python")
+    ok = containerbuild.smoke_import(python, wheels.check_code(""), "onbpkg", env={}, cwd="/")
+    assert json.loads(ok)["commit"] == SHA_A
+    code = wheels.check_code("", compiled=["onbpkg._speedups"])
+    with pytest.raises(SystemExit) as info:
+        containerbuild.smoke_import(python, code, "onbpkg", env={}, cwd=str(tmp_path))
+    assert info.value.code == containerbuild.SMOKE_FAILED_CODE
+    output = capsys.readouterr().out
+    assert "onbpkg._speedups is not compiled" in output
+
+    project = wheels.Project(
+        rel="python", path=tmp_path, files=(), hashes={}, requires=(), smoke="",
+        compiled=("onbpkg._speedups",),
+    )  # fmt: skip
+    target = wheels.ContainerTarget("manylinux2014_aarch64", "aarch64", "img")
+    job = wheels.Job(project, target, "3.12", "3.12.1", "/usr/bin/python3", "d" * 64)
+    failed = CommandFailedError("docker run failed", returncode=66, output=output)
+    with pytest.raises(VerificationError, match=r"(?s)does not import .* in img:.*not compiled"):
+        wheels._smoke_failed_in_container(job, "img", failed)
+    other = CommandFailedError("docker run failed", returncode=1, output="gcc: error")
+    wheels._smoke_failed_in_container(job, "img", other)  # not a smoke failure: unchanged
