@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -110,7 +111,11 @@ class Project:
             check=False,
         )
 
-    def spawn(self, *args: str, stdout: IO[str]) -> subprocess.Popen[str]:
+    def spawn(
+        self, *args: str, stdout: IO[str], new_session: bool = False
+    ) -> subprocess.Popen[str]:
+        """The stage in the background; ``new_session``: in its own process group, so a
+        test can SIGKILL it with every child it started (as a CI job kill does)."""
         return subprocess.Popen(
             [sys.executable, "-m", "build_support", "publish", *args],
             cwd=self.root,
@@ -118,6 +123,7 @@ class Project:
             stdout=stdout,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=new_session,
         )
 
     def journal(self) -> dict[str, Any]:
@@ -299,6 +305,22 @@ class DockerRegistry:
                                               "Accept": accept})  # fmt: skip
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.headers["Docker-Content-Digest"], json.loads(resp.read())
+
+    def requests(self, method: str, what: str = "manifests") -> list[str]:
+        """``/v2/...`` paths of the ``method`` requests on ``what`` (manifests, blobs) that
+        the registry logged, in order."""
+        log = self.base / "registry.log"
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        found = re.findall(rf'"{method} (/v2/[^ ?"]+/{what}/[^ ?"]*)[^"]* HTTP/[0-9.]+" (\d+)',
+                           text)  # fmt: skip
+        return [path for path, status in found if status.startswith("2")]
+
+    def tags(self, repo: str) -> list[str]:
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        req = urllib.request.Request(f"http://{self.host}/v2/{repo}/tags/list",
+                                     headers={"Authorization": f"Basic {token}"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return sorted(json.loads(resp.read())["tags"] or [])
 
     def toml(self, namespace: str, images: Sequence[str]) -> str:
         listed = ", ".join(f'"{i}"' for i in images)

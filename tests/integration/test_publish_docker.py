@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,8 +44,11 @@ def _tags(sha: str, arch: imagetags.Arch = "x86_64") -> list[str]:
         flavor="cpu", arch=arch, default_branch="main", default_python="3.11"))  # fmt: skip
 
 
-def _images(project: Project, tmp: Path, arches: tuple[imagetags.Arch, ...]) -> list[str]:
-    """base-deps and minray images of the commit (FROM scratch), recorded in images.json."""
+def _images(
+    project: Project, tmp: Path, arches: tuple[imagetags.Arch, ...], *, big: int = 0
+) -> list[str]:
+    """base-deps and minray images of the commit (FROM scratch), recorded in images.json;
+    ``big``: bytes of random data in the first minray image (a slow push)."""
     rows: list[manifests.ImageRow] = []
     made: list[str] = []
     nonce = uuid.uuid4().hex
@@ -51,6 +58,8 @@ def _images(project: Project, tmp: Path, arches: tuple[imagetags.Arch, ...]) -> 
         ctx.mkdir(parents=True)
         (ctx / "base.txt").write_text(f"base {nonce} {arch}\n")
         (ctx / "app.txt").write_text(f"app {nonce} {arch}\n")
+        if big and arch == arches[0]:
+            (ctx / "app.txt").write_bytes(os.urandom(big))
         base = docker_build(ctx, "FROM scratch\nCOPY base.txt /base.txt\n", platform=platform)
         local = f"publish-test-base-{nonce}:{arch}"  # BuildKit's FROM takes names, not IDs
         subprocess.run([DOCKER, "tag", base, local], check=True)
@@ -210,3 +219,64 @@ def test_one_target_failing_leaves_the_other_done_and_a_rerun_completes(
     finally:
         pypi.stop()
         _remove_images(registry)
+
+
+def test_killed_mid_push_resumes_without_pushing_anything_twice(
+    project: Project, registry: DockerRegistry, tmp_path: Path
+) -> None:
+    """SIGKILL (the stage and every child, as a CI job kill) while the first minray image's
+    64 MiB layer is being pushed: base-deps is then journaled done, minray is pending."""
+    _images(project, tmp_path, ("x86_64", "aarch64"), big=64 << 20)
+    total = len(project.plan()["items"]) if project.publish().returncode == 0 else 0
+    assert total == 48  # 8 tags x 2 images x 2 arches, and 16 manifest lists
+    log = tmp_path / "killed.log"
+    with log.open("w") as out:
+        proc = project.spawn("--execute", stdout=out, new_session=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            entries = project.journal().get("entries", {})
+            if any(e["state"] == "pending" and e["name"].startswith("minray:")
+                   for e in entries.values()):  # fmt: skip
+                break
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.02)
+        time.sleep(0.5)  # the big layer's bytes are on their way
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    entries = project.journal()["entries"]
+    done_at_kill = {e["destination"] for e in entries.values() if e["state"] == "done"}
+    assert done_at_kill, "killed before anything was journaled done"
+    assert len(done_at_kill) < total, "the kill came too late to test a resume"
+    assert all("/base-deps:" in d for d in done_at_kill), done_at_kill
+    before = {d: registry.manifest(d.split("/", 1)[1].rsplit(":", 1)[0], d.rsplit(":", 1)[1])[0]
+              for d in done_at_kill}  # fmt: skip
+    puts_at_kill = len(registry.requests("PUT"))
+
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    plan = {i["destination"]: i["action"] for i in project.plan()["items"]}
+    assert all(plan[d] == "skip" for d in done_at_kill)
+    entries = project.journal()["entries"]
+    assert len(entries) == total
+    assert {e["state"] for e in entries.values()} <= {"done", "skipped"}
+    # Immutable tags done before the kill still name the same manifests.
+    for dest, digest in before.items():
+        repo, tag = dest.split("/", 1)[1].rsplit(":", 1)
+        assert registry.manifest(repo, tag)[0] == digest
+    # Nothing done before the kill was pushed again, and no tag was ever pushed twice.
+    by_tag = [p for p in registry.requests("PUT") if "/manifests/sha256:" not in p]
+    again = [p for p in registry.requests("PUT")[puts_at_kill:] if "/manifests/sha256:" not in p]
+    for dest in done_at_kill:
+        repo, tag = dest.split("/", 1)[1].rsplit(":", 1)
+        assert f"/v2/{repo}/manifests/{tag}" not in again
+    assert len(by_tag) == len(set(by_tag)) == total, sorted(by_tag)
+    # One manifest list per tag, each joining exactly the two arches' images.
+    primary = _tags(project.sha)[0]
+    for name in ("base-deps", "minray"):
+        tags = registry.tags(f"{NS}/{name}")
+        assert len(tags) == 24  # 8 lists + 8 per arch
+        _, index = registry.manifest(f"{NS}/{name}", primary)
+        assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == [
+            "amd64", "arm64"]  # fmt: skip
+    assert "nothing to do" in project.publish("--execute").stderr
+    assert json.dumps(entries).count(REGISTRY_PASSWORD) == 0
