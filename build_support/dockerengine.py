@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from build_support import cmd, fsutil, log, provision
+from build_support import cmd, fsutil, log, provision, wheelfile
 from build_support.errors import CommandFailedError, DockerError, VerificationError
 from build_support.imagecontext import DIGEST_LABEL, BuildContext
 
@@ -185,13 +185,27 @@ def tag_image(image: Any, refs: Sequence[str]) -> None:
         image.tag(repo, tag)
 
 
+def commit_program(module: str) -> str:
+    """Python that prints the installed commit: ``module.__commit__``, or for a wheel
+    stamped ``into = "dist-info"`` the ``COMMIT`` file of the distribution providing
+    ``module`` (docs/onboarding.md). No single quotes: it runs inside ``sh -c '…'``."""
+    top = module.split(".", maxsplit=1)[0]
+    return (
+        f"import importlib.metadata as md, {module} as mod; "
+        'commit = getattr(mod, "__commit__", None) or md.distribution('
+        f'md.packages_distributions()["{top}"][0]).read_text("{wheelfile.COMMIT_FILE}"); '
+        "print(str(commit).strip())"
+    )
+
+
 def smoke_test(
     client: Any, image_id: str, *, module: str, expected_commit: str, platform: str
 ) -> str:
-    """Run ``import module; print(module.__commit__)`` as the image's user; check both."""
+    """Run ``import module`` and print its commit (:func:`commit_program`) as the
+    image's user; check both."""
     docker = sdk()
 
-    script = f"id -u; python -c 'import {module}; print({module}.__commit__)'"
+    script = f"id -u; python -c '{commit_program(module)}'"
     try:
         raw = client.containers.run(
             image_id, ["sh", "-c", script], remove=True, network_disabled=True, platform=platform

@@ -292,3 +292,38 @@ def test_a_pure_fallback_in_a_container_build_is_exit_13(
         wheels._smoke_failed_in_container(job, "img", failed)
     other = CommandFailedError("docker run failed", returncode=1, output="gcc: error")
     wheels._smoke_failed_in_container(job, "img", other)  # not a smoke failure: unchanged
+
+
+@pytest.mark.subprocess
+def test_the_images_smoke_program_reads_a_dist_info_commit(tmp_path: Path) -> None:
+    """The images stage's smoke program, run for real against installed distributions:
+    ``__commit__`` when the package has it, else the ``.dist-info/COMMIT`` of the wheel."""
+    from build_support import dockerengine
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python3.*/site-packages")
+    wheel = tmp_path / "plainc-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("plainc.py", "ANSWER = 42\n")
+        zf.writestr("plainc-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: plainc\n")
+        zf.writestr("plainc-1.0.dist-info/top_level.txt", "plainc\n")
+        zf.writestr("plainc-1.0.dist-info/RECORD", "")
+    wheelfile.stamp_dist_info(wheel, SHA_A)
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)  # installing a pure wheel: its files into site-packages
+    (site / "withattr").mkdir()
+    (site / "withattr" / "__init__.py").write_text(f'__commit__ = "{SHA_B}"\n')
+    python = str(venv / "bin" / "python")
+
+    def run(module: str) -> subprocess.CompletedProcess[str]:
+        program = dockerengine.commit_program(module)
+        assert "'" not in program  # it goes inside sh -c '...'
+        return subprocess.run(
+            ["sh", "-c", f"{python} -c '{program}'"], capture_output=True, text=True, check=False
+        )
+
+    assert run("plainc").stdout == f"{SHA_A}\n"
+    assert run("withattr").stdout == f"{SHA_B}\n"
+    (site / "plainc-1.0.dist-info" / "COMMIT").unlink()
+    assert run("plainc").stdout == "None\n"  # neither: smoke_test's comparison fails
