@@ -154,10 +154,24 @@ def find_by_digest(client: Any, digest: str) -> Any | None:
     its parent's; an image someone else builds FROM ours inherits it, hence the
     fewest-layers pick (the original is the ancestor of all others).
     """
-    images = client.images.list(filters={"label": f"{DIGEST_LABEL}={digest}"})
-    if not images:
+    return oldest_with_label(client, f"{DIGEST_LABEL}={digest}")
+
+
+def oldest_with_label(client: Any, label: str) -> Any | None:
+    """The image labelled ``label`` that all others carrying it were built FROM, or None.
+
+    One list call (summaries, not inspected) and one inspect per candidate of the
+    smallest size: descendants hold the ancestor's layers and more, so only an image
+    whose extra layers are empty ties with it; among those the fewest layers wins.
+    """
+    summaries = client.api.images(filters={"label": label})
+    if not summaries:
         return None
-    return min(images, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
+    smallest = min(int(s.get("Size") or 0) for s in summaries)
+    candidates = [
+        client.images.get(s["Id"]) for s in summaries if int(s.get("Size") or 0) == smallest
+    ]
+    return min(candidates, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
 
 
 PINNED_REPO = "build-support/by-id"

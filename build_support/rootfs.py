@@ -376,13 +376,14 @@ def _docker_sdk() -> Iterator[Any]:
 
 def find_image(key: str) -> str | None:
     """The ID of the image made from ``key`` (labelled with it, a single layer), if any."""
+    from build_support.dockerengine import oldest_with_label
+
     with _docker_sdk() as client:
-        images = client.images.list(filters={"label": f"{KEY_LABEL}={key}"})
-    # Images built FROM this one inherit the label; the rootfs itself is one layer.
-    own = [i for i in images if len(i.attrs.get("RootFS", {}).get("Layers", [])) == 1]
-    if not own:
+        # Images built FROM this one inherit the label; the rootfs itself is one layer.
+        image = oldest_with_label(client, f"{KEY_LABEL}={key}")
+    if image is None or len(image.attrs.get("RootFS", {}).get("Layers", [])) != 1:
         return None
-    return str(own[0].id)
+    return str(image.id)
 
 
 def import_tarball(tarball: Path, arch: str, suite: str, key: str, tag: str) -> None:
