@@ -163,7 +163,7 @@ def doctor(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The harness's own tests, unit and integration: -- [PYTEST ARGS]."""
     _install(session, "test")
-    args = session.posargs or ["tests/unit", "tests/integration"]
+    args = session.posargs or ["tests/unit", "tests/integration", "--durations=25"]
     session.run("python", "-m", "pytest", *args)
 
 
