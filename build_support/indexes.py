@@ -21,9 +21,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from build_support import cmd
+from build_support import cmd, redact
 from build_support.errors import InterpreterNotFoundError
 
 #: uv's variables that choose where packages come from; any one set means uv is configured.
@@ -55,24 +54,13 @@ class Sources:
     origin: str = ""
 
 
-def strip_credentials(url: str) -> str:
-    """``url`` without user, password, query or fragment (tokens live there)."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def _is_remote(location: str) -> bool:
     return "://" in location and not location.startswith("file:")
 
 
 def _shown(location: str) -> str:
     """A location for messages: a URL without credentials; no local path."""
-    return strip_credentials(location) if _is_remote(location) else "a local folder"
+    return redact.url(location) if _is_remote(location) else "a local folder"
 
 
 def describe(sources: Sources, *, installer: str = "pip") -> str:

@@ -9,6 +9,9 @@ Two kinds of secret are replaced by ``***``:
 * the user-info of any URL (``https://user:token@example.com/simple`` becomes
   ``https://***@example.com/simple``).
 
+A single URL shown in a message goes through :func:`url`, which also drops the query and
+fragment (tokens live there too).
+
 Values shorter than :data:`MIN_LENGTH` characters and the literals in
 :data:`NOT_SECRET` are not treated as secrets (they would garble every line).
 
@@ -31,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 #: Substrings of variable names whose values are secrets.
@@ -114,6 +118,17 @@ def secret_values(
         values.update(url_passwords(value))
     values.update(extra)
     return sorted((v for v in values if _usable(v)), key=lambda v: (-len(v), v))
+
+
+def url(location: str) -> str:
+    """``location`` without user, password, query or fragment (tokens live there)."""
+    if "://" not in location:
+        return location
+    parts = urlsplit(location)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _mask_urls(text: str) -> str:

@@ -47,9 +47,6 @@ def test_description_has_no_credentials_and_no_local_paths() -> None:
         " + find-links https://links.example/wheels/ + 1 local find-links folder"
         " (from PIP_INDEX_URL, pip.conf, PIP_FIND_LINKS)"
     )
-    assert indexes.strip_credentials("https://u:p@h.example:8443/s?token=x#f") == (
-        "https://h.example:8443/s"
-    )
     assert indexes.describe(indexes.Sources(no_index=True, find_links=("/w",))) == (
         "none (--no-index) + 1 local find-links folder"
     )

@@ -57,6 +57,11 @@ def test_values_and_url_credentials_are_masked() -> None:
     )
 
 
+def test_a_shown_url_loses_user_password_query_and_fragment() -> None:
+    assert redact.url("https://u:p@h.example:8443/s?token=x#f") == "https://h.example:8443/s"
+    assert redact.url("/local/folder") == "/local/folder"
+
+
 def test_scrub_walks_json_like_values() -> None:
     red = redact.Redactor([TOKEN])
     doc = {"a": [TOKEN, 1, {"b": f"x{TOKEN}"}], TOKEN: None, "n": 2.5, "t": True}
