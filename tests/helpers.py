@@ -50,3 +50,12 @@ def build_stamped_wheels(
             capture_output=True,
         )  # fmt: skip
     return sorted(out.glob("*.whl"))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie is dead); read from /proc, independent of ``procs``."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")

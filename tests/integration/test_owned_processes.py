@@ -21,6 +21,7 @@ import pytest
 
 from build_support import platforms, provision, wheels
 from build_support.errors import CommandFailedError
+from tests.helpers import pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "build-support-test/sleeper:1"
@@ -242,14 +243,6 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_sigterm_to_the_lock_stage_leaves_no_resolver_and_no_temp_folder(
     tmp_path: Path, silent_index: str
 ) -> None:
@@ -295,9 +288,9 @@ def test_sigterm_to_the_lock_stage_leaves_no_resolver_and_no_temp_folder(
     try:
         assert proc.returncode == 143, out
         assert "terminated" in out
-        assert _wait(lambda: not any(_alive(p) for p in resolver), 5), "resolver orphaned"
+        assert _wait(lambda: not any(pid_alive(p) for p in resolver), 5), "resolver orphaned"
         assert not [p.name for p in tmp.iterdir() if p.name.startswith("lock-")]
     finally:
         for pid in resolver:
-            if _alive(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)

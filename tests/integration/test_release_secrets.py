@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.helpers import pid_alive
 from tests.integration.test_release_runner import (  # noqa: F401 - the fixture is used
     FAKE_SHA,
     PY,
@@ -155,14 +156,6 @@ Path(sys.argv[1]).write_text(str(child.pid))
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_a_process_that_escaped_with_setsid_is_killed_after_the_test(
     minray_wheel: Path,  # noqa: F811 - pytest fixture
     tmp_path: Path,
@@ -176,10 +169,10 @@ def test_a_process_that_escaped_with_setsid_is_killed_after_the_test(
     )
     pid = int(pidfile.read_text())
     try:
-        assert not _alive(pid), "the setsid process outlived its release test"
+        assert not pid_alive(pid), "the setsid process outlived its release test"
         assert "outlived the test's process group" in proc.stderr
         doc = json.loads((run_dir / "escape" / "result.json").read_text())
         assert doc["exit_code"] == 0
     finally:
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, 9)
