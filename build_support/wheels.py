@@ -360,6 +360,12 @@ def resolve_image(
     return ref
 
 
+def _offline_run(docker: str, name: str, arch: platforms.Arch) -> list[str]:
+    """``docker run`` of a named, self-removing container for ``arch``, without network."""
+    platform = platforms.DOCKER_PLATFORMS[arch]
+    return [docker, "run", "--rm", "--name", name, "--network", "none", "--platform", platform]
+
+
 def probe_image(image: str, arch: platforms.Arch) -> dict[str, tuple[str, str]]:
     """The Pythons a build image has: manylinux's /opt/python first, then python3."""
     script = (
@@ -371,22 +377,7 @@ def probe_image(image: str, arch: platforms.Arch) -> dict[str, tuple[str, str]]:
     name = f"bs-probe-{uuid.uuid4().hex[:12]}"
     with procs.owned_container(docker, name):  # a timeout stops only the client
         out = cmd.output(
-            [
-                docker,
-                "run",
-                "--rm",
-                "--name",
-                name,
-                "--network",
-                "none",
-                "--platform",
-                platforms.DOCKER_PLATFORMS[arch],
-                image,
-                "sh",
-                "-c",
-                script,
-            ],
-            timeout=600,
+            [*_offline_run(docker, name, arch), image, "sh", "-c", script], timeout=600
         )
     return parse_probe(out)
 
@@ -585,15 +576,7 @@ def build_container(
     work = Path(tempfile.mkdtemp(prefix="bs-wheel-"))
     src, out = work / "src", work / "out"
     argv: list[str | os.PathLike[str]] = [
-        docker,
-        "run",
-        "--rm",
-        "--name",
-        name,
-        "--network",
-        "none",
-        "--platform",
-        platforms.DOCKER_PLATFORMS[target.arch],
+        *_offline_run(docker, name, target.arch),
         "-v",
         f"{src}:/bs/src",
         "-v",
