@@ -143,14 +143,12 @@ def test_pyproject_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.subprocess
-def test_list_piped_into_a_closed_reader_is_not_a_traceback(tmp_path: Path) -> None:
-    """``nox -s release-tests -- --list | head -1``: the reader goes away early."""
-    project = _project(tmp_path / "proj", tests=400)  # ~35 KB of listing
+def _list_into_a_closed_pipe(project: Path) -> subprocess.CompletedProcess[str]:
+    """``release-tests --list`` with stdout a pipe whose reader has gone (like ``| head``)."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `head` that has already exited
     try:
-        proc = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "build_support", "release-tests", "--list"],
             cwd=project,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -162,6 +160,13 @@ def test_list_piped_into_a_closed_reader_is_not_a_traceback(tmp_path: Path) -> N
         )
     finally:
         os.close(write_end)
+
+
+@pytest.mark.subprocess
+def test_list_piped_into_a_closed_reader_is_not_a_traceback(tmp_path: Path) -> None:
+    """``nox -s release-tests -- --list | head -1``: the reader goes away early."""
+    project = _project(tmp_path / "proj", tests=400)  # ~35 KB of listing
+    proc = _list_into_a_closed_pipe(project)
     assert proc.returncode == OutputClosedError.exit_code == 141, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "Exception ignored" not in proc.stderr
@@ -174,21 +179,7 @@ def test_list_piped_into_a_closed_reader_is_not_a_traceback(tmp_path: Path) -> N
 @pytest.mark.subprocess
 def test_small_listing_into_a_closed_reader_fails_at_the_final_flush(tmp_path: Path) -> None:
     project = _project(tmp_path / "proj", tests=1)  # fits in stdout's buffer
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "build_support", "release-tests", "--list"],
-            cwd=project,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-    finally:
-        os.close(write_end)
+    proc = _list_into_a_closed_pipe(project)
     assert proc.returncode == 141, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "Exception ignored" not in proc.stderr
