@@ -204,23 +204,12 @@ def test_403_is_not_retried_and_names_bucket_and_key(
 
 def test_cli_module_against_s3_exit_codes(s3_bucket: str, tmp_path: Path) -> None:
     """``python -m build_support.store`` end to end: put, ls, get, and exit 11 on a miss."""
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
     url = f"s3://{s3_bucket}/cli"
     f = tmp_path / "w.whl"
     f.write_bytes(b"wheel")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "build_support.store", *args, "--store", url],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return _cli(url, *args)
 
     assert run("put", str(f), "main/abcdef0/").returncode == 0
     listed = run("ls", "main/", "--json")
