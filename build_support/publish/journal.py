@@ -107,6 +107,21 @@ class Journal:
             entry[k] = credentials.scrub(v)
         self.write()
 
+    def mark_present(self, key: str, *, target: str, name: str, destination: str) -> bool:
+        """An item the target was seen to hold identically: ``skipped`` unless ``done``.
+
+        This is how a ``pending`` entry (an upload whose outcome a kill left unknown) is
+        resolved by looking. Returns whether the entry changed (the caller writes).
+        """
+        if self.state(key) in ("done", "skipped"):
+            return False
+        entry = self.entries.setdefault(key, {"target": target, "name": name, "history": []})
+        entry["state"] = "skipped"
+        entry["updated"] = _now()
+        entry["history"].append(f"{entry['updated']} skipped (found on the target)")
+        entry["destination"] = credentials.scrub(destination)
+        return True
+
     def start_run(self, mode: str) -> None:
         self.data["runs"].append({"started": _now(), "mode": mode})
 

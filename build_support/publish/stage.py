@@ -198,6 +198,20 @@ def execute(
     return done, left
 
 
+def _mark_present(journal: Journal, items: list[PlanItem]) -> int:
+    """Journal every item the targets already hold; how many entries changed."""
+    return sum(
+        journal.mark_present(
+            i.artifact.key,
+            target=i.artifact.target,
+            name=i.artifact.name,
+            destination=i.artifact.destination,
+        )
+        for i in items
+        if i.action is Action.SKIP
+    )
+
+
 def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     args = _parser().parse_args(argv)
     for name in args.targets:
@@ -257,22 +271,21 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
             if failures:
                 summary.emit()
                 raise gates.refuse(failures)
+            journal = Journal.load(s, ctx.sha, ctx.branch)
+            resolved = _mark_present(journal, every)
             if not to_send:
+                if resolved:  # pending entries of a killed run, found on their targets
+                    journal.write()
                 summary.note(
                     f"nothing to do: all {len(every)} artifact(s) are already on their "
-                    f"targets with identical content (journal: {journal_key(ctx.sha)})"
+                    f"targets with identical content (journal: {journal_key(ctx.sha)}"
+                    + (f"; {resolved} pending entries resolved by looking" if resolved else "")
+                    + ")"
                 )
                 summary.emit()
                 return 0
             summary.emit()
-            journal = Journal.load(s, ctx.sha, ctx.branch)
             journal.start_run(mode)
-            for i in every:
-                if i.action is Action.SKIP and journal.state(i.artifact.key) != "done":
-                    journal.entries.setdefault(
-                        i.artifact.key,
-                        {"target": i.artifact.target, "name": i.artifact.name, "history": []},
-                    ).update(state="skipped", destination=i.artifact.destination)
             done, left = execute(plan, journal)
             journal.finish_run("complete" if not left else "incomplete")
         finally:

@@ -106,6 +106,20 @@ def test_journal_roundtrip_in_the_store(tmp_path: Path) -> None:
     assert not list((tmp_path / "store" / "publish" / SHA).glob(".*"))  # no temporaries left
 
 
+def test_a_pending_entry_found_on_its_target_is_resolved(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    j = Journal.load(store, SHA, "main")
+    j.record("d1 dest", "pending", target="pypi", name="f.whl")
+    j.record("d2 dest", "done", target="pypi", name="g.whl")
+    assert j.mark_present("d1 dest", target="pypi", name="f.whl", destination="https://x.invalid/")
+    assert not j.mark_present("d2 dest", target="pypi", name="g.whl", destination="x")
+    assert not j.mark_present("d1 dest", target="pypi", name="f.whl", destination="x")
+    j.write()
+    again = Journal.load(store, SHA, "main")
+    assert (again.state("d1 dest"), again.state("d2 dest")) == ("skipped", "done")
+    assert again.entries["d1 dest"]["history"][-1].endswith("skipped (found on the target)")
+
+
 def test_credentials_from_env_or_file_are_scrubbed(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("file-secret-value-123\n")
     s = credentials.read(env_var="X_TOKEN", file="token", what="token", root=tmp_path, env={})
