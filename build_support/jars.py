@@ -422,6 +422,11 @@ def jvm_native_check(jar: Path, java: Path, timeout: float) -> str:
 # -- outputs ----------------------------------------------------------------------------------
 
 
+def runtime_jar_name(settings: JarsSettings, project: poms.JavaProject) -> str:
+    """The runtime JAR's file name: what each OS stores and ``multiplatform`` waits for."""
+    return f"{project.module(settings.runtime_module).artifact_id}-{project.version}.jar"
+
+
 def multiplatform_key(branch: str, sha: str, filename: str) -> str:
     """``jars/{branch}/{sha}/multiplatform/{filename}``."""
     return store.keys.jar_key(branch, sha, MULTIPLATFORM, filename)
@@ -644,8 +649,7 @@ def _build(
     outputs = module_outputs(project, javadoc=javadoc)
     runtime = project.module(settings.runtime_module)
     runtime_jar = (
-        project.java_dir / runtime.directory / "target" / f"{runtime.artifact_id}-"
-        f"{project.version}.jar"
+        project.java_dir / runtime.directory / "target" / runtime_jar_name(settings, project)
     )
     with log.group("jars: verify"):
         for built in outputs:
@@ -720,8 +724,7 @@ def build_os(
         javadoc=javadoc,
     )
     s = store.open_store(cfg)
-    runtime = project.module(settings.runtime_module)
-    runtime_name = f"{runtime.artifact_id}-{project.version}.jar"
+    runtime_name = runtime_jar_name(settings, project)
     record = (
         None
         if force
@@ -893,8 +896,7 @@ def build_multiplatform(
     settings, project = load(cfg)
     expected = settings.expected()
     oses = list(dict.fromkeys(p.os for p in expected))
-    runtime = project.module(settings.runtime_module)
-    filename = f"{runtime.artifact_id}-{project.version}.jar"
+    filename = runtime_jar_name(settings, project)
     ctx = commits.context(cfg.root)
     s = store.open_store(cfg)
     wait = timeout if timeout is not None else (settings.wait_timeout_seconds or None)
