@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,26 +24,14 @@ from typing import IO, Any
 
 from build_support import manifests
 from build_support.store import LocalStore, keys
+from tests.conftest import git as git  # noqa: PLC0414 - re-exported
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 #: Planted secrets: tests grep every output for them.
 PYPI_PASSWORD = "pypi-s3cret-Planted-7f3a9c"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}  # fmt: skip
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 def tiny_wheel(dest: Path, dist: str, version: str, commit: str, *, payload: bytes = b"") -> Path:

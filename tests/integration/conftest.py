@@ -25,6 +25,8 @@ import uuid as _uuid  # noqa: E402
 from collections.abc import Iterator as _Iterator  # noqa: E402
 from typing import Any as _Any  # noqa: E402
 
+from tests.helpers import free_port  # noqa: E402
+
 #: Dummy credentials: moto accepts any, boto3 insists on having some.
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -89,12 +91,6 @@ class S3Endpoint:
         return boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing"
         ).client("s3", endpoint_url=self.url, region_name="us-east-1")
-
-
-def free_port() -> int:
-    with _socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

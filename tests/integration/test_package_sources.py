@@ -40,7 +40,8 @@ from build_support import (
 )
 from build_support.errors import ResolutionError
 from build_support.releasetests import environments, sources
-from tests.publishing import ROOT, PypiServer, free_port
+from tests.helpers import free_port
+from tests.publishing import ROOT, PypiServer
 
 #: What the stages below install: a small package, plus what the lock stage's pinned
 #: pip-tools venv and uv's ``--seed`` need when they are made from the index.

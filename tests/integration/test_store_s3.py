@@ -20,7 +20,8 @@ import pytest
 from build_support import store
 from build_support.errors import ArtifactNotFoundError, IntegrityError, StoreError
 from build_support.store import S3Store, StoreSettings
-from tests.integration.conftest import S3Endpoint, free_port
+from tests.helpers import free_port
+from tests.integration.conftest import S3Endpoint
 
 SETTINGS = StoreSettings(
     retry_attempts=4,
