@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import pythons, wheelfile
+from build_support import provision, pythons, wheelfile
 
 ROOT = Path(__file__).resolve().parent.parent
 _IGNORE = shutil.ignore_patterns("cpp", "tests", "build", "*.egg-info", "__pycache__")
@@ -51,6 +51,14 @@ def build_stamped_wheels(
             capture_output=True,
         )  # fmt: skip
     return sorted(out.glob("*.whl"))
+
+
+def docker(*args: str) -> str:
+    """``docker ARGS`` with the harness's docker CLI; its stdout, stripped (fails loudly)."""
+    proc = subprocess.run(
+        [provision.docker_client(), *args], capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip()
 
 
 def free_port() -> int:

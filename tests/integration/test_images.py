@@ -12,7 +12,6 @@ import hashlib
 import json
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from build_support.errors import (
     DockerError,
     InputError,
 )
-from tests.helpers import build_stamped_wheels
+from tests.helpers import build_stamped_wheels, docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -47,15 +46,8 @@ six==1.17.0 \\
 """
 
 
-def _docker(*args: str) -> str:
-    proc = subprocess.run(
-        [provision.docker_client(), *args], capture_output=True, text=True, check=True
-    )
-    return proc.stdout.strip()
-
-
 def _labels(ref: str) -> dict[str, str]:
-    return dict(json.loads(_docker("image", "inspect", "-f", "{{json .Config.Labels}}", ref)))
+    return dict(json.loads(docker("image", "inspect", "-f", "{{json .Config.Labels}}", ref)))
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +137,8 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
 
     primary = f"{NAMESPACE}/minray:nightly.250102.123456-py311-cpu"
     for alias in ("nightly.250102.123456", "nightly-py311-cpu", "nightly"):
-        assert _docker("image", "inspect", "-f", "{{.Id}}", f"{NAMESPACE}/minray:{alias}") == (
-            _docker("image", "inspect", "-f", "{{.Id}}", primary)
+        assert docker("image", "inspect", "-f", "{{.Id}}", f"{NAMESPACE}/minray:{alias}") == (
+            docker("image", "inspect", "-f", "{{.Id}}", primary)
         )
     labels = _labels(primary)
     assert labels["org.opencontainers.image.revision"] == SHA
@@ -155,7 +147,7 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     base_labels = _labels(f"{NAMESPACE}/base-deps:nightly.250102.123456-py311-cpu")
     assert base_labels[images.BASE_LABEL] == "ubuntu:22.04"
     assert base_labels[images.STANDIN_LABEL].startswith("build-support/rootfs:")
-    assert _docker("image", "inspect", "-f", "{{.Config.User}}", primary) == "minray"
+    assert docker("image", "inspect", "-f", "{{.Config.User}}", primary) == "minray"
 
     freeze = cfg.path("dist") / "images" / "minray-nightly.250102.123456-py311-cpu.pip-freeze.txt"
     text = freeze.read_text()
@@ -163,7 +155,7 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     assert "minray_cpp==0.1.0" in text or "minray-cpp==0.1.0" in text
     assert "six==1.17.0" in text
     # the six wheel was installed offline from the staged wheelhouse
-    out = _docker("run", "--rm", "--network=none", primary, "python", "-c", "import six; print(1)")
+    out = docker("run", "--rm", "--network=none", primary, "python", "-c", "import six; print(1)")
     assert out == "1"
 
     first = _manifest(cfg)
@@ -185,7 +177,7 @@ def test_gpu_flavor_on_a_standin_base(tmp_path: Path, wheels: list[Path]) -> Non
     assert images.main(["--python", "3.11", "--flavor", "gpu"], cfg, today=DAY) == 0
     primary = f"{NAMESPACE}/minray:nightly.250102.123456-py311-cu128"
     gpu_alias = f"{NAMESPACE}/minray:nightly-gpu"
-    assert _docker("image", "inspect", "-f", "{{.Id}}", gpu_alias) == _docker(
+    assert docker("image", "inspect", "-f", "{{.Id}}", gpu_alias) == docker(
         "image", "inspect", "-f", "{{.Id}}", primary
     )
     labels = _labels(primary)

@@ -7,13 +7,13 @@ only the first run pays for debootstrap.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from build_support import provision, rootfs
+from build_support import rootfs
+from tests.helpers import docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -21,24 +21,17 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 PACKAGES = ["python3", "python3-venv", "python3-pip", "ca-certificates"]
 
 
-def _docker(*args: str) -> str:
-    proc = subprocess.run(
-        [provision.docker_client(), *args], capture_output=True, text=True, check=True
-    )
-    return proc.stdout.strip()
-
-
 def test_amd64_image_runs_python_and_is_cached() -> None:
     tag = rootfs.ensure_image("x86_64", PACKAGES)
     key = rootfs.rootfs_key("x86_64", "bookworm", PACKAGES, rootfs.resolve_mirror())
     assert tag == rootfs.default_tag("x86_64", "bookworm", key)
-    inspect = json.loads(_docker("image", "inspect", tag))[0]
+    inspect = json.loads(docker("image", "inspect", tag))[0]
     assert inspect["Architecture"] == "amd64"
     assert inspect["Config"]["Labels"][rootfs.KEY_LABEL] == key
     assert (rootfs.rootfs_cache_dir() / f"{key}.tar").is_file()
     # no half-made leftovers beside the cache
     assert not list(rootfs.rootfs_cache_dir().glob("*.tmp"))
-    out = _docker(
+    out = docker(
         "run", "--rm", tag, "python3", "-c", "import sys, venv; print(sys.version_info[:2])"
     )
     assert out == "(3, 11)"
@@ -53,23 +46,23 @@ def test_extra_tag_is_added_to_existing_image() -> None:
     tag = rootfs.ensure_image("x86_64", PACKAGES)
     alias = rootfs.ensure_image("x86_64", PACKAGES, tag="build-support/test-alias:bookworm")
     assert alias == "build-support/test-alias:bookworm"
-    assert _docker("image", "inspect", "-f", "{{.Id}}", alias) == _docker(
+    assert docker("image", "inspect", "-f", "{{.Id}}", alias) == docker(
         "image", "inspect", "-f", "{{.Id}}", tag
     )
-    _docker("rmi", alias)
+    docker("rmi", alias)
 
 
 def test_rebuild_from_cached_tarball_when_image_is_gone(tmp_path: Path) -> None:
     tag = rootfs.ensure_image("x86_64", PACKAGES)
     key = rootfs.rootfs_key("x86_64", "bookworm", PACKAGES, rootfs.resolve_mirror())
-    image_id = _docker("image", "inspect", "-f", "{{.Id}}", tag)
+    image_id = docker("image", "inspect", "-f", "{{.Id}}", tag)
     # drop every name of the image (images built FROM it keep its layers alive, hidden)
-    for name in json.loads(_docker("image", "inspect", "-f", "{{json .RepoTags}}", tag)):
-        _docker("rmi", "--no-prune", name)
+    for name in json.loads(docker("image", "inspect", "-f", "{{json .RepoTags}}", tag)):
+        docker("rmi", "--no-prune", name)
     assert rootfs.find_image(key) is None
     assert rootfs.ensure_image("x86_64", PACKAGES) == tag
     # same tarball, same Dockerfile: BuildKit gives the same image again
-    assert _docker("image", "inspect", "-f", "{{.Id}}", tag) == image_id
+    assert docker("image", "inspect", "-f", "{{.Id}}", tag) == image_id
 
 
 @pytest.mark.skipif(
@@ -78,9 +71,9 @@ def test_rebuild_from_cached_tarball_when_image_is_gone(tmp_path: Path) -> None:
 )
 def test_arm64_image_under_qemu() -> None:
     tag = rootfs.ensure_image("aarch64", ["python3"])
-    inspect = json.loads(_docker("image", "inspect", tag))[0]
+    inspect = json.loads(docker("image", "inspect", tag))[0]
     assert inspect["Architecture"] == "arm64"
-    out = _docker(
+    out = docker(
         "run", "--rm", "--platform", "linux/arm64", tag, "python3", "-c",
         "import platform; print(platform.machine())",
     )  # fmt: skip
