@@ -14,14 +14,14 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from build_support import platforms, provision, wheels
 from build_support.errors import CommandFailedError
-from tests.helpers import pid_alive
+from tests.helpers import pid_alive, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "build-support-test/sleeper:1"
@@ -154,15 +154,6 @@ with procs.sigterm_raises():
 """
 
 
-def _wait(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_or_ctrl_c_during_a_container_build_removes_it(
     sleeper_image: str, tmp_path: Path, signum: int, code: int
@@ -178,7 +169,7 @@ def test_sigterm_or_ctrl_c_during_a_container_build_removes_it(
         text=True,
     )
     try:
-        _wait(lambda: bool(_containers_mounting(tmp)) or proc.poll() is not None, 60)
+        wait_until(lambda: bool(_containers_mounting(tmp)) or proc.poll() is not None, 60)
         if proc.poll() is not None or not _containers_mounting(tmp):
             proc.kill()
             pytest.fail("the container never started:\n" + proc.communicate()[0])
@@ -271,7 +262,7 @@ def test_sigterm_to_the_lock_stage_leaves_no_resolver_and_no_temp_folder(
         text=True,
     )  # fmt: skip
     try:
-        assert _wait(
+        assert wait_until(
             lambda: (
                 any(p.name.startswith("lock-") for p in tmp.iterdir())
                 and len(_descendants(proc.pid)) > 0
@@ -288,7 +279,7 @@ def test_sigterm_to_the_lock_stage_leaves_no_resolver_and_no_temp_folder(
     try:
         assert proc.returncode == 143, out
         assert "terminated" in out
-        assert _wait(lambda: not any(pid_alive(p) for p in resolver), 5), "resolver orphaned"
+        assert wait_until(lambda: not any(pid_alive(p) for p in resolver), 5), "resolver orphaned"
         assert not [p.name for p in tmp.iterdir() if p.name.startswith("lock-")]
     finally:
         for pid in resolver:

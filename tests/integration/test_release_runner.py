@@ -19,7 +19,6 @@ import textwrap
 import time
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ from build_support.releasetests.results import ReleaseTestResult
 from build_support.releasetests.retry import RetryPolicy
 from build_support.releasetests.runner import PassedResults, Runner, RunnerOptions
 from build_support.releasetests.sources import LocalWheels, StoreWheels
-from tests.helpers import build_stamped_wheels
+from tests.helpers import build_stamped_wheels, pid_alive, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_SHA = "c0ffee" + "1" * 34
@@ -116,24 +115,6 @@ def _runner(venvs: VenvProvider, tmp_path: Path, **policy: float) -> Runner:
         sleep=time.sleep,
         rng=random.Random(3),
     )
-
-
-def _gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie waiting for init counts as gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
-    return "State:\tZ" in status
-
-
-def _wait(cond: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 FLAKY = """\
@@ -233,7 +214,7 @@ def test_hanging_test_is_killed_with_its_whole_tree(
     assert result.final.timed_out
     assert elapsed < 30
     pid = int(pidfile.read_text())
-    assert _wait(lambda: _gone(pid), 5), f"grandchild {pid} survived"
+    assert wait_until(lambda: not pid_alive(pid), 5), f"grandchild {pid} survived"
 
 
 def test_background_grandchild_does_not_outlive_a_passing_test(
@@ -248,7 +229,7 @@ def test_background_grandchild_does_not_outlive_a_passing_test(
     (result,) = _runner(venvs, tmp_path).run(loader.load(path).tests, tmp_path / "r")
     assert result.exit_code == 0
     pid = int(pidfile.read_text())
-    assert _wait(lambda: _gone(pid), 5)
+    assert wait_until(lambda: not pid_alive(pid), 5)
 
 
 def test_setup_failures_are_classified_and_earlier_results_kept(
@@ -380,7 +361,7 @@ def test_sigterm_reaches_the_tree_and_results_are_written(
         text=True,
     )  # fmt: skip
     try:
-        assert _wait(pidfile.exists, 300), "the test never started"
+        assert wait_until(pidfile.exists, 300), "the test never started"
         pid = int(pidfile.read_text())
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
@@ -388,7 +369,7 @@ def test_sigterm_reaches_the_tree_and_results_are_written(
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, out
-    assert _wait(lambda: _gone(pid), 5)
+    assert wait_until(lambda: not pid_alive(pid), 5)
     doc = json.loads((results / "sig" / "hang" / "result.json").read_text())
     assert doc["attempts"][0]["signal"] == "SIGTERM"
     summary = json.loads((results / "sig" / "summary.json").read_text())
