@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from build_support import imagetags, log, platforms, rootfs
-from build_support.dockerengine import sdk, tag_image
+from build_support.dockerengine import run_removed, sdk, tag_image
 from build_support.errors import DockerError
 from build_support.settings import ImagesSettings
 
@@ -88,12 +88,8 @@ def check_base_python(client: Any, base: Base, python: str, platform: str) -> No
     docker = sdk()
 
     try:
-        client.containers.run(
-            base.image_id,
-            ["sh", "-c", f"command -v python{python}"],
-            remove=True,
-            network_disabled=True,
-            platform=platform,
+        run_removed(
+            client, base.image_id, ["sh", "-c", f"command -v python{python}"], platform=platform
         )
     except docker.errors.ContainerError as exc:
         what = f"{base.ref} (standing in for {base.requested})" if base.standin else base.ref

@@ -212,6 +212,43 @@ def commit_program(module: str) -> str:
     )
 
 
+#: Label on every container the images stage runs, so a test (or a human) can find them.
+OWNER_LABEL = "io.build-support.owner"
+
+
+def run_removed(
+    client: Any, image_id: str, command: Sequence[str], *, platform: str, owner: str = "images"
+) -> bytes:
+    """Run ``command`` in a new container of ``image_id`` (no network) and return its stdout.
+
+    The container is removed on every path: success, failure, Ctrl-C, SIGTERM (the stage
+    turns it into an exception) and errors from the engine. The SDK's
+    ``containers.run(remove=True)`` removes it only when the run returns. A non-zero exit
+    raises the SDK's ``ContainerError`` with the container's stderr.
+    """
+    docker = sdk()
+    container = client.containers.create(
+        image_id,
+        list(command),
+        network_disabled=True,
+        platform=platform,
+        labels={OWNER_LABEL: owner},
+    )
+    try:
+        container.start()
+        status = int(container.wait().get("StatusCode", 1))
+        out = bytes(container.logs(stdout=True, stderr=False))
+        if status != 0:
+            err = bytes(container.logs(stdout=False, stderr=True))
+            raise docker.errors.ContainerError(container, status, command, image_id, err)
+        return out
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError as exc:  # already gone, or the engine went away
+            log.warn(f"could not remove container {container.short_id}: {exc}")
+
+
 def smoke_test(
     client: Any, image_id: str, *, module: str, expected_commit: str, platform: str
 ) -> str:
@@ -221,9 +258,7 @@ def smoke_test(
 
     script = f"id -u; python -c '{commit_program(module)}'"
     try:
-        raw = client.containers.run(
-            image_id, ["sh", "-c", script], remove=True, network_disabled=True, platform=platform
-        )
+        raw = run_removed(client, image_id, ["sh", "-c", script], platform=platform)
     except docker.errors.ContainerError as exc:
         raise VerificationError(
             f"smoke run of {image_id[:19]} failed: {exc.stderr!r}",

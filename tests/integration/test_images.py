@@ -294,3 +294,39 @@ def test_no_engine_listening(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(DockerError, match="cannot reach the Docker engine"):
         dockerengine.connect(timeout=2)
+
+
+def _owned_containers(owner: str) -> list[str]:
+    out = docker("ps", "-aq", "--filter", f"label={dockerengine.OWNER_LABEL}={owner}")
+    return out.split()
+
+
+def test_containers_it_runs_are_removed_on_failure_and_on_ctrl_c(base_image: str) -> None:
+    """The smoke run and the base-Python probe leave no container behind, however they end."""
+    client = dockerengine.connect(timeout=30)
+    docker_sdk = dockerengine.sdk()
+    owner = f"test-{time.monotonic_ns()}"
+    out = dockerengine.run_removed(
+        client, base_image, ["sh", "-c", "echo ok"], platform="linux/amd64", owner=owner
+    )
+    assert out == b"ok\n"
+    with pytest.raises(docker_sdk.errors.ContainerError) as failed:
+        dockerengine.run_removed(
+            client, base_image, ["sh", "-c", "echo why >&2; exit 3"],
+            platform="linux/amd64", owner=owner,
+        )  # fmt: skip
+    assert failed.value.exit_status == 3
+    assert b"why" in failed.value.stderr
+    assert _owned_containers(owner) == []
+
+    # Ctrl-C while the container runs: the SDK's run(remove=True) left it behind
+    timer = threading.Timer(3.0, lambda: __import__("_thread").interrupt_main())
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dockerengine.run_removed(
+                client, base_image, ["sleep", "60"], platform="linux/amd64", owner=owner
+            )
+    finally:
+        timer.cancel()
+    assert _owned_containers(owner) == []
