@@ -155,11 +155,6 @@ def read_yaml_with_warnings(path: Path) -> tuple[Any, list[str]]:
     return data, [f"{path}:{w.removeprefix('line ')}" for w in loader.duplicates]
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse ``path`` (warnings dropped); see :func:`read_yaml_with_warnings`."""
-    return read_yaml_with_warnings(path)[0]
-
-
 # --------------------------------------------------------------------------- merging
 
 
@@ -316,18 +311,6 @@ def problems(
         seen.add((key, why))
         found.append(Problem(_node_line(nodes, path), test_name, key, why))
     return found
-
-
-def validate(
-    data: Mapping[str, Any],
-    test_schema: Mapping[str, Any],
-    *,
-    file: Path,
-    test_name: str,
-    nodes: Sequence[Any],
-) -> None:
-    """Validate ``data``; its problems, all of them, become one InputError."""
-    _raise_problems(file, problems(data, test_schema, test_name=test_name, nodes=nodes))
 
 
 def _raise_problems(file: Path, found: Sequence[Problem | str]) -> None:
