@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
+import signal
 import socket
 import threading
 import time
@@ -319,8 +321,8 @@ def test_containers_it_runs_are_removed_on_failure_and_on_ctrl_c(base_image: str
     assert b"why" in failed.value.stderr
     assert _owned_containers(owner) == []
 
-    # Ctrl-C while the container runs: the SDK's run(remove=True) left it behind
-    timer = threading.Timer(3.0, lambda: __import__("_thread").interrupt_main())
+    # Ctrl-C (a real SIGINT) while the container runs: the SDK's run(remove=True) left it
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
