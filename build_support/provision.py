@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from build_support import cmd, log, tools
 from build_support.errors import (
@@ -34,6 +35,9 @@ from build_support.errors import (
     ToolMissingError,
 )
 from build_support.tools import Tool
+
+if TYPE_CHECKING:
+    import subprocess
 
 DOCKERD_LOG = Path("/var/log/build-support-dockerd.log")
 APT_LISTS = Path("/var/lib/apt/lists")
@@ -175,6 +179,10 @@ def engine_running(timeout: float = 10.0) -> bool:
     return proc.returncode == 0
 
 
+#: Daemons this process started and leaves running.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
 def ensure_docker(*, start: bool = True, wait_seconds: float = 60.0) -> None:
     """A running Docker engine, starting Debian's dockerd if allowed and needed."""
     ensure_tools("docker", "debian-docker-client", "dockerd")
@@ -187,11 +195,19 @@ def ensure_docker(*, start: bool = True, wait_seconds: float = 60.0) -> None:
         )
     log.step("starting dockerd")
     with DOCKERD_LOG.open("ab") as out:
-        cmd.spawn(["dockerd"], stdout=out, stderr=out, new_session=True)
+        daemon = cmd.spawn(["dockerd"], stdout=out, stderr=out, new_session=True)
+    # The engine outlives this process on purpose; holding the handle keeps Python from
+    # warning that a child it never waited for is still running.
+    _STARTED.append(daemon)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if engine_running(timeout=5):
             return
+        if daemon.poll() is not None:
+            raise DockerError(
+                f"dockerd exited with code {daemon.returncode} before it was ready",
+                hint=f"see {DOCKERD_LOG}",
+            )
         time.sleep(1)
     raise DockerError(
         f"dockerd did not become ready within {wait_seconds:.0f}s",
