@@ -6,8 +6,11 @@ The schemas are the ones the ``check-jsonschema`` package vendors (offline). Set
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
+import subprocess
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -143,6 +146,7 @@ def test_github_workflow_golden_and_schema(tmp_path: Path) -> None:
 
 
 def steps_group(steps: list[plan.Step], job: str) -> str:
+    job = re.sub(r"-retry-\d+$", "", job)
     return next(s.group for s in steps if s.job == job)
 
 
@@ -265,3 +269,117 @@ def test_repository_workflow_is_current() -> None:
     assert committed == cli.workflow_text(cfg, settings), (
         "run `nox -s ci-plan -- --write-workflow` and commit .github/workflows/ci.yml"
     )
+
+
+# -- retry on exit status, GitHub side ------------------------------------------------------
+
+
+def _evaluate(
+    expression: str, results: dict[str, str], outputs: dict[str, str], *, step: bool = False
+) -> bool:
+    """GitHub's ``if:`` for the expressions the renderer writes, evaluated as GitHub
+    documents it: on a job without a status function, ``success() &&`` is implied (every
+    needed job succeeded); on a step it refers to the job's earlier steps (none here)."""
+    has_status = any(f in expression for f in ("always()", "cancelled()", "failure()"))
+    py = expression
+    py = re.sub(r"contains\(needs\.\*\.result, '(\w+)'\)", r"('\1' in ALL)", py)
+    py = re.sub(r"needs\.plan\.outputs\.\w+", "'true'", py)
+    py = re.sub(r"needs\.([\w-]+)\.outputs\.exit_status", r"O.get('\1', '')", py)
+    py = re.sub(r"needs\.([\w-]+)\.result", r"R['\1']", py)
+    py = py.replace("github.ref", "'refs/heads/trunk'").replace("github.event_name", "'push'")
+    py = py.replace("!cancelled()", "True").replace("always()", "True")
+    py = py.replace("success()", "True")
+    py = py.replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
+    value = eval(py, {"R": results, "O": outputs, "ALL": set(results.values())})
+    if has_status or step:
+        return bool(value)
+    return bool(value) and all(r == "success" for r in results.values())
+
+
+def _simulate(document: dict[str, Any], exits: dict[str, list[int]]) -> dict[str, str]:
+    """Run the workflow's jobs in order: each job that runs takes the next exit code from
+    ``exits[job family]`` (0 when none is given). Returns every job's result."""
+    result: dict[str, str] = {}
+    output: dict[str, str] = {}
+    for name, job in document["jobs"].items():
+        needs = {n: result[n] for n in job.get("needs", [])}
+        if not _evaluate(job.get("if", "success()"), needs, output):
+            result[name] = "skipped"
+            continue
+        if name == "gate":
+            failing = job["steps"][0]
+            result[name] = (
+                "failure" if _evaluate(failing["if"], needs, output, step=True) else "success"
+            )
+            continue
+        family = re.sub(r"-retry-\d+$", "", name)
+        queue = exits.get(family, [])
+        code = queue.pop(0) if queue else 0
+        result[name] = "success" if code == 0 else "failure"
+        if "outputs" in job:
+            output[name] = str(code)
+    return result
+
+
+#: release-tests' exit codes per attempt → results of release-tests, its retry, publish, gate
+RETRY_CASES = [
+    ([0], ("success", "skipped", "success", "success")),
+    ([79, 0], ("failure", "success", "success", "success")),
+    ([79, 79], ("failure", "failure", "skipped", "failure")),
+    ([1], ("failure", "skipped", "skipped", "failure")),
+    ([79, 3], ("failure", "failure", "skipped", "failure")),
+]
+
+
+@pytest.mark.parametrize(("release_tests", "expected"), RETRY_CASES)
+def test_github_retries_on_79_on_a_new_runner(
+    tmp_path: Path, release_tests: list[int], expected: tuple[str, ...]
+) -> None:
+    cfg, settings, steps = fixture(tmp_path)
+    document = yaml.safe_load(
+        render.github_workflow(
+            steps, settings, default_branch=cfg.default_branch, pythons=cfg.python_versions
+        )
+    )
+    results = _simulate(document, {"release-tests": list(release_tests)})
+    jobs = ("release-tests", "release-tests-retry-1", "publish", "gate")
+    assert tuple(results[k] for k in jobs) == expected
+    # a failure elsewhere still fails the gate, even when release tests pass on a retry
+    results = _simulate(document, {"release-tests": [79, 0], "wheel": [1]})
+    assert (results["release-tests"], results["gate"]) == ("skipped", "failure")
+
+
+@pytest.mark.subprocess
+def test_the_retried_job_records_its_real_exit_status(tmp_path: Path) -> None:
+    """The run script, run by bash as GitHub runs it (``bash -e {0}``)."""
+    script = tmp_path / "run.sh"
+    output = tmp_path / "github_output"
+    script.write_text(render._run_recording_status("sh -c 'exit 79'"))
+    proc = subprocess.run(
+        ["bash", "-e", str(script)], env={**os.environ, "GITHUB_OUTPUT": str(output)}, check=False
+    )
+    assert proc.returncode == 79
+    assert output.read_text() == f"{render.STATUS_OUTPUT}=79\n"
+
+
+def test_a_retried_matrix_job_is_refused(tmp_path: Path) -> None:
+    from build_support.errors import ConfigError
+
+    _cfg, settings, steps = fixture(tmp_path)
+    wheel = [
+        dataclasses.replace(s, retry_exit_status=79, retry_limit=1) if s.job == "wheel" else s
+        for s in steps
+    ]
+    with pytest.raises(ConfigError, match="matrix"):
+        render.github_workflow(wheel, settings, default_branch="trunk", pythons=["3.12"])
+
+
+def test_no_retry_jobs_without_a_retry_limit(tmp_path: Path) -> None:
+    _cfg, settings, steps = fixture(tmp_path)
+    plain = [dataclasses.replace(s, retry_limit=0) for s in steps]
+    document = yaml.safe_load(
+        render.github_workflow(plain, settings, default_branch="trunk", pythons=["3.12"])
+    )
+    assert not [j for j in document["jobs"] if "retry" in j]
+    gate = document["jobs"]["gate"]["steps"][0]["if"]
+    assert gate == "contains(needs.*.result, 'failure') || contains(needs.*.result, 'cancelled')"
