@@ -199,8 +199,13 @@ def build_natives(
     version: str,
     dest: Path,
     host: platforms.Host,
+    epoch: int,
 ) -> dict[Platform, Path]:
-    """Compile the JNI library for each target into ``dest/native/<os>/<arch>/``."""
+    """Compile the JNI library for each target into ``dest/native/<os>/<arch>/``.
+
+    The compiler gets ``SOURCE_DATE_EPOCH=epoch`` (the commit's time), so a source that
+    uses ``__DATE__``/``__TIME__`` gives the same library in every build of the commit.
+    """
     if dest.exists():
         shutil.rmtree(dest)
     sources = [cfg.root / s for s in settings.native_sources]
@@ -226,6 +231,7 @@ def build_natives(
         )
         cmd.run(
             argv,
+            env={"SOURCE_DATE_EPOCH": str(epoch)},
             timeout=settings.tool_timeout_seconds,
             hint=f"the {target} JNI library did not compile; see the compiler output above",
         )
@@ -639,6 +645,7 @@ def _build(
             version=project.version,
             dest=native_dir,
             host=host,
+            epoch=reproducible.source_date_epoch(cfg.root, commit),
         )
     threads = settings.maven_threads or os.cpu_count() or 1
     argv = maven_argv(

@@ -823,8 +823,8 @@ def _check_reproducible(
             )
             + body
         )
-    difference = reproducible.first_text_difference(texts[0], texts[1])
     name = job.output.name
+    difference = reproducible_difference(texts[0], texts[1], where=name)
     reproducible.require_identical(
         f"lock-{job.python}", [reproducible.Comparison(name, job.output, job.output, difference)]
     )
@@ -832,6 +832,25 @@ def _check_reproducible(
     return LockResult(
         job.output, "reproducible", len(lockfile.pins(body)), time.monotonic() - start
     )
+
+
+def reproducible_difference(first: str, second: str, *, where: str) -> str | None:
+    """Where two lockfiles compiled from the same inputs differ; None when byte-identical.
+
+    A body difference is named by its first differing body line (numbered as in the
+    file) and the packages that resolve differently: the header's body digest differs
+    too, but names nothing, and a differing ``--hash`` line does not name its package.
+    """
+    if first == second:
+        return None
+    _fields, body_a = split_lockfile(first)
+    _fields, body_b = split_lockfile(second)
+    if body_a == body_b:
+        return reproducible.first_text_difference(first, second)
+    start = len(first.splitlines()) - len(body_a.splitlines()) + 1
+    line = reproducible.first_text_difference(body_a, body_b, start=start)
+    changes = lockfile.differences(body_a, body_b, where=where)
+    return f"{line}" + (f"; packages: {', '.join(changes)}" if changes else "")
 
 
 def check_resolution(job: LockJob, committed: str, recompiled_body: str) -> None:

@@ -70,11 +70,13 @@ def build_env(
     return env
 
 
-def first_text_difference(a: str, b: str) -> str | None:
-    """``line N: 'x' != 'y'`` for the first line where ``a`` and ``b`` differ, or None."""
+def first_text_difference(a: str, b: str, *, start: int = 1) -> str | None:
+    """``line N: 'x' != 'y'`` for the first line where ``a`` and ``b`` differ, or None;
+    lines are numbered from ``start`` (the texts' first line number in their file)."""
     if a == b:
         return None
-    for number, (x, y) in enumerate(itertools.zip_longest(a.splitlines(), b.splitlines()), start=1):
+    pairs = itertools.zip_longest(a.splitlines(), b.splitlines())
+    for number, (x, y) in enumerate(pairs, start=start):
         if x != y:
             return f"line {number}: {x!r} != {y!r}"
     return "line endings differ"

@@ -466,3 +466,54 @@ def test_check_reproducible_builds_twice_and_finds_every_file_identical(
     assert "minray-parent-0.1.0.pom" in names
     assert "differs" not in out
     assert not (java_copy.root / ".artifacts").exists()
+
+
+def test_check_reproducible_names_the_jar_and_member_that_embed_the_build_time(
+    java_copy: config.Config,
+) -> None:
+    """Non-reproducible for real, two ways a project really does it: the JNI source embeds
+    ``__DATE__ __TIME__`` and the api module filters a resource with Maven's
+    ``${maven.build.timestamp}``. The natives get ``SOURCE_DATE_EPOCH`` (the commit's time),
+    so the runtime JAR stays identical; the filtered resource is the build's wall clock,
+    so the api JAR differs: exit 13, naming the JAR and the member; nothing stored."""
+    root = java_copy.root
+    jni = root / "java" / "native" / "minray_jni.c"
+    jni.write_text(jni.read_text() + '\nconst char minray_jni_built[] = __DATE__ " " __TIME__;\n')
+    api = root / "java" / "api"
+    pom = api / "pom.xml"
+    filtered = (
+        "  <build>\n    <resources>\n      <resource>\n"
+        "        <directory>src/main/resources</directory>\n"
+        "        <filtering>true</filtering>\n      </resource>\n    </resources>\n"
+    )
+    pom.write_text(pom.read_text().replace("  <build>\n", filtered, 1))
+    resource = api / "src" / "main" / "resources" / "io" / "minray" / "api" / "build.properties"
+    resource.parent.mkdir(parents=True)
+    resource.write_text("built=${maven.build.timestamp}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "embed the build time")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build_support",
+            "jars",
+            "linux",
+            "--check-reproducible",
+            "--skip-tests",
+            "--no-javadoc",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 13, out
+    assert "jars linux: 1 of " in out, out
+    assert "minray-api-0.1.0.jar: io/minray/api/build.properties: content differs" in out, out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("minray-")}
+    assert rows[RUNTIME].rstrip().endswith("identical"), out  # __TIME__ is the commit's
+    assert not (root / ".artifacts").exists()
+    assert not (config.load(root).path("dist") / "jars").exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import lockfile, locks
+from build_support import lockfile, locks, reproducible
 from build_support.config import from_table
 from build_support.errors import ConfigError, InputError, ResolutionError, StaleError, UsageError
 
@@ -217,6 +217,37 @@ def test_header_round_trip_and_hand_edit_detection(tmp_path: Path) -> None:
     assert not locks.is_current(job.output, "sha256:other")
     job.output.write_text(header + body.replace("1.0", "1.1"))
     assert not locks.is_current(job.output, "sha256:abc")
+
+
+def test_reproducible_difference_names_the_body_line_and_the_package(tmp_path: Path) -> None:
+    job = locks.LockJob(python="3.12", inputs_dir=tmp_path, output=tmp_path / "l.txt")
+
+    def compiled(tool: str, tool_hash: str) -> str:
+        body = (
+            "lib==1.0 \\\n    --hash=sha256:" + "1" * 64 + "\n    # via -r a.in\n"
+            f"tool=={tool} \\\n    --hash=sha256:" + tool_hash * 64 + "\n    # via -r a.in\n"
+        )
+        header = locks.make_header(
+            job, files=[tmp_path / "a.in"], digest="sha256:abc", body=body, version="9"
+        )
+        return header + body
+
+    first = compiled("1.0", "2")
+    header_lines = len(first.splitlines()) - 6
+    assert locks.reproducible_difference(first, compiled("1.0", "2"), where="l.txt") is None
+    # Only the hash differs: the plain first difference is the header's body digest.
+    rehashed = compiled("1.0", "3")
+    assert locks.BODY_KEY in (reproducible.first_text_difference(first, rehashed) or "")
+    got = locks.reproducible_difference(first, rehashed, where="l.txt")
+    assert got == (
+        f"line {header_lines + 5}: '    --hash=sha256:{'2' * 64}' != '    --hash=sha256:{'3' * 64}'"
+        f"; packages: ~tool==1.0 (1 hash): hashes differ: +sha256:{'3' * 64}, -sha256:{'2' * 64}"
+    )
+    moved = locks.reproducible_difference(first, compiled("1.1", "2"), where="l.txt")
+    assert moved == (
+        f"line {header_lines + 4}: 'tool==1.0 \\\\' != 'tool==1.1 \\\\'"
+        "; packages: -tool==1.0 (1 hash), +tool==1.1 (1 hash)"
+    )
 
 
 def test_conflicting_packages_from_resolver_text() -> None:
