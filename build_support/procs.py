@@ -6,7 +6,8 @@
 * :func:`kill_marked` finds every process that carries an owner marker in its
   environment (``BUILD_SUPPORT_OWNER=<token>``), wherever it went (a new session with
   ``setsid``, re-parented to init), and kills it. A process that both leaves the session
-  and drops the variable from its environment is not found; that is the documented limit.
+  and drops the variable from its environment is not found here; release tests also
+  run in a cgroup each (:mod:`build_support.cgroups`), which finds it.
 * :func:`owned_container` removes a named container (``docker rm -f``) on every path
   (success, failure, timeout, SIGTERM, Ctrl-C) and deletes the build's temporary folder
   unless the block succeeded.
@@ -85,7 +86,8 @@ def marked_pids(token: str, *, proc: Path = Path("/proc")) -> list[int]:
     return sorted(found)
 
 
-def _state(pid: int) -> str:
+def process_state(pid: int) -> str:
+    """The state letter of ``/proc/PID/stat`` (R, S, Z, …), or ``gone``."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -101,7 +103,7 @@ def kill_marked(token: str, *, rounds: int = 20) -> list[int]:
     """
     killed: list[int] = []
     for _ in range(rounds):
-        alive = [p for p in marked_pids(token) if _state(p) not in ("Z", "X", "gone")]
+        alive = [p for p in marked_pids(token) if process_state(p) not in ("Z", "X", "gone")]
         if not alive:
             break
         for pid in alive:

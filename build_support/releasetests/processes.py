@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from build_support import cmd, log, procs, redact
+from build_support import cgroups, cmd, log, procs, redact
 
 
 @dataclass
@@ -63,6 +63,10 @@ class _Pump(threading.Thread):
                 os.close(self.fd)
 
 
+#: Notes already printed (the missing-cgroup note once per run, not per attempt).
+_SAID: set[str] = set()
+
+
 def run_group(
     argv: Sequence[str],
     *,
@@ -81,8 +85,9 @@ def run_group(
 
     On timeout or interrupt the group gets SIGTERM (or the received signal), then
     SIGKILL after ``grace`` seconds. Whatever happens, the group is SIGKILLed at the
-    end, and so is every process that still carries this run's owner marker
-    (:func:`procs.kill_marked`: a daemon that left the group with ``setsid``);
+    end, and so is every process in the attempt's cgroup (:mod:`cgroups`, where one can
+    be made) or that still carries this run's owner marker (:func:`procs.kill_marked`:
+    a daemon that left the group with ``setsid``);
     ``cleanup`` then removes what lives outside the group (a container). The output is
     written to ``stdout``/``stderr`` redacted (``redactor``: by default the secrets of
     ``env`` and of this process's environment).
@@ -90,9 +95,19 @@ def run_group(
     start = clock()
     token = procs.new_owner_token()
     red = redactor or redact.Redactor.from_env({**os.environ, **env}, extra=redact.current().values)
+    group, why_not = cgroups.create(f"build-support-{token}")
+    if group is None and why_not not in _SAID:
+        _SAID.add(why_not)
+        log.info(f"release tests run without a cgroup each ({why_not}): a process that leaves")
+        log.info("  the session and drops BUILD_SUPPORT_OWNER can outlive its test")
     with procs.subreaper(), contextlib.ExitStack() as stack:
         proc, pumps = _start_piped(
-            argv, cwd, env={**env, procs.OWNER_VAR: token}, stdout=stdout, stderr=stderr, red=red
+            argv if group is None else group.wrap(argv),
+            cwd,
+            env={**env, procs.OWNER_VAR: token},
+            stdout=stdout,
+            stderr=stderr,
+            red=red,
         )
         stack.callback(_join_pumps, pumps)
         interrupt.pgid = proc.pid
@@ -106,7 +121,7 @@ def run_group(
             _killpg(proc.pid, signal.SIGKILL)
             if proc.poll() is None:
                 proc.wait()
-            escaped = procs.kill_marked(token)
+            escaped = sorted({*(group.kill() if group else ()), *procs.kill_marked(token)})
             if escaped:
                 log.warn(
                     f"killed {len(escaped)} process(es) that outlived the test's process group "

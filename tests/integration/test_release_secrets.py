@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from build_support import cgroups
 from tests.helpers import pid_alive
 from tests.integration.test_release_runner import (  # noqa: F401 - the fixture is used
     FAKE_SHA,
@@ -151,7 +152,8 @@ def test_a_50mb_line_of_stderr_gives_small_reports(
 ESCAPE = """\
 import subprocess, sys
 from pathlib import Path
-child = subprocess.Popen(["setsid", "sleep", "300"], start_new_session=True)
+# a new session (setsid(2)); not setsid(1), which forks and exits when it leads a group
+child = subprocess.Popen(["sleep", "300"], start_new_session=True)
 Path(sys.argv[1]).write_text(str(child.pid))
 """
 
@@ -173,6 +175,42 @@ def test_a_process_that_escaped_with_setsid_is_killed_after_the_test(
         assert "outlived the test's process group" in proc.stderr
         doc = json.loads((run_dir / "escape" / "result.json").read_text())
         assert doc["exit_code"] == 0
+    finally:
+        if pid_alive(pid):
+            os.kill(pid, 9)
+
+
+ESCAPE_UNMARKED = """\
+import subprocess, sys
+from pathlib import Path
+# a new session AND a new environment: neither the process group nor the marker finds it
+child = subprocess.Popen(["/bin/sleep", "300"], start_new_session=True, env={"PATH": "/bin"})
+Path(sys.argv[1]).write_text(str(child.pid))
+"""
+
+
+def test_an_unmarked_process_in_a_new_session_is_killed_through_the_cgroup(
+    minray_wheel: Path,  # noqa: F811 - pytest fixture
+    tmp_path: Path,
+) -> None:
+    group, why_not = cgroups.create("build-support-probe")
+    assert group is not None, f"this test needs a cgroup2 hierarchy it may write: {why_not}"
+    group.path.rmdir()
+    pidfile = tmp_path / "escaped.pid"
+    proc, run_dir = _run(
+        tmp_path,
+        minray_wheel,
+        f"- name: escape\n  run:\n    script: python escape.py {pidfile}\n",
+        {"escape.py": ESCAPE_UNMARKED},
+    )
+    pid = int(pidfile.read_text())
+    try:
+        assert not pid_alive(pid), "the unmarked setsid process outlived its release test"
+        assert "outlived the test's process group" in proc.stderr
+        doc = json.loads((run_dir / "escape" / "result.json").read_text())
+        assert doc["exit_code"] == 0
+        # the attempt's cgroup is gone
+        assert not list(group.path.parent.glob("build-support-*"))
     finally:
         if pid_alive(pid):
             os.kill(pid, 9)
