@@ -14,6 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from build_support import cgroups
 from tests.helpers import pid_alive
 from tests.integration.test_release_runner import (  # noqa: F401 - the fixture is used
@@ -149,49 +151,24 @@ def test_a_50mb_line_of_stderr_gives_small_reports(
     assert "E" * 1000 in doc["attempts"][0]["message"]
 
 
+#: A release test that leaves a ``sleep`` running in a new session (setsid(2); not
+#: setsid(1), which forks and exits when it leads a group, so its pid would be the wrong
+#: one): with the marker in its environment, or with a new environment (then only the
+#: attempt's cgroup finds it).
 ESCAPE = """\
 import subprocess, sys
 from pathlib import Path
-# a new session (setsid(2)); not setsid(1), which forks and exits when it leads a group
-child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+env = None if sys.argv[2] == "marked" else {"PATH": "/bin"}
+child = subprocess.Popen(["/bin/sleep", "300"], start_new_session=True, env=env)
 Path(sys.argv[1]).write_text(str(child.pid))
 """
 
 
+@pytest.mark.parametrize("environment", ["marked", "unmarked"])
 def test_a_process_that_escaped_with_setsid_is_killed_after_the_test(
     minray_wheel: Path,  # noqa: F811 - pytest fixture
     tmp_path: Path,
-) -> None:
-    pidfile = tmp_path / "escaped.pid"
-    proc, run_dir = _run(
-        tmp_path,
-        minray_wheel,
-        f"- name: escape\n  run:\n    script: python escape.py {pidfile}\n",
-        {"escape.py": ESCAPE},
-    )
-    pid = int(pidfile.read_text())
-    try:
-        assert not pid_alive(pid), "the setsid process outlived its release test"
-        assert "outlived the test's process group" in proc.stderr
-        doc = json.loads((run_dir / "escape" / "result.json").read_text())
-        assert doc["exit_code"] == 0
-    finally:
-        if pid_alive(pid):
-            os.kill(pid, 9)
-
-
-ESCAPE_UNMARKED = """\
-import subprocess, sys
-from pathlib import Path
-# a new session AND a new environment: neither the process group nor the marker finds it
-child = subprocess.Popen(["/bin/sleep", "300"], start_new_session=True, env={"PATH": "/bin"})
-Path(sys.argv[1]).write_text(str(child.pid))
-"""
-
-
-def test_an_unmarked_process_in_a_new_session_is_killed_through_the_cgroup(
-    minray_wheel: Path,  # noqa: F811 - pytest fixture
-    tmp_path: Path,
+    environment: str,
 ) -> None:
     group, why_not = cgroups.create("build-support-probe")
     assert group is not None, f"this test needs a cgroup2 hierarchy it may write: {why_not}"
@@ -200,12 +177,12 @@ def test_an_unmarked_process_in_a_new_session_is_killed_through_the_cgroup(
     proc, run_dir = _run(
         tmp_path,
         minray_wheel,
-        f"- name: escape\n  run:\n    script: python escape.py {pidfile}\n",
-        {"escape.py": ESCAPE_UNMARKED},
+        f"- name: escape\n  run:\n    script: python escape.py {pidfile} {environment}\n",
+        {"escape.py": ESCAPE},
     )
     pid = int(pidfile.read_text())
     try:
-        assert not pid_alive(pid), "the unmarked setsid process outlived its release test"
+        assert not pid_alive(pid), f"the {environment} setsid process outlived its release test"
         assert "outlived the test's process group" in proc.stderr
         doc = json.loads((run_dir / "escape" / "result.json").read_text())
         assert doc["exit_code"] == 0
