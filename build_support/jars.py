@@ -886,7 +886,7 @@ def check_reproducible(
                 result="identical" if c.identical else f"differs: {c.difference}",
             )
         summary.emit()
-    reproducible.require_identical(f"jars {os_name}", comparisons)
+    reproducible.require_identical(comparisons)
     log.success(f"{len(comparisons)} file(s) byte-identical across two builds")
     return comparisons
 

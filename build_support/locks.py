@@ -826,7 +826,7 @@ def _check_reproducible(
     name = job.output.name
     difference = reproducible_difference(texts[0], texts[1], where=name)
     reproducible.require_identical(
-        f"lock-{job.python}", [reproducible.Comparison(name, job.output, job.output, difference)]
+        [reproducible.Comparison(name, job.output, job.output, difference)]
     )
     log.success(f"{name}: two resolutions with {job.backend} gave byte-identical files")
     return LockResult(

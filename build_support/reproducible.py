@@ -152,13 +152,14 @@ def compare_zips(what: str, first: Path, second: Path) -> Comparison:
     return Comparison(what, first, second, first_zip_difference(first, second))
 
 
-def require_identical(stage: str, comparisons: Sequence[Comparison]) -> None:
-    """A VerificationError naming each output that differs and its first difference."""
+def require_identical(comparisons: Sequence[Comparison]) -> None:
+    """A VerificationError naming each output that differs and its first difference (the
+    stage's name is the error's prefix, added where it is caught)."""
     bad = [c for c in comparisons if not c.identical]
     if bad:
         lines = "\n".join(f"  {c.what}: {c.difference}" for c in bad)
         raise VerificationError(
-            f"{stage}: {len(bad)} of {len(comparisons)} output(s) differ between two builds"
+            f"{len(bad)} of {len(comparisons)} output(s) differ between two builds"
             f" of the same inputs:\n{lines}",
             hint="the named member embeds something of the build (a time, a temporary path,"
             " a random value); see the Reproducible section of the stage's docs",

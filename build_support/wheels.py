@@ -1037,7 +1037,7 @@ def check_reproducible(p: Plan, settings: WheelSettings, workers: int) -> int:
                     result="identical" if c.identical else f"differs: {c.difference}",
                 )
         summary.emit()
-        reproducible.require_identical("wheel", comparisons)
+        reproducible.require_identical(comparisons)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         for built in builds:

@@ -54,4 +54,6 @@ def test_a_build_that_embeds_a_random_value_is_named(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 13, out
     assert "minray_cpp/_nonce.py: content differs" in out, out
-    assert "differ between two builds of the same inputs" in out
+    assert "error: wheel: 2 of 2 output(s) differ between two builds of the same inputs" in out
+    assert not (repo / "dist").exists()  # nothing placed or stored, even on failure
+    assert not (repo / ".artifacts").exists()
