@@ -469,7 +469,7 @@ def test_check_reproducible_builds_twice_and_finds_every_file_identical(
 
 
 def test_check_reproducible_names_the_jar_and_member_that_embed_the_build_time(
-    java_copy: config.Config,
+    java_copy: config.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Non-reproducible for real, two ways a project really does it: the JNI source embeds
     ``__DATE__ __TIME__`` and the api module filters a resource with Maven's
@@ -486,11 +486,20 @@ def test_check_reproducible_names_the_jar_and_member_that_embed_the_build_time(
         "        <directory>src/main/resources</directory>\n"
         "        <filtering>true</filtering>\n      </resource>\n    </resources>\n"
     )
-    pom.write_text(pom.read_text().replace("  <build>\n", filtered, 1))
+    stamp = (  # to the millisecond: two builds never share it, however fast Maven is
+        "  <properties>\n"
+        "    <maven.build.timestamp.format>yyyyMMddHHmmssSSS</maven.build.timestamp.format>\n"
+        "    <built>${maven.build.timestamp}</built>\n"  # the format applies in the POM only
+        "  </properties>\n\n  <dependencies>\n"
+    )
+    text = pom.read_text().replace("  <build>\n", filtered, 1)
+    pom.write_text(text.replace("  <dependencies>\n", stamp, 1))
     resource = api / "src" / "main" / "resources" / "io" / "minray" / "api" / "build.properties"
     resource.parent.mkdir(parents=True)
-    resource.write_text("built=${maven.build.timestamp}\n")
+    resource.write_text("built=${built}\n")
     git(root, "add", "-A")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)  # the commit's time is used
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2024-01-02T03:04:05Z")
     git(root, "commit", "-q", "-m", "embed the build time")
     proc = subprocess.run(
         [
@@ -512,8 +521,12 @@ def test_check_reproducible_names_the_jar_and_member_that_embed_the_build_time(
     out = proc.stdout + proc.stderr
     assert proc.returncode == 13, out
     assert "error: jars: 1 of 10 output(s) differ between two builds" in out, out
-    assert "minray-api-0.1.0.jar: io/minray/api/build.properties: content differs" in out, out
+    differs = "minray-api-0.1.0.jar: io/minray/api/build.properties: content differs (24 / 24"
+    assert differs in out, out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("minray-")}
-    assert rows[RUNTIME].rstrip().endswith("identical"), out  # __TIME__ is the commit's
+    assert rows[RUNTIME].rstrip().endswith("identical"), out
+    with zipfile.ZipFile(root / "java" / "runtime" / "target" / RUNTIME) as zf:
+        library = zf.read("native/linux/x86_64/libminray_jni.so")
+    assert b"Jan  2 2024 03:04:05" in library  # __DATE__ __TIME__: the commit's, in UTC
     assert not (root / ".artifacts").exists()
     assert not (config.load(root).path("dist") / "jars").exists()
