@@ -161,6 +161,7 @@ def require_identical(comparisons: Sequence[Comparison]) -> None:
         raise VerificationError(
             f"{len(bad)} of {len(comparisons)} output(s) differ between two builds"
             f" of the same inputs:\n{lines}",
-            hint="the named member embeds something of the build (a time, a temporary path,"
-            " a random value); see the Reproducible section of the stage's docs",
+            hint="the named member or line embeds something of the build (a time, a temporary"
+            " path, a random value) or of a changing source (the package index); see"
+            " --check-reproducible in docs/<stage>.md",
         )
