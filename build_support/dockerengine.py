@@ -270,7 +270,9 @@ def smoke_test(
     uid, commit = str(lines[0]), str(lines[1])
     if uid == "0":
         raise VerificationError(
-            f"the image {image_id[:19]} runs as root", hint="docker/minray must end as the user"
+            f"the image {image_id[:19]} runs as root",
+            hint="the product image's Dockerfile must end with USER ${BUILD_SUPPORT_USER} "
+            "([tool.build_support.images] user)",
         )
     if commit != expected_commit:
         raise VerificationError(

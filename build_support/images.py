@@ -1,4 +1,4 @@
-"""The image stage: ``base-deps`` from the lockfile, then the minray image from stored wheels.
+"""The image stage: ``base-deps`` from the lockfile, then the product image from stored wheels.
 
 ``nox -s images -- [--python 3.11 …] [--flavor cpu|gpu] [--platform TAG] [--base REF]
 [--force]``
@@ -11,9 +11,9 @@ For each Python version:
 2. download the lockfile's wheels on the host into a wheelhouse (cached by lockfile
    hash), stage them in a reproducible context (sorted, fixed mtimes) and build
    ``docker/base-deps`` with BuildKit, the context streamed as a tar on stdin;
-3. fetch the minray wheels of this commit from the artifact store and build
-   ``docker/minray`` ``FROM`` the base-deps image just built;
-4. smoke-run the image (non-root, ``minray.__commit__`` equals the expected commit) and
+3. fetch the product's wheels (``wheels``) of this commit from the artifact store and build
+   ``docker/<image_name>`` ``FROM`` the base-deps image just built;
+4. smoke-run the image (non-root, ``<smoke_module>.__commit__`` equals the expected commit) and
    copy ``pip freeze`` out to ``dist/images/``.
 
 A build whose inputs (Dockerfile and context digest, build args, labels, base image ID,
@@ -222,9 +222,15 @@ def _ensure_built(
 
 
 def _read_dockerfile(cfg: Config, name: str) -> bytes:
+    """``<paths.docker>/<name>/Dockerfile``: ``name`` is the image's ``*_dockerfile`` setting
+    or, unset, its name (``base_deps_name`` / ``image_name``)."""
     path = cfg.path("docker") / name / "Dockerfile"
     if not path.is_file():
-        raise InputError(f"{path} does not exist", hint="restore docker/ from the repository")
+        raise InputError(
+            f"{path} does not exist",
+            hint="restore it from the repository, or point [tool.build_support.images] "
+            "base_deps_dockerfile / image_dockerfile at the folder holding the Dockerfile",
+        )
     return path.read_bytes()
 
 
@@ -262,7 +268,9 @@ class Stage:
         lock = lockfile.require(self.cfg.path("requirements"), job.python)
         house = ensure_wheelhouse(lock, job.python, job.arch, s)
         context = BuildContext()
-        context.add("Dockerfile", _read_dockerfile(self.cfg, "base-deps"))
+        context.add(
+            "Dockerfile", _read_dockerfile(self.cfg, s.base_deps_dockerfile or s.base_deps_name)
+        )
         context.add("requirements_compiled.txt", lock)
         context.add_dir("wheelhouse")
         for whl in sorted(house.glob("*.whl")):
@@ -271,9 +279,9 @@ class Stage:
             "BASE_IMAGE": pinned_name(base.image_id),
             "PYTHON_VERSION": job.python,
             "PYTHON_INSTALL": s.python_install,
-            "MINRAY_USER": s.user,
-            "MINRAY_UID": str(s.uid),
-            "MINRAY_GID": str(s.gid),
+            "BUILD_SUPPORT_USER": s.user,
+            "BUILD_SUPPORT_UID": str(s.uid),
+            "BUILD_SUPPORT_GID": str(s.gid),
         }
         labels = {
             BASE_LABEL: base.requested,
@@ -312,7 +320,7 @@ class Stage:
         s = self.settings
         lock = lockfile.require(self.cfg.path("requirements"), job.python)
         context = BuildContext()
-        context.add("Dockerfile", _read_dockerfile(self.cfg, "minray"))
+        context.add("Dockerfile", _read_dockerfile(self.cfg, s.image_dockerfile or s.image_name))
         constraints = lockfile.constraints(lock.read_text(encoding="utf-8"))
         context.add("requirements_compiled.txt", constraints.encode())
         for whl in wheels:
@@ -322,8 +330,8 @@ class Stage:
         version = names[0].version
         build_args = {
             "FULL_BASE_IMAGE": pinned_name(base_deps.image_id),
-            "MINRAY_PACKAGES": packages,
-            "MINRAY_USER": s.user,
+            "BUILD_SUPPORT_PACKAGES": packages,
+            "BUILD_SUPPORT_USER": s.user,
         }
         labels = {
             REVISION_LABEL: self.ctx.sha,
@@ -389,7 +397,7 @@ class Stage:
                 check_base_python(self.client, base, job.python, platform)
 
         # base-deps needs no wheel (a build of it is kept for the next run); the wheels
-        # are fetched before the minray build.
+        # are fetched before the product image's build.
         deps = self.base_deps(job, base, check_python)
         wheels = self.fetch(job)
         product = self.product(job, deps, wheels)
@@ -428,7 +436,7 @@ class Stage:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = StageParser(prog="nox -s images --", description="Build base-deps and minray images.")
+    p = StageParser(prog="nox -s images --", description="Build the base-deps and product images.")
     p.add_argument(
         "--python",
         action="append",

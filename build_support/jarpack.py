@@ -26,8 +26,6 @@ from build_support.jarplatform import NATIVE_PREFIX as NATIVE_PREFIX  # noqa: PL
 from build_support.jarplatform import Platform as Platform  # noqa: PLC0414
 
 MANIFEST = "META-INF/MANIFEST.MF"
-#: The manifest attribute holding the commit a JAR was built from (java/pom.xml).
-COMMIT_ATTRIBUTE = "Minray-Commit"
 #: Entry time of every repacked entry (the parent POM's project.build.outputTimestamp).
 FIXED_DATE_TIME = (2025, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
@@ -347,23 +345,28 @@ def read_manifest(path: Path) -> dict[str, str]:
     return attrs
 
 
-def jar_commit(path: Path) -> str:
-    """The commit a JAR carries (its manifest's :data:`COMMIT_ATTRIBUTE`), or ""."""
-    return read_manifest(path).get(COMMIT_ATTRIBUTE, "")
+def jar_commit(path: Path, *, entry: str) -> str:
+    """The commit a JAR carries in its manifest's main-section attribute ``entry``
+    (``[tool.build_support.jars] commit_manifest_entry``), or ""."""
+    return read_manifest(path).get(entry, "")
 
 
-def check_commit(jar: Path, expected: str) -> str:
-    """``jar`` says, in its own manifest, that it was built from ``expected``."""
-    hint = "rebuild it from this commit with `nox -s jars -- <os>` (which stamps -Dminray.commit)"
+def check_commit(jar: Path, expected: str, *, entry: str) -> str:
+    """``jar`` says, in its own manifest (attribute ``entry``), it was built from ``expected``."""
+    hint = (
+        "rebuild it from this commit with `nox -s jars -- <os>` (which passes "
+        f"-Dbuild_support.commit=<sha>; the POMs must write it into the manifest as {entry}, "
+        "[tool.build_support.jars] commit_manifest_entry)"
+    )
     try:
-        found = jar_commit(jar)
+        found = jar_commit(jar, entry=entry)
     except VerificationError as exc:
         raise VerificationError(
             f"{exc.message}, so it cannot show that it was built from {expected}", hint=hint
         ) from None
     if found != expected:
         raise VerificationError(
-            f"{jar.name}: {MANIFEST} has {COMMIT_ATTRIBUTE}: {found or '(none)'}, but the "
+            f"{jar.name}: {MANIFEST} has {entry}: {found or '(none)'}, but the "
             f"expected commit is {expected}",
             hint=hint,
         )

@@ -61,7 +61,14 @@ from build_support.jarpack import Platform
 from build_support.settings import JarsSettings as JarsSettings  # noqa: PLC0414 - re-exported
 
 JDK_HINT = "install a JDK 17 (apt-get install openjdk-17-jdk-headless) or point JAVA_HOME at one"
-NATIVE_CHECK_CLASS = "io.minray.runtime.NativeCheck"
+#: The Maven properties the stage passes with ``-D`` and the project's POMs use: where the
+#: native libraries are staged (``native/<os>/<arch>/<file>`` below it) and the commit
+#: the POMs write into every JAR's manifest (``[tool.build_support.jars]
+#: commit_manifest_entry``).
+NATIVE_DIR_PROPERTY = "build_support.native.dir"
+COMMIT_PROPERTY = "build_support.commit"
+#: The C macro the JNI library is compiled with: ``-DBUILD_SUPPORT_VERSION="<version>"``.
+VERSION_MACRO = "BUILD_SUPPORT_VERSION"
 MULTIPLATFORM = "multiplatform"
 MIN_MAVEN = (3, 6, 3)
 
@@ -172,7 +179,7 @@ def compiler_argv(
     """The compiler command that builds the JNI library for ``target`` on ``host``."""
     includes = [f"-I{jdk_home / 'include'}", f"-I{jdk_home / 'include' / target.os}"]
     includes += [f"-I{d}" for d in include_dirs]
-    flags = ["-O2", "-Wall", "-Wextra", f'-DMINRAY_VERSION="{version}"', *includes]
+    flags = ["-O2", "-Wall", "-Wextra", f'-D{VERSION_MACRO}="{version}"', *includes]
     if target.os == "linux":
         if host.os != "linux":
             raise PlatformError(
@@ -305,9 +312,9 @@ def maven_argv(
     threads: int, *, skip_tests: bool, javadoc: bool, native_dir: Path, commit: str = ""
 ) -> list[str]:
     argv = ["mvn", "-B", "-ntp", "-T", str(threads), "clean", "install"]
-    argv.append(f"-Dminray.native.dir={native_dir}")
-    if commit:  # into every JAR's manifest (Minray-Commit), read back by publish
-        argv.append(f"-Dminray.commit={commit}")
+    argv.append(f"-D{NATIVE_DIR_PROPERTY}={native_dir}")
+    if commit:  # into every JAR's manifest (commit_manifest_entry), read back by publish
+        argv.append(f"-D{COMMIT_PROPERTY}={commit}")
     if skip_tests:
         argv.append("-DskipTests")
     if javadoc:
@@ -315,9 +322,11 @@ def maven_argv(
     return argv
 
 
+#: The lines of Maven's output shown on the terminal: each module's start ("Building
+#: <name> <version>"), the reactor summary rows ("<name> ... SUCCESS [ 1.2 s]"), tests, result.
 _SHOW = re.compile(
-    r"^\[(INFO|WARNING|ERROR)\] (Tests run:|Reactor Summary|minray|BUILD|Total time|"
-    r"Building jar|Could not|Failed)"
+    r"^\[(INFO|WARNING|ERROR)\] (Tests run:|Reactor Summary|Building |BUILD|Total time|"
+    r"Could not|Failed|.* (SUCCESS|FAILURE|SKIPPED)( \[|$))"
 )
 
 
@@ -406,23 +415,36 @@ def java_exe(env: dict[str, str] | None = None) -> Path:
         ) from exc
 
 
-def jvm_native_check(jar: Path, java: Path, timeout: float) -> str:
-    """``java -cp JAR io.minray.runtime.NativeCheck`` exits 0 and prints OK."""
+def jvm_native_check(jar: Path, java: Path, timeout: float, check_class: str) -> str:
+    """``java -cp JAR <check_class>`` exits 0 and prints a line with the word ``OK``."""
     proc = cmd.run(
-        [java, "-cp", jar, NATIVE_CHECK_CLASS],
+        [java, "-cp", jar, check_class],
         capture=True,
         check=False,
         timeout=timeout,
     )
     line = (proc.stdout or "").strip()
-    if proc.returncode != 0 or not line.startswith("minray-native OK"):
+    if proc.returncode != 0 or not re.search(r"\bOK\b", line):
         raise VerificationError(
             f"the JVM could not load the native library from {jar} (exit {proc.returncode}): "
             + ((proc.stdout or "") + (proc.stderr or "")).strip(),
-            hint="the JAR lacks this host's native/<os>/<arch>/ library or it is broken",
+            hint="the JAR lacks this host's native/<os>/<arch>/ library or it is broken "
+            f"(or {check_class}, [tool.build_support.jars] native_check_class, does not exit 0 "
+            "printing a line with OK)",
         )
     log.info(f"jvm: {line}")
     return line
+
+
+def _jvm_check(settings: JarsSettings, jar: Path, java: Path) -> None:
+    """:func:`jvm_native_check` with ``native_check_class``; said and skipped when unset."""
+    if not settings.native_check_class:
+        log.warn(
+            "not loading the natives in a JVM: [tool.build_support.jars] native_check_class "
+            "is not set"
+        )
+        return
+    jvm_native_check(jar, java, settings.tool_timeout_seconds, settings.native_check_class)
 
 
 # -- outputs ----------------------------------------------------------------------------------
@@ -578,6 +600,7 @@ def input_digest(
         "targets": [str(t) for t in targets],
         "native_library": settings.native_library,
         "runtime_module": settings.runtime_module,
+        "commit_manifest_entry": settings.commit_manifest_entry,
         "version": project.version,
         "commit": commit,
         "tests": not skip_tests,
@@ -595,6 +618,7 @@ def _reuse(
     targets: Sequence[Platform],
     native_library: str,
     commit: str,
+    entry: str,
 ) -> list[tuple[Path, str]] | None:
     """The recorded files fetched into ``staging`` (SHA-256 verified, natives re-checked)."""
     pairs: list[tuple[Path, str]] = []
@@ -610,7 +634,9 @@ def _reuse(
             raise VerificationError(f"the cache record lists no {runtime_jar}")
         for _path, name in pairs:
             if name.endswith(".jar"):
-                jarpack.check_commit(staging / name, commit)  # read from the JAR's manifest
+                jarpack.check_commit(
+                    staging / name, commit, entry=entry
+                )  # read from the JAR's manifest
         jarpack.check_natives(staging / runtime_jar, targets, native_library)
     except BuildSupportError as exc:
         log.warn(f"cached JARs of digest {record.digest[:12]} not reusable ({exc}); rebuilding")
@@ -661,16 +687,18 @@ def _build(
     with log.group("jars: verify"):
         for built in outputs:
             if built.path.suffix == ".jar":
-                jarpack.check_commit(built.path, commit)  # read from the JAR's manifest
-        log.info(f"{jarpack.COMMIT_ATTRIBUTE}: {commit} in every JAR")
+                jarpack.check_commit(
+                    built.path, commit, entry=settings.commit_manifest_entry
+                )  # read from the JAR's manifest
+        log.info(f"{settings.commit_manifest_entry}: {commit} in every JAR")
         jarpack.check_natives(runtime_jar, targets, settings.native_library)
         host_platform = Platform(host.os, host.arch)
         if host_platform in targets:
-            jvm_native_check(runtime_jar, jdk.java, settings.tool_timeout_seconds)
+            _jvm_check(settings, runtime_jar, jdk.java)
         else:
             log.warn(f"not loading the natives in a JVM: this host ({host_platform}) is not built")
     pairs: list[tuple[Path, str]] = [(b.path, b.path.name) for b in outputs]
-    pairs.append((project.java_dir / poms.PARENT, f"minray-parent-{project.version}.pom"))
+    pairs.append((project.java_dir / poms.PARENT, project.parent_pom_name))
     pairs += [
         (published_pom(project, m), f"{m.artifact_id}-{project.version}.pom")
         for m in project.modules
@@ -754,6 +782,7 @@ def build_os(
                     targets=targets,
                     native_library=settings.native_library,
                     commit=ctx.sha,
+                    entry=settings.commit_manifest_entry,
                 )
         reused = pairs is not None
         inputcache.note(f"jars {os_name}", reused=reused)
@@ -927,6 +956,7 @@ def build_multiplatform(
             "file": filename,
             "commit": ctx.sha,
             "native_library": settings.native_library,
+            "commit_manifest_entry": settings.commit_manifest_entry,
         },
     )
     record = inputcache.lookup(
@@ -940,7 +970,7 @@ def build_multiplatform(
             if info.sha256 != record.files[0].sha256:
                 raise VerificationError(f"{record.files[0].key} changed since it was recorded")
             jarpack.check_natives(dest, expected, settings.native_library)
-            jarpack.check_commit(dest, ctx.sha)
+            jarpack.check_commit(dest, ctx.sha, entry=settings.commit_manifest_entry)
             natives, reused = record.natives, True
             log.info(f"{dest.name}: reused (input digest {digest[:12]}): natives re-checked")
         except BuildSupportError as exc:
@@ -1003,14 +1033,14 @@ def _repack(
             for os_name, info in infos.items():
                 local = Path(tmp) / os_name / dest.name
                 s.get(info.key, local)
-                jarpack.check_commit(local, commit)
+                jarpack.check_commit(local, commit, entry=settings.commit_manifest_entry)
                 sources.append(jarpack.Source(os_name, local))
         with log.group("jars: repack"):
             result = jarpack.repack(sources, dest, expected)
             for skipped in result.skipped_foreign:
                 log.warn(f"not taken (natives of another OS's job): {skipped}")
             jarpack.check_natives(dest, expected, settings.native_library)
-            jarpack.check_commit(dest, commit)
+            jarpack.check_commit(dest, commit, entry=settings.commit_manifest_entry)
             log.info(
                 f"{dest.name}: {result.entries} entries, natives "
                 + ", ".join(map(str, result.platforms))
@@ -1019,7 +1049,7 @@ def _repack(
     if check_jvm:
         with log.group("jars: load the natives in a JVM"):
             if host_platform in expected:
-                jvm_native_check(dest, java_exe(), settings.tool_timeout_seconds)
+                _jvm_check(settings, dest, java_exe())
             else:
                 log.warn(
                     f"cannot load the natives here: this host ({host_platform}) is not one "
@@ -1033,7 +1063,7 @@ def deploy_check(cfg: Config, directory: Path) -> list[str]:
     _settings, project = load(cfg)
     if not directory.is_dir():
         return [f"{directory} does not exist: run `nox -s jars -- linux` first"]
-    parent = directory / f"minray-parent-{project.version}.pom"
+    parent = directory / project.parent_pom_name
     problems: list[str] = []
     rows: list[list[str]] = []
     if not parent.is_file():
@@ -1077,7 +1107,7 @@ def deploy_check(cfg: Config, directory: Path) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = StageParser(prog="nox -s jars --", description="Build minray's JARs.")
+    p = StageParser(prog="nox -s jars --", description="Build the project's JARs.")
     p.add_argument(
         "action",
         choices=("linux", "darwin", MULTIPLATFORM, "check-poms", "generate-poms", "deploy-check"),

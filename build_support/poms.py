@@ -88,6 +88,12 @@ class JavaProject:
     java_dir: Path
     version: str
     modules: tuple[Module, ...]
+    #: The parent POM's ``/project/artifactId`` (published as ``<it>-<version>.pom``).
+    parent_artifact_id: str
+
+    @property
+    def parent_pom_name(self) -> str:
+        return f"{self.parent_artifact_id}-{self.version}.pom"
 
     def module(self, directory: str) -> Module:
         for m in self.modules:
@@ -106,18 +112,28 @@ def xml_escape(value: str) -> str:
 
 def parent_version(parent_pom: Path) -> str:
     """The text of ``/project/version`` in the parent POM, stripped."""
+    return _parent_field(parent_pom, "version")
+
+
+def parent_artifact_id(parent_pom: Path) -> str:
+    """The text of ``/project/artifactId`` in the parent POM, stripped."""
+    return _parent_field(parent_pom, "artifactId")
+
+
+def _parent_field(parent_pom: Path, field: str) -> str:
     try:
         root = ET.parse(parent_pom).getroot()  # noqa: S314 - the project's own POM
     except (OSError, ET.ParseError) as exc:
         raise InputError(
-            f"cannot read the version from {parent_pom}: {exc}",
-            hint="java/pom.xml must be a well-formed Maven POM with <version>",
+            f"cannot read the {field} from {parent_pom}: {exc}",
+            hint=f"java/pom.xml must be a well-formed Maven POM with <{field}>",
         ) from exc
-    node = root.find(f"{{{POM_NS}}}version")
+    node = root.find(f"{{{POM_NS}}}{field}")
     if node is None or not (node.text or "").strip():
+        example = "x.y.z" if field == "version" else "myproject-parent"
         raise InputError(
-            f"{parent_pom} has no /project/version",
-            hint="add <version>x.y.z</version> to the parent POM",
+            f"{parent_pom} has no /project/{field}",
+            hint=f"add <{field}>{example}</{field}> to the parent POM",
         )
     return (node.text or "").strip()
 
@@ -228,6 +244,7 @@ def load_project(java_dir: Path) -> JavaProject:
         java_dir=java_dir,
         version=parent_version(java_dir / PARENT),
         modules=parse_modules(data, str(path)),
+        parent_artifact_id=parent_artifact_id(java_dir / PARENT),
     )
 
 

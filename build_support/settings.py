@@ -113,6 +113,8 @@ def _default_smoke() -> Mapping[str, str]:
 
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: A JAR manifest attribute name (the JAR File Specification's ``name``).
+_MANIFEST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,69}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,9 +287,29 @@ class JarsSettings:
     #: Time limit of the Maven build and of each compiler/JVM run.
     maven_timeout_seconds: float = 1800.0
     tool_timeout_seconds: float = 300.0
+    #: The main-section attribute of ``META-INF/MANIFEST.MF`` in which every JAR carries
+    #: its commit (the POMs write it from ``${build_support.commit}``, which the stage
+    #: passes as ``-Dbuild_support.commit=<sha>``); the stage and publish read it back.
+    commit_manifest_entry: str = "Build-Commit"
+    #: A class in the runtime JAR that loads the native library and exits 0 (printing one
+    #: line); the stage runs ``java -cp <runtime JAR> <class>``. "": no JVM load check.
+    native_check_class: str = ""
 
     def __post_init__(self) -> None:
         where = "tool.build_support.jars"
+        if not _MANIFEST_NAME.fullmatch(self.commit_manifest_entry):
+            raise ConfigError(
+                f"{where}.commit_manifest_entry = {self.commit_manifest_entry!r} is not a "
+                "JAR manifest attribute name",
+                hint="letters, digits, '-' and '_', starting with a letter or digit, at most "
+                "70 characters, e.g. 'Build-Commit'",
+            )
+        if self.native_check_class and not _MODULE.match(self.native_check_class):
+            raise ConfigError(
+                f"{where}.native_check_class = {self.native_check_class!r} is not a "
+                "fully qualified Java class name",
+                hint="e.g. 'org.example.runtime.NativeCheck', or '' for no JVM check",
+            )
         if not self.platforms:
             raise ConfigError(f"{where}.platforms is empty", hint='e.g. ["linux-x86_64"]')
         for p in self.platforms:
@@ -315,6 +337,12 @@ class ImagesSettings:
     namespace: str = "minrayproject"
     base_deps_name: str = "base-deps"
     image_name: str = "minray"
+    #: The folders under ``paths.docker`` holding each image's Dockerfile; "": the image's
+    #: name (``docker/<base_deps_name>/``, ``docker/<image_name>/``). The build arguments
+    #: are ``BUILD_SUPPORT_USER``/``_UID``/``_GID`` (base-deps) and ``BUILD_SUPPORT_PACKAGES``,
+    #: ``BUILD_SUPPORT_USER`` (the product image); docs/images.md.
+    base_deps_dockerfile: str = ""
+    image_dockerfile: str = ""
     #: Python versions built when no ``--python`` is given.
     python_versions: tuple[PythonVersion, ...] = (PY311,)
     #: The Python that also gets tags without a python part.

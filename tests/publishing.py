@@ -358,9 +358,9 @@ def make_gpg_key(home: Path) -> tuple[str, str]:
 
 
 def tiny_jar(path: Path, commit: str, entries: Mapping[str, bytes] | None = None) -> Path:
-    """A JAR whose manifest carries ``Minray-Commit`` (as java/pom.xml makes them)."""
+    """A JAR whose manifest carries ``Build-Commit`` (as java/pom.xml makes them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    manifest = f"Manifest-Version: 1.0\r\nMinray-Commit: {commit}\r\n\r\n".encode()
+    manifest = f"Manifest-Version: 1.0\r\nBuild-Commit: {commit}\r\n\r\n".encode()
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(zipfile.ZipInfo("META-INF/", (2025, 1, 1, 0, 0, 0)), b"")
         zf.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", (2025, 1, 1, 0, 0, 0)), manifest)

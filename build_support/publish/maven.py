@@ -3,9 +3,10 @@ over HTTP PUT (``maven-repository``) or to Maven Central through the Central Por
 Publisher API (``central-portal``, :mod:`.portal`).
 
 Artifacts come from the store (``jars/{branch}/{sha}/<os>/``; the multiplatform runtime
-JAR replaces the per-OS one). The commit is read from every JAR's manifest
-(``Minray-Commit``, :func:`build_support.jarpack.jar_commit`); a POM carries none, so a
-module's POM takes its main JAR's commit and the parent POM the one commit all JARs share.
+JAR replaces the per-OS one). The commit is read from every JAR's manifest (the attribute
+``[tool.build_support.jars] commit_manifest_entry``, :func:`build_support.jarpack.jar_commit`);
+a POM carries none, so a module's POM takes its main JAR's commit and the parent POM the one
+commit all JARs share.
 Before anything is sent, every file is signed (gpg, detached, armored) and the set is
 validated as Central validates a bundle (:func:`.mavenrepo.validate_bundle`).
 
@@ -33,6 +34,7 @@ from build_support.publish.model import Artifact, Phase, PlanItem, Remote, RunEn
 from build_support.publish.portal import PortalClient
 from build_support.publish.settings import WHERE
 from build_support.publish.signing import CHECKSUMS, Signer, checksum
+from build_support.settings import JarsSettings
 from build_support.store import keys
 
 OS_ORDER = ("multiplatform", "linux", "darwin", "windows")
@@ -62,6 +64,8 @@ class MavenTarget:
             required=False,
         )
         self.dir = env.workdir / "maven"
+        #: The manifest attribute the jars stage stamped (one home: JarsSettings).
+        self.commit_entry = env.cfg.section("jars", JarsSettings).commit_manifest_entry
         self.signer: Signer | None = None
         self.gavs: dict[str, Gav] = {}  # file name -> coordinates
         self.collected: list[Artifact] = []
@@ -121,7 +125,10 @@ class MavenTarget:
         for name in files:
             if name.endswith(".jar"):
                 try:
-                    commits[name] = jarpack.jar_commit(self.dir / name) or "(none in manifest)"
+                    commits[name] = (
+                        jarpack.jar_commit(self.dir / name, entry=self.commit_entry)
+                        or "(none in manifest)"
+                    )
                 except VerificationError as exc:
                     commits[name] = f"unreadable ({exc.message})"
         shared = set(commits.values())

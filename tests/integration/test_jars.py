@@ -103,7 +103,10 @@ def test_linux_runtime_jar_carries_both_natives(linux_build: LinuxBuild) -> None
     assert "minray-native OK linux/x86_64 version=0.1.0" in _native_check(jar)
     # The commit is read back from inside every module JAR (its manifest), not from a log.
     for name in ("minray-api-0.1.0.jar", RUNTIME, "minray-serve-0.1.0.jar"):
-        assert jarpack.jar_commit(linux_build.dist / "jars" / "linux" / name) == linux_build.sha
+        assert (
+            jarpack.jar_commit(linux_build.dist / "jars" / "linux" / name, entry="Build-Commit")
+            == linux_build.sha
+        )
     reduced = (linux_build.dist / "jars" / "linux" / "minray-runtime-0.1.0.pom").read_text()
     assert "<artifactId>gson</artifactId>" not in reduced  # shade's reduced POM is published
 
@@ -139,7 +142,7 @@ def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path)
     assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
     jarpack.check_natives(first, BOTH_LINUX, "minray_jni")
     assert "minray-native OK linux/x86_64" in _native_check(first)
-    assert jarpack.jar_commit(first) == linux_build.sha
+    assert jarpack.jar_commit(first, entry="Build-Commit") == linux_build.sha
     s = store.open_url(linux_build.store_url)
     key = f"jars/{BRANCH}/{linux_build.sha}/multiplatform/{RUNTIME}"
     assert s.exists(key)

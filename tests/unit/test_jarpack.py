@@ -325,23 +325,34 @@ def test_commit_is_read_from_the_jars_own_manifest(tmp_path: Path) -> None:
     # As maven-archiver writes it: CRLF, wrapped at 72 bytes with a leading space.
     manifest = (
         "Manifest-Version: 1.0\r\nCreated-By: Maven JAR Plugin 3.4.2\r\n"
-        f"Minray-Commit: {COMMIT[:50]}\r\n {COMMIT[50:]}\r\n\r\nName: x\r\nMinray-Commit: no\r\n"
+        f"Build-Commit: {COMMIT[:50]}\r\n {COMMIT[50:]}\r\n\r\nName: x\r\nBuild-Commit: no\r\n"
+        f"Tiny-Commit: {'e' * 40}\r\n"
     )
     jar = _jar_with_manifest(tmp_path / "a.jar", manifest)
-    assert jarpack.jar_commit(jar) == COMMIT
-    assert jarpack.check_commit(jar, COMMIT) == COMMIT
+    assert jarpack.jar_commit(jar, entry="Build-Commit") == COMMIT
+    assert jarpack.check_commit(jar, COMMIT, entry="Build-Commit") == COMMIT
+    # Another project's entry name: only the main section counts, and only that name.
+    assert jarpack.jar_commit(jar, entry="Tiny-Commit") == ""
+    with pytest.raises(VerificationError, match="has Tiny-Commit: \\(none\\)"):
+        jarpack.check_commit(jar, COMMIT, entry="Tiny-Commit")
 
 
 @pytest.mark.parametrize(
     "manifest",
-    [None, "Manifest-Version: 1.0\n", f"Minray-Commit: {'d' * 40}\n", "Minray-Commit: unknown\n"],
+    [
+        None,
+        "Manifest-Version: 1.0\n",
+        f"Build-Commit: {'d' * 40}\n",
+        "Build-Commit: unknown\n",
+        f"Minray-Commit: {COMMIT}\n",  # the name before 0.2: not read
+    ],
 )
 def test_commit_missing_or_other_is_refused_naming_both(
     tmp_path: Path, manifest: str | None
 ) -> None:
     jar = _jar_with_manifest(tmp_path / "minray-runtime-0.1.0.jar", manifest)
     with pytest.raises(VerificationError) as info:
-        jarpack.check_commit(jar, COMMIT)
+        jarpack.check_commit(jar, COMMIT, entry="Build-Commit")
     assert COMMIT in str(info.value)
     assert "minray-runtime-0.1.0.jar" in str(info.value)
     assert info.value.exit_code == 13

@@ -113,10 +113,16 @@ def test_jvm_check_fails_unless_ok_is_printed(tmp_path: Path) -> None:
     java.write_text("#!/bin/sh\necho 'minray-native FAILED: no native/linux/x86_64' >&2\nexit 1\n")
     java.chmod(0o755)
     with pytest.raises(VerificationError, match="could not load the native library") as info:
-        jars.jvm_native_check(tmp_path / "x.jar", java, 30)
+        jars.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
     assert "minray-native FAILED: no native/linux/x86_64" in str(info.value)
-    java.write_text("#!/bin/sh\necho 'minray-native OK linux/x86_64 version=0.1.0'\n")
-    assert jars.jvm_native_check(tmp_path / "x.jar", java, 30).startswith("minray-native OK")
+    java.write_text("#!/bin/sh\necho 'loaded: NOTOK'\n")  # exit 0, but no OK word
+    with pytest.raises(VerificationError, match="could not load the native library"):
+        jars.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
+    java.write_text(
+        '#!/bin/sh\n[ "$3" = org.example.NativeCheck ] || exit 3\necho "tiny-native OK $2"\n'
+    )
+    line = jars.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
+    assert line == f"tiny-native OK {tmp_path / 'x.jar'}"
     assert (
         jars.java_exe({"JAVA_HOME": str(tmp_path / "nope")}) != tmp_path / "nope" / "bin" / "java"
     )
@@ -192,16 +198,16 @@ def test_diagnose_other_failures(project_root: Path) -> None:
 def test_maven_argv() -> None:
     argv = jars.maven_argv(2, skip_tests=True, javadoc=True, native_dir=Path("/n"))
     assert argv[:7] == ["mvn", "-B", "-ntp", "-T", "2", "clean", "install"]
-    assert "-Dminray.native.dir=/n" in argv
+    assert "-Dbuild_support.native.dir=/n" in argv
     assert "-DskipTests" in argv
     assert "-Prelease" in argv
     assert "-Dgpg.skip=true" in argv
     plain = jars.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"))
     assert "-DskipTests" not in plain
-    assert not any(a.startswith("-Dminray.commit=") for a in plain)
+    assert not any(a.startswith("-Dbuild_support.commit=") for a in plain)
     stamped = jars.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"),
                               commit="c" * 40)  # fmt: skip
-    assert f"-Dminray.commit={'c' * 40}" in stamped
+    assert f"-Dbuild_support.commit={'c' * 40}" in stamped
     assert "-Prelease" not in plain
 
 
@@ -218,7 +224,7 @@ def test_compiler_choice() -> None:
     assert native[0] == "gcc"
     assert cross[0] == "aarch64-linux-gnu-gcc"
     assert "-I/jdk/include/linux" in cross
-    assert '-DMINRAY_VERSION="1.2.3"' in cross
+    assert '-DBUILD_SUPPORT_VERSION="1.2.3"' in cross
     assert cross[-2:] == ["-o", "/o/lib.so"]
     mac = jars.compiler_argv(Platform("darwin", "aarch64"), DARWIN_ARM, **args)  # type: ignore[arg-type]
     assert mac[:4] == ["cc", "-dynamiclib", "-arch", "arm64"]

@@ -20,7 +20,7 @@ NOW = dt.datetime(2026, 11, 26, 1, 2, 3, tzinfo=dt.timezone.utc)
 
 def _jar(path: Path, commit: str = "c" * 40) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\r\nMinray-Commit: {commit}"
+        zf.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\r\nBuild-Commit: {commit}"
                     "\r\nCreated-By: a very long value that goes on and on and on and on and"
                     "\r\n  continues on the next line\r\n\r\n")  # fmt: skip
         zf.writestr("io/minray/A.class", b"x")
@@ -117,10 +117,10 @@ def test_coordinates_names_and_snapshot_metadata(tmp_path: Path) -> None:
 
 def test_jar_commit_reads_the_manifest(tmp_path: Path) -> None:
     jar = _jar(tmp_path / "a.jar", "d" * 40)
-    assert jarpack.jar_commit(jar) == "d" * 40
+    assert jarpack.jar_commit(jar, entry="Build-Commit") == "d" * 40
     assert jarpack.read_manifest(jar)["Created-By"].endswith("continues on the next line")
     bare = tmp_path / "bare.jar"
     with zipfile.ZipFile(bare, "w") as zf:
         zf.writestr("x", b"")
     with pytest.raises(VerificationError, match=r"has no META-INF/MANIFEST\.MF"):
-        jarpack.jar_commit(bare)
+        jarpack.jar_commit(bare, entry="Build-Commit")

@@ -11,7 +11,11 @@
 #include <stdint.h>
 
 /* The version compiled into the library. Builds pass -DMINRAY_VERSION="x.y.z" from
- * minray_cpp/_version.py; this default must match it (a test checks). */
+ * minray_cpp/_version.py, the harness's jars stage -DBUILD_SUPPORT_VERSION="x.y.z" (the
+ * Java version); this default must match them (a test checks). */
+#if !defined(MINRAY_VERSION) && defined(BUILD_SUPPORT_VERSION)
+#define MINRAY_VERSION BUILD_SUPPORT_VERSION
+#endif
 #ifndef MINRAY_VERSION
 #define MINRAY_VERSION "0.1.0"
 #endif
