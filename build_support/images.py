@@ -336,7 +336,7 @@ class Stage:
         labels = {
             REVISION_LABEL: self.ctx.sha,
             "org.opencontainers.image.version": version,
-            "org.opencontainers.image.source": s.source_url,
+            **({"org.opencontainers.image.source": s.source_url} if s.source_url else {}),
             "org.opencontainers.image.title": s.image_name,
             "io.build-support.python": job.python,
             "io.build-support.flavor": job.flavor,
@@ -510,6 +510,7 @@ def _write_manifest(path: Path, results: Sequence[Result], commit: str) -> None:
 def main(argv: list[str], cfg: Config, *, today: dt.date | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = cfg.section("images", ImagesSettings)
+    settings.require_product()
     versions = list(dict.fromkeys(args.python or settings.python_versions))
     arch = _arch_for(args.platform)
     flavor: imagetags.Flavor = args.flavor

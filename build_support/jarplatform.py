@@ -44,7 +44,7 @@ class Platform:
         return f"{NATIVE_PREFIX}{self.os}/{self.arch}/"
 
     def library(self, name: str) -> str:
-        """The entry of library ``name`` (e.g. ``minray_jni``) for this platform."""
+        """The entry of library ``name`` (e.g. ``ray_jni``) for this platform."""
         return f"{self.native_dir}lib{name}{LIBRARY_SUFFIX[self.os]}"
 
     def __str__(self) -> str:

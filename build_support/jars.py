@@ -484,6 +484,7 @@ def _summary(stage: str) -> log.Summary:
 
 def load(cfg: Config) -> tuple[JarsSettings, poms.JavaProject]:
     settings = cfg.section("jars", JarsSettings)
+    settings.require_product()
     project = poms.load_project(cfg.path("java"))
     project.module(settings.runtime_module)  # fails early when misconfigured
     return settings, project

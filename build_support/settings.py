@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,6 +27,21 @@ from build_support.jarplatform import Platform
 from build_support.releasetests.exitcodes import DEFAULT_RETRY_CODES
 
 PY311 = PythonVersion("3.11")
+
+
+def require(where: str, settings: object, *names: str, example: str) -> None:
+    """Each of ``names`` is set (non-empty) in ``settings``; else one ConfigError naming them.
+
+    The product's names (its image, wheels, JNI library, …) have no default in the
+    harness: a stage that needs them says which keys of ``[<where>]`` to set.
+    """
+    unset = [n for n in names if not getattr(settings, n)]
+    if unset:
+        raise ConfigError(
+            f"[{where}] does not set {', '.join(unset)}: the project's names have no default",
+            hint=f"set them in pyproject.toml, e.g. {example} (docs/onboarding.md)",
+        )
+
 
 #: The resolvers the lock stage can drive.
 Backend = Literal["pip-tools", "uv"]
@@ -104,12 +118,6 @@ class StoreSettings:
 
 #: The bundled product's wheel projects (the default of ``projects``).
 _DEFAULT_PROJECTS = ("python", "python/cpp")
-
-
-def _default_smoke() -> Mapping[str, str]:
-    return types.MappingProxyType(
-        {"python": "import minray._core", "python/cpp": "import minray_cpp; minray_cpp.load()"}
-    )
 
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -191,10 +199,9 @@ class WheelSettings:
     images: Mapping[str, str] = field(default_factory=dict)
     #: Build natively when the host is the target platform.
     native: bool = True
-    #: Extra smoke-import statement per project, run after ``import <package>``. Unset,
-    #: the bundled product's statements apply, and only while ``projects`` is its default
-    #: (a Ray-like project in ``python/`` must not be smoke-tested with ``import minray``).
-    smoke: Mapping[str, str] | None = None
+    #: Extra smoke-import statement per project, run after ``import <package>``, e.g.
+    #: ``{ python = "import ray; ray.init" }``.
+    smoke: Mapping[str, str] = field(default_factory=dict)
     #: Tools installed in the per-Python tool venv (Linux) and in build containers.
     tool_requirements: tuple[str, ...] = tools.WHEEL_TOOL_PINS
     #: Tools for macOS builds (delocate repairs there).
@@ -221,7 +228,7 @@ class WheelSettings:
     #: a project not listed: every ``_version.py`` holding ``{{COMMIT_SHA}}``.
     stamp: Mapping[str, CommitStamp] = field(default_factory=dict)
     #: Modules the smoke import must find compiled (an extension module, not a pure
-    #: Python fallback), per project, e.g. ``{ "python" = ["minray._core"] }``.
+    #: Python fallback), per project, e.g. ``{ "python" = ["ray._raylet"] }``.
     compiled_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -247,10 +254,7 @@ class WheelSettings:
 
     def smoke_of(self, project: str) -> str:
         """The extra smoke-import statement of ``project`` ("" for none)."""
-        smoke = self.smoke
-        if smoke is None:
-            smoke = _default_smoke() if self.projects == _DEFAULT_PROJECTS else {}
-        return smoke.get(project, "")
+        return self.smoke.get(project, "")
 
     def stamp_of(self, project: str) -> CommitStamp:
         return self.stamp.get(project, CommitStamp())
@@ -270,11 +274,11 @@ class JarsSettings:
     platforms: tuple[str, ...] = ("linux-x86_64", "linux-aarch64")
     #: The module (directory under java/) whose JAR carries the native libraries.
     runtime_module: str = "runtime"
-    #: The JNI library's name: lib<name>.so / lib<name>.dylib.
-    native_library: str = "minray_jni"
-    #: C sources of the JNI library, relative to the project root.
-    native_sources: tuple[str, ...] = ("java/native/minray_jni.c", "python/cpp/src/minray_cpp.c")
-    native_include_dirs: tuple[str, ...] = ("python/cpp/include",)
+    #: The JNI library's name: lib<name>.so / lib<name>.dylib (required by the stage).
+    native_library: str = ""
+    #: C sources of the JNI library, relative to the project root (required by the stage).
+    native_sources: tuple[str, ...] = ()
+    native_include_dirs: tuple[str, ...] = ()
     #: The oldest JDK that compiles ``maven.compiler.release`` 8 with the pinned plugins.
     min_jdk: int = 11
     #: ``mvn -T``; 0 means the number of cores.
@@ -322,6 +326,16 @@ class JarsSettings:
         if self.maven_threads < 0 or self.wait_timeout_seconds < 0:
             raise ConfigError(f"{where}: maven_threads/wait_timeout_seconds must be >= 0")
 
+    def require_product(self) -> None:
+        """The stage's names of the project are set (they have no default)."""
+        require(
+            "tool.build_support.jars",
+            self,
+            "native_library",
+            "native_sources",
+            example='native_library = "myproj_jni", native_sources = ["java/native/myproj_jni.c"]',
+        )
+
     def expected(self) -> list[Platform]:
         return [Platform.parse(p) for p in self.platforms]
 
@@ -333,10 +347,11 @@ class JarsSettings:
 class ImagesSettings:
     """``[tool.build_support.images]``."""
 
-    #: Images are ``{namespace}/{base_deps_name}:{tag}`` and ``{namespace}/{image_name}:{tag}``.
-    namespace: str = "minrayproject"
+    #: Images are ``{namespace}/{base_deps_name}:{tag}`` and ``{namespace}/{image_name}:{tag}``
+    #: (namespace and image_name are required by the stage).
+    namespace: str = ""
     base_deps_name: str = "base-deps"
-    image_name: str = "minray"
+    image_name: str = ""
     #: The folders under ``paths.docker`` holding each image's Dockerfile; "": the image's
     #: name (``docker/<base_deps_name>/``, ``docker/<image_name>/``). The build arguments
     #: are ``BUILD_SUPPORT_USER``/``_UID``/``_GID`` (base-deps) and ``BUILD_SUPPORT_PACKAGES``,
@@ -365,15 +380,17 @@ class ImagesSettings:
     )
     #: ``none``: the base must ship the Python (offline build); ``apt``: install it.
     python_install: Literal["none", "apt"] = "none"
-    user: str = "minray"
+    #: The non-root user the images run as.
+    user: str = "app"
     uid: int = 1000
     gid: int = 100
-    #: ``org.opencontainers.image.source``.
-    source_url: str = "https://github.com/minray-project/minray"
-    #: The distributions installed into the product image, from the artifact store.
-    wheels: tuple[str, ...] = ("minray", "minray_cpp")
-    #: The module whose ``__commit__`` the smoke run checks.
-    smoke_module: str = "minray"
+    #: ``org.opencontainers.image.source`` ("": no such label).
+    source_url: str = ""
+    #: The distributions installed into the product image, from the artifact store
+    #: (required by the stage).
+    wheels: tuple[str, ...] = ()
+    #: The module whose ``__commit__`` the smoke run checks (required by the stage).
+    smoke_module: str = ""
     #: Extra ``pip download --platform`` values; ``{arch}`` is replaced.
     wheelhouse_platforms: tuple[str, ...] = ("manylinux2014_{arch}", "manylinux_2_28_{arch}")
     #: The Docker CLI that builds; empty: Debian's /usr/bin/docker.
@@ -384,12 +401,23 @@ class ImagesSettings:
 
     def __post_init__(self) -> None:
         where = "tool.build_support.images"
-        if not re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*", self.namespace):
+        if self.namespace and not re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*", self.namespace):
             raise ConfigError(f"{where}.namespace = {self.namespace!r} is not a valid repository")
         if not re.fullmatch(r"[a-z_][a-z0-9_-]*", self.user):
             raise ConfigError(f"{where}.user = {self.user!r} is not a valid user name")
-        if not self.wheels:
-            raise ConfigError(f"{where}.wheels is empty", hint="e.g. ['minray', 'minray_cpp']")
+
+    def require_product(self) -> None:
+        """The stage's names of the project are set (they have no default)."""
+        require(
+            "tool.build_support.images",
+            self,
+            "namespace",
+            "image_name",
+            "wheels",
+            "smoke_module",
+            example='namespace = "myorg", image_name = "myproj", wheels = ["myproj"], '
+            'smoke_module = "myproj"',
+        )
 
     def cuda(self) -> str:
         found = self.cuda_version or imagetags.cuda_from_image(self.gpu_base)
@@ -407,11 +435,13 @@ class ReleaseTestsSettings:
 
     #: Python for tests without ``python:``; unset means the first configured version.
     python: PythonVersion | None = None
-    #: The distribution whose wheel is tested, and the package that carries ``_version.py``.
-    distribution: str = "minray"
-    package: str = "minray"
-    #: The image the images stage builds (``--in-image``), found in ``dist/images/images.json``.
-    image_name: str = "minray"
+    #: The distribution whose wheel is tested, and the package that carries ``_version.py``
+    #: (both required by the stage).
+    distribution: str = ""
+    package: str = ""
+    #: The image the images stage builds (``--in-image``), found in ``dist/images/images.json``;
+    #: "": ``[tool.build_support.images] image_name``.
+    image_name: str = ""
     retry_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
     max_retries: int = 1
     backoff_min_seconds: float = 1800.0

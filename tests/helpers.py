@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from build_support import provision, pythons, wheelfile
+from build_support import config, provision, pythons, wheelfile
 
 ROOT = Path(__file__).resolve().parent.parent
 _IGNORE = shutil.ignore_patterns("cpp", "tests", "build", "*.egg-info", "__pycache__")
@@ -86,3 +87,29 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+#: The keys of each section that name the product (no harness default: docs/onboarding.md).
+PRODUCT_KEYS = {
+    "images": ("image_name", "wheels", "smoke_module", "user", "source_url"),
+    "release_tests": ("distribution", "package"),
+    "jars": (
+        "native_library",
+        "native_sources",
+        "native_include_dirs",
+        "native_check_class",
+        "commit_manifest_entry",
+    ),
+}
+
+
+def bundled_names(section: str) -> dict[str, object]:
+    """minray's names in ``[tool.build_support.<section>]`` of this repository's pyproject.toml,
+    for tests that build a project of their own from minray's sources."""
+    table = config.load(ROOT).sections.get(section, {})
+    return {k: table[k] for k in PRODUCT_KEYS[section] if k in table}
+
+
+def bundled_toml(section: str) -> str:
+    """:func:`bundled_names` as TOML lines (strings and lists of strings, as JSON writes them)."""
+    return "".join(f"{k} = {json.dumps(v)}\n" for k, v in bundled_names(section).items())

@@ -5,7 +5,7 @@ The format is the one Ray's CI reads (``ci/pipeline/test_rules.txt``, now
 
     # a comment
     ! python java docker doc release_tests      <- declares tags (repeatable)
-    python/minray/                              <- a directory: itself and everything below
+    python/ray/                                 <- a directory: itself and everything below
     python/*.pyx                                <- fnmatch; ``*`` crosses ``/``
     setup.cfg                                   <- anything else: exactly this file
     @ python                                    <- the rule's tags (repeatable)

@@ -1,4 +1,4 @@
-"""Docker: the base-deps and minray images of ``dist/images/images.json`` to a registry.
+"""Docker: the base-deps and product images of ``dist/images/images.json`` to a registry.
 
 Each image keeps the images stage's tags (:mod:`build_support.imagetags`). A tag that
 names the commit (it contains the short SHA: ``nightly.YYMMDD.sha6-…``, ``X.sha6-…``,
@@ -119,11 +119,12 @@ class DockerTarget:
 
     def collect(self) -> list[Artifact]:
         path = manifests.images_path(self.env.cfg.path("dist"))
+        wanted = self.settings.images
         rows = [r for r in manifests.read(path, manifests.ImagesManifest).images
-                if r.name in self.settings.images]  # fmt: skip
+                if not wanted or r.name in wanted]  # fmt: skip
         if not rows:
             raise ArtifactNotFoundError(
-                f"{path} lists none of the images {', '.join(self.settings.images)}",
+                f"{path} lists none of the images {', '.join(wanted) or '(any)'}",
                 hint="build them first: nox -s images",
             )
         local: list[LocalImage] = []

@@ -33,7 +33,7 @@ class Gav:
         return self.version.endswith(SNAPSHOT)
 
     def directory(self) -> str:
-        """``io/minray/minray-api/0.1.0``."""
+        """``io/ray/ray-api/2.40.0``."""
         return f"{self.group.replace('.', '/')}/{self.artifact}/{self.version}"
 
     def artifact_directory(self) -> str:

@@ -48,8 +48,9 @@ class DockerSettings:
     registry: str = ""
     #: The namespace (user/organisation) under the registry; "" keeps the images' own.
     namespace: str = ""
-    #: Which images of ``dist/images/images.json`` to publish.
-    images: tuple[str, ...] = ("base-deps", "minray")
+    #: Which images of ``dist/images/images.json`` to publish; empty: every image there
+    #: (base-deps and the product image, ``[tool.build_support.images]`` names).
+    images: tuple[str, ...] = ()
     username_env: str = "BUILD_SUPPORT_DOCKER_USERNAME"
     password_env: str = "BUILD_SUPPORT_DOCKER_PASSWORD"  # noqa: S105 - a variable name
     password_file: str = ""

@@ -32,6 +32,7 @@ from build_support.releasetests.runner import (
 )
 from build_support.releasetests.schema import FREQUENCIES
 from build_support.releasetests.sources import LocalWheels, StoreWheels, WheelSource
+from build_support.settings import ImagesSettings, require
 from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
 
 
@@ -47,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME|GLOB", help="tests to run (default: all)")
     p.add_argument("--smoke", action="store_true", help="apply each test's smoke_test block")
     p.add_argument("--frequency", choices=FREQUENCIES, help="only tests with this frequency")
-    p.add_argument("--in-image", action="store_true", help="run inside the minray image")
+    p.add_argument(
+        "--in-image",
+        action="store_true",
+        help="run inside the product image the images stage built",
+    )
     p.add_argument("--image", help="with --in-image: this image instead of the manifest's")
     p.add_argument(
         "--python", type=python_version, help="Python version for tests that do not set one"
@@ -134,6 +139,18 @@ def _wheel_source(
     return wheels, f"store {getattr(s, 'url', '')} prefix {wheels.prefix}"
 
 
+def _image_name(cfg: Config) -> str:
+    """``--in-image`` without ``release_tests.image_name``: the images stage's product image."""
+    images = cfg.section("images", ImagesSettings)
+    require(
+        "tool.build_support.images",
+        images,
+        "image_name",
+        example='image_name = "myproj" (or [tool.build_support.release_tests] image_name)',
+    )
+    return images.image_name
+
+
 def main(argv: list[str], cfg: Config) -> int:
     args = _parser().parse_args(argv)
     st = settings(cfg)
@@ -159,6 +176,13 @@ def main(argv: list[str], cfg: Config) -> int:
             print(f"{t.name}\t{t.frequency}\t{t.python or '-'}\t{'smoke' if t.smoke else ''}")
         return 0
 
+    require(
+        "tool.build_support.release_tests",
+        st,
+        "distribution",
+        "package",
+        example='distribution = "myproj", package = "myproj"',
+    )
     ctx = commits.context(cfg.root)
     default_python = args.python or st.python or cfg.python_versions[0]
     policy = with_env(
@@ -174,7 +198,7 @@ def main(argv: list[str], cfg: Config) -> int:
     if args.in_image or args.image:
         provider = ImageProvider(
             manifest=manifests.images_path(cfg.path("dist")),
-            image_name=st.image_name,
+            image_name=st.image_name or _image_name(cfg),
             expected_commit=ctx.sha,
             package=st.package,
             arch=platforms.canonical_arch(platforms.current_host().machine),

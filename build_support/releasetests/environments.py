@@ -158,7 +158,7 @@ class VenvProvider:
 
 
 class ImageProvider:
-    """``--in-image``: the minray image the images stage built (``dist/images/images.json``).
+    """``--in-image``: the product image the images stage built (``dist/images/images.json``).
 
     The image is picked from the manifest by Python version, flavor and architecture
     (or given with ``--image``); its ``org.opencontainers.image.revision`` label and the

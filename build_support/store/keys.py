@@ -44,7 +44,7 @@ def _check_segment(segment: str, what: str, value: str) -> None:
     if segment in ("", ".", ".."):
         raise UsageError(
             f"invalid {what} {value!r}: empty, '.' or '..' path segment",
-            hint="use names like 'main', 'releases/2.1', 'minray-1.0-py3-none-any.whl'",
+            hint="use names like 'main', 'releases/2.1', 'ray-2.40.0-py3-none-any.whl'",
         )
     if _BAD_CHARS.search(segment):
         raise UsageError(

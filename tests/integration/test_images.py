@@ -28,7 +28,7 @@ from build_support.errors import (
     DockerError,
     InputError,
 )
-from tests.helpers import build_stamped_wheels, docker
+from tests.helpers import build_stamped_wheels, bundled_names, docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -97,7 +97,7 @@ def _project(tmp_path: Path, *, lockfile: str | None = LOCKFILE, **images_cfg: o
     if lockfile is not None:
         (req / "requirements_compiled_py3.11.txt").write_text(lockfile)
     docker_dir = images_cfg.pop("docker_dir", ROOT / "docker")
-    section: dict[str, object] = {"namespace": NAMESPACE, **images_cfg}
+    section: dict[str, object] = {"namespace": NAMESPACE, **bundled_names("images"), **images_cfg}
     return Config(
         root=tmp_path,
         default_branch="main",

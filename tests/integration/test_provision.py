@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cache, cmd, jarpack, jars, platforms, rootfs, tools
+from build_support import cache, cmd, config, jarpack, jars, platforms, rootfs, tools
 
 pytestmark = [pytest.mark.slow]
 
@@ -137,7 +137,7 @@ def test_jars_stage_installs_the_missing_cross_compiler(chroot: Path) -> None:
 
     # 3. the installed compiler builds minray's JNI library for the other architecture
     src = chroot / "opt" / "src"
-    settings = jars.JarsSettings()
+    settings = config.load(ROOT).section("jars", jars.JarsSettings)  # minray's sources
     for rel in (*settings.native_sources, *settings.native_include_dirs):
         dest = src / rel
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from build_support import manifests
+from tests.helpers import bundled_toml
 from tests.integration.test_images import LOCKFILE, base_image, wheels  # noqa: F401
 from tests.publishing import (
     DOCKER,
@@ -76,7 +77,9 @@ def built(
     wheels (restamped) in its store and a passing release-tests summary."""
     request.getfixturevalue("base_image")
     cached: list[Path] = request.getfixturevalue("wheels")
-    images_toml = f'[tool.build_support.images]\nnamespace = "{LOCAL_NS}"\n'
+    images_toml = f'[tool.build_support.images]\nnamespace = "{LOCAL_NS}"\n' + bundled_toml(
+        "images"
+    )
     toml = (
         images_toml + 'python_versions = ["3.11"]\n\n' + registry.toml(NS, ["base-deps", "minray"])
     )

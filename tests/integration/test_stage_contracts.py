@@ -21,6 +21,7 @@ import pytest
 
 from build_support import manifests, provision, pythons
 from tests.conftest import ROOT, git
+from tests.helpers import bundled_toml
 
 pytestmark = [
     pytest.mark.docker,
@@ -45,7 +46,9 @@ projects = ["python", "python/cpp"]
 [tool.build_support.images]
 namespace = "{NAMESPACE}"
 python_versions = ["3.11"]
-"""
+{bundled_toml("images")}
+[tool.build_support.release_tests]
+{bundled_toml("release_tests")}"""
 
 #: A small hashed lockfile (pip-compile's format) standing in for the real 3.11 one.
 LOCKFILE = """\

@@ -158,12 +158,25 @@ def test_wheel_matching(filename: str, dist: str, *, expected: bool) -> None:
     )
 
 
+#: The product's names, which the harness has no default for.
+PRODUCT = {"namespace": "example", "image_name": "tiny", "wheels": ["tiny"], "smoke_module": "tiny"}
+
+
 def _cfg(tmp_path: Path, **section: object) -> Config:
     return Config(
         root=tmp_path,
         paths=Paths(requirements="requirements"),
-        sections={"images": dict(section)},
+        sections={"images": {**PRODUCT, **section}},
     )
+
+
+def test_the_product_names_have_no_default(tmp_path: Path) -> None:
+    bare = Config(root=tmp_path, paths=Paths(requirements="requirements"), sections={})
+    with pytest.raises(ConfigError, match="does not set namespace, image_name, wheels") as info:
+        images.main([], bare)
+    assert info.value.exit_code == 2
+    with pytest.raises(ConfigError, match=r"does not set smoke_module\b"):
+        images.main([], _cfg(tmp_path, smoke_module=""))
 
 
 def test_settings_defaults_and_validation(tmp_path: Path) -> None:

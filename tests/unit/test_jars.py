@@ -28,7 +28,8 @@ DARWIN_ARM = platforms.Host("Darwin", "arm64")
 
 def _cfg(project_root: Path, **jars_table: object) -> config.Config:
     cfg = config.load(project_root)
-    return dataclasses.replace(cfg, sections={**cfg.sections, "jars": jars_table})
+    jars_section = {**cfg.sections.get("jars", {}), **jars_table}
+    return dataclasses.replace(cfg, sections={**cfg.sections, "jars": jars_section})
 
 
 def test_default_settings_build_both_linux_natives() -> None:
@@ -240,6 +241,25 @@ def test_darwin_on_linux_is_refused_before_any_work(project_root: Path) -> None:
         jars.build_os(cfg, "darwin", skip_tests=True, host=LINUX_X86)
     assert "needs a darwin host; this one is Linux-x86_64" in str(info.value)
     assert info.value.exit_code == 14
+
+
+def test_the_projects_names_have_no_default(project_root: Path) -> None:
+    cfg = config.load(project_root)
+    bare = dataclasses.replace(cfg, sections={**cfg.sections, "jars": {}})
+    with pytest.raises(ConfigError, match="does not set native_library, native_sources") as info:
+        jars.build_os(bare, "linux", skip_tests=True, host=LINUX_X86)
+    assert info.value.exit_code == 2
+    assert "docs/onboarding.md" in str(info.value)
+    with pytest.raises(ConfigError, match="does not set native_sources"):
+        jars.build_multiplatform(_cfg(project_root, native_sources=[]), timeout=0)
+
+
+@pytest.mark.parametrize(
+    ("entry", "check_class"), [("Build Commit", ""), ("", ""), ("X" * 71, ""), ("A", "1bad.Class")]
+)
+def test_bad_manifest_entry_or_check_class(entry: str, check_class: str) -> None:
+    with pytest.raises(ConfigError, match=r"commit_manifest_entry|native_check_class"):
+        jars.JarsSettings(commit_manifest_entry=entry, native_check_class=check_class)
 
 
 def test_os_without_configured_platforms(project_root: Path) -> None:

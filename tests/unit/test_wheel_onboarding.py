@@ -90,11 +90,11 @@ def test_bad_onboarding_config_fails_at_load(
         config.from_table({"wheel": {"projects": ["python"], **wheel}}, tmp_path)
 
 
-def test_minrays_smoke_default_does_not_apply_to_another_project_in_python(
-    tmp_path: Path,
-) -> None:
-    assert WheelSettings().smoke_of("python") == "import minray._core"
+def test_no_smoke_statement_by_default_the_bundled_ones_are_config(tmp_path: Path) -> None:
+    assert WheelSettings().smoke_of("python") == ""
     assert WheelSettings(projects=("python",)).smoke_of("python") == ""
+    bundled = config.load(Path(__file__).resolve().parents[2]).section("wheel", WheelSettings)
+    assert bundled.smoke_of("python") == "import minray._core"
     assert WheelSettings(projects=("python",), smoke={"python": "x"}).smoke_of("python") == "x"
 
 
