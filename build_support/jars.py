@@ -482,23 +482,25 @@ def _summary(stage: str) -> log.Summary:
 # -- stages ----------------------------------------------------------------------------------
 
 
-def load(cfg: Config) -> tuple[JarsSettings, poms.JavaProject]:
+def load(cfg: Config, *, natives: bool = True) -> tuple[JarsSettings, poms.JavaProject]:
+    """The settings and the Java tree; ``natives``: the JNI library's names must be set."""
     settings = cfg.section("jars", JarsSettings)
-    settings.require_product()
+    if natives:
+        settings.require_product()
     project = poms.load_project(cfg.path("java"))
     project.module(settings.runtime_module)  # fails early when misconfigured
     return settings, project
 
 
 def check_poms(cfg: Config) -> int:
-    _settings, project = load(cfg)
+    _settings, project = load(cfg, natives=False)
     checked = poms.check(project)
     log.success(f"POMs up to date: {', '.join(str(p.relative_to(cfg.root)) for p in checked)}")
     return 0
 
 
 def generate_poms(cfg: Config) -> int:
-    _settings, project = load(cfg)
+    _settings, project = load(cfg, natives=False)
     written = poms.write(project)
     for p in written:
         log.info(f"wrote {p.relative_to(cfg.root)}")
@@ -1061,7 +1063,7 @@ def _repack(
 
 def deploy_check(cfg: Config, directory: Path) -> list[str]:
     """What a Maven Central deploy would lack in ``directory``; [] when complete."""
-    _settings, project = load(cfg)
+    _settings, project = load(cfg, natives=False)
     if not directory.is_dir():
         return [f"{directory} does not exist: run `nox -s jars -- linux` first"]
     parent = directory / project.parent_pom_name
