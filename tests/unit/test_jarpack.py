@@ -344,7 +344,7 @@ def test_commit_is_read_from_the_jars_own_manifest(tmp_path: Path) -> None:
         "Manifest-Version: 1.0\n",
         f"Build-Commit: {'d' * 40}\n",
         "Build-Commit: unknown\n",
-        f"Minray-Commit: {COMMIT}\n",  # the name before 0.2: not read
+        f"Minray-Commit: {COMMIT}\n",  # the former name: not read
     ],
 )
 def test_commit_missing_or_other_is_refused_naming_both(
