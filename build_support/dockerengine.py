@@ -12,6 +12,7 @@ import os
 import re
 import tarfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +30,44 @@ def sdk() -> Any:
 def connect(timeout: float) -> Any:
     """A Docker SDK client for a running engine, or a DockerError that says how to start one.
 
-    Without ``DOCKER_HOST`` a local dockerd is started if needed (as root); the ping
-    has ``timeout`` so an unresponsive engine fails instead of hanging.
+    One request: the SDK asks the engine its API version (``GET /version``), with
+    ``timeout``, so an unresponsive engine fails instead of hanging; that answer is the
+    ping. Only when it fails and ``DOCKER_HOST`` is unset is a local dockerd started
+    (as root) and asked again.
     """
-    import requests
-
-    docker = sdk()
-
     host = os.environ.get("DOCKER_HOST", "")
-    if not host:
-        provision.ensure_docker()
     where = host or "unix:///var/run/docker.sock"
     hint = (
         "start it: sudo dockerd &  (or systemctl start docker); "
         "check DOCKER_HOST if it points elsewhere"
     )
-    if where.startswith("unix://") and not Path(where.removeprefix("unix://")).exists():
+    if not host:  # a local engine: its tools are provisioned as ensure_docker does
+        provision.ensure_tools("docker", "debian-docker-client", "dockerd")
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
         raise DockerError(f"cannot reach the Docker engine at {where}: no such socket", hint=hint)
-    client = None
     try:
-        client = docker.from_env(timeout=int(max(1, timeout)))
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        if client is not None:
-            client.close()
+        return _client(timeout)
+    except DockerError as exc:
+        if host:
+            raise DockerError(
+                f"cannot reach the Docker engine at {where}: {exc}", hint=hint
+            ) from exc
+    provision.ensure_docker()
+    try:
+        return _client(timeout)
+    except DockerError as exc:
         raise DockerError(f"cannot reach the Docker engine at {where}: {exc}", hint=hint) from exc
-    return client
+
+
+def _client(timeout: float) -> Any:
+    """``docker.from_env``: its API version negotiation is the one round trip."""
+    import requests
+
+    docker = sdk()
+    try:
+        return docker.from_env(timeout=int(max(1, timeout)))
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise DockerError(str(exc)) from exc
 
 
 def check_buildkit(client_path: str) -> None:
@@ -147,31 +160,54 @@ def docker_build(
         ctx_tar.unlink(missing_ok=True)
 
 
-def find_by_digest(client: Any, digest: str) -> Any | None:
-    """The image built from inputs with ``digest``, if any.
+@dataclass(frozen=True)
+class ImageSummary:
+    """What the engine's image list says of one image: enough to reuse it, no inspect."""
+
+    id: str
+    labels: Mapping[str, str]
+    repo_tags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, image: Any) -> ImageSummary:
+        """The summary of an SDK ``Image`` (already inspected)."""
+        return cls(str(image.id), dict(image.labels or {}), tuple(image.tags or ()))
+
+
+def find_by_digest(client: Any, digest: str) -> ImageSummary | None:
+    """The image built from inputs with ``digest``, if any: one list request.
 
     Every image this stage builds sets its own digest label, so a child never carries
     its parent's; an image someone else builds FROM ours inherits it, hence the
-    fewest-layers pick (the original is the ancestor of all others).
+    ancestor pick of :func:`oldest_with_label`.
     """
     return oldest_with_label(client, f"{DIGEST_LABEL}={digest}")
 
 
-def oldest_with_label(client: Any, label: str) -> Any | None:
+def oldest_with_label(client: Any, label: str) -> ImageSummary | None:
     """The image labelled ``label`` that all others carrying it were built FROM, or None.
 
-    One list call (summaries, not inspected) and one inspect per candidate of the
-    smallest size: descendants hold the ancestor's layers and more, so only an image
-    whose extra layers are empty ties with it; among those the fewest layers wins.
+    One list call (``GET /images/json`` filtered by the label; the summaries carry ID,
+    labels and tags): descendants hold the ancestor's layers and more, so the smallest
+    is the ancestor. Only images tied at that size (a descendant whose extra layers are
+    empty) are inspected, and the one with the fewest layers wins.
     """
     summaries = client.api.images(filters={"label": label})
     if not summaries:
         return None
     smallest = min(int(s.get("Size") or 0) for s in summaries)
-    candidates = [
-        client.images.get(s["Id"]) for s in summaries if int(s.get("Size") or 0) == smallest
-    ]
-    return min(candidates, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
+    ties = [s for s in summaries if int(s.get("Size") or 0) == smallest]
+    if len(ties) == 1:
+        s = ties[0]
+        return ImageSummary(
+            str(s["Id"]),
+            dict(s.get("Labels") or {}),
+            tuple(t for t in s.get("RepoTags") or () if t != "<none>:<none>"),
+        )
+    inspected = [client.images.get(s["Id"]) for s in ties]
+    return ImageSummary.of(
+        min(inspected, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
+    )
 
 
 PINNED_REPO = "build-support/by-id"
@@ -189,14 +225,13 @@ def pinned_ref(client: Any, image_id: str) -> str:
     return ref
 
 
-def tag_image(image: Any, refs: Sequence[str]) -> None:
+def tag_image(client: Any, image: ImageSummary, refs: Sequence[str]) -> None:
     """Tag ``image`` with every ref it does not already carry (one call per new tag)."""
-    have = set(image.attrs.get("RepoTags") or ())
     for ref in refs:
-        if ref in have:
+        if ref in image.repo_tags:
             continue
         repo, _, tag = ref.rpartition(":")
-        image.tag(repo, tag)
+        client.api.tag(image.id, repo, tag)
 
 
 def commit_program(module: str) -> str:

@@ -54,9 +54,10 @@ from build_support import (
 )
 from build_support import store as store_mod
 from build_support.args import StageParser, python_version
-from build_support.baseimage import Base, check_base_python, resolve_base
+from build_support.baseimage import Base, check_base_python, quick_base, resolve_base
 from build_support.config import Config
 from build_support.dockerengine import (
+    ImageSummary,
     check_buildkit_once,
     connect,
     copy_out,
@@ -191,16 +192,10 @@ def _ensure_built(
         base_image_id=base_id,
         platform=platform,
     )
-    existing = None if force else find_by_digest(client, digest)
-    inputcache.note(f"image {refs[0]}", reused=existing is not None)
-    if existing is not None:
-        log.info(f"{name}: inputs unchanged (input digest {digest[:12]}), skipping the build")
-        tag_image(existing, refs)
-        result = Result(
-            name, str(existing.id), list(refs), False, time.monotonic() - started, digest
-        )
-        result.labels = dict(existing.labels or {})  # inspected by the lookup
-        return result
+    reused = None if force else _reuse(client, name=name, refs=refs, digest=digest)
+    if reused is not None:
+        return reused
+    inputcache.note(f"image {refs[0]}", reused=False)
     with log.group(f"build {refs[0]} ({platform})"):
         check_buildkit_once(client_path)
         if before_build is not None:
@@ -216,9 +211,23 @@ def _ensure_built(
             timeout=settings.build_timeout_seconds,
             workdir=workdir,
         )
-    image = client.images.get(refs[0])
-    tag_image(image, refs[1:])
-    return Result(name, str(image.id), list(refs), True, time.monotonic() - started, digest)
+    image = ImageSummary.of(client.images.get(refs[0]))
+    tag_image(client, image, refs[1:])
+    return Result(name, image.id, list(refs), True, time.monotonic() - started, digest)
+
+
+def _reuse(client: Any, *, name: str, refs: Sequence[str], digest: str) -> Result | None:
+    """The image with ``digest`` (one label lookup), tagged ``refs``; None if there is none."""
+    started = time.monotonic()
+    existing = find_by_digest(client, digest)
+    if existing is None:
+        return None
+    inputcache.note(f"image {refs[0]}", reused=True)
+    log.info(f"{name}: inputs unchanged (input digest {digest[:12]}), skipping the build")
+    tag_image(client, existing, refs)
+    result = Result(name, existing.id, list(refs), False, time.monotonic() - started, digest)
+    result.labels = dict(existing.labels)  # as the lookup listed them
+    return result
 
 
 def _read_dockerfile(cfg: Config, name: str) -> bytes:
@@ -257,13 +266,14 @@ class Stage:
     force: bool
     base_override: str | None
     workdir: Path
+    pull: bool = False
 
     def refs(self, name: str, tags: Sequence[str]) -> list[str]:
         return [f"{self.settings.namespace}/{name}:{t}" for t in tags]
 
-    def base_deps(
-        self, job: Job, base: Base, before_build: Callable[[], None] | None = None
-    ) -> Result:
+    def _base_deps_inputs(
+        self, job: Job, base: Base
+    ) -> tuple[BuildContext, dict[str, str], dict[str, str], Path]:
         s = self.settings
         lock = lockfile.require(self.cfg.path("requirements"), job.python)
         house = ensure_wheelhouse(lock, job.python, job.arch, s)
@@ -291,8 +301,30 @@ class Stage:
         }
         if base.standin:
             labels[STANDIN_LABEL] = base.ref
+        return context, build_args, labels, lock
+
+    def reuse_base_deps(self, job: Job, base: Base) -> Result | None:
+        """base-deps on ``base`` if the engine has it (one label lookup), else None."""
+        context, build_args, labels, lock = self._base_deps_inputs(job, base)
+        digest = input_digest(
+            context_digest=context.digest(),
+            build_args=build_args,
+            labels=labels,
+            base_image_id=base.image_id,
+            platform=platforms.DOCKER_PLATFORMS[job.arch],
+        )
+        name = self.settings.base_deps_name
+        result = _reuse(self.client, name=name, refs=self.refs(name, job.tags), digest=digest)
+        if result is not None:
+            result.extra["lockfile"] = str(lock)
+        return result
+
+    def base_deps(
+        self, job: Job, base: Base, before_build: Callable[[], None] | None = None
+    ) -> Result:
+        context, build_args, labels, lock = self._base_deps_inputs(job, base)
         result = self._build(
-            s.base_deps_name,
+            self.settings.base_deps_name,
             job,
             context=context,
             build_args=build_args,
@@ -383,22 +415,32 @@ class Stage:
         s = self.settings
         requested = self.base_override or (s.cpu_base if job.flavor == "cpu" else s.gpu_base)
         platform = platforms.DOCKER_PLATFORMS[job.arch]
-        base = resolve_base(
-            self.client,
-            requested,
-            arch=job.arch,
-            settings=s,
-            flavor=job.flavor,
-            debian_mirror=self.cfg.section("rootfs", rootfs.RootfsSettings).mirror,
-        )
+        mirror = self.cfg.section("rootfs", rootfs.RootfsSettings).mirror
+        # The no-change path: the base as the engine has it now (no pull, no stand-in
+        # made), then one digest lookup. Anything else resolves the base properly.
+        quick = None
+        if not (self.force or self.pull):
+            quick = quick_base(
+                self.client, requested, arch=job.arch, settings=s, flavor=job.flavor,
+                debian_mirror=mirror,
+            )  # fmt: skip
+        reused = self.reuse_base_deps(job, quick) if quick is not None else None
+        if quick is not None and reused is not None:
+            base, deps = quick, reused
+        else:
+            base = resolve_base(
+                self.client, requested, arch=job.arch, settings=s, flavor=job.flavor,
+                debian_mirror=mirror, pull=self.pull,
+            )  # fmt: skip
+            resolved = base
 
-        def check_python() -> None:  # only before building base-deps on this base
-            if s.python_install == "none":
-                check_base_python(self.client, base, job.python, platform)
+            def check_python() -> None:  # only before building base-deps on this base
+                if s.python_install == "none":
+                    check_base_python(self.client, resolved, job.python, platform)
 
-        # base-deps needs no wheel (a build of it is kept for the next run); the wheels
-        # are fetched before the product image's build.
-        deps = self.base_deps(job, base, check_python)
+            # base-deps needs no wheel (a build of it is kept for the next run); the
+            # wheels are fetched before the product image's build.
+            deps = self.base_deps(job, base, check_python)
         wheels = self.fetch(job)
         product = self.product(job, deps, wheels)
         freeze = self.cfg.path("dist") / "images" / f"{s.image_name}-{job.tags[0]}.pip-freeze.txt"
@@ -459,6 +501,13 @@ def _parser() -> argparse.ArgumentParser:
         help="base image instead of cpu_base/gpu_base; 'local' = the debootstrap'd Debian",
     )
     p.add_argument("--force", action="store_true", help="rebuild even if inputs are unchanged")
+    p.add_argument(
+        "--pull",
+        action="store_true",
+        help="try to pull the base image even if the engine has it (a moving tag), as "
+        "docker build --pull; without it only an absent base is pulled, and only when "
+        "base-deps must be built",
+    )
     return p
 
 
@@ -576,6 +625,7 @@ def _run_jobs(
             force=args.force,
             base_override=args.base,
             workdir=Path(tmp),
+            pull=args.pull,
         )
         for job in jobs:
             for r in stage.run(job):

@@ -380,10 +380,11 @@ def find_image(key: str) -> str | None:
 
     with _docker_sdk() as client:
         # Images built FROM this one inherit the label; the rootfs itself is one layer.
-        image = oldest_with_label(client, f"{KEY_LABEL}={key}")
-    if image is None or len(image.attrs.get("RootFS", {}).get("Layers", [])) != 1:
-        return None
-    return str(image.id)
+        found = oldest_with_label(client, f"{KEY_LABEL}={key}")
+        if found is None:
+            return None
+        layers = client.images.get(found.id).attrs.get("RootFS", {}).get("Layers", [])
+    return found.id if len(layers) == 1 else None
 
 
 def import_tarball(tarball: Path, arch: str, suite: str, key: str, tag: str) -> None:
@@ -418,6 +419,20 @@ def import_tarball(tarball: Path, arch: str, suite: str, key: str, tag: str) -> 
         )
 
 
+def identity(
+    arch: str, packages: Sequence[str], *, suite: str = DEFAULT_SUITE, mirror: str = ""
+) -> tuple[str, str]:
+    """The key and default tag of :func:`ensure_image`'s image, computed without Docker.
+
+    The image with that key is found by its :data:`KEY_LABEL` label (one list request).
+    """
+    _check_arch(arch)
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", suite):
+        raise UsageError(f"invalid Debian suite name {suite!r}", hint="e.g. bookworm")
+    key = rootfs_key(arch, suite, normalize_packages(packages), resolve_mirror(mirror))
+    return key, default_tag(arch, suite, key)
+
+
 def ensure_image(
     arch: Arch,
     packages: Sequence[str],
@@ -433,13 +448,10 @@ def ensure_image(
     Reuses an image labelled with the same key, else the cached tarball, else runs
     debootstrap (minutes; about 5 for arm64 under QEMU).
     """
-    _check_arch(arch)
-    if not re.fullmatch(r"[a-z][a-z0-9-]*", suite):
-        raise UsageError(f"invalid Debian suite name {suite!r}", hint="e.g. bookworm")
+    key, default = identity(arch, packages, suite=suite, mirror=mirror)
     names = normalize_packages(packages)
     mirror = resolve_mirror(mirror)
-    key = rootfs_key(arch, suite, names, mirror)
-    tag = tag or default_tag(arch, suite, key)
+    tag = tag or default
     provision.ensure_docker()
     cache_dir = rootfs_cache_dir()
     with _locked(cache_dir / f"{key}.lock"):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -113,3 +115,131 @@ def bundled_names(section: str) -> dict[str, object]:
 def bundled_toml(section: str) -> str:
     """:func:`bundled_names` as TOML lines (strings and lists of strings, as JSON writes them)."""
     return "".join(f"{k} = {json.dumps(v)}\n" for k, v in bundled_names(section).items())
+class EngineRequestLog:
+    """A real UNIX-socket proxy in front of the Docker engine's socket that records every
+    HTTP request line a client sends through it (``"GET /v1.41/images/json?…"``).
+
+    Point a client at it with ``DOCKER_HOST=unix://<path>``. Bytes are forwarded as they
+    come, both ways; the request stream is parsed on the side (``Content-Length`` and
+    chunked bodies are skipped, an upgraded connection is forwarded unparsed), so the log
+    is what reached the engine, request by request.
+    """
+
+    def __init__(self, path: Path, upstream: str = "/var/run/docker.sock") -> None:
+        self.path = path
+        self.upstream = upstream
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(path))
+        self._server.listen(16)
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.path}"
+
+    def take(self) -> list[str]:
+        """The requests recorded since the last call (and forget them)."""
+        with self._lock:
+            taken = list(self.requests)
+            self.requests.clear()
+        return taken
+
+    def close(self) -> None:
+        self._server.close()
+        for sock in list(self._open):
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._thread.join(timeout=5)
+        self.path.unlink(missing_ok=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            engine.connect(self.upstream)
+            self._open += [client, engine]
+            threading.Thread(target=self._pipe, args=(engine, client, None), daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(client, engine, _RequestParser(self._record)), daemon=True
+            ).start()
+
+    def _record(self, line: str) -> None:
+        with self._lock:
+            self.requests.append(line)
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket, parser: _RequestParser | None) -> None:
+        try:
+            while data := src.recv(65536):
+                if parser is not None:
+                    parser.feed(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+
+class _RequestParser:
+    """HTTP/1.1 request framing, enough to find each request line in a stream."""
+
+    def __init__(self, record: Callable[[str], None]) -> None:
+        self._record = record
+        self._buf = bytearray()
+        self._body = 0  # bytes of the current body still to skip
+        self._chunked = False
+        self._raw = False  # upgraded (hijacked) connection: no more HTTP
+
+    def feed(self, data: bytes) -> None:
+        if self._raw:
+            return
+        self._buf += data
+        while self._step():
+            pass
+
+    def _step(self) -> bool:
+        """Consume what can be consumed; whether to go on."""
+        if self._body:
+            n = min(self._body, len(self._buf))
+            del self._buf[:n]
+            self._body -= n
+            return bool(self._buf) and not self._body
+        if self._chunked:
+            return self._chunk()
+        return self._head()
+
+    def _chunk(self) -> bool:
+        end = self._buf.find(b"\r\n")
+        if end < 0:
+            return False
+        size = int(bytes(self._buf[:end]).split(b";")[0] or b"0", 16)
+        if len(self._buf) < end + 2 + size + 2:
+            return False
+        del self._buf[: end + 2 + size + 2]
+        self._chunked = size != 0  # the last chunk (no trailers from the Docker clients)
+        return True
+
+    def _head(self) -> bool:
+        end = self._buf.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = bytes(self._buf[:end]).decode("latin-1").split("\r\n")
+        del self._buf[: end + 4]
+        self._record(head[0].rsplit(" ", 1)[0])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
+        if "upgrade" in headers or "upgrade" in headers.get("connection", "").lower():
+            self._raw = True
+            return False
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            self._chunked = True
+        else:
+            self._body = int(headers.get("content-length", "0") or 0)
+        return True
