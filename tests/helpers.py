@@ -149,8 +149,10 @@ class EngineRequestLog:
         return taken
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept()
         self._server.close()
-        for sock in list(self._open):
+        for sock in list(self._open):  # connections a client left open
             with contextlib.suppress(OSError):
                 sock.close()
         self._thread.join(timeout=5)
@@ -165,17 +167,34 @@ class EngineRequestLog:
             engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             engine.connect(self.upstream)
             self._open += [client, engine]
-            threading.Thread(target=self._pipe, args=(engine, client, None), daemon=True).start()
+            done = threading.Barrier(2, action=lambda c=client, e=engine: self._drop(c, e))
             threading.Thread(
-                target=self._pipe, args=(client, engine, _RequestParser(self._record)), daemon=True
+                target=self._pipe, args=(engine, client, None, done), daemon=True
             ).start()
+            threading.Thread(
+                target=self._pipe,
+                args=(client, engine, _RequestParser(self._record), done),
+                daemon=True,
+            ).start()
+
+    def _drop(self, *socks: socket.socket) -> None:
+        """Close a connection pair once both directions have ended."""
+        for sock in socks:
+            sock.close()
+            with contextlib.suppress(ValueError):
+                self._open.remove(sock)
 
     def _record(self, line: str) -> None:
         with self._lock:
             self.requests.append(line)
 
     @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket, parser: _RequestParser | None) -> None:
+    def _pipe(
+        src: socket.socket,
+        dst: socket.socket,
+        parser: _RequestParser | None,
+        done: threading.Barrier,
+    ) -> None:
         try:
             while data := src.recv(65536):
                 if parser is not None:
@@ -186,6 +205,8 @@ class EngineRequestLog:
         finally:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                done.wait()
 
 
 class _RequestParser:

@@ -1,0 +1,180 @@
+"""A no-change images run, counted at the engine's socket; and a changed base rebuilds.
+
+Every request the stage sends to dockerd goes through :class:`EngineRequestLog`, a real
+UNIX-socket proxy in front of /var/run/docker.sock (``DOCKER_HOST=unix://…``). The first
+run goes to the engine directly (it may build); the second, with nothing changed, is
+counted request by request (docs/images.md says which requests and why).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from build_support import cmd, images, provision, rootfs
+from build_support.config import Config
+from build_support.imagecontext import DIGEST_LABEL
+from tests.helpers import EngineRequestLog, docker
+from tests.integration.test_images import (  # noqa: F401 - fixtures
+    DAY,
+    PACKAGES,
+    _manifest,
+    _project,
+    _store_wheels,
+    base_image,
+    env,
+    wheels,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+#: A base reference no one builds or pushes: the stage falls back to the stand-in.
+ABSENT_BASE = "build-support-test/absent-base:never-built"
+
+
+@pytest.fixture
+def engine_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineRequestLog]:
+    provision.ensure_docker()
+    sock_dir = Path(tempfile.mkdtemp(prefix="engine-log.", dir="/tmp"))  # short socket path
+    proxy = EngineRequestLog(sock_dir / "docker.sock")
+    yield proxy
+    proxy.close()
+    sock_dir.rmdir()
+
+
+def _calls(lines: list[str]) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """(method, path without the API version, decoded ``filters``) per request."""
+    out = []
+    for line in lines:
+        method, _, target = line.partition(" ")
+        url = urllib.parse.urlsplit(target)
+        path = re.sub(r"^/v[0-9]+\.[0-9]+/", "/", url.path)
+        query = urllib.parse.parse_qs(url.query)
+        filters = json.loads(query["filters"][0]) if "filters" in query else {}
+        out.append((method, urllib.parse.unquote(path), filters))
+    return out
+
+
+def _digests(cfg_manifest: list[dict[str, object]]) -> list[str]:
+    return [str(e["input_digest"]) for e in cfg_manifest]
+
+
+def _counted_run(
+    monkeypatch: pytest.MonkeyPatch, proxy: EngineRequestLog, argv: list[str], cfg: Config
+) -> tuple[float, list[tuple[str, str, dict[str, list[str]]]]]:
+    proxy.take()
+    with monkeypatch.context() as m:
+        m.setenv("DOCKER_HOST", proxy.host)
+        started = time.monotonic()
+        assert images.main(argv, cfg, today=DAY) == 0
+        seconds = time.monotonic() - started
+    return seconds, _calls(proxy.take())
+
+
+@pytest.mark.usefixtures("env", "base_image")
+def test_no_change_run_on_the_standin_makes_five_requests(
+    tmp_path: Path,
+    wheels: list[Path],  # noqa: F811
+    engine_log: EngineRequestLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = _project(tmp_path, namespace="build-support-test-nochange", cpu_base=ABSENT_BASE)
+    _store_wheels(cfg, wheels)
+    assert images.main(["--python", "3.11"], cfg, today=DAY) == 0
+    first = _manifest(cfg)
+    assert all(e["base_standin"] for e in first), first
+
+    seconds, calls = _counted_run(monkeypatch, engine_log, ["--python", "3.11"], cfg)
+
+    second = _manifest(cfg)
+    assert [e["built"] for e in second] == [False, False]
+    assert [e["image_id"] for e in second] == [e["image_id"] for e in first]
+    key, _tag = rootfs.identity("x86_64", PACKAGES)
+    deps_digest, minray_digest = _digests(second)
+    assert calls == [
+        ("GET", "/version", {}),  # connect: API version negotiation is the ping
+        ("GET", f"/images/{ABSENT_BASE}/json", {}),  # the configured base: still absent
+        ("GET", "/images/json", {"label": [f"{rootfs.KEY_LABEL}={key}"]}),  # the stand-in
+        ("GET", "/images/json", {"label": [f"{DIGEST_LABEL}={deps_digest}"]}),
+        ("GET", "/images/json", {"label": [f"{DIGEST_LABEL}={minray_digest}"]}),
+    ]
+    assert seconds < 5, seconds
+
+
+def _build_base(ref: str, marker: str) -> list[str]:
+    """``FROM`` the stand-in plus one layer holding ``marker``, tagged ``ref``; its layers."""
+    standin = rootfs.ensure_image("x86_64", PACKAGES)
+    dockerfile = f"FROM {standin}\nRUN echo {marker} > /etc/test-base-marker\n"
+    cmd.run(
+        [provision.docker_client(), "build", "-q", "-t", ref, "-"],
+        input_text=dockerfile,
+        env={"DOCKER_BUILDKIT": "1"},
+        capture=True,
+        timeout=600,
+    )
+    return _layers(ref)
+
+
+def _layers(ref: str) -> list[str]:
+    return list(json.loads(docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref)))
+
+
+@pytest.mark.usefixtures("env", "base_image")
+def test_a_changed_base_rebuilds_base_deps(
+    tmp_path: Path,
+    wheels: list[Path],  # noqa: F811
+    engine_log: EngineRequestLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ref = "build-support-test/changing-base:test"
+    argv = ["--python", "3.11", "--base", ref]
+    cfg = _project(tmp_path, namespace="build-support-test-basechange")
+    _store_wheels(cfg, wheels)
+    old_layers = _build_base(ref, "first")  # the same every session: built once
+    old_base = docker("image", "inspect", "-f", "{{.Id}}", ref)
+    assert images.main(argv, cfg, today=DAY) == 0
+    first = _manifest(cfg)
+
+    # Nothing changed: the base is a real (non-stand-in) image, looked up once.
+    _seconds, calls = _counted_run(monkeypatch, engine_log, argv, cfg)
+    assert [e["built"] for e in _manifest(cfg)] == [False, False]
+    deps_digest, minray_digest = _digests(_manifest(cfg))
+    assert calls == [
+        ("GET", "/version", {}),
+        ("GET", f"/images/{ref}/json", {}),
+        ("GET", "/images/json", {"label": [f"{DIGEST_LABEL}={deps_digest}"]}),
+        ("GET", "/images/json", {"label": [f"{DIGEST_LABEL}={minray_digest}"]}),
+    ]
+
+    # The same reference now names another image (as after a docker pull or a rebuild of
+    # the base): base-deps is built again, on it, and so is minray.
+    new_layers = _build_base(ref, f"second-{time.time_ns()}")
+    new_base = docker("image", "inspect", "-f", "{{.Id}}", ref)
+    assert new_layers != old_layers
+    third: list[dict[str, object]] = []
+    try:
+        _seconds, calls = _counted_run(monkeypatch, engine_log, argv, cfg)
+        third = _manifest(cfg)
+        assert [e["built"] for e in third] == [True, True]
+        assert third[0]["image_id"] != first[0]["image_id"]
+        assert _layers(str(third[0]["image_id"]))[: len(new_layers)] == new_layers
+        assert ("POST", "/build", {}) in [(m, p, {}) for m, p, _f in calls]
+    finally:
+        # Leave the reference on the first base (reused next session); drop what this
+        # session's base made.
+        docker("tag", old_base, ref)
+        new_ids = [str(e["image_id"]) for e in third if e["image_id"] not in
+                   {f["image_id"] for f in first}]  # fmt: skip
+        for image_id in [*new_ids[::-1], new_base]:
+            cmd.run(
+                [provision.docker_client(), "image", "rm", "-f", image_id],
+                capture=True,
+                check=False,
+            )
