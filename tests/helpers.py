@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import socket
@@ -115,6 +116,8 @@ def bundled_names(section: str) -> dict[str, object]:
 def bundled_toml(section: str) -> str:
     """:func:`bundled_names` as TOML lines (strings and lists of strings, as JSON writes them)."""
     return "".join(f"{k} = {json.dumps(v)}\n" for k, v in bundled_names(section).items())
+
+
 class EngineRequestLog:
     """A real UNIX-socket proxy in front of the Docker engine's socket that records every
     HTTP request line a client sends through it (``"GET /v1.41/images/json?…"``).
@@ -167,7 +170,7 @@ class EngineRequestLog:
             engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             engine.connect(self.upstream)
             self._open += [client, engine]
-            done = threading.Barrier(2, action=lambda c=client, e=engine: self._drop(c, e))
+            done = threading.Barrier(2, action=functools.partial(self._drop, client, engine))
             threading.Thread(
                 target=self._pipe, args=(engine, client, None, done), daemon=True
             ).start()
