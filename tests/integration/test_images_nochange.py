@@ -1,7 +1,7 @@
 """A no-change images run, counted at the engine's socket; and a changed base rebuilds.
 
 Every request the stage sends to dockerd goes through :class:`EngineRequestLog`, a real
-UNIX-socket proxy in front of /var/run/docker.sock (``DOCKER_HOST=unix://…``). The first
+UNIX-socket proxy in front of /var/run/docker.sock (``DOCKER_HOST`` names its socket). The first
 run goes to the engine directly (it may build); the second, with nothing changed, is
 counted request by request (docs/images.md says which requests and why).
 """
