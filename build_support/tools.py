@@ -243,7 +243,7 @@ TOOLS: dict[str, Tool] = _tools(
         name="docker-registry",
         debian=("docker-registry",),
         version_args=("--version",),
-        why="a Docker registry with htpasswd auth for publish tests",
+        why="a Docker registry (htpasswd or token auth) for publish tests",
     ),
     Tool(name="chromium", debian=("chromium",), why="renders the HTML report in a test"),
     Tool(name="pypiserver", source="python", why="a PyPI stand-in for publish tests"),

@@ -260,20 +260,27 @@ class DockerRegistry:
         self.proc: subprocess.Popen[bytes] | None = None
         self.docker_config = base / "docker-config"
 
-    def start(self) -> None:
+    def start(self, *, login: bool = True) -> None:
+        """Serve; ``login``: ``docker login`` into the test's own ``DOCKER_CONFIG``."""
         with (self.base / "registry.log").open("wb") as log:
             self.proc = subprocess.Popen(
                 ["/usr/bin/docker-registry", "serve", str(self.base / "config.yml")],
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         wait_http(f"http://{self.host}/v2/", proc=self.proc)
-        self.docker("login", "-u", self.username, "--password-stdin", self.host,
-                    input_text=self.password)  # fmt: skip
+        if login:
+            self.docker("login", "-u", self.username, "--password-stdin", self.host,
+                        input_text=self.password)  # fmt: skip
 
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(10)
+
+    def authorization(self, repo: str) -> str:
+        """The ``Authorization`` header the test's own reads of ``repo`` send."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return f"Basic {token}"
 
     def docker(self, *args: str, input_text: str | None = None) -> str:
         env = {**os.environ, "DOCKER_CONFIG": str(self.docker_config)}
@@ -282,13 +289,12 @@ class DockerRegistry:
 
     def manifest(self, repo: str, ref: str) -> tuple[str, dict[str, Any]]:
         """(Docker-Content-Digest, manifest) of ``repo:ref`` through the HTTP API."""
-        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         accept = ("application/vnd.docker.distribution.manifest.v2+json, "
                   "application/vnd.docker.distribution.manifest.list.v2+json, "
                   "application/vnd.oci.image.index.v1+json, "
                   "application/vnd.oci.image.manifest.v1+json")  # fmt: skip
         req = urllib.request.Request(f"http://{self.host}/v2/{repo}/manifests/{ref}",
-                                     headers={"Authorization": f"Basic {token}",
+                                     headers={"Authorization": self.authorization(repo),
                                               "Accept": accept})  # fmt: skip
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.headers["Docker-Content-Digest"], json.loads(resp.read())
@@ -303,9 +309,10 @@ class DockerRegistry:
         return [path for path, status in found if status.startswith("2")]
 
     def tags(self, repo: str) -> list[str]:
-        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-        req = urllib.request.Request(f"http://{self.host}/v2/{repo}/tags/list",
-                                     headers={"Authorization": f"Basic {token}"})  # fmt: skip
+        req = urllib.request.Request(
+            f"http://{self.host}/v2/{repo}/tags/list",
+            headers={"Authorization": self.authorization(repo)},
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             return sorted(json.loads(resp.read())["tags"] or [])
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from build_support import cmd, imagetags, log, manifests, provision
+from build_support import cmd, imagetags, log, manifests, provision, redact
 from build_support.errors import (
     ArtifactNotFoundError,
     CommandFailedError,
@@ -241,16 +241,41 @@ class DockerTarget:
         return resp
 
     def _token(self, challenge: str, repo_path: str) -> str:
+        """A bearer token from the service the registry's challenge names (basic auth)."""
         params = dict(_CHALLENGE.findall(challenge))
-        query = {"service": params.get("service", ""),
-                 "scope": params.get("scope", f"repository:{repo_path}:pull")}  # fmt: skip
-        url = f"{params['realm']}?{urllib.parse.urlencode(query)}"
+        realm = params.get("realm", "")
+        if not realm.startswith(("https://", "http://")):
+            raise PublishError(
+                f"the registry's Bearer challenge names no token service URL: "
+                f"{credentials.scrub(challenge[:200])}",
+                hint="check registry and api_url in [tool.build_support.publish.docker]",
+            )
+        scope = params.get("scope", f"repository:{repo_path}:pull")
+        query = {"service": params.get("service", ""), "scope": scope}
         auth = http.basic(self.username, self.password.value) if self.password else None
-        resp = http.request("GET", url, authorization=auth, timeout=60)
+        resp = http.request("GET", f"{realm}?{urllib.parse.urlencode(query)}",
+                            authorization=auth, timeout=60)  # fmt: skip
+        where = f"the registry's token service {redact.url(realm)} (scope {scope})"
         if resp.status != 200:
-            raise PublishError(f"the registry's token service answered {resp.status}")
-        body = json.loads(resp.body)
-        return http.bearer(body.get("token") or body.get("access_token"))
+            raise PublishError(
+                f"{where} answered {resp.status}: "
+                f"{credentials.scrub(resp.text()[:200].strip()) or '(no body)'}",
+                hint=f"check the registry login: ${self.settings.username_env} and "
+                f"${self.settings.password_env} (or password_file) in "
+                "[tool.build_support.publish.docker]; a Docker Hub access token needs "
+                "read access",
+            )
+        try:
+            body = json.loads(resp.body)
+            token = body.get("token") or body.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise PublishError(
+                f"{where} answered 200 without a token",
+                hint="the token service must answer JSON with a 'token' or 'access_token'",
+            )
+        return http.bearer(token)
 
     def remote_digest(self, repo: str, tag: str) -> str | None:
         """The config digest (image ID) at ``repo:tag``, a :func:`list_digest`, or None."""
