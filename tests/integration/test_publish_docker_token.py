@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,25 @@ def test_lookup_follows_the_challenge_to_a_token(tmp_path: Path, registry: Token
     assert registry.statuses("GET", f"/v2/{repo}/manifests/absent") == [404]
     asked = [(r.account, r.scopes, r.status) for r in registry.tokens.requests[before:]]
     assert asked == [("pusher", (f"repository:{repo}:pull",), 200)]
+
+
+def test_an_expired_token_is_replaced(tmp_path: Path, registry: TokenRegistry) -> None:
+    """Tokens whose ``exp`` is 54 s past: distribution's 60 s leeway keeps them good for
+    about 6 s, then the registry refuses the cached one and the target asks again."""
+    repo = f"{NS}/minray"
+    uploaded = registry.upload(repo, "present", uuid.uuid4().bytes)
+    registry.tokens.ttl = -54
+    before = len(registry.tokens.requests)
+    target = _target(_project(tmp_path, registry, REGISTRY_PASSWORD), tmp_path / "work")
+    try:
+        assert target.remote_digest(f"{registry.host}/{repo}", "present") == uploaded
+        expired_at = time.time() - 54 + 60 + 1  # exp (whole seconds) + leeway, and a margin
+        time.sleep(max(0.0, expired_at - time.time()))
+        assert target.remote_digest(f"{registry.host}/{repo}", "present") == uploaded
+    finally:
+        target.close()
+    assert registry.statuses("GET", f"/v2/{repo}/manifests/present") == [401, 200, 401, 200]
+    assert [r.status for r in registry.tokens.requests[before:]] == [200, 200]
 
 
 def test_wrong_password_names_the_token_service_answer_and_no_secret(
