@@ -87,6 +87,12 @@ def test_linux_build_stores_every_module(linux_build: LinuxBuild) -> None:
     s = store.open_url(linux_build.store_url)
     stored = {i.key.rsplit("/", 1)[-1] for i in s.list(f"jars/{BRANCH}/{linux_build.sha}/linux/")}
     assert stored == set(names)
+    # Sources JARs hold sources: the natives (a resource folder of the runtime) stay out.
+    sources = linux_build.dist / "jars" / "linux" / "minray-runtime-0.1.0-sources.jar"
+    with zipfile.ZipFile(sources) as zf:
+        members = zf.namelist()
+    assert any(m.endswith(".java") for m in members)
+    assert not [m for m in members if m.startswith("native/") or m.endswith(".so")]
     # The build leaves the working tree as it was (natives are staged under build/).
     assert linux_build.java_status_after == linux_build.java_status_before
     # Maven's tests ran: the native test was not skipped because the library was staged.
