@@ -24,7 +24,7 @@ from pathlib import Path
 
 from build_support import images, rootfs, store
 from build_support.config import Config, Paths
-from tests.helpers import EngineRequestLog, build_stamped_wheels
+from tests.helpers import EngineRequestLog, build_stamped_wheels, bundled_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "1234567890abcdef1234567890abcdef12345678"
@@ -104,7 +104,7 @@ def run(argv: list[str]) -> dict[str, object]:
                 requirements=str(tmp / "requirements"),
                 dist=str(tmp / "dist"),
             ),
-            sections={"images": {"namespace": NAMESPACE}},
+            sections={"images": {**bundled_names("images"), "namespace": NAMESPACE}},
         )
         wheels = _build_wheels(tmp / "build")
         s = store.open_store(cfg)
