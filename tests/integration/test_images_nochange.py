@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -18,13 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, provision, rootfs
+from build_support import cmd, images, manifests, provision, rootfs, store
 from build_support.config import Config
 from build_support.imagecontext import DIGEST_LABEL
-from tests.helpers import EngineRequestLog, docker
+from tests.helpers import EngineRequestLog, bundled_toml, docker
 from tests.integration.test_images import (  # noqa: F401 - fixtures
     DAY,
+    LOCKFILE,
     PACKAGES,
+    ROOT,
+    SHA,
     _manifest,
     _project,
     _store_wheels,
@@ -178,3 +182,64 @@ def test_a_changed_base_rebuilds_base_deps(
                 capture=True,
                 check=False,
             )
+
+
+@pytest.mark.usefixtures("env", "base_image")
+def test_no_change_command_exits_0_with_the_same_requests(
+    tmp_path: Path,
+    wheels: list[Path],  # noqa: F811
+    engine_log: EngineRequestLog,
+) -> None:
+    """The outermost command, ``python -m build_support images``, in a project of its own:
+    the CLI and provisioning around the stage add no engine request."""
+    project = tmp_path / "project"
+    lock = project / "requirements" / "compiled" / "requirements_compiled_py3.11.txt"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(LOCKFILE)
+    (project / "pyproject.toml").write_text(
+        f"""\
+[tool.build_support]
+default_branch = "main"
+artifact_store = ".artifacts"
+
+[tool.build_support.paths]
+docker = "{ROOT / "docker"}"
+requirements = "requirements"
+dist = "dist"
+
+[tool.build_support.images]
+{bundled_toml("images")}namespace = "build-support-test-nochange"
+cpu_base = "{ABSENT_BASE}"
+python_versions = ["3.11"]
+default_python = "3.11"
+"""
+    )
+    s = store.open_url(str(project / ".artifacts"))
+    for whl in wheels:
+        s.put(store.keys.wheel_key("main", SHA, whl.name), whl)
+    argv = [sys.executable, "-m", "build_support", "images", "--python", "3.11"]
+    pythonpath = {"PYTHONPATH": str(ROOT)}
+
+    first = cmd.run(argv, cwd=project, env=pythonpath, capture=True, check=False, timeout=1700)
+    assert first.returncode == 0, first.stderr[-4000:]
+    engine_log.take()
+    started = time.monotonic()
+    second = cmd.run(
+        argv, cwd=project, env={**pythonpath, "DOCKER_HOST": engine_log.host},
+        capture=True, check=False, timeout=600,
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert "skipped (inputs unchanged)" in second.stderr
+    rows = manifests.read(manifests.images_path(project / "dist"), manifests.ImagesManifest)
+    assert [r.built for r in rows.images] == [False, False]
+    key, _tag = rootfs.identity("x86_64", PACKAGES)
+    assert _calls(engine_log.take()) == [
+        ("GET", "/version", {}),
+        ("GET", f"/images/{ABSENT_BASE}/json", {}),
+        ("GET", "/images/json", {"label": [f"{rootfs.KEY_LABEL}={key}"]}),
+        *[("GET", "/images/json", {"label": [f"{DIGEST_LABEL}={r.input_digest}"]})
+          for r in rows.images],
+    ]  # fmt: skip
+    print(f"no-change python -m build_support images: {seconds:.2f} s")
+    assert seconds < 10, seconds
