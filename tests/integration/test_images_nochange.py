@@ -82,20 +82,29 @@ def _counted_run(
     return seconds, _calls(proxy.take())
 
 
+@pytest.mark.parametrize("flavor", ["cpu", "gpu"])
 @pytest.mark.usefixtures("env", "base_image")
 def test_no_change_run_on_the_standin_makes_five_requests(
     tmp_path: Path,
     wheels: list[Path],  # noqa: F811
     engine_log: EngineRequestLog,
     monkeypatch: pytest.MonkeyPatch,
+    flavor: str,
 ) -> None:
-    cfg = _project(tmp_path, namespace="build-support-test-nochange", cpu_base=ABSENT_BASE)
+    cfg = _project(
+        tmp_path,
+        namespace="build-support-test-nochange",
+        cpu_base=ABSENT_BASE,
+        gpu_base=ABSENT_BASE,
+        cuda_version="12.8.1-cudnn",
+    )
     _store_wheels(cfg, wheels)
-    assert images.main(["--python", "3.11"], cfg, today=DAY) == 0
+    argv = ["--python", "3.11", "--flavor", flavor]
+    assert images.main(argv, cfg, today=DAY) == 0
     first = _manifest(cfg)
     assert all(e["base_standin"] for e in first), first
 
-    seconds, calls = _counted_run(monkeypatch, engine_log, ["--python", "3.11"], cfg)
+    seconds, calls = _counted_run(monkeypatch, engine_log, argv, cfg)
 
     second = _manifest(cfg)
     assert [e["built"] for e in second] == [False, False]
