@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -19,6 +20,7 @@ import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -481,7 +483,23 @@ class ApacheDav:
 PORTAL_TOKEN_PASSWORD = "portal-token-Planted-77aa"
 
 
-class PortalStandIn:
+class LoopbackHTTP:
+    """A threaded HTTP server on 127.0.0.1 (an ephemeral port) for a stand-in service."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class PortalStandIn(LoopbackHTTP):
     """A LOCAL STAND-IN for the Central Portal Publisher API, not the Portal itself (which
     cannot be reached from here). It follows the documented API: ``POST
     /api/v1/publisher/upload`` (multipart part ``bundle``, bearer token), ``POST
@@ -491,8 +509,6 @@ class PortalStandIn:
     small independent check: every file signed and checksummed."""
 
     def __init__(self, username: str, password: str, *, lose_polls: Sequence[int] = ()):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         self.deployments: dict[str, dict[str, Any]] = {}
@@ -553,16 +569,7 @@ class PortalStandIn:
                 else:
                     self._reply(404)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        LoopbackHTTP.__init__(self, Handler)
 
     def upload(self, ctype: str, data: bytes, q: Mapping[str, str]) -> tuple[int, bytes]:
         import email.parser

@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from tests.publishing import REGISTRY_PASSWORD, DockerRegistry
+from tests.publishing import REGISTRY_PASSWORD, DockerRegistry, LoopbackHTTP
 
 SERVICE = "registry.example.com"
 ISSUER = "token-issuer.example.com"
@@ -68,7 +68,7 @@ class TokenRequest:
     status: int
 
 
-class TokenServer:
+class TokenServer(LoopbackHTTP):
     """A token service on 127.0.0.1 that signs with a fresh P-256 key; its self-signed
     certificate (``cert``) is the registry's ``rootcertbundle``."""
 
@@ -114,16 +114,8 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        LoopbackHTTP.__init__(self, Handler)
+        self.realm = f"{self.url}/token"
 
     # -- the service -------------------------------------------------------------------
     def answer(self, path: str, authorization: str) -> tuple[int, dict[str, Any]]:

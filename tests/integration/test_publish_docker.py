@@ -98,10 +98,11 @@ def _remove_images(registry: DockerRegistry) -> None:
         subprocess.run([DOCKER, "rmi", "-f", *ours], capture_output=True, check=False)
 
 
-def test_push_pull_back_by_digest_and_idempotent(
-    project: Project, registry: DockerRegistry, tmp_path: Path
-) -> None:
-    base_id, product_id = _images(project, tmp_path, ("x86_64",))
+def publish_and_pull_back(
+    project: Project, registry: DockerRegistry, base_id: str, product_id: str
+) -> tuple[subprocess.CompletedProcess[str], ...]:
+    """Plan, ``--execute``, check every pushed tag by digest and pull one back, publish
+    again (nothing to do). Returns the three runs (plan, execute, again)."""
     plan = project.publish()
     assert plan.returncode == 0, plan.stderr
     items = project.plan()["items"]
@@ -124,6 +125,14 @@ def test_push_pull_back_by_digest_and_idempotent(
     again = project.publish("--execute")
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stderr
+    return plan, run, again
+
+
+def test_push_pull_back_by_digest_and_idempotent(
+    project: Project, registry: DockerRegistry, tmp_path: Path
+) -> None:
+    base_id, product_id = _images(project, tmp_path, ("x86_64",))
+    plan, run, again = publish_and_pull_back(project, registry, base_id, product_id)
     journal = project.journal()["entries"]
     assert len(journal) == 16
     assert {e["state"] for e in journal.values()} == {"done"}

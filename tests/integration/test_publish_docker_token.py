@@ -23,7 +23,12 @@ from build_support.errors import PublishError
 from build_support.publish.docker import DockerTarget
 from build_support.publish.model import RunEnv
 from build_support.publish.stage import settings_from
-from tests.integration.test_publish_docker import NS, _images, _remove_images, _tags
+from tests.integration.test_publish_docker import (
+    NS,
+    _images,
+    _remove_images,
+    publish_and_pull_back,
+)
 from tests.publishing import REGISTRY_PASSWORD, Project, assert_no_secret, make_project
 from tests.tokenauth import DENIED, TokenRegistry, token_registry
 
@@ -125,27 +130,7 @@ def test_publish_through_the_token_flow_end_to_end(tmp_path: Path, registry: Tok
     project.pass_release_tests()
     try:
         base_id, product_id = _images(project, tmp_path, ("x86_64",))
-        plan = project.publish()
-        assert plan.returncode == 0, plan.stderr
-        items = project.plan()["items"]
-        assert len(items) == 16
-        assert {i["action"] for i in items} == {"send"}
-        run = project.publish("--execute")
-        assert run.returncode == 0, run.stderr
-        primary = _tags(project.sha)[0]
-        digest, manifest = registry.manifest(f"{NS}/minray", primary)
-        assert manifest["config"]["digest"] == product_id
-        _, moving = registry.manifest(f"{NS}/minray", "nightly")
-        assert moving["config"]["digest"] == product_id
-        _, base = registry.manifest(f"{NS}/base-deps", primary)
-        assert base["config"]["digest"] == base_id
-        registry.docker("pull", f"{registry.host}/{NS}/minray@{digest}")
-        pulled = registry.docker("image", "inspect", "--format", "{{.Id}}",
-                                 f"{registry.host}/{NS}/minray@{digest}")  # fmt: skip
-        assert pulled == product_id
-        again = project.publish("--execute")
-        assert again.returncode == 0, again.stderr
-        assert "nothing to do" in again.stderr
+        plan, run, again = publish_and_pull_back(project, registry, base_id, product_id)
         # The engine asked for push scopes, the harness for pull scopes, all as the user;
         # nothing reached the registry without a token (no htpasswd behind it).
         asked = {(r.account, s.rsplit(":", 1)[1], r.status) for r in registry.tokens.requests
