@@ -716,6 +716,29 @@ def _install_dist(pairs: Sequence[tuple[Path, str]], dist: Path) -> None:
             shutil.copyfile(src, staging / name)
 
 
+def _for_os(
+    cfg: Config, os_name: str, host: platforms.Host | None
+) -> tuple[platforms.Host, JarsSettings, poms.JavaProject, list[Platform]]:
+    """What ``jars -- linux|darwin`` (with or without ``--check-reproducible``) builds:
+    the host (it must run ``os_name``), the settings, the Java tree and the natives
+    configured for ``os_name`` (at least one)."""
+    host = host or platforms.current_host()
+    if host.os != os_name:
+        raise PlatformError(
+            f"`jars -- {os_name}` needs a {os_name} host; this one is {host.system}-{host.machine}",
+            hint=f"run it on a {os_name} CI agent; here run `nox -s jars -- {host.os}`",
+        )
+    settings, project = load(cfg)
+    targets = settings.for_os(os_name)
+    if not targets:
+        raise ConfigError(
+            f"[tool.build_support.jars] platforms has no {os_name} platform: "
+            + ", ".join(settings.platforms),
+            hint=f'add e.g. "{os_name}-{host.arch}"',
+        )
+    return host, settings, project, targets
+
+
 def build_os(
     cfg: Config,
     os_name: str,
@@ -731,20 +754,7 @@ def build_os(
     :class:`~build_support.manifests.JarsCacheRecord`) reuse the stored files without
     starting Maven or a JVM; ``force`` rebuilds.
     """
-    host = host or platforms.current_host()
-    if host.os != os_name:
-        raise PlatformError(
-            f"`jars -- {os_name}` needs a {os_name} host; this one is {host.system}-{host.machine}",
-            hint=f"run it on a {os_name} CI agent; here run `nox -s jars -- {host.os}`",
-        )
-    settings, project = load(cfg)
-    targets = settings.for_os(os_name)
-    if not targets:
-        raise ConfigError(
-            f"[tool.build_support.jars] platforms has no {os_name} platform: "
-            + ", ".join(settings.platforms),
-            hint=f'add e.g. "{os_name}-{host.arch}"',
-        )
+    host, settings, project, targets = _for_os(cfg, os_name, host)
     javadoc = settings.javadoc if javadoc is None else javadoc
     summary = _summary(f"jars {os_name}")
     with log.group("jars: check the generated POMs"):
@@ -865,14 +875,7 @@ def check_reproducible(
     """``jars -- linux --check-reproducible``: natives and Maven twice (no cache, nothing
     stored), every published file of the first build kept aside and compared with the
     second's byte for byte; a VerificationError names the first differing member."""
-    host = host or platforms.current_host()
-    if host.os != os_name:
-        raise PlatformError(
-            f"`jars -- {os_name}` needs a {os_name} host; this one is {host.system}-{host.machine}",
-            hint=f"run it on a {os_name} CI agent; here run `nox -s jars -- {host.os}`",
-        )
-    settings, project = load(cfg)
-    targets = settings.for_os(os_name)
+    host, settings, project, targets = _for_os(cfg, os_name, host)
     javadoc = settings.javadoc if javadoc is None else javadoc
     commit = commits.context(cfg.root).sha
     comparisons: list[reproducible.Comparison] = []

@@ -268,6 +268,26 @@ def test_os_without_configured_platforms(project_root: Path) -> None:
         jars.build_os(cfg, "darwin", skip_tests=True, host=DARWIN_ARM)
 
 
+def test_check_reproducible_without_a_platform_for_the_os_fails_as_a_build_does(
+    project_root: Path,
+) -> None:
+    """``jars -- <os> --check-reproducible`` on an OS with no configured platform stops
+    with the build's ConfigError (exit 2, the hint) before any toolchain or Maven run."""
+    host = platforms.current_host()
+    other = "darwin-aarch64" if host.os == "linux" else "linux-x86_64"
+    cfg = _cfg(project_root, platforms=[other])
+    errors = []
+    for extra in ([], ["--check-reproducible"]):
+        with pytest.raises(ConfigError) as info:
+            jars.main([host.os, "--skip-tests", *extra], cfg)
+        errors.append(info.value)
+    build, check = errors
+    assert str(check) == str(build)
+    assert f"platforms has no {host.os} platform: {other}" in str(check)
+    assert check.exit_code == 2
+    assert check.hint == f'add e.g. "{host.os}-{host.arch}"'
+
+
 def test_multiplatform_key() -> None:
     sha = "a" * 40
     assert (
