@@ -26,6 +26,7 @@ import shutil
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from build_support import cmd, imagetags, log, manifests, provision, redact
@@ -68,6 +69,20 @@ def is_immutable(tag: str, sha: str) -> bool:
 def list_digest(config_digests: Sequence[str]) -> str:
     """What a manifest list is compared by: the sorted config digests it joins."""
     return "list:" + ",".join(sorted(config_digests))
+
+
+def recorded_images(path: Path, wanted: Sequence[str]) -> list[manifests.ImageRow]:
+    """The rows of ``images.json`` at ``path`` to publish, in its order: those named in
+    ``wanted`` (``[tool.build_support.publish.docker] images``), every row when it is empty.
+    """
+    rows = [r for r in manifests.read(path, manifests.ImagesManifest).images
+            if not wanted or r.name in wanted]  # fmt: skip
+    if not rows:
+        raise ArtifactNotFoundError(
+            f"{path} lists none of the images {', '.join(wanted) or '(any)'}",
+            hint="build them first: nox -s images",
+        )
+    return rows
 
 
 class DockerTarget:
@@ -119,14 +134,7 @@ class DockerTarget:
 
     def collect(self) -> list[Artifact]:
         path = manifests.images_path(self.env.cfg.path("dist"))
-        wanted = self.settings.images
-        rows = [r for r in manifests.read(path, manifests.ImagesManifest).images
-                if not wanted or r.name in wanted]  # fmt: skip
-        if not rows:
-            raise ArtifactNotFoundError(
-                f"{path} lists none of the images {', '.join(wanted) or '(any)'}",
-                hint="build them first: nox -s images",
-            )
+        rows = recorded_images(path, self.settings.images)
         local: list[LocalImage] = []
         for r in rows:
             try:

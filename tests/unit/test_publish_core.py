@@ -204,6 +204,51 @@ def test_docker_tags_naming_the_commit_are_immutable() -> None:
     assert list_digest(["sha256:b", "sha256:a"]) == list_digest(["sha256:a", "sha256:b"])
 
 
+def _image_row(name: str, arch: str, flavor: str = "cpu") -> manifests.ImageRow:
+    return manifests.ImageRow(
+        name=name, image_id=f"sha256:{name}-{arch}-{flavor}", refs=(f"ns/{name}:{arch}",),
+        built=True, input_digest="d" * 64, commit=SHA, python="3.11", flavor=flavor, arch=arch,
+        base="scratch")  # fmt: skip
+
+
+@pytest.mark.parametrize("images", [None, [], ["minray"], ["base-deps", "minray", "extra"]])
+def test_docker_images_empty_means_every_image_in_images_json(
+    tmp_path: Path, images: list[str] | None
+) -> None:
+    """``[tool.build_support.publish.docker] images``: empty (or unset) publishes every
+    row of the images.json the images stage wrote, whatever its name; a list, its names."""
+    from build_support.publish.docker import recorded_images
+
+    rows = (_image_row("base-deps", "x86_64"), _image_row("minray", "x86_64"),
+            _image_row("minray", "aarch64"), _image_row("minray", "x86_64", "gpu"),
+            _image_row("extra", "x86_64"))  # fmt: skip
+    cfg = config.from_table({}, tmp_path)
+    path = manifests.write(manifests.images_path(cfg.path("dist")),
+                           manifests.ImagesManifest(images=rows))  # fmt: skip
+    table = {} if images is None else {"publish": {"docker": {"images": images}}}
+    wanted = config.from_table(table, tmp_path).section("publish", PublishSettings).docker.images
+    picked = recorded_images(path, wanted)
+    if not images:
+        assert wanted == ()
+        assert picked == list(rows)
+    else:
+        assert picked == [r for r in rows if r.name in images]
+        assert {r.name for r in picked} == set(images)
+
+
+def test_docker_images_none_recorded(tmp_path: Path) -> None:
+    from build_support.errors import ArtifactNotFoundError
+    from build_support.publish.docker import recorded_images
+
+    path = manifests.write(tmp_path / "images.json", manifests.ImagesManifest(images=()))
+    with pytest.raises(ArtifactNotFoundError, match=r"lists none of the images \(any\)"):
+        recorded_images(path, ())
+    one = manifests.ImagesManifest(images=(_image_row("minray", "x86_64"),))
+    only = manifests.write(tmp_path / "one.json", one)
+    with pytest.raises(ArtifactNotFoundError, match="lists none of the images base-deps"):
+        recorded_images(only, ("base-deps",))
+
+
 def test_a_journal_broken_by_a_kill_falls_back_to_its_copy(tmp_path: Path) -> None:
     from build_support.publish.journal import backup_key
 
