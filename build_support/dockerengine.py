@@ -6,12 +6,13 @@ copy files out.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import io
 import os
 import re
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,8 +190,13 @@ def oldest_with_label(client: Any, label: str) -> ImageSummary | None:
 
     One list call (``GET /images/json`` filtered by the label; the summaries carry ID,
     labels and tags): descendants hold the ancestor's layers and more, so the smallest
-    is the ancestor. Only images tied at that size (a descendant whose extra layers are
-    empty) are inspected, and the one with the fewest layers wins.
+    is the ancestor. Only images tied at that size are inspected (a descendant whose
+    extra layers are empty): the fewest layers wins. Still tied (a descendant that only
+    set ENV, USER, LABEL… has the ancestor's layers and, with BuildKit, its creation
+    time), each one's history is asked for: a descendant's is the ancestor's plus its
+    own steps, so the shortest wins. Images that are not each other's ancestor tied on
+    all of that (the same inputs built twice, ``--force``): the newest, the one the last
+    build tagged; its ID breaks an exact tie.
     """
     summaries = client.api.images(filters={"label": label})
     if not summaries:
@@ -205,9 +211,32 @@ def oldest_with_label(client: Any, label: str) -> ImageSummary | None:
             tuple(t for t in s.get("RepoTags") or () if t != "<none>:<none>"),
         )
     inspected = [client.images.get(s["Id"]) for s in ties]
+    ties = _fewest(inspected, lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
+    if len(ties) > 1:
+        ties = _fewest(ties, lambda i: len(client.api.history(i.id)))
     return ImageSummary.of(
-        min(inspected, key=lambda i: len(i.attrs.get("RootFS", {}).get("Layers", [])))
+        max(ties, key=lambda i: (created_ns(str(i.attrs.get("Created", ""))), str(i.id)))
     )
+
+
+def _fewest(images: Sequence[Any], count: Callable[[Any], int]) -> list[Any]:
+    """The images of ``images`` with the smallest ``count`` (each counted once)."""
+    counted = [(count(i), i) for i in images]
+    least = min(n for n, _ in counted)
+    return [i for n, i in counted if n == least]
+
+
+_CREATED = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def created_ns(created: str) -> int:
+    """An engine's ``Created`` (RFC 3339 with up to nanoseconds) in ns since the epoch;
+    0 when it is not one."""
+    m = _CREATED.match(created.strip())
+    if m is None:
+        return 0
+    when = dt.datetime.strptime(m.group(1) + (m.group(3) or "Z"), "%Y-%m-%dT%H:%M:%S%z")
+    return int(when.timestamp()) * 10**9 + int((m.group(2) or "0").ljust(9, "0"))
 
 
 PINNED_REPO = "build-support/by-id"

@@ -224,3 +224,15 @@ def test_unsupported_python_and_platform(tmp_path: Path) -> None:
         images.main(["--python", "2.7"], _cfg(tmp_path))
     with pytest.raises(UsageError, match="Linux images"):
         images.main(["--platform", "macosx_12_0_arm64"], _cfg(tmp_path))
+
+
+def test_created_ns_orders_the_engines_timestamps() -> None:
+    """``Created`` as the engine reports it (RFC 3339, up to nanoseconds): the last
+    tie-break of :func:`dockerengine.oldest_with_label`."""
+    ns = dockerengine.created_ns
+    assert ns("2026-11-26T04:31:05.638669137Z") == 1795667465638669137
+    assert ns("2026-11-26T04:31:05.6Z") == 1795667465600000000
+    assert ns("2026-11-26T04:31:05.5Z") > ns("2026-11-26T04:31:05.49999Z")
+    assert ns("2026-11-26T04:31:05Z") < ns("2026-11-26T04:31:05.000000001Z")
+    assert ns("2026-11-26T06:31:05+02:00") == ns("2026-11-26T04:31:05Z")
+    assert ns("") == ns("yesterday") == 0
