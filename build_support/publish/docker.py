@@ -75,12 +75,16 @@ def recorded_images(path: Path, wanted: Sequence[str]) -> list[manifests.ImageRo
     """The rows of ``images.json`` at ``path`` to publish, in its order: those named in
     ``wanted`` (``[tool.build_support.publish.docker] images``), every row when it is empty.
     """
-    rows = [r for r in manifests.read(path, manifests.ImagesManifest).images
-            if not wanted or r.name in wanted]  # fmt: skip
-    if not rows:
+    recorded = manifests.read(path, manifests.ImagesManifest).images
+    rows = [r for r in recorded if not wanted or r.name in wanted]
+    names = {r.name for r in recorded}
+    missing = [w for w in wanted if w not in names]
+    if not rows or missing:
+        # an image asked for by name and not built is an error, not a smaller release
         raise ArtifactNotFoundError(
-            f"{path} lists none of the images {', '.join(wanted) or '(any)'}",
-            hint="build them first: nox -s images",
+            f"{path} lists none of the images {', '.join(missing or wanted) or '(any)'}"
+            + (f" (it lists {', '.join(sorted(names))})" if names else ""),
+            hint=f"build them first (nox -s images), or fix the names in {WHERE}.docker.images",
         )
     return rows
 

@@ -247,6 +247,10 @@ def test_docker_images_none_recorded(tmp_path: Path) -> None:
     only = manifests.write(tmp_path / "one.json", one)
     with pytest.raises(ArtifactNotFoundError, match="lists none of the images base-deps"):
         recorded_images(only, ("base-deps",))
+    # a name asked for and not built fails, even when another name matches: a typo must
+    # not make a smaller release
+    with pytest.raises(ArtifactNotFoundError, match=r"images minray-gpu \(it lists minray\)"):
+        recorded_images(only, ("minray", "minray-gpu"))
 
 
 def test_a_journal_broken_by_a_kill_falls_back_to_its_copy(tmp_path: Path) -> None:
