@@ -655,8 +655,9 @@ def build_container(
                 epoch=epoch,
                 timeout=settings.container_timeout,
             )
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException:  # failure, timeout, SIGTERM, Ctrl-C: nothing is left behind
+        with procs.signals_deferred():
+            shutil.rmtree(work, ignore_errors=True)
         raise
     imported = report["import"]
     if not isinstance(imported, dict):
