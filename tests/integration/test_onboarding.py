@@ -13,7 +13,8 @@ fresh venv, store) for one Python on the host platform:
   Python: ``compiled_modules`` must fail it;
 - the no-version-file project again, built for manylinux2014_aarch64 in an arm64 build
   container under QEMU: the host adds ``.dist-info/COMMIT`` to the repaired wheel and the
-  import check runs in the container.
+  import check runs in the container; a stored wheel stamped with another commit then
+  fails the rerun with exit 13.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import pythons, wheelfile
+from build_support import config, pythons, store, wheelfile
 from build_support.errors import VerificationError
 from build_support.releasetests.environments import VenvProvider
 from build_support.releasetests.sources import LocalWheels
@@ -294,12 +295,12 @@ def test_a_project_without_version_file_builds_in_an_aarch64_container(tmp_path:
     """The local arm64 Debian image (``rootfs:bookworm``, as in test_wheel_aarch64.py) has
     Python 3.11 only; the build, auditwheel repair and import check run in it under QEMU."""
     aarch64 = "manylinux2014_aarch64"
-    config = """
+    wheel_config = """
         projects = ["plain"]
         stamp = { plain = { into = "dist-info" } }
         compiled_modules = { plain = ["plainc"] }
     """
-    repo = _repo(tmp_path, PLAIN, config, python="3.11")
+    repo = _repo(tmp_path, PLAIN, wheel_config, python="3.11")
     sha = git(repo, "rev-parse", "HEAD")
     proc = _stage(repo, aarch64, "--image", f"{aarch64}=rootfs:bookworm", timeout=3600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
@@ -328,3 +329,28 @@ def test_a_project_without_version_file_builds_in_an_aarch64_container(tmp_path:
     assert "aarch64-linux-gnu.so" in check, check
     assert "and import (compiled: plainc) verified" in proc.stderr
     assert git(repo, "status", "--porcelain") == ""
+
+    # The stored wheel replaced by one validly stamped with another commit (RECORD
+    # consistent): the rerun reuses it from the cache, reads the commit from inside it and
+    # fails closed with exit 13, nothing rebuilt and nothing promoted.
+    forged, other = tmp_path / wheel.name, "b" * 40
+    with zipfile.ZipFile(stored) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            if info.filename.endswith("/COMMIT"):
+                continue
+            data = src.read(info)
+            if info.filename.endswith("/RECORD"):
+                kept = [ln for ln in data.decode().splitlines() if "/COMMIT," not in ln]
+                data = "".join(f"{ln}\n" for ln in kept).encode()
+            dst.writestr(info, data)
+    wheelfile.stamp_dist_info(forged, other)
+    store.open_store(config.load(repo), url=str(repo / ".artifacts")).put(
+        f"main/{sha}/{wheel.name}", forged
+    )
+    latest = (repo / ".artifacts" / "latest" / wheel.name).read_bytes()
+    proc = _stage(repo, aarch64, "--image", f"{aarch64}=rootfs:bookworm", timeout=1800)
+    assert proc.returncode == VerificationError.exit_code == 13, proc.stderr[-5000:]
+    assert f"COMMIT carries commit {other}, but the expected commit is {sha}" in proc.stderr
+    assert f"store: got main/{sha}/{wheel.name}" in proc.stderr, proc.stderr[-5000:]
+    assert "building 1 wheel" not in proc.stderr
+    assert (repo / ".artifacts" / "latest" / wheel.name).read_bytes() == latest
