@@ -8,10 +8,14 @@ with its result and duration.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from build_support import cli, inputcache, log, manifests, platforms, provision, tools
+from build_support import cli, commits, inputcache, log, manifests, platforms, provision, tools
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, UsageError
@@ -60,6 +64,28 @@ def reuse_of(notes: list[tuple[str, bool]]) -> tuple[bool, str]:
     return False, f"{len(notes) - len(made)} of {len(notes)}; made: {', '.join(made)}"
 
 
+@contextlib.contextmanager
+def pinned_commit(root: Path) -> Iterator[str]:
+    """Every step builds the commit the pipeline started at.
+
+    The commit is resolved once (CI's variable checked against ``HEAD``, as every stage
+    does) and set as ``BUILD_SUPPORT_COMMIT`` for the steps, then restored. A commit made
+    in the checkout while the pipeline runs then stops the next step with the commit
+    error (exit 13) naming both commits, instead of a later step looking in the store for
+    artifacts of a commit that nothing built.
+    """
+    sha = commits.expected_commit(root)
+    before = os.environ.get(commits.OVERRIDE_VAR)
+    os.environ[commits.OVERRIDE_VAR] = sha
+    try:
+        yield sha
+    finally:
+        if before is None:
+            os.environ.pop(commits.OVERRIDE_VAR, None)
+        else:
+            os.environ[commits.OVERRIDE_VAR] = before
+
+
 def _parser() -> argparse.ArgumentParser:
     p = StageParser(prog="nox -s pipeline --", description=__doc__)
     p.add_argument("--only", nargs="+", default=[], metavar="STEP", help="run only these steps")
@@ -92,6 +118,11 @@ def main(argv: list[str], cfg: Config) -> int:
             print(f"{s.name}\tpython -m build_support {s.stage} {' '.join(s.argv)}".rstrip())
         return 0
     provision.ensure_steps((s.stage, s.argv) for s in plan)  # before the first step
+    with pinned_commit(cfg.root):
+        return _run(plan, cfg, keep_going=args.keep_going)
+
+
+def _run(plan: list[Step], cfg: Config, *, keep_going: bool) -> int:
     summary = log.Summary("pipeline", headers=("step", "result", "reused", "time"))
     done: list[manifests.PipelineStep] = []
     failed = 0
@@ -121,7 +152,7 @@ def main(argv: list[str], cfg: Config) -> int:
         )
         if code != 0:
             failed = failed or code
-            if not args.keep_going:
+            if not keep_going:
                 summary.note(f"stopped after {s.name}; rerun with --keep-going to continue")
                 break
     reused_steps = [d.name for d in done if d.reused]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,24 @@ def test_stages_report_reuse_through_one_ledger() -> None:
     inputcache.note("y", reused=False)
     assert inputcache.take() == [("x", True), ("y", False)]
     assert inputcache.take() == []
+
+
+@pytest.mark.subprocess
+def test_the_pipeline_pins_the_commit_it_started_at(git_repo: Path) -> None:
+    """A commit made while the pipeline runs stops the next step (exit 13), naming both."""
+    from build_support import commits
+    from build_support.errors import VerificationError
+    from tests.conftest import git
+
+    started = git(git_repo, "rev-parse", "HEAD")
+    with pipeline.pinned_commit(git_repo) as sha:
+        assert sha == started
+        assert commits.expected_commit(git_repo) == started
+        (git_repo / "new.txt").write_text("x\n")
+        git(git_repo, "add", "new.txt")
+        git(git_repo, "commit", "-qm", "landed during the run")
+        with pytest.raises(VerificationError, match=started) as err:
+            commits.expected_commit(git_repo)
+        assert err.value.exit_code == 13
+    assert commits.OVERRIDE_VAR not in os.environ
+    assert commits.expected_commit(git_repo) == git(git_repo, "rev-parse", "HEAD")
