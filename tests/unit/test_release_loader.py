@@ -349,7 +349,9 @@ def test_adjustments_only_matrix(tmp_path: Path) -> None:
 
 
 def test_frequency_follows_rays_filter_with_smoke(tmp_path: Path) -> None:
-    from build_support.releasetests.cli import select
+    """Ray's filter_tests: a smoke-frequency match runs as a smoke test, with or without
+    ``--smoke``; ``--smoke`` also turns own-frequency matches into smoke runs."""
+    from build_support.releasetests.selection import select
 
     path = _write(
         tmp_path,
@@ -360,6 +362,7 @@ def test_frequency_follows_rays_filter_with_smoke(tmp_path: Path) -> None:
   run: {script: x}
   smoke_test:
     frequency: nightly
+    run: {timeout: 7}
 - name: nightly_plain
   run: {script: x}
 - name: weekly_plain
@@ -367,15 +370,20 @@ def test_frequency_follows_rays_filter_with_smoke(tmp_path: Path) -> None:
   run: {script: x}
 """,
     )
-    normal = loader.load(path, warn=None)
-    assert [t.name for t in select(normal.tests, [], "nightly")] == ["nightly_plain"]
-    assert [t.name for t in select(normal.tests, [], "weekly")] == [
-        "weekly_with_nightly_smoke",
-        "weekly_plain",
+    tests = loader.load(path, warn=None).tests
+    nightly = select(tests, [], "nightly")
+    assert [(t.name, t.smoke) for t in nightly] == [
+        ("weekly_with_nightly_smoke", True),
+        ("nightly_plain", False),
     ]
-    smoke = loader.load(path, smoke=True, warn=None)
-    nightly = select(smoke.tests, [], "nightly", smoke=True)
-    assert [t.name for t in nightly] == ["weekly_with_nightly_smoke", "nightly_plain"]
-    assert nightly[0].smoke
-    weekly = select(smoke.tests, [], "weekly", smoke=True)
-    assert [t.name for t in weekly] == ["weekly_with_nightly_smoke", "weekly_plain"]
+    assert nightly[0].run.timeout == 7
+    weekly = select(tests, [], "weekly")
+    assert [(t.name, t.smoke) for t in weekly] == [
+        ("weekly_with_nightly_smoke", False),
+        ("weekly_plain", False),
+    ]
+    weekly_smoke = select(tests, [], "weekly", smoke=True)
+    assert [(t.name, t.smoke) for t in weekly_smoke] == [
+        ("weekly_with_nightly_smoke", True),
+        ("weekly_plain", False),
+    ]
