@@ -262,6 +262,15 @@ def parse(text: str, path: Path) -> RulesFile:  # noqa: PLR0912 - one branch per
                 start = number
             patterns.append(_pattern(line, number, where))
     close()
+    legacy = _check_declared(declared, tag_lines, path)
+    return RulesFile(path, frozenset(declared), declared, tuple(rules), legacy=legacy)
+
+
+def _check_declared(
+    declared: dict[str, int], tag_lines: Sequence[tuple[str, int]], path: Path
+) -> bool:
+    """Every tag used is declared; a file with no declaration at all is Ray's older
+    format: its tags are then taken as declared (``declared`` filled), and True returned."""
     legacy = not declared and bool(tag_lines)
     if legacy:
         for name, number in tag_lines:
@@ -273,7 +282,7 @@ def parse(text: str, path: Path) -> RulesFile:  # noqa: PLR0912 - one branch per
                 hint=f"declare it with '! {name}' at the top of {path}, or fix the typo"
                 + (f" (declared: {', '.join(sorted(declared))})" if declared else ""),
             )
-    return RulesFile(path, frozenset(declared), declared, tuple(rules), legacy=legacy)
+    return legacy
 
 
 def load(path: Path, root: Path | None = None) -> RulesFile:

@@ -740,7 +740,8 @@ def _expand(
     if "variations" in plain:
         plain.pop("matrix", None)
         variations = plain.pop("variations")
-        raw_variations = entry.get("variations") or (defaults or {}).get("variations") or []
+        source = entry if "variations" in entry else defaults
+        raw_variations: list[Any] = list(source["variations"]) if source is not None else []
         for index, variation in enumerate(variations):
             update = dict(variation)
             suffix = update.pop("__suffix__")

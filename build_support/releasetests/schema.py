@@ -6,9 +6,11 @@ loads unchanged), and rejects unknown keys at every level. Keys Ray added or dro
 that span are all accepted: ``repeated_run`` (2024), ``cluster.ray_version`` and
 ``byod.python_depset`` (2025), frequency ``monthly`` (2025) and the removed ``multi``,
 ``jailed`` (2023, now Ray's test-state database), ``cluster_env``, ``driver_setup``,
-``run.file_manager`` and ``byod.pre_run_cmds`` (all removed in 2023). Two deliberate widenings: ``cluster`` is optional (a local runner has no
-cluster), and ``env`` may also be a table of environment variables for the script
-(in Ray it is the name of the environment, a string; both forms are accepted).
+``run.file_manager`` and ``byod.pre_run_cmds`` (all removed in 2023).
+
+Two deliberate widenings: ``cluster`` is optional (a local runner has no cluster), and
+``env`` may also be a table of environment variables for the script (in Ray it is the
+name of the environment, a string; both forms are accepted).
 
 Where Ray's schema is open, so is this one: ``cluster.byod.type`` is any string (Ray
 adds image types often; :data:`BYOD_TYPES` are the ones known here, and the loader warns

@@ -50,7 +50,9 @@ def is_jailed(test: ReleaseTest, patterns: Sequence[str]) -> bool:
     return test.jailed or any(fnmatch.fnmatchcase(test.name, p) for p in patterns)
 
 
-def _by_names(tests: Sequence[ReleaseTest], names: Sequence[str]) -> tuple[list[ReleaseTest], set[str]]:
+def _by_names(
+    tests: Sequence[ReleaseTest], names: Sequence[str]
+) -> tuple[list[ReleaseTest], set[str]]:
     """Tests matching any NAME or GLOB, in argument order, and the names given exactly."""
     all_names = [t.name for t in tests]
     chosen: list[ReleaseTest] = []
@@ -73,7 +75,7 @@ def _by_names(tests: Sequence[ReleaseTest], names: Sequence[str]) -> tuple[list[
     return chosen, exact
 
 
-def choose(  # noqa: PLR0913 - Ray's filter has these switches
+def choose(
     tests: Sequence[ReleaseTest],
     names: Sequence[str],
     frequency: str | None,
@@ -115,7 +117,7 @@ def choose(  # noqa: PLR0913 - Ray's filter has these switches
     return Selection(tuple(chosen), tuple(held_unstable), tuple(held_jailed))
 
 
-def select(  # noqa: PLR0913 - Ray's filter has these switches
+def select(
     tests: Sequence[ReleaseTest],
     names: Sequence[str],
     frequency: str | None,

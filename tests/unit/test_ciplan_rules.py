@@ -233,9 +233,10 @@ def test_legacy_rules_file_loads_with_one_warning_through_ci_plan(tmp_path: Path
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == [
+    expected = (
         f"warning: {legacy}: no '!' tag declarations (Ray's rules format before September "
         "2025); its 2 tag(s) are taken as declared, so a misspelt tag is not caught: add "
         "'! java python' at the top to check them"
-    ]
+    )
+    assert warnings == [expected]
     assert "steps:" in proc.stdout

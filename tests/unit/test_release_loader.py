@@ -493,7 +493,8 @@ def test_todays_ray_keys_load(tmp_path: Path) -> None:
 def test_unknown_key_names_the_closest_allowed_one(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        BASE + "- name: a\n  run: {script: x}\n  variations:\n    - {__suffix__: s, repeat_run: 2}\n",
+        BASE + "- name: a\n  run: {script: x}\n  variations:\n"
+        "    - {__suffix__: s, repeat_run: 2}\n",
     )
     with pytest.raises(InputError, match=r"unknown key 'repeat_run' \(did you mean 'repeated_run'"):
         loader.load(path)
