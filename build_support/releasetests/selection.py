@@ -39,9 +39,9 @@ class Selection:
     """The tests to run (smoke tests applied where chosen) and what the rules held out."""
 
     tests: tuple[ReleaseTest, ...]
-    #: names left out because they are ``stable: false``
+    #: names the frequency selected but left out because they are ``stable: false``
     unstable: tuple[str, ...] = ()
-    #: names left out because they are jailed
+    #: names the frequency selected but left out because they are jailed
     jailed: tuple[str, ...] = ()
 
 
@@ -95,6 +95,13 @@ def choose(
     held_unstable: list[str] = []
     held_jailed: list[str] = []
     for test in candidates:
+        own = test.base_frequency or test.frequency
+        if frequency is None or own == frequency:
+            as_smoke = smoke
+        elif test.smoke_frequency == frequency:
+            as_smoke = True
+        else:
+            continue
         if test.name not in exact:
             if not run_jailed and is_jailed(test, jailed):
                 held_jailed.append(test.name)
@@ -102,11 +109,7 @@ def choose(
             if not run_unstable and not test.stable:
                 held_unstable.append(test.name)
                 continue
-        own = test.base_frequency or test.frequency
-        if frequency is None or own == frequency:
-            chosen.append(loader.apply_smoke(test) if smoke else test)
-        elif test.smoke_frequency == frequency:
-            chosen.append(loader.apply_smoke(test))
+        chosen.append(loader.apply_smoke(test) if as_smoke else test)
     if frequency is not None and not chosen:
         held = len(held_unstable) + len(held_jailed)
         raise UsageError(
