@@ -121,7 +121,9 @@ def images(session: nox.Session) -> None:
 @nox.session(name="release-tests", python=TOOL_PYTHON)
 def release_tests(session: nox.Session) -> None:
     """Run release/release_tests.yaml against the stored wheel: -- [NAME|GLOB...] [--smoke]."""
-    _stage(session, "release-tests")
+    # `--list` prints one line per test on stdout: keep warnings (stderr) apart.
+    _install(session)
+    _stage_run(session, "release-tests", *session.posargs, stderr=None)
 
 
 @nox.session(python=TOOL_PYTHON)

@@ -455,6 +455,9 @@ class ReleaseTestsSettings:
     #: allowlist (fnmatch patterns); a test names anything else in its ``env``.
     env_passthrough: tuple[str, ...] = ()
     venv_cache: str = ".cache/release-tests"
+    #: Jailed tests (fnmatch patterns of names), left out of a selection unless
+    #: ``--run-jailed``; Ray keeps this state in its test database (``selection.py``).
+    jailed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

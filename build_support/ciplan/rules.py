@@ -17,6 +17,9 @@ The format is the one Ray's CI reads (``ci/pipeline/test_rules.txt``, now
 
 Per changed file the first matching rule wins; the tags of every file are combined.
 Parsing is strict (errors name ``file:line``); a tag that was not declared is an error,
+except in a file with no ``!`` line at all: Ray's format before September 2025 had no
+declarations (its evaluator listed the tags in Python), so such a file loads with every
+tag it uses taken as declared and :func:`load` warns once;
 and a rule that can never match because earlier rules cover all its patterns is
 reported by :func:`shadowed`. Golden cases (``*.rules.test.txt``, lines of
 ``path: tags``) are checked by :func:`check_cases`.
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from build_support import log
 from build_support.errors import InputError
 
 PatternKind = Literal["dir", "glob", "file"]
@@ -139,6 +143,8 @@ class RulesFile:
     declared: frozenset[str]
     declared_at: Mapping[str, int]
     rules: tuple[Rule, ...]
+    #: no ``!`` declarations: Ray's older format, every tag used counts as declared
+    legacy: bool = False
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -256,6 +262,19 @@ def parse(text: str, path: Path) -> RulesFile:  # noqa: PLR0912 - one branch per
                 start = number
             patterns.append(_pattern(line, number, where))
     close()
+    legacy = _check_declared(declared, tag_lines, path)
+    return RulesFile(path, frozenset(declared), declared, tuple(rules), legacy=legacy)
+
+
+def _check_declared(
+    declared: dict[str, int], tag_lines: Sequence[tuple[str, int]], path: Path
+) -> bool:
+    """Every tag used is declared; a file with no declaration at all is Ray's older
+    format: its tags are then taken as declared (``declared`` filled), and True returned."""
+    legacy = not declared and bool(tag_lines)
+    if legacy:
+        for name, number in tag_lines:
+            declared.setdefault(name, number)
     for name, number in tag_lines:
         if name not in declared:
             raise InputError(
@@ -263,7 +282,7 @@ def parse(text: str, path: Path) -> RulesFile:  # noqa: PLR0912 - one branch per
                 hint=f"declare it with '! {name}' at the top of {path}, or fix the typo"
                 + (f" (declared: {', '.join(sorted(declared))})" if declared else ""),
             )
-    return RulesFile(path, frozenset(declared), declared, tuple(rules))
+    return legacy
 
 
 def load(path: Path, root: Path | None = None) -> RulesFile:
@@ -272,7 +291,14 @@ def load(path: Path, root: Path | None = None) -> RulesFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read rules file {shown}: {exc.strerror}") from exc
-    return parse(text, shown)
+    parsed = parse(text, shown)
+    if parsed.legacy:
+        log.warn(
+            f"{shown}: no '!' tag declarations (Ray's rules format before September 2025); "
+            f"its {len(parsed.declared)} tag(s) are taken as declared, so a misspelt tag is "
+            f"not caught: add '! {' '.join(sorted(parsed.declared))}' at the top to check them"
+        )
+    return parsed
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import difflib
-import fnmatch
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from build_support import commits, log, manifests, platforms
 from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config
 from build_support.errors import UsageError
-from build_support.releasetests import loader, reports
+from build_support.releasetests import loader, reports, selection
 from build_support.releasetests.environments import EnvProvider, ImageProvider, VenvProvider
 from build_support.releasetests.exitcodes import code_name, run_exit_code
 from build_support.releasetests.loader import ReleaseTest
@@ -31,6 +29,7 @@ from build_support.releasetests.runner import (
     store_access_env,
 )
 from build_support.releasetests.schema import FREQUENCIES
+from build_support.releasetests.selection import select as select  # noqa: PLC0414 - re-exported
 from build_support.releasetests.sources import LocalWheels, StoreWheels, WheelSource
 from build_support.settings import ImagesSettings, require
 from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
@@ -48,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME|GLOB", help="tests to run (default: all)")
     p.add_argument("--smoke", action="store_true", help="apply each test's smoke_test block")
     p.add_argument("--frequency", choices=FREQUENCIES, help="only tests with this frequency")
+    p.add_argument(
+        "--run-unstable", action="store_true", help="also run tests marked 'stable: false'"
+    )
+    p.add_argument(
+        "--run-jailed", action="store_true", help="also run jailed tests (release_tests.jailed)"
+    )
     p.add_argument(
         "--in-image",
         action="store_true",
@@ -79,49 +84,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def select(
-    tests: Sequence[ReleaseTest],
-    names: Sequence[str],
-    frequency: str | None,
-    *,
-    smoke: bool = False,
-) -> list[ReleaseTest]:
-    """Tests matching any NAME or GLOB (all when none), then the frequency filter.
-
-    Without names and without ``--frequency``, ``manual`` tests are left out. A pattern
-    that matches nothing is an error listing close matches. The frequency rule is Ray's
-    (``filter_tests``): a test is selected by its own frequency, or, when run as smoke
-    tests (``--smoke``), also by its smoke test's frequency.
-    """
-    all_names = [t.name for t in tests]
-    chosen: list[ReleaseTest] = []
-    if names:
-        for pattern in names:
-            hits = [t for t in tests if fnmatch.fnmatchcase(t.name, pattern)]
-            if not hits:
-                close = difflib.get_close_matches(pattern, all_names, n=5, cutoff=0.4)
-                raise UsageError(
-                    f"no release test matches {pattern!r}",
-                    hint=(
-                        "did you mean: " + ", ".join(close)
-                        if close
-                        else "tests: " + ", ".join(all_names[:20])
-                    ),
-                )
-            chosen.extend(t for t in hits if t not in chosen)
-    else:
-        chosen = [t for t in tests if frequency is not None or t.frequency != "manual"]
-    if frequency is not None:
-        chosen = [t for t in chosen if frequency in _frequencies(t, smoke=smoke)]
-        if not chosen:
-            raise UsageError(f"no selected release test has frequency {frequency!r}")
-    return chosen
+def _some(names: Iterable[str], limit: int = 10) -> str:
+    """Up to ``limit`` names, then how many more."""
+    items = list(names)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
-def _frequencies(test: ReleaseTest, *, smoke: bool) -> tuple[str | None, ...]:
-    """The frequencies that select ``test``: its own, and its smoke test's when smoke."""
-    own = test.base_frequency or test.frequency
-    return (own, test.smoke_frequency) if smoke else (own,)
+def _note_held_out(chosen: selection.Selection) -> None:
+    """One stderr line per rule that left tests out (never on stdout: ``--list`` owns it)."""
+    if chosen.unstable:
+        log.info(
+            f"left out {len(chosen.unstable)} unstable test(s) (--run-unstable runs them): "
+            + _some(chosen.unstable)
+        )
+    if chosen.jailed:
+        log.info(
+            f"left out {len(chosen.jailed)} jailed test(s) (--run-jailed runs them): "
+            + _some(chosen.jailed)
+        )
 
 
 def _wheel_source(
@@ -155,8 +136,23 @@ def main(argv: list[str], cfg: Config) -> int:
     args = _parser().parse_args(argv)
     st = settings(cfg)
     path = args.file.resolve() if args.file else cfg.path("release_tests")
-    collection = loader.load(path, smoke=args.smoke)
-    selected = select(collection.tests, args.names, args.frequency, smoke=args.smoke)
+    collection = loader.load(path)
+    chosen = selection.choose(
+        collection.tests,
+        args.names,
+        args.frequency,
+        smoke=args.smoke,
+        run_unstable=args.run_unstable,
+        run_jailed=args.run_jailed,
+        jailed=st.jailed,
+    )
+    _note_held_out(chosen)
+    if args.list:
+        for t in chosen.tests:
+            smoke = "smoke" if t.smoke else ""
+            print(f"{t.name}\t{t.frequency}\t{t.python or '-'}\t{smoke}\t{t.run.type}")
+        return 0
+    selected = chosen.tests
     runnable = [t for t in selected if t.run.type in LOCAL_RUN_TYPES]
     skipped = [t for t in selected if t.run.type not in LOCAL_RUN_TYPES]
     if skipped:
@@ -164,17 +160,13 @@ def main(argv: list[str], cfg: Config) -> int:
             "no runner here for run type(s) "
             + ", ".join(sorted({t.run.type for t in skipped}))
             + "; not running: "
-            + ", ".join(t.name for t in skipped)
+            + _some(t.name for t in skipped)
         )
         if args.names and not runnable:
             raise UsageError(
                 "none of the selected tests can run here",
                 hint="runnable run types: " + ", ".join(LOCAL_RUN_TYPES),
             )
-    if args.list:
-        for t in runnable:
-            print(f"{t.name}\t{t.frequency}\t{t.python or '-'}\t{'smoke' if t.smoke else ''}")
-        return 0
 
     require(
         "tool.build_support.release_tests",

@@ -1,15 +1,24 @@
 """Load ``release_tests.yaml``: line numbers, DEFAULTS, matrix, variations, smoke tests.
 
-Steps, each separate: read the YAML with a loader that records the line of every
-mapping key; expand each entry (``matrix``: the cartesian product of ``setup`` plus
-each ``adjustments[].with``, substituting ``{{var}}``; ``variations``: one test per
-entry, named ``name.<__suffix__>``); deep-merge the ``DEFAULTS`` entry under every test;
-validate each raw entry once with the JSON schema in :mod:`schema`, then check what the
-merged test must have. Every problem in the file is reported in one run, each with its
-file and line, the test, the key path, what is wrong and what is allowed.
+Steps, each separate: read the YAML (size and alias expansion capped, see
+:data:`MAX_BYTES`) with a loader that records the line of every mapping key; validate
+each raw entry once with the JSON schema in :mod:`schema`; merge the ``DEFAULTS``
+entry in force under the entry; expand it (``variations``: one test per item, named
+``name.<__suffix__>``; ``matrix``: the cartesian product of ``setup`` plus each
+``adjustments[].with``, substituting ``{{var}}``); then check what the merged test
+must have. Every problem in the file is reported in one run, each with its file and
+line, the test, the key path, what is wrong and what is allowed.
 
-Compatibility with Ray's own loader (``ray_release/config.py``, ``yaml.safe_load`` plus
-its ``schema.json``): where Ray is lenient this loader warns instead of failing:
+The order is Ray's (``ray_release/config.py``, ``parse_test_definition``): a
+``DEFAULTS`` entry applies to the entries *after* it, until the next ``DEFAULTS``
+replaces it; it is merged before expansion, so ``{{var}}`` in ``DEFAULTS`` is
+substituted in matrix tests (and stays as written in the others, as in Ray). Smoke
+tests are not applied here unless asked (``smoke=True``): which tests run as smoke
+tests is the selection's decision (:mod:`selection`), made per test with
+:func:`apply_smoke`.
+
+Compatibility with Ray's own loader (``yaml.safe_load`` plus its ``schema.json``):
+where Ray is lenient this loader warns instead of failing:
 
 - a duplicate key inside one mapping keeps the last value (as PyYAML does), with a
   warning naming both lines;
@@ -18,12 +27,16 @@ its ``schema.json``): where Ray is lenient this loader warns instead of failing:
   keys there that the test schema does not know are kept, with a warning;
 - a ``matrix`` whose ``setup`` lists are empty expands to its ``adjustments`` only.
 
+One deliberate extension: a value that is exactly ``{{var}}`` takes the variable's
+type (Ray always substitutes text), so ``timeout: "{{t}}"`` works with ``t: [60]``.
+
 libyaml's C parser is used when PyYAML has it (line numbers are kept either way).
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +52,14 @@ from build_support.errors import InputError
 from build_support.releasetests import schema
 
 DEFAULTS_NAME = "DEFAULTS"
+
+#: Largest release test file read (Ray's own is about 0.2 MB).
+MAX_BYTES = 16 * 1024 * 1024
+#: Most YAML aliases (``*name``) one file may use (Ray's files use none).
+MAX_ALIASES = 1_000
+#: Most nodes the document may have once every alias is expanded (a "billion laughs"
+#: file is a few lines that expand to billions; Ray's 433-test file has about 11,000).
+MAX_NODES = 1_000_000
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 #: PyYAML's loader on libyaml's C parser when it was built with it (about 5x faster).
@@ -128,6 +149,12 @@ def _kind(value: Any) -> str:
 def read_yaml_with_warnings(path: Path) -> tuple[Any, list[str]]:
     """Parse ``path``: the data and the duplicate-key warnings; syntax errors carry the line."""
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(
+                f"release test file {path} is {size} bytes; the limit is {MAX_BYTES}",
+                hint="split it into several files, or check that the right file is named",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
@@ -138,7 +165,15 @@ def read_yaml_with_warnings(path: Path) -> tuple[Any, list[str]]:
         raise InputError(f"cannot read release test file {path}: {exc}") from None
     loader = _LineLoader(text)
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node)
+        data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise InputError(
+            f"{path}: malformed YAML: nested too deeply to read",
+            hint="a release test file needs a few levels of nesting; check the file",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -153,6 +188,59 @@ def read_yaml_with_warnings(path: Path) -> tuple[Any, list[str]]:
     finally:
         loader.dispose()
     return data, [f"{path}:{w.removeprefix('line ')}" for w in loader.duplicates]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases would expand past :data:`MAX_NODES` (or loop).
+
+    The composed graph shares aliased nodes, so it is small; what grows is every later
+    walk over it as a tree (merging, copying, validating). Count that tree's size on the
+    graph, each node once, before anything is built.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    aliases = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_NODES:
+                raise InputError(
+                    f"line {node.start_mark.line + 1}: the YAML expands to more than "
+                    f"{MAX_NODES} nodes through its aliases (a 'billion laughs' file?); "
+                    "refused before reading it further",
+                    hint="write the values out instead of nesting aliases",
+                )
+            continue
+        if key in sizes:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise InputError(
+                    f"line {node.start_mark.line + 1}: more than {MAX_ALIASES} YAML aliases; "
+                    "refused",
+                    hint="release test files need no aliases: write the values out",
+                )
+            continue
+        if key in open_nodes:
+            raise InputError(
+                f"line {node.start_mark.line + 1}: a YAML alias refers to a node that "
+                "contains it (a recursive structure)",
+                hint="remove the recursive alias",
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node))
 
 
 # --------------------------------------------------------------------------- merging
@@ -246,8 +334,10 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:
         allowed = set(sub.get("properties", {}) if isinstance(sub, Mapping) else ())
         extra = sorted(k for k in error.instance if k not in allowed)
         if extra:
+            close = difflib.get_close_matches(str(extra[0]), sorted(allowed), n=1, cutoff=0.6)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
             return [*path, extra[0]], (
-                f"unknown key {extra[0]!r}; allowed here: " + ", ".join(sorted(allowed))
+                f"unknown key {extra[0]!r}{guess}; allowed here: " + ", ".join(sorted(allowed))
             )
     if error.validator == "enum":
         options = ", ".join(str(o) for o in value)
@@ -411,6 +501,10 @@ class ReleaseTest:
     env: Mapping[str, str] = field(default_factory=dict)
     env_name: str | None = None
     stable: bool = True
+    #: ``jailed: true`` in the file (Ray's field of 2023; see :mod:`selection`)
+    jailed: bool = False
+    #: Ray's ``repeated_run`` (at least 1): how many runs Ray schedules
+    repeated_run: int = 1
     alert: str | None = None
     cluster: Mapping[str, Any] = field(default_factory=dict)
     smoke: bool = False
@@ -421,6 +515,8 @@ class ReleaseTest:
     smoke_frequency: str | None = None
     line: int = 0
     definition: Mapping[str, Any] = field(default_factory=dict)
+    #: the folder ``working_dir`` is relative to (the YAML file's)
+    base_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -485,6 +581,8 @@ def _build(
         env=env,
         env_name=env_name,
         stable=bool(test.get("stable", True)),
+        jailed=bool(test.get("jailed", False)),
+        repeated_run=max(1, int(test.get("repeated_run", 1))),
         alert=test.get("alert"),
         cluster=_plain(test.get("cluster", {})),
         smoke=smoke,
@@ -493,6 +591,7 @@ def _build(
         smoke_frequency=smoke_frequency,
         line=line,
         definition=_plain(test),
+        base_dir=base_dir,
     )
 
 
@@ -519,10 +618,13 @@ _MATRIX_ONLY: dict[str, Any] = {"type": "object", "properties": {"matrix": schem
 def load(
     path: Path, *, smoke: bool = False, warn: Callable[[str], None] | None = log.warn
 ) -> Collection:
-    """Every test of ``path``, expanded, merged, validated, and smoke-applied if asked.
+    """Every test of ``path``, expanded, merged and validated; smoke-applied if asked.
 
-    All problems of the file are collected and raised together as one InputError (each
-    with file:line); warnings (see the module docstring) go to ``warn`` and the result.
+    ``smoke=True`` applies every test's smoke test (Ray's ``prefer_smoke_tests``);
+    otherwise tests are as defined and :mod:`selection` decides which run as smoke
+    tests. All problems of the file are collected and raised together as one
+    InputError (each with file:line); warnings (see the module docstring) go to
+    ``warn`` and the result.
     """
     data, warnings = read_yaml_with_warnings(path)
     if data is None:
@@ -534,16 +636,11 @@ def load(
             hint="start each test with '- name: ...'",
         )
     found: list[Problem | str] = []
-    defaults, entries = _split_entries(data, path, found)
-    base = _plain(defaults) if defaults is not None else {}
-    base.pop("name", None)
     tests: list[ReleaseTest] = []
     seen: dict[str, int] = {}
-    for entry in entries:
-        for name, test, nodes in _expand(entry, found):
-            merged = deep_update(copy.deepcopy(base), test)
-            all_nodes = [*nodes, *([defaults] if defaults is not None else [])]
-            missing = _missing(merged, name=name, nodes=all_nodes)
+    for entry, defaults in _entries(data, path, found):
+        for name, test, nodes in _expand(entry, defaults, found):
+            missing = _missing(test, name=name, nodes=nodes)
             if name in seen:
                 missing.append(
                     Problem(
@@ -557,8 +654,8 @@ def load(
             if missing:
                 found.extend(missing)
                 continue
-            warnings.extend(_lenient_warnings(merged, name=name, line=entry.line, file=path))
-            tests.append(_finish(merged, smoke=smoke, base_dir=path.parent, line=entry.line))
+            warnings.extend(_lenient_warnings(test, name=name, line=entry.line, file=path))
+            tests.append(_finish(test, smoke=smoke, base_dir=path.parent, line=entry.line))
     _raise_problems(path, found)
     if warn is not None:
         for message in warnings:
@@ -566,12 +663,27 @@ def load(
     return Collection(path=path, tests=tuple(tests), warnings=tuple(warnings))
 
 
-def _split_entries(
+def apply_smoke(test: ReleaseTest) -> ReleaseTest:
+    """``test`` run as its smoke test (its ``smoke_test`` deep-merged); as is without one."""
+    if test.smoke or not test.has_smoke_test:
+        return test
+    return _finish(
+        copy.deepcopy(dict(test.definition)),
+        smoke=True,
+        base_dir=test.base_dir if test.base_dir is not None else Path.cwd(),
+        line=test.line,
+    )
+
+
+def _entries(
     data: list[Any], path: Path, found: list[Problem | str]
-) -> tuple[LineDict | None, list[LineDict]]:
-    """The DEFAULTS entry and the test entries that passed the schema (problems to ``found``)."""
+) -> Iterator[tuple[LineDict, LineDict | None]]:
+    """Each test entry that passed the schema, with the DEFAULTS entry in force for it.
+
+    As in Ray, a ``DEFAULTS`` entry applies to the entries after it, until the next one.
+    Problems go to ``found``.
+    """
     defaults: LineDict | None = None
-    entries: list[LineDict] = []
     for index, entry in enumerate(data):
         line = data.item_lines[index] if isinstance(data, LineList) else 0
         if not isinstance(entry, LineDict):
@@ -587,8 +699,7 @@ def _split_entries(
         elif entry["name"] == DEFAULTS_NAME:
             defaults = entry
         else:
-            entries.append(entry)
-    return defaults, entries
+            yield entry, defaults
 
 
 def _finish(merged: dict[str, Any], *, smoke: bool, base_dir: Path, line: int) -> ReleaseTest:
@@ -611,48 +722,93 @@ def _finish(merged: dict[str, Any], *, smoke: bool, base_dir: Path, line: int) -
 
 
 def _expand(
-    entry: LineDict, found: list[Problem | str]
+    entry: LineDict, defaults: LineDict | None, found: list[Problem | str]
 ) -> Iterator[tuple[str, dict[str, Any], list[Any]]]:
     """(name, test, nodes for line lookup) for each test an entry stands for.
 
-    Problems of expanded tests are appended to ``found``; those tests are not yielded.
+    ``defaults`` is merged under the entry first (Ray's order), so its ``{{var}}`` are
+    substituted in matrix tests too. Problems of expanded tests are appended to
+    ``found``; those tests are not yielded.
     """
-    plain = _plain(entry)
-    if "matrix" in plain:
-        matrix = plain.pop("matrix")
-        for combo in matrix_combinations(matrix):
-            test = substitute(plain, combo)
-            name = str(test.get("name", entry.get("name")))
-            leftover = _VAR.findall(repr(test))
-            if leftover:
-                found.append(
-                    Problem(
-                        entry.line,
-                        name,
-                        "matrix",
-                        "matrix variable(s) "
-                        + ", ".join(sorted(set(leftover)))
-                        + " are used but not defined in matrix.setup (defined: "
-                        + ", ".join(sorted(matrix.get("setup", {})))
-                        + ")",
-                    )
-                )
-                continue
-            combo_found = problems(test, schema.ENTRY, test_name=name, nodes=[entry])
-            if combo_found:
-                found.extend(combo_found)
-                continue
-            yield name, test, [entry]
-        return
+    own = _plain(entry)
+    plain: dict[str, Any] = {}
+    if defaults is not None:
+        plain = _plain(defaults)
+        plain.pop("name", None)
+    plain = deep_update(plain, own)
+    tail = [defaults] if defaults is not None else []
     if "variations" in plain:
+        plain.pop("matrix", None)
         variations = plain.pop("variations")
-        raw_variations = entry["variations"]
-        for variation, raw in zip(variations, raw_variations, strict=True):
+        source = entry if "variations" in entry else defaults
+        raw_variations: list[Any] = list(source["variations"]) if source is not None else []
+        for index, variation in enumerate(variations):
             update = dict(variation)
             suffix = update.pop("__suffix__")
             name = f"{plain['name']}.{suffix}"
             test = deep_update(copy.deepcopy(plain), update)
             test["name"] = name
-            yield name, test, [raw, entry]
+            raw = raw_variations[index] if index < len(raw_variations) else None
+            yield name, test, [*([raw] if raw is not None else []), entry, *tail]
         return
-    yield str(plain["name"]), plain, [entry]
+    if "matrix" in plain:
+        yield from _expand_matrix(entry, plain, own, tail, found)
+        return
+    yield str(plain["name"]), plain, [entry, *tail]
+
+
+def _expand_matrix(
+    entry: LineDict,
+    plain: dict[str, Any],
+    own: Mapping[str, Any],
+    tail: list[Any],
+    found: list[Problem | str],
+) -> Iterator[tuple[str, dict[str, Any], list[Any]]]:
+    """The tests of a ``matrix`` entry (``plain``: merged with its DEFAULTS)."""
+    matrix = plain.pop("matrix")
+    variables = set(matrix.get("setup", {}))
+    label = str(entry.get("name"))
+    for index, adjustment in enumerate(matrix.get("adjustments", []) or []):
+        given = set(adjustment["with"])
+        if given != variables:
+            found.append(
+                Problem(
+                    _node_line([entry], ["matrix", "adjustments", index]),
+                    label,
+                    f"matrix.adjustments.{index}.with",
+                    "must set every matrix variable, as Ray requires (variables: "
+                    + ", ".join(sorted(variables))
+                    + "; missing: "
+                    + (", ".join(sorted(variables - given)) or "-")
+                    + "; unknown: "
+                    + (", ".join(sorted(given - variables)) or "-")
+                    + ")",
+                )
+            )
+            return
+    # Placeholders the entry itself uses must be defined; those from DEFAULTS that no
+    # matrix variable fills stay as written, as in Ray.
+    undefined = set(_VAR.findall(repr({k: v for k, v in own.items() if k != "matrix"})))
+    undefined -= variables
+    if undefined:
+        found.append(
+            Problem(
+                entry.line,
+                label,
+                "matrix",
+                "matrix variable(s) "
+                + ", ".join(sorted(undefined))
+                + " are used but not defined in matrix.setup (defined: "
+                + ", ".join(sorted(variables))
+                + ")",
+            )
+        )
+        return
+    for combo in matrix_combinations(matrix):
+        test = substitute(plain, combo)
+        name = str(test.get("name", entry.get("name")))
+        combo_found = problems(test, schema.ENTRY, test_name=name, nodes=[entry, *tail])
+        if combo_found:
+            found.extend(combo_found)
+            continue
+        yield name, test, [entry, *tail]

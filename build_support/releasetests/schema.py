@@ -1,10 +1,16 @@
 """The JSON schema (draft 2020-12) of one release test, compatible with Ray's.
 
-It accepts everything Ray's ``release/ray_release/schema.json`` accepts (so a
-``release_tests.yaml`` written for Ray loads unchanged) and rejects unknown keys at
-every level. Two deliberate widenings: ``cluster`` is optional (a local runner has no
-cluster), and ``env`` may also be a table of environment variables for the script
-(in Ray it is the name of the environment, a string; both forms are accepted).
+It accepts everything Ray's ``release/ray_release/schema.json`` accepts, as of October
+2025 and back to March 2023 (so a ``release_tests.yaml`` written for Ray in that span
+loads unchanged), and rejects unknown keys at every level. Keys Ray added or dropped in
+that span are all accepted: ``repeated_run`` (2024), ``cluster.ray_version`` and
+``byod.python_depset`` (2025), frequency ``monthly`` (2025) and the removed ``multi``,
+``jailed`` (2023, now Ray's test-state database), ``cluster_env``, ``driver_setup``,
+``run.file_manager`` and ``byod.pre_run_cmds`` (all removed in 2023).
+
+Two deliberate widenings: ``cluster`` is optional (a local runner has no cluster), and
+``env`` may also be a table of environment variables for the script (in Ray it is the
+name of the environment, a string; both forms are accepted).
 
 Where Ray's schema is open, so is this one: ``cluster.byod.type`` is any string (Ray
 adds image types often; :data:`BYOD_TYPES` are the ones known here, and the loader warns
@@ -16,7 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-FREQUENCIES = ("manual", "multi", "nightly", "nightly-3x", "weekly")
+#: Ray's frequencies (``monthly`` since 2025; ``multi`` was removed in August 2025 and is
+#: still accepted for older files).
+FREQUENCIES = ("manual", "multi", "nightly", "nightly-3x", "weekly", "monthly")
 RUN_TYPES = ("command", "sdk_command", "job", "client", "anyscale_job")
 #: byod image types known here (Ray's list grows; others load with a warning)
 BYOD_TYPES = (
@@ -61,10 +69,12 @@ _BYOD: dict[str, Any] = {
         "python_depset": _STRING,
         "runtime_env": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+=.*$"}},
         "pip": {"type": "array", "items": _STRING},
+        "pre_run_cmds": {"type": "array", "items": _STRING},
     },
 }
 
 _CLUSTER_PROPERTIES: dict[str, Any] = {
+    "ray_version": _STRING,
     "cluster_env": _STRING,
     "cluster_compute": _STRING,
     "byod": _BYOD,
@@ -91,6 +101,8 @@ _TEST_PROPERTIES: dict[str, Any] = {
     "python": {"type": "string", "pattern": r"^3\.[0-9]+$"},
     "env": _ENV,
     "stable": {"type": "boolean"},
+    #: Ray runs a test max(1, this) times, one CI step each; the local runner runs it once.
+    "repeated_run": {"type": "integer"},
     "jailed": {"type": "boolean"},
     "driver_setup": _STRING,
     "alert": _STRING,

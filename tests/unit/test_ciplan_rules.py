@@ -191,3 +191,52 @@ def test_repository_rules_pass_their_golden_cases() -> None:
 def test_missing_rules_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read rules file"):
         rules.load(tmp_path / "none.rules.txt")
+
+
+LEGACY = """\
+# Ray's format before '!' tag declarations (its evaluator listed the tags in Python)
+python/
+@ python
+;
+java/
+@ java
+;
+*
+@ python java
+"""
+
+
+def test_legacy_file_without_declarations_takes_its_tags_as_declared() -> None:
+    rf = rules.parse(LEGACY, WHERE)
+    assert rf.legacy
+    assert rf.declared == {"python", "java"}
+    assert rf.declared_at == {"python": 3, "java": 6}
+    assert rf.match("java/pom.xml").tags == ("java",)
+    # One '!' line makes the file current: then every tag must be declared.
+    with pytest.raises(InputError, match="tag 'java' is not declared"):
+        rules.parse("! python\n" + LEGACY, WHERE)
+
+
+@pytest.mark.subprocess
+def test_legacy_rules_file_loads_with_one_warning_through_ci_plan(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    legacy = tmp_path / "legacy.rules.txt"
+    legacy.write_text(LEGACY)
+    proc = subprocess.run(
+        [sys.executable, "-m", "build_support", "ci-plan", "--rules", str(legacy),
+         "--changed", "java/pom.xml"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    expected = (
+        f"warning: {legacy}: no '!' tag declarations (Ray's rules format before September "
+        "2025); its 2 tag(s) are taken as declared, so a misspelt tag is not caught: add "
+        "'! java python' at the top to check them"
+    )
+    assert warnings == [expected]
+    assert "steps:" in proc.stdout

@@ -349,7 +349,9 @@ def test_adjustments_only_matrix(tmp_path: Path) -> None:
 
 
 def test_frequency_follows_rays_filter_with_smoke(tmp_path: Path) -> None:
-    from build_support.releasetests.cli import select
+    """Ray's filter_tests: a smoke-frequency match runs as a smoke test, with or without
+    ``--smoke``; ``--smoke`` also turns own-frequency matches into smoke runs."""
+    from build_support.releasetests.selection import select
 
     path = _write(
         tmp_path,
@@ -360,6 +362,7 @@ def test_frequency_follows_rays_filter_with_smoke(tmp_path: Path) -> None:
   run: {script: x}
   smoke_test:
     frequency: nightly
+    run: {timeout: 7}
 - name: nightly_plain
   run: {script: x}
 - name: weekly_plain
@@ -367,15 +370,189 @@ def test_frequency_follows_rays_filter_with_smoke(tmp_path: Path) -> None:
   run: {script: x}
 """,
     )
-    normal = loader.load(path, warn=None)
-    assert [t.name for t in select(normal.tests, [], "nightly")] == ["nightly_plain"]
-    assert [t.name for t in select(normal.tests, [], "weekly")] == [
-        "weekly_with_nightly_smoke",
-        "weekly_plain",
+    tests = loader.load(path, warn=None).tests
+    nightly = select(tests, [], "nightly")
+    assert [(t.name, t.smoke) for t in nightly] == [
+        ("weekly_with_nightly_smoke", True),
+        ("nightly_plain", False),
     ]
-    smoke = loader.load(path, smoke=True, warn=None)
-    nightly = select(smoke.tests, [], "nightly", smoke=True)
-    assert [t.name for t in nightly] == ["weekly_with_nightly_smoke", "nightly_plain"]
-    assert nightly[0].smoke
-    weekly = select(smoke.tests, [], "weekly", smoke=True)
-    assert [t.name for t in weekly] == ["weekly_with_nightly_smoke", "weekly_plain"]
+    assert nightly[0].run.timeout == 7
+    weekly = select(tests, [], "weekly")
+    assert [(t.name, t.smoke) for t in weekly] == [
+        ("weekly_with_nightly_smoke", False),
+        ("weekly_plain", False),
+    ]
+    weekly_smoke = select(tests, [], "weekly", smoke=True)
+    assert [(t.name, t.smoke) for t in weekly_smoke] == [
+        ("weekly_with_nightly_smoke", True),
+        ("weekly_plain", False),
+    ]
+
+
+def test_each_defaults_applies_to_the_entries_after_it_as_in_ray(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+- name: before
+  team: t0
+  frequency: weekly
+  working_dir: w
+  run: {script: x, timeout: 1}
+- name: DEFAULTS
+  team: first
+  frequency: nightly
+  working_dir: w
+  run: {script: x, timeout: 10}
+- name: a
+- name: DEFAULTS
+  team: second
+  frequency: monthly
+  working_dir: w
+  run: {script: y, timeout: 20}
+- name: b
+""",
+    )
+    tests = {t.name: t for t in loader.load(path, warn=None)}
+    assert (tests["before"].team, tests["before"].frequency) == ("t0", "weekly")
+    assert (tests["a"].team, tests["a"].frequency, tests["a"].run.timeout) == (
+        "first",
+        "nightly",
+        10,
+    )
+    assert (tests["b"].team, tests["b"].frequency, tests["b"].run.script) == (
+        "second",
+        "monthly",
+        "y",
+    )
+
+
+def test_matrix_variables_in_defaults_are_substituted_as_in_ray(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+- name: DEFAULTS
+  team: core
+  frequency: nightly
+  working_dir: w
+  cluster: {cluster_compute: "compute_{{cloud}}.yaml", byod: {type: "{{kind}}"}}
+  run: {script: x, timeout: 10}
+- name: "t_{{cloud}}"
+  matrix:
+    setup: {cloud: [aws, gce]}
+- name: plain
+""",
+    )
+    tests = {t.name: t for t in loader.load(path, warn=None)}
+    assert tests["t_aws"].cluster["cluster_compute"] == "compute_aws.yaml"
+    assert tests["t_gce"].cluster["cluster_compute"] == "compute_gce.yaml"
+    # No matrix fills {{kind}} or a plain test's {{cloud}}: kept as written, as Ray does.
+    assert tests["t_aws"].cluster["byod"]["type"] == "{{kind}}"
+    assert tests["plain"].cluster["cluster_compute"] == "compute_{{cloud}}.yaml"
+
+
+def test_matrix_adjustment_must_set_every_variable_as_in_ray(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: "t_{{a}}_{{b}}"
+  matrix:
+    setup: {a: [1], b: [2]}
+    adjustments:
+      - with: {a: 3}
+  run: {script: x}
+""",
+    )
+    with pytest.raises(InputError, match=r"matrix.adjustments.0.with: must set every matrix "
+                       r"variable, as Ray requires \(variables: a, b; missing: b"):  # fmt: skip
+        loader.load(path)
+
+
+def test_todays_ray_keys_load(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE
+        + """\
+- name: micro
+  frequency: monthly
+  cluster: {cluster_compute: c.yaml, ray_version: 2.50.0, project_id: p,
+            byod: {type: cpu, python_depset: d.lock}}
+  run: {script: x}
+  smoke_test: {frequency: monthly}
+  variations:
+    - __suffix__: aws
+      repeated_run: 5
+    - __suffix__: gce
+""",
+    )
+    aws, gce = loader.load(path, warn=None).tests
+    assert (aws.frequency, aws.repeated_run, gce.repeated_run) == ("monthly", 5, 1)
+    assert aws.cluster["ray_version"] == "2.50.0"
+
+
+def test_unknown_key_names_the_closest_allowed_one(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        BASE + "- name: a\n  run: {script: x}\n  variations:\n"
+        "    - {__suffix__: s, repeat_run: 2}\n",
+    )
+    with pytest.raises(InputError, match=r"unknown key 'repeat_run' \(did you mean 'repeated_run'"):
+        loader.load(path)
+
+
+LAUGHS = "".join(
+    f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_a_billion_laughs_file_is_refused_before_it_grows(tmp_path: Path) -> None:
+    """Nine levels of nine aliases: 387 million nodes once expanded; refused at once."""
+    path = tmp_path / "release_tests.yaml"
+    path.write_text("a: &a [lol]\n" + LAUGHS)
+    with pytest.raises(InputError, match=r"expands to more than 1000000 nodes through its "
+                       r"aliases \(a 'billion laughs' file\?\)"):  # fmt: skip
+        loader.load(path)
+
+
+def test_alias_count_size_and_recursion_are_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "release_tests.yaml"
+    path.write_text("- &x {name: a}\n" + "- *x\n" * (loader.MAX_ALIASES + 1))
+    with pytest.raises(InputError, match=f"more than {loader.MAX_ALIASES} YAML aliases"):
+        loader.load(path)
+    path.write_text("- &x [*x]\n")
+    with pytest.raises(InputError, match="a YAML alias refers to a node that contains it"):
+        loader.load(path)
+    monkeypatch.setattr(loader, "MAX_BYTES", 10)
+    path.write_text("- name: a_long_enough_name\n")
+    with pytest.raises(InputError, match=r"is 27 bytes; the limit is 10"):
+        loader.load(path)
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.subprocess
+def test_billion_laughs_through_the_stage_exits_11(tmp_path: Path) -> None:
+    """``release-tests`` (1 GB address-space limit, 60 s): Ray's CONFIG_ERROR, nothing grows."""
+    import subprocess
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text('[tool.build_support]\npython_versions = ["3.12"]\n')
+    path = tmp_path / "laughs.yaml"
+    nested = textwrap.indent("a: &a [lol]\n" + LAUGHS, "    ")
+    path.write_text("- name: x\n  team: core\n  env:\n" + nested)
+    proc = subprocess.run(
+        [sys.executable, "-m", "build_support", "release-tests", "--file", str(path), "--list"],
+        cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=False, timeout=60, preexec_fn=_limit_memory,
+    )  # fmt: skip
+    assert proc.returncode == 11, proc.stderr
+    assert "billion laughs" in proc.stderr
+    assert "hint: write the values out instead of nesting aliases" in proc.stderr
+    assert proc.stdout == ""
