@@ -105,7 +105,7 @@ def test_groups_never_nest_on_ci(capsys: pytest.CaptureFixture[str], kind: log.C
 def test_pipeline_step_and_stage_groups_are_never_both_open(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from build_support import cli, config, pipeline, provision
+    from build_support import cli, commits, config, pipeline, provision
 
     def stage(argv: list[str], cfg: config.Config) -> int:
         with log.group(f"stage {argv}"):
@@ -115,6 +115,7 @@ def test_pipeline_step_and_stage_groups_are_never_both_open(
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setattr(cli, "resolve", lambda name: stage)
     monkeypatch.setattr(provision, "ensure_steps", lambda steps: None)
+    monkeypatch.setattr(commits, "expected_commit", lambda root: "a" * 40)  # no git here
     cfg = config.from_table({"python_versions": ["3.12"]}, tmp_path)
     assert pipeline.main(["--only", "wheel", "images"], cfg) == 0
     depth, deepest = 0, 0
