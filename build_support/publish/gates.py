@@ -129,7 +129,7 @@ def release_tests_gate(
     matching = [
         f for f in found if f.summary.file_digest == digest and f.summary.selection == wanted
     ]
-    what = f"a {wanted!r} release-tests run of {path.name} (sha256 {digest[:12]}…) for {sha}"
+    what = f"{wanted!r} release-tests run of {path.name} (sha256 {digest[:12]}…) for {sha}"
     if not matching:
         others = "; ".join(
             f"{f.where}: {f.summary.selection or '(no selection recorded)'} of "
