@@ -115,7 +115,8 @@ def _run(project: Path, env: dict[str, str], *argv: str) -> subprocess.Completed
 
 
 def test_run_local_fans_out_retries_a_79_collects_and_the_gate_accepts(
-    minray_wheel: Path, tmp_path: Path
+    minray_wheel: Path,  # noqa: F811 - the fixture
+    tmp_path: Path,
 ) -> None:
     project = _project(tmp_path)
     env = _env(tmp_path)
@@ -164,7 +165,8 @@ def test_run_local_fans_out_retries_a_79_collects_and_the_gate_accepts(
 
 
 def test_two_runs_with_one_run_id_keep_both_summaries(
-    minray_wheel: Path, tmp_path: Path
+    minray_wheel: Path,  # noqa: F811 - the fixture
+    tmp_path: Path,
 ) -> None:
     project = _project(tmp_path)
     env = _env(tmp_path)

@@ -28,11 +28,12 @@ TEAMS = ("core", "data", "ml", "serve")
 def synthetic_yaml(path: Path, count: int, teams: tuple[str, ...] = TEAMS) -> Path:
     """``count`` tests over four teams, cpu and gpu clusters, a few unstable ones."""
     (path.parent / "w").mkdir(parents=True, exist_ok=True)
-    lines = [
+    defaults = (
         "- name: DEFAULTS\n  group: g\n  frequency: nightly\n  working_dir: w\n"
         "  cluster:\n    byod:\n      type: cpu\n    cluster_compute: c.yaml\n"
         "  run:\n    timeout: 1800\n    script: python x.py\n"
-    ]
+    )
+    lines = [defaults]
     for i in range(count):
         team = teams[i % len(teams)]
         extra = ""

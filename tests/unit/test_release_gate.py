@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from build_support import config, manifests, store
+from build_support.errors import ConfigError
 from build_support.publish import gates
 from build_support.publish.settings import PublishSettings
 from build_support.releasetests import runs
@@ -59,7 +60,7 @@ def summary(
             flaky=False,
             duration_seconds=1.0,
             attempts=(),
-        )  # fmt: skip
+        )
         for name in ("t", "u")
     )
     record = manifests.ReleaseTestSummary(
@@ -141,5 +142,5 @@ def test_missing_tests_fail_and_a_bad_selection_is_a_config_error(project: confi
     manifests.write(path, dataclasses.replace(record, missing=("u",)))
     [f] = gate(project)
     assert "u has no result (missing)" in f.message
-    with pytest.raises(config.ConfigError, match="release_tests_gate = 'nighty'"):
+    with pytest.raises(ConfigError, match="release_tests_gate = 'nighty'"):
         PublishSettings(release_tests_gate="nighty")

@@ -36,7 +36,7 @@ def result(name: str, codes: list[int], duration: float) -> ReleaseTestResult:
         r.attempts.append(
             AttemptResult(
                 attempt=n, exit_code=code, status=status, retryable=code == 79, duration=duration
-            )  # fmt: skip
+            )
         )
     return r
 
@@ -117,7 +117,8 @@ def test_five_commits_give_passing_flaky_and_failing(
     assert by["steady"].pass_rate == 1.0
     assert by["flaky"].pass_rate == 0.8
     assert by["broken"].pass_rate == 0.4
-    assert by["broken"].duration_trend is not None and by["broken"].duration_trend > 0
+    assert by["broken"].duration_trend is not None
+    assert by["broken"].duration_trend > 0
     assert by["steady"].duration_trend == 0.0
     assert history.read(git_repo, store=s, results_dir=None, selection="smoke", last=2
                         ).commits[0].sha == shas[3]  # fmt: skip
