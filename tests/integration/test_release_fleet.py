@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from build_support import store
 from build_support.releasetests import runs
@@ -246,3 +247,37 @@ def test_history_over_five_commits_and_its_html_in_chromium(tmp_path: Path) -> N
                    capture_output=True, timeout=120, check=True)  # fmt: skip
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 5000
+
+
+def test_the_bundled_products_nightly_fan_out_through_nox() -> None:
+    """`nox -s ci-plan -- --release-tests --frequency nightly`: one step per selected test
+    of release/release_tests.yaml and collect, valid for both engines; exit codes."""
+    from tests.integration.test_ciplan import run, schema_errors
+
+    listed = run([sys.executable, "-m", "build_support", "release-tests", "--list",
+                  "--frequency", "nightly"], ROOT)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split("\t")[0] for line in listed.stdout.splitlines() if line.strip()]
+    proc = run(["nox", "-s", "ci-plan", "--", "--release-tests", "--frequency", "nightly"], ROOT)
+    assert proc.returncode == 0, proc.stderr
+    document = yaml.safe_load(proc.stdout)
+    assert schema_errors("buildkite.json", document) == []
+    steps = [s for g in document["steps"] if "group" in g for s in g["steps"]]
+    assert [s["command"].split(" -- ")[1].split()[0] for s in steps] == names
+    assert document["steps"][-1]["key"] == "release-tests-collect"
+    gh = run([sys.executable, "-m", "build_support", "ci-plan", "--release-tests",
+              "--frequency", "nightly", "--format", "github"], ROOT)  # fmt: skip
+    assert gh.returncode == 0, gh.stderr
+    workflow = yaml.safe_load(gh.stdout)
+    assert schema_errors("github-workflows.json", workflow) == []
+    cells = [c["test"] for j in workflow["jobs"].values() if "strategy" in j
+             for c in j["strategy"]["matrix"]["include"]]  # fmt: skip
+    assert cells == names
+    usage = run([sys.executable, "-m", "build_support", "ci-plan", "--frequency", "nightly"], ROOT)
+    assert usage.returncode == 2
+    assert "go with --release-tests" in usage.stderr
+    no_run = run([sys.executable, "-m", "build_support", "release-tests", "wheel_commit",
+                  "--fleet"], ROOT, BUILDKITE_BUILD_ID="", GITHUB_RUN_ID="",
+                 BUILD_SUPPORT_RELEASE_RUN="")  # fmt: skip
+    assert no_run.returncode == 10  # not on CI, no run id: Ray's CLI_ERROR
+    assert "--fleet without a run id" in no_run.stderr
