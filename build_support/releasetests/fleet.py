@@ -19,8 +19,9 @@ of one build agrees on it without being told.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -74,8 +75,7 @@ def run_id(explicit: str, env: Mapping[str, str]) -> str:
             hint="pass --fleet RUN (the same RUN to every step and to collect), or set "
             "BUILD_SUPPORT_RELEASE_RUN",
         )
-    keys.release_run_prefix("0" * 40, value)  # a valid key segment, or UsageError
-    return value
+    return keys.release_run_id(value)
 
 
 # --------------------------------------------------------------------------- one step
@@ -258,27 +258,27 @@ def find_summaries(sha: str, results_dir: Path | None, store: Store | None) -> l
     """
     found: dict[tuple[str, str], FoundSummary] = {}
 
-    def add(where: str, load: object) -> None:
+    def add(where: str, load: Callable[[], manifests.ReleaseTestSummary]) -> None:
         try:
-            s = load() if callable(load) else None
+            s = load()
         except InputError as exc:
             log.warn(f"ignoring an unreadable release-tests summary: {redact.text(exc.message)}")
             return
-        if isinstance(s, manifests.ReleaseTestSummary) and s.commit == sha:
+        if s.commit == sha:
             found.setdefault((s.run_id, s.started_at), FoundSummary(where, s))
 
     if results_dir is not None and results_dir.is_dir():
         for run_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
             path = manifests.release_summary_path(run_dir)
             if path.is_file():
-                add(str(path), lambda p=path: manifests.read(p, manifests.ReleaseTestSummary))
+                add(
+                    str(path), functools.partial(manifests.read, path, manifests.ReleaseTestSummary)
+                )
     if store is not None:
         prefix = keys.release_commit_prefix(sha)
         for info in store.list(prefix):
-            parts = info.key.removeprefix(prefix).split("/")
-            if len(parts) == 2 and parts[1] == SUMMARY_FILE:
-                add(
-                    f"store {info.key}",
-                    lambda k=info.key: _read(store, k, manifests.ReleaseTestSummary),
-                )
+            _run, _, name = info.key.removeprefix(prefix).partition("/")
+            if name == SUMMARY_FILE:
+                read = functools.partial(_read, store, info.key, manifests.ReleaseTestSummary)
+                add(f"store {info.key}", read)
     return sorted(found.values(), key=lambda f: f.summary.started_at)

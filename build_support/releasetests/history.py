@@ -352,10 +352,10 @@ def jailed_tests(cfg: Config) -> frozenset[str]:
 def main(argv: list[str], cfg: Config) -> int:
     args = _parser().parse_args(argv)
     from build_support import store
-    from build_support.publish.stage import settings_from
+    from build_support.publish.settings import PublishSettings
     from build_support.releasetests.cli import settings
 
-    selection = args.selection or settings_from(cfg).release_tests_gate
+    selection = args.selection or cfg.section("publish", PublishSettings).release_tests_gate
     results_dir = args.results_dir or (cfg.root / settings(cfg).results_dir)
     history = read(
         cfg.root,

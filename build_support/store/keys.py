@@ -163,10 +163,15 @@ def release_commit_prefix(sha: str) -> str:
     return f"{RELEASE_TESTS}/{_sha(sha)}/"
 
 
+def release_run_id(run: str) -> str:
+    """Return ``run`` if it can name a release-test run in a key, else raise UsageError."""
+    _check_segment(run, "release-test run id", run)
+    return run
+
+
 def release_run_prefix(sha: str, run: str) -> str:
     """``release-tests/{sha}/{run}/``: one run of the release tests (every step of it)."""
-    _check_segment(run, "release-test run id", run)
-    return f"{release_commit_prefix(sha)}{run}/"
+    return f"{release_commit_prefix(sha)}{release_run_id(run)}/"
 
 
 def release_test_prefix(sha: str, run: str, name: str) -> str:
