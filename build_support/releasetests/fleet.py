@@ -113,9 +113,9 @@ def put_result(
 ) -> list[str]:
     """Put every attempt of ``result`` (numbered from ``first``) into the store.
 
-    Per attempt: its files (logs, artifacts; already written through the runner's
-    redaction), ``junit.xml`` and, last, the typed ``result.json``: collect counts an
-    attempt only once its ``result.json`` is there.
+    Per attempt: its files as the runner left them (logs, which it wrote redacted, and
+    the artifacts it collected), ``junit.xml`` and, last, the typed ``result.json``
+    (redacted): collect counts an attempt only once its ``result.json`` is there.
     """
     put: list[str] = []
     for local in result.attempts:
