@@ -140,7 +140,7 @@ def check(cfg: Config, settings: plan_mod.CiPlanSettings, explicit: list[Path]) 
 
 def release_tests(cfg: Config, settings: plan_mod.CiPlanSettings, args: argparse.Namespace) -> int:
     """``--release-tests``: the fan-out of the selected release tests, rendered or run here."""
-    from build_support.releasetests import fleet, loader
+    from build_support.releasetests import loader, runs
     from build_support.releasetests.cli import select
     from build_support.releasetests.schema import FREQUENCIES
 
@@ -164,7 +164,7 @@ def release_tests(cfg: Config, settings: plan_mod.CiPlanSettings, args: argparse
         *(("--smoke",) if args.smoke else ()),
     ]
     steps = plan_mod.release_test_steps(cfg, settings, tests, selection_args=selection_args)
-    what = fleet.selection_name(args.test, args.frequency, smoke=args.smoke)
+    what = runs.selection_name(args.test, args.frequency, smoke=args.smoke)
     log.info(f"ci-plan: {len(tests)} release test(s) selected ({what}), one step each")
     if args.run_local:
         selection = plan_mod.everything(steps, f"release tests ({what})")

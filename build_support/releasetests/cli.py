@@ -17,7 +17,7 @@ from build_support import commits, log, manifests, platforms
 from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config
 from build_support.errors import UsageError
-from build_support.releasetests import fleet, loader, reports
+from build_support.releasetests import fleet, loader, reports, runs
 from build_support.releasetests.environments import EnvProvider, ImageProvider, VenvProvider
 from build_support.releasetests.exitcodes import code_name, run_exit_code
 from build_support.releasetests.loader import ReleaseTest
@@ -318,8 +318,8 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
         "smoke": args.smoke,
         "started_at": started.isoformat(timespec="seconds"),
         "file": str(path),
-        "file_digest": fleet.file_digest(path),
-        "selection": fleet.selection_name(args.names, args.frequency, smoke=args.smoke),
+        "file_digest": runs.file_digest(path),
+        "selection": runs.selection_name(args.names, args.frequency, smoke=args.smoke),
         "skipped_run_types": [t.name for t in skipped],
     }
     fleet_store = None

@@ -18,7 +18,7 @@ from typing import Any
 from build_support import commits, log, store
 from build_support.args import StageParser, python_version
 from build_support.config import Config
-from build_support.releasetests import fleet, reports
+from build_support.releasetests import fleet, reports, runs
 from build_support.releasetests.cli import (
     _print_summary,
     new_run_dir,
@@ -61,7 +61,7 @@ def main(argv: list[str], cfg: Config) -> int:
     run = fleet.run_id(args.fleet, os.environ)
     path = args.file.resolve() if args.file else cfg.path("release_tests")
     runnable, skipped = selected_tests(args, path)
-    digest = fleet.file_digest(path)
+    digest = runs.file_digest(path)
     started = dt.datetime.now(dt.timezone.utc)
     s = store.open_store(cfg, args.store)
     log.step(
@@ -87,7 +87,7 @@ def main(argv: list[str], cfg: Config) -> int:
         "started_at": started.isoformat(timespec="seconds"),
         "file": str(path),
         "file_digest": digest,
-        "selection": fleet.selection_name(args.names, args.frequency, smoke=args.smoke),
+        "selection": runs.selection_name(args.names, args.frequency, smoke=args.smoke),
         "skipped_run_types": [t.name for t in skipped],
         "exit_code": exit_code,
         "duration_seconds": round(sum(r.duration for r in results), 3),

@@ -31,20 +31,8 @@ from build_support.releasetests import reports
 from build_support.releasetests.exitcodes import ExitCode, ResultStatus
 from build_support.releasetests.loader import ReleaseTest
 from build_support.releasetests.results import AttemptResult, ReleaseTestResult
-from build_support.releasetests.runs import file_digest, selection_name
 from build_support.store import keys
 from build_support.store.base import Store
-
-__all__ = [
-    "file_digest",
-    "find_summaries",
-    "gather",
-    "next_attempt",
-    "put_reports",
-    "put_result",
-    "run_id",
-    "selection_name",
-]
 
 #: Where a step finds its fleet run id, in order, and the prefix each one gets.
 RUN_ID_SOURCES: tuple[tuple[str, str], ...] = (
