@@ -149,11 +149,11 @@ def release_tests(cfg: Config, settings: plan_mod.CiPlanSettings, args: argparse
             f"--frequency {args.frequency!r} is not a release-test frequency",
             hint="one of: " + ", ".join(FREQUENCIES),
         )
-    if args.format == "github-outputs" or args.check or args.write_workflow:
+    if args.format == "github-outputs" or args.check or args.write_workflow or args.explain:
         raise UsageError(
             "--release-tests renders the fan-out as buildkite, github or json, or runs it "
             "(--run-local)",
-            hint="drop --check/--write-workflow/--format github-outputs",
+            hint="drop --check/--write-workflow/--explain/--format github-outputs",
         )
     path = cfg.path("release_tests")
     collection = loader.load(path, smoke=args.smoke)
