@@ -17,6 +17,7 @@ field and the stage that writes it.
 | :class:`JarsCacheRecord` | jars | jars (cache) | :func:`jars_cache_key` (store) |
 | :class:`ReleaseTestSummary` | release-tests | publish | :func:`release_summary_path` |
 | :class:`ReleaseTestPass` | release-tests | release-tests | :func:`release_pass_key` (store) |
+| :class:`ReleaseTestAttempt` | release-tests ``--fleet`` | collect | ``keys.release_attempt_key`` |
 | :class:`PipelineManifest` | pipeline | CI | :func:`pipeline_path` |
 """
 
@@ -285,6 +286,26 @@ class ReleaseTestPass:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReleaseTestAttempt:
+    """``release-tests/{sha}/{run}/{name}/attempt-{n}/result.json`` in the store: what one
+    step of a fleet run (one process, one CI job) produced for one test."""
+
+    KIND: ClassVar[str] = "release-test-attempt"
+    SCHEMA: ClassVar[int] = 1
+    PRODUCER: ClassVar[str] = "nox -s release-tests -- NAME --fleet"
+
+    #: The fleet run (shared by every step of one CI build) and this attempt's number in it.
+    run: str
+    attempt: int
+    branch: str
+    commit: str
+    #: SHA-256 of the release_tests file the step read.
+    file_digest: str
+    #: The test's result in this step (its attempts renumbered from ``attempt``).
+    result: TestRecord
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseTestSummary:
     KIND: ClassVar[str] = "release-tests"
     SCHEMA: ClassVar[int] = 1
@@ -296,6 +317,13 @@ class ReleaseTestSummary:
     smoke: bool = False
     started_at: str = ""
     file: str = ""
+    #: SHA-256 of that release_tests file, and which tests the run selected
+    #: (``smoke``, ``nightly``, ``nightly+smoke``, ``all``, ``tests:a,b``); the publish
+    #: gate accepts only a run of this file and of the selection it is configured with.
+    file_digest: str = ""
+    selection: str = ""
+    #: Selected tests with no result in the store (a fleet run's collect): failures.
+    missing: tuple[str, ...] = ()
     skipped_run_types: tuple[str, ...] = ()
     #: The run's exit code; None when the runner itself failed before it had one.
     exit_code: int | None = None

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from build_support import manifests
+from build_support.releasetests import runs
 from build_support.store import LocalStore, keys
 from tests.conftest import git as git  # noqa: PLC0414 - re-exported
 from tests.helpers import free_port
@@ -34,6 +35,8 @@ BIN = Path(sys.executable).parent
 
 #: Planted secrets: tests grep every output for them.
 PYPI_PASSWORD = "pypi-s3cret-Planted-7f3a9c"
+#: The release_tests file of a project made by :func:`make_project` (the default path).
+RELEASE_TESTS = "release/release_tests.yaml"
 
 
 def tiny_wheel(dest: Path, dist: str, version: str, commit: str, *, payload: bytes = b"") -> Path:
@@ -84,6 +87,7 @@ class Project:
             run_id=run.name, branch="main", commit=self.sha, exit_code=exit_code, total=1,
             passed=int(exit_code == 0), failed=int(exit_code != 0),
             started_at=f"2026-01-01T00:00:0{int(exit_code != 0)}+00:00",
+            file_digest=runs.file_digest(self.root / RELEASE_TESTS), selection="smoke",
         )  # fmt: skip
         manifests.write(manifests.release_summary_path(run), summary)
 
@@ -144,6 +148,8 @@ def make_project(base: Path, publish_toml: str, env: Mapping[str, str]) -> Proje
         'artifact_store = ".artifacts"\n\n' + publish_toml
     )
     (root / ".gitignore").write_text(".artifacts/\ndist/\nresults/\n")
+    (root / RELEASE_TESTS).parent.mkdir()
+    (root / RELEASE_TESTS).write_text("[]\n")  # what the release-tests gate's runs ran
     git(root, "init", "-q", "-b", "main")
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "init")

@@ -10,16 +10,17 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import time
 from pathlib import Path
 
-from build_support import fsutil, log, platforms
+from build_support import commits, fsutil, log, platforms
 from build_support.args import StageParser
 from build_support.ciplan import changes as changes_mod
 from build_support.ciplan import plan as plan_mod
 from build_support.ciplan import render
 from build_support.ciplan import rules as rules_mod
 from build_support.config import Config
-from build_support.errors import StaleError
+from build_support.errors import StaleError, UsageError
 
 FORMATS = ("buildkite", "github", "json", "github-outputs")
 
@@ -46,6 +47,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--run-local", action="store_true", help="run the selected steps here (a test aid)"
+    )
+    rt = p.add_argument_group("the release-test fan-out (docs/ci.md)")
+    rt.add_argument(
+        "--release-tests",
+        action="store_true",
+        help="render one step per selected release test, then collect",
+    )
+    rt.add_argument("--frequency", help="with --release-tests: tests of this frequency")
+    rt.add_argument("--smoke", action="store_true", help="with --release-tests: smoke runs")
+    rt.add_argument(
+        "--run-unstable",
+        action="store_true",
+        help="with --release-tests: also tests marked 'stable: false' (soft_fail steps)",
+    )
+    rt.add_argument(
+        "--run-jailed", action="store_true", help="with --release-tests: also jailed tests"
+    )
+    rt.add_argument(
+        "--test",
+        action="append",
+        default=[],
+        metavar="NAME|GLOB",
+        help="with --release-tests: these tests (repeatable)",
     )
     return p
 
@@ -122,9 +146,87 @@ def check(cfg: Config, settings: plan_mod.CiPlanSettings, explicit: list[Path]) 
     return 0
 
 
+def release_tests(cfg: Config, settings: plan_mod.CiPlanSettings, args: argparse.Namespace) -> int:
+    """``--release-tests``: the fan-out of the selected release tests, rendered or run here."""
+    from build_support.releasetests import loader, runs
+    from build_support.releasetests.cli import settings as rt_settings
+    from build_support.releasetests.schema import FREQUENCIES
+    from build_support.releasetests.selection import select
+
+    if args.frequency is not None and args.frequency not in FREQUENCIES:
+        raise UsageError(
+            f"--frequency {args.frequency!r} is not a release-test frequency",
+            hint="one of: " + ", ".join(FREQUENCIES),
+        )
+    if args.format == "github-outputs" or args.check or args.write_workflow or args.explain:
+        raise UsageError(
+            "--release-tests renders the fan-out as buildkite, github or json, or runs it "
+            "(--run-local)",
+            hint="drop --check/--write-workflow/--explain/--format github-outputs",
+        )
+    path = cfg.path("release_tests")
+    collection = loader.load(path)
+    tests = select(
+        collection.tests,
+        args.test,
+        args.frequency,
+        smoke=args.smoke,
+        run_unstable=args.run_unstable,
+        run_jailed=args.run_jailed,
+        jailed=rt_settings(cfg).jailed,
+    )
+    selection_args = [
+        *args.test,
+        *(("--frequency", args.frequency) if args.frequency else ()),
+        *(("--smoke",) if args.smoke else ()),
+        *(("--run-unstable",) if args.run_unstable else ()),
+        *(("--run-jailed",) if args.run_jailed else ()),
+    ]
+    steps = plan_mod.release_test_steps(cfg, settings, tests, selection_args=selection_args)
+    what = runs.selection_name(args.test, args.frequency, smoke=args.smoke)
+    log.info(f"ci-plan: {len(tests)} release test(s) selected ({what}), one step each")
+    if args.run_local:
+        selection = plan_mod.everything(steps, f"release tests ({what})")
+        sha = commits.context(cfg.root).short_sha
+        run = os.environ.get(
+            "BUILD_SUPPORT_RELEASE_RUN", f"local-{time.strftime('%Y%m%d-%H%M%S')}-{sha}"
+        )
+        env = {"BUILD_SUPPORT_RELEASE_RUN": run}
+        if "BUILD_SUPPORT_STORE" not in os.environ:
+            env["BUILD_SUPPORT_STORE"] = cfg.store_url()
+        from build_support.ciplan.runlocal import run_local
+
+        return run_local(
+            steps,
+            selection,
+            cfg.root,
+            host_platform=platforms.host_wheel_platform(),
+            env=env,
+            keep_going=True,
+            nox_direct=True,
+        )
+    if args.format == "github":
+        print(
+            render.github_release_workflow(steps, settings, pythons=cfg.python_versions, what=what),
+            end="",
+        )
+    elif args.format == "json":
+        print(render.release_json(steps, settings, cfg.default_branch), end="")
+    else:
+        print(render.buildkite_release(steps, settings, cfg.default_branch, what=what), end="")
+    return 0
+
+
 def main(argv: list[str], cfg: Config) -> int:
     args = _parser().parse_args(argv)
     settings = plan_mod.load_settings(cfg)
+    if args.release_tests:
+        return release_tests(cfg, settings, args)
+    if args.frequency or args.smoke or args.test or args.run_unstable or args.run_jailed:
+        raise UsageError(
+            "--frequency, --smoke, --test, --run-unstable and --run-jailed go with --release-tests",
+            hint="nox -s ci-plan -- --release-tests --frequency nightly",
+        )
     if args.check:
         return check(cfg, settings, args.rules)
     if args.write_workflow:

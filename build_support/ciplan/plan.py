@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import graphlib
 import itertools
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from build_support import platforms
 from build_support.ciplan import rules as rules_mod
@@ -32,6 +34,9 @@ from build_support.config import Config
 from build_support.errors import ConfigError
 from build_support.settings import ImagesSettings, JarsSettings, ReleaseTestsSettings
 
+if TYPE_CHECKING:
+    from build_support.releasetests.loader import ReleaseTest
+
 __all__ = [
     "BUILTIN_GROUPS",
     "DEFAULT_QUEUES",
@@ -45,6 +50,7 @@ __all__ = [
     "build_steps",
     "check_graph",
     "load_settings",
+    "release_test_steps",
     "select",
 ]
 
@@ -76,6 +82,12 @@ class Step:
     #: Runs only on the default branch outside pull requests (publishing).
     default_branch_only: bool = False
     concurrency_group: str | None = None
+    #: How many steps of ``concurrency_group`` run at once.
+    concurrency: int = 1
+    #: Runs when a step it depends on failed (a gathering step).
+    allow_dependency_failure: bool = False
+    #: Release-test steps: the team whose Buildkite group / GitHub job holds the step.
+    team: str = ""
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -249,6 +261,101 @@ def build_steps(cfg: Config, settings: CiPlanSettings) -> list[Step]:
     return steps
 
 
+#: The key of the gathering step of a release-test fan-out.
+COLLECT_KEY = "release-tests-collect"
+
+
+def step_key(name: str, taken: set[str]) -> str:
+    """A Buildkite step key for a release test: ``rt-`` and the name's letters, digits,
+    ``-`` and ``_`` (other characters become ``_``), unique in ``taken``."""
+    base = "rt-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}-{n}"
+    taken.add(key)
+    return key
+
+
+def cluster_kind(test: ReleaseTest) -> str:
+    """The kind of cluster a test needs (``cluster.byod.type``: cpu, gpu, …), or "default"."""
+    byod = test.cluster.get("byod")
+    kind = byod.get("type") if isinstance(byod, Mapping) else None
+    return str(kind) if kind else "default"
+
+
+def release_test_steps(
+    cfg: Config,
+    settings: CiPlanSettings,
+    tests: Sequence[ReleaseTest],
+    *,
+    selection_args: Sequence[str],
+) -> list[Step]:
+    """One step per selected release test, then the step that gathers them.
+
+    Each step runs ``nox -s release-tests -- NAME --fleet`` (``--smoke`` for a test
+    selected as a smoke run) on the default platform's agent, in the test's team's group,
+    in a concurrency group per cluster kind (or per ``group``, ``release_tests_concurrency_by``),
+    retried by CI on ``retry_exit_status`` up to ``release_tests.max_retries`` times, with
+    the test's timeout (and prepare timeout) plus a margin. Unstable tests (``stable:
+    false``, run only on request) soft-fail. The gathering step runs after every test
+    step, also when some failed, and its exit status is the run's.
+    """
+    rt = cfg.section("release_tests", ReleaseTestsSettings)
+    default = settings.default_platform
+    taken: set[str] = {COLLECT_KEY}
+    steps: list[Step] = []
+    margin = settings.release_tests_timeout_margin_minutes
+    for test in tests:
+        prepare = (test.run.prepare_timeout or test.run.timeout) if test.run.prepare else 0.0
+        seconds = test.run.timeout + prepare
+        by = (
+            cluster_kind(test) if settings.release_tests_concurrency_by == "cluster" else test.group
+        )
+        by = by or "default"
+        args = ("{test}", "--fleet", *(("--smoke",) if test.smoke else ()))
+        steps.append(
+            Step(
+                key=step_key(test.name, taken),
+                label=f"{test.name}{' (smoke)' if test.smoke else ''}",
+                group="release_tests",
+                job=f"release-tests-{re.sub(r'[^A-Za-z0-9_-]', '_', test.team or 'default')}",
+                matrix=MappingProxyType({"test": test.name}),
+                template=_nox("release-tests", *args),
+                platform=default,
+                timeout_minutes=math.ceil(seconds / 60) + margin,
+                retry_exit_status=settings.retry_exit_status,
+                retry_limit=rt.max_retries,
+                artifact_paths=(f"{rt.results_dir}/**/*",),
+                soft_fail=not test.stable,
+                concurrency_group=f"release-tests-{re.sub(r'[^A-Za-z0-9_-]', '_', by)}",
+                concurrency=settings.release_tests_concurrency.get(
+                    by, settings.release_tests_default_concurrency
+                ),
+                team=test.team or "default",
+            )
+        )
+    steps.append(
+        Step(
+            key=COLLECT_KEY,
+            label="release tests: collect",
+            group="release_tests",
+            job=COLLECT_KEY,
+            template=tuple(
+                p.replace("{", "{{").replace("}", "}}")
+                for p in _nox("release-tests", "collect", "--fleet", *selection_args)
+            ),
+            depends_on=tuple(s.key for s in steps),
+            platform=default,
+            timeout_minutes=30,
+            artifact_paths=(f"{rt.results_dir}/**/*",),
+            allow_dependency_failure=True,
+        )
+    )
+    check_graph(steps, max_steps=settings.max_steps)
+    return steps
+
+
 def check_graph(steps: Sequence[Step], *, max_steps: int = 500) -> list[str]:
     """Unique keys, every dependency defined, no cycle; returns the keys in a run order."""
     keys: dict[str, Step] = {}
@@ -336,6 +443,12 @@ class Selection:
         for s in steps:
             out[s.group] = out.get(s.group, False) or s.key in self.selected
         return out
+
+
+def everything(steps: Sequence[Step], why: str) -> Selection:
+    """A selection of every step (a plan that is not decided by changed files)."""
+    keys = frozenset(s.key for s in steps)
+    return Selection(Changes((), why), (), why, {}, keys, dict.fromkeys(keys, why))
 
 
 def check_tags(settings: CiPlanSettings, rules_files: Sequence[rules_mod.RulesFile]) -> None:

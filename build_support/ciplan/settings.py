@@ -91,6 +91,17 @@ class CiPlanSettings:
     tool_python: str = "3.12"
     #: Buildkite accepts at most this many steps per upload.
     max_steps: int = 500
+    #: The release-test fan-out (``ci-plan -- --release-tests``): one concurrency group
+    #: per cluster kind (``cluster.byod.type``) or per test ``group``, its limit (by kind
+    #: or group name, else the default), the minutes added to a test's own timeout, and
+    #: GitHub's ``max-parallel`` per team job.
+    release_tests_concurrency_by: str = "cluster"
+    release_tests_concurrency: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    release_tests_default_concurrency: int = 4
+    release_tests_timeout_margin_minutes: int = 15
+    release_tests_max_parallel: int = 4
 
     def groups(self) -> tuple[str, ...]:
         return (*self.builtin_steps, *self.steps)
@@ -139,6 +150,24 @@ class CiPlanSettings:
                     f"{where}: platform {tag!r} is not a platform tag",
                     hint="allowed: " + ", ".join(SUPPORTED_PLATFORMS),
                 )
+        if self.release_tests_concurrency_by not in ("cluster", "group"):
+            raise ConfigError(
+                f"{where}.release_tests_concurrency_by = {self.release_tests_concurrency_by!r}",
+                hint='allowed: "cluster" (cluster.byod.type) or "group" (the test\'s group)',
+            )
+        limits = {
+            **{
+                f"release_tests_concurrency.{k}": v
+                for k, v in self.release_tests_concurrency.items()
+            },
+            "release_tests_default_concurrency": self.release_tests_default_concurrency,
+            "release_tests_max_parallel": self.release_tests_max_parallel,
+        }
+        for key, value in limits.items():
+            if value < 1:
+                raise ConfigError(f"{where}.{key} = {value}: at least 1 step runs at a time")
+        if self.release_tests_timeout_margin_minutes < 0:
+            raise ConfigError(f"{where}.release_tests_timeout_margin_minutes must be >= 0")
         if not 1 <= self.max_steps <= 500:
             raise ConfigError(
                 f"{where}.max_steps = {self.max_steps}: Buildkite takes 1 to 500 steps per upload"

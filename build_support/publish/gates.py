@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from build_support import commits, log, manifests
+from build_support.config import Config
 from build_support.errors import GateError, InputError
 from build_support.publish.model import Action, Artifact, PlanItem
+from build_support.publish.settings import PublishSettings
 
 
 @dataclass(frozen=True)
@@ -103,18 +105,85 @@ def release_tests_summaries(
     return found
 
 
-def release_tests_gate(results_dir: Path, sha: str) -> list[Failure]:
-    """The latest release-tests run recorded for ``sha`` passed."""
-    runs = release_tests_summaries(results_dir, sha)
-    if not runs:
-        return [Failure("release-tests", f"no release-tests summary for {sha} under {results_dir}")]
-    path, s = runs[-1]
-    if s.exit_code != 0 or s.failed != 0 or s.total == 0:
+def release_tests_gate(
+    results_dir: Path, sha: str, *, cfg: Config, settings: PublishSettings
+) -> list[Failure]:
+    """This commit's full run passed: the latest run of ``sha``, of the release_tests file
+    as it is now (its SHA-256) and of the selection ``release_tests_gate`` names, found
+    under ``results_dir`` or in the store (a fleet run's collect). A later failing run
+    revokes an earlier pass; runs of other tests, files or selections do not count.
+    A failed test named in ``release_tests_ignore_flaky`` is forgiven only while its
+    history over the last ``release_tests_history`` commits says flaky.
+    """
+    from build_support import store as store_mod
+    from build_support.releasetests import fleet, history, runs
+
+    wanted = settings.release_tests_gate
+    path = cfg.path("release_tests")
+    try:
+        digest = runs.file_digest(path)
+    except InputError as exc:
+        return [Failure("release-tests", f"{exc.message}: the gate cannot tell which run counts")]
+    s = store_mod.open_store(cfg)
+    found = fleet.find_summaries(sha, results_dir, s)
+    matching = [
+        f for f in found if f.summary.file_digest == digest and f.summary.selection == wanted
+    ]
+    what = f"{wanted!r} release-tests run of {path.name} (sha256 {digest[:12]}…) for {sha}"
+    if not matching:
+        others = "; ".join(
+            f"{f.where}: {f.summary.selection or '(no selection recorded)'} of "
+            f"{(f.summary.file_digest or '(no file digest recorded)')[:12]}"
+            for f in found[-5:]
+        )
         return [
             Failure(
                 "release-tests",
-                f"the latest release-tests run for {sha} did not pass ({path}: exit "
-                f"{s.exit_code}, {s.failed} failed of {s.total})",
+                f"no {what} under {results_dir} or in the store"
+                + (f" (other runs of the commit: {others})" if others else ""),
+            )
+        ]
+    latest = matching[-1]
+    sm = latest.summary
+    failed = [t.name for t in sm.tests if t.exit_code != 0]
+    problems = [f"{n} failed" for n in failed if n not in sm.missing]
+    problems += [f"{n} has no result (missing)" for n in sm.missing]
+    problems += [f"{n} did not run" for n in sm.not_run]
+    if sm.stopped_by:
+        problems.append(f"stopped: {sm.stopped_by}")
+    if sm.total == 0:
+        problems.append("it ran no test")
+    if sm.exit_code is None:
+        problems.append("the runner itself failed")
+    forgiven = [
+        n for n in failed if n in settings.release_tests_ignore_flaky and n not in sm.missing
+    ]
+    if forgiven:
+        try:
+            past = history.read(
+                cfg.root,
+                store=s,
+                results_dir=results_dir,
+                selection=wanted,
+                last=settings.release_tests_history,
+            )
+        except InputError as exc:  # no git history here: nothing is known to be flaky
+            log.warn(f"release-tests gate: no history, so no test is forgiven: {exc.message}")
+            forgiven = []
+        else:
+            forgiven = [n for n in forgiven if past.state_of(n) == "flaky"]
+        for n in forgiven:
+            log.warn(
+                f"release-tests gate: {n} failed in {sm.run_id}; forgiven: named in "
+                "release_tests_ignore_flaky and flaky in its history"
+            )
+            problems.remove(f"{n} failed")
+    if problems or (sm.exit_code not in (0, None) and not forgiven):
+        detail = "; ".join(problems) or f"exit {sm.exit_code}"
+        return [
+            Failure(
+                "release-tests",
+                f"the latest {what} did not pass ({latest.where}, run {sm.run_id}: {detail})",
             )
         ]
     return []

@@ -95,11 +95,26 @@ class PublishSettings:
     branch: str = ""
     #: Require a passing release-tests summary for the commit.
     require_release_tests: bool = True
+    #: The run the gate requires: the latest run of the commit, of the release_tests
+    #: file as it is now, with this selection (smoke, all, nightly, nightly+smoke, …).
+    release_tests_gate: str = "smoke"
+    #: Tests whose failure the gate forgives, each only while its history says flaky.
+    release_tests_ignore_flaky: tuple[str, ...] = ()
+    #: How many commits of the branch that history reads.
+    release_tests_history: int = 10
     pypi: PypiSettings = field(default_factory=PypiSettings)
     docker: DockerSettings = field(default_factory=DockerSettings)
     maven: MavenSettings = field(default_factory=MavenSettings)
 
     def __post_init__(self) -> None:
+        from build_support.releasetests.runs import check_selection
+
+        check_selection(self.release_tests_gate, f"{WHERE}.release_tests_gate")
+        if not 1 <= self.release_tests_history <= 1000:
+            raise ConfigError(
+                f"{WHERE}.release_tests_history = {self.release_tests_history}",
+                hint="1 to 1000 commits",
+            )
         for name in ("repository_url", "index_url"):
             value = getattr(self.pypi, name)
             if value and not value.startswith(("http://", "https://")):

@@ -100,7 +100,7 @@ def early_gates(
                 "checking that its release tests passed"
             )
     else:
-        failures += gates.release_tests_gate(results_dir, ctx.sha)
+        failures += gates.release_tests_gate(results_dir, ctx.sha, cfg=cfg, settings=settings)
     return failures
 
 

@@ -15,7 +15,7 @@ from build_support import commits, log, manifests, platforms
 from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config
 from build_support.errors import UsageError
-from build_support.releasetests import loader, reports, selection
+from build_support.releasetests import fleet, loader, reports, runs, selection
 from build_support.releasetests.environments import EnvProvider, ImageProvider, VenvProvider
 from build_support.releasetests.exitcodes import code_name, run_exit_code
 from build_support.releasetests.loader import ReleaseTest
@@ -33,6 +33,7 @@ from build_support.releasetests.selection import select as select  # noqa: PLC04
 from build_support.releasetests.sources import LocalWheels, StoreWheels, WheelSource
 from build_support.settings import ImagesSettings, require
 from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
+from build_support.store import keys
 
 
 def settings(cfg: Config) -> ReleaseTestsSettings:
@@ -81,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
         help="reuse a passing result when nothing the test depends on changed",
     )
     p.add_argument("--no-reuse", action="store_true", help="run every test (wins over reuse)")
+    p.add_argument(
+        "--fleet",
+        nargs="?",
+        const="",
+        metavar="RUN",
+        help="one step of a fleet run: CI retries (no retry here), results to the store under "
+        "release-tests/{sha}/{RUN}/ (RUN default: the CI build, see docs/release-tests.md)",
+    )
     return p
 
 
@@ -132,29 +141,87 @@ def _image_name(cfg: Config) -> str:
     return images.image_name
 
 
-def main(argv: list[str], cfg: Config) -> int:
-    args = _parser().parse_args(argv)
-    st = settings(cfg)
-    path = args.file.resolve() if args.file else cfg.path("release_tests")
+#: Subcommands; any other first argument is a test name or pattern.
+SUBCOMMANDS = {
+    "collect": "build_support.releasetests.collect:main",
+    "history": "build_support.releasetests.history:main",
+}
+
+
+def new_run_dir(results_root: Path, run_id: str) -> Path:
+    """A fresh folder for one run's results: ``run_id``, or ``run_id-2``, ``-3``… when an
+    earlier run has it (created here, so two runs never share one)."""
+    results_root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        candidate = results_root / (run_id if n == 1 else f"{run_id}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            n += 1
+            continue
+        if n > 1:
+            log.warn(
+                f"{results_root / run_id} holds an earlier run; this run's results go to "
+                f"{candidate}"
+            )
+        return candidate
+
+
+def selected_tests(
+    args: argparse.Namespace, path: Path, jailed: Sequence[str] = ()
+) -> tuple[list[ReleaseTest], list[ReleaseTest]]:
+    """The tests ``args`` select from ``path``: (runnable here, of another run type)."""
+    selected = chosen_tests(args, path, jailed)
+    runnable = [t for t in selected if t.run.type in LOCAL_RUN_TYPES]
+    skipped = [t for t in selected if t.run.type not in LOCAL_RUN_TYPES]
+    return runnable, skipped
+
+
+def chosen_tests(
+    args: argparse.Namespace, path: Path, jailed: Sequence[str] = ()
+) -> list[ReleaseTest]:
+    """The tests ``args`` select from ``path``, in file order, every run type.
+
+    Ray's rules (:mod:`selection`); ``args`` without ``run_unstable``/``run_jailed``
+    (``collect``'s) select as a plain run does. What the rules held out is said on stderr.
+    """
     collection = loader.load(path)
     chosen = selection.choose(
         collection.tests,
         args.names,
         args.frequency,
         smoke=args.smoke,
-        run_unstable=args.run_unstable,
-        run_jailed=args.run_jailed,
-        jailed=st.jailed,
+        run_unstable=getattr(args, "run_unstable", False),
+        run_jailed=getattr(args, "run_jailed", False),
+        jailed=jailed,
     )
     _note_held_out(chosen)
+    return list(chosen.tests)
+
+
+def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        module, func = SUBCOMMANDS[argv[0]].split(":")
+        sub: Any = getattr(importlib.import_module(module), func)
+        return int(sub(argv[1:], cfg))
+    args = _parser().parse_args(argv)
+    st = settings(cfg)
+    path = args.file.resolve() if args.file else cfg.path("release_tests")
     if args.list:
-        for t in chosen.tests:
+        for t in chosen_tests(args, path, st.jailed):
             smoke = "smoke" if t.smoke else ""
             print(f"{t.name}\t{t.frequency}\t{t.python or '-'}\t{smoke}\t{t.run.type}")
         return 0
-    selected = chosen.tests
-    runnable = [t for t in selected if t.run.type in LOCAL_RUN_TYPES]
-    skipped = [t for t in selected if t.run.type not in LOCAL_RUN_TYPES]
+    runnable, skipped = selected_tests(args, path, st.jailed)
+    if args.fleet is not None and not args.names:
+        raise UsageError(
+            "--fleet runs the tests it names: one step per test",
+            hint="nox -s release-tests -- NAME --fleet (render the steps with "
+            "`nox -s ci-plan -- --release-tests`)",
+        )
     if skipped:
         log.warn(
             "no runner here for run type(s) "
@@ -177,10 +244,14 @@ def main(argv: list[str], cfg: Config) -> int:
     )
     ctx = commits.context(cfg.root)
     default_python = args.python or st.python or cfg.python_versions[0]
+    fleet_run = None if args.fleet is None else fleet.run_id(args.fleet, os.environ)
+    max_retries = st.max_retries if args.max_retries is None else args.max_retries
+    if fleet_run is not None:
+        max_retries = 0  # a fleet step is retried by CI (exit 79), each retry a new step
     policy = with_env(
         RetryPolicy(
             retry_codes=st.retry_codes,
-            max_retries=st.max_retries if args.max_retries is None else args.max_retries,
+            max_retries=max_retries,
             backoff_min=st.backoff_min_seconds,
             backoff_max=st.backoff_max_seconds,
             time_limit=st.time_limit_seconds,
@@ -209,8 +280,8 @@ def main(argv: list[str], cfg: Config) -> int:
         )
     results_root = args.results_dir or (cfg.root / st.results_dir)
     started = dt.datetime.now(dt.timezone.utc)
-    run_id = args.run_id or f"{started:%Y%m%d-%H%M%S}-{ctx.short_sha}"
-    run_dir = results_root / run_id
+    run_dir = new_run_dir(results_root, args.run_id or f"{started:%Y%m%d-%H%M%S}-{ctx.short_sha}")
+    run_id = run_dir.name
     store_env = {"BUILD_SUPPORT_ROOT": str(cfg.root), "BUILD_SUPPORT_BRANCH": ctx.branch,
                  "BUILD_SUPPORT_COMMIT": ctx.sha}  # fmt: skip
     if not args.wheel:
@@ -250,8 +321,17 @@ def main(argv: list[str], cfg: Config) -> int:
         "smoke": args.smoke,
         "started_at": started.isoformat(timespec="seconds"),
         "file": str(path),
+        "file_digest": runs.file_digest(path),
+        "selection": runs.selection_name(args.names, args.frequency, smoke=args.smoke),
         "skipped_run_types": [t.name for t in skipped],
     }
+    fleet_store = None
+    if fleet_run is not None:
+        fleet_store = store.open_store(cfg, args.store)
+        first = {
+            t.name: fleet.next_attempt(fleet_store, ctx.sha, fleet_run, t.name) for t in runnable
+        }
+        log.step(f"fleet run {fleet_run}: results to {keys.release_run_prefix(ctx.sha, fleet_run)}")
     exit_code: int | None = None
     try:
         results = runner.run(runnable, run_dir)
@@ -266,6 +346,18 @@ def main(argv: list[str], cfg: Config) -> int:
             exit_code = 128 + runner.interrupt.signum
     finally:
         _write_reports(runner, runnable, meta, run_dir, exit_code)
+        if fleet_store is not None and fleet_run is not None:
+            for r in runner.results:
+                if r.attempts:
+                    fleet.put_result(
+                        fleet_store,
+                        r,
+                        run=fleet_run,
+                        branch=ctx.branch,
+                        sha=ctx.sha,
+                        digest=meta["file_digest"],
+                        first=first[r.name],
+                    )
     return exit_code
 
 

@@ -51,6 +51,24 @@ class AttemptResult:
     def to_json(self) -> dict[str, Any]:
         return manifests.plain(self.record())
 
+    @classmethod
+    def from_record(cls, r: manifests.AttemptRecord) -> AttemptResult:
+        return cls(
+            attempt=r.attempt,
+            exit_code=r.exit_code,
+            status=ResultStatus(r.status),
+            retryable=r.retryable,
+            duration=r.duration_seconds,
+            prepare_duration=r.prepare_seconds,
+            started_at=r.started_at,
+            message=r.message,
+            timed_out=r.timed_out,
+            signal=r.signal,
+            directory=r.directory,
+            artifacts=list(r.artifacts),
+            backoff_seconds=r.backoff_seconds,
+        )
+
 
 @dataclass
 class ReleaseTestResult:
@@ -108,6 +126,22 @@ class ReleaseTestResult:
 
     def to_json(self) -> dict[str, Any]:
         return manifests.plain(self.record())
+
+    @classmethod
+    def from_record(cls, r: manifests.TestRecord) -> ReleaseTestResult:
+        """The result a record was made from (a stored attempt, a summary's row)."""
+        return cls(
+            name=r.name,
+            group=r.group,
+            team=r.team,
+            frequency=r.frequency,
+            python=r.python,
+            smoke=r.smoke,
+            attempts=[AttemptResult.from_record(a) for a in r.attempts],
+            wheel=r.wheel,
+            commit=r.commit,
+            reused_from=r.reused_from,
+        )
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -4,6 +4,9 @@
 * promoted wheels: ``latest/{filename}`` (only the default branch may promote)
 * JARs: ``jars/{branch}/{sha}/{os}/{filename}``
 * the publish journal: ``publish/{sha}/journal.json``
+* release tests run on the fleet: ``release-tests/{sha}/{run}/{name}/attempt-{n}/{file}``
+  (one attempt of one test, with its ``result.json``, JUnit, logs and artifacts), and
+  ``release-tests/{sha}/{run}/{summary.json,report.xml,report.html}`` (the gathered run)
 
 A branch name with slashes (``releases/2.1``) keeps them: each part becomes a path
 segment, as Ray's bucket does (``releases/2.1/<sha>/ray-….whl``). Every segment is
@@ -25,6 +28,8 @@ LATEST = "latest"
 JARS = "jars"
 #: ``publish/{sha}/journal.json``: the publish stage's journal of a commit.
 PUBLISH = "publish"
+#: ``release-tests/{sha}/{run}/…``: release tests run one step per test, and their summary.
+RELEASE_TESTS = "release-tests"
 #: The local backend keeps ``<object>.sha256`` beside each object.
 RESERVED_SUFFIX = ".sha256"
 #: A path segment: file systems allow 255 bytes, and the local backend needs room for
@@ -105,7 +110,7 @@ def branch_segments(branch: str) -> str:
     for part in branch.split("/"):
         _check_segment(part, "branch", branch)
     top = branch.split("/", maxsplit=1)[0]
-    if top in (LATEST, JARS, PUBLISH):
+    if top in (LATEST, JARS, PUBLISH, RELEASE_TESTS):
         raise UsageError(
             f"invalid branch {branch!r}: {top!r} is a reserved top-level key",
             hint="rename the branch",
@@ -151,6 +156,54 @@ def jar_key(branch: str, sha: str, os: str, filename: str) -> str:
 def publish_journal_key(sha: str) -> str:
     """``publish/{sha}/journal.json``: what the publish stage did for a commit."""
     return f"{PUBLISH}/{_sha(sha)}/journal.json"
+
+
+def release_commit_prefix(sha: str) -> str:
+    """``release-tests/{sha}/``: every release-test run of a commit."""
+    return f"{RELEASE_TESTS}/{_sha(sha)}/"
+
+
+def release_run_id(run: str) -> str:
+    """Return ``run`` if it can name a release-test run in a key, else raise UsageError."""
+    _check_segment(run, "release-test run id", run)
+    return run
+
+
+def release_run_prefix(sha: str, run: str) -> str:
+    """``release-tests/{sha}/{run}/``: one run of the release tests (every step of it)."""
+    return f"{release_commit_prefix(sha)}{release_run_id(run)}/"
+
+
+def release_test_prefix(sha: str, run: str, name: str) -> str:
+    """``release-tests/{sha}/{run}/{name}/``: every attempt of one test in one run."""
+    _check_segment(name, "release test name", name)
+    return f"{release_run_prefix(sha, run)}{name}/"
+
+
+#: ``attempt-{n}``: the folder of one attempt (n counts from 1 across CI retries).
+ATTEMPT_PREFIX = "attempt-"
+
+
+def release_attempt_key(sha: str, run: str, name: str, attempt: int, path: str) -> str:
+    """``release-tests/{sha}/{run}/{name}/attempt-{n}/{path}``: a file of one attempt."""
+    if attempt < 1:
+        raise UsageError(f"invalid attempt number {attempt}: attempts count from 1")
+    return validate_key(f"{release_test_prefix(sha, run, name)}{ATTEMPT_PREFIX}{attempt}/{path}")
+
+
+def release_attempt_of(key: str, sha: str, run: str, name: str) -> int | None:
+    """The attempt number of a key under :func:`release_test_prefix`, or None."""
+    rest = key.removeprefix(release_test_prefix(sha, run, name))
+    head = rest.split("/", 1)[0]
+    if rest == key or not head.startswith(ATTEMPT_PREFIX):
+        return None
+    number = head.removeprefix(ATTEMPT_PREFIX)
+    return int(number) if number.isdigit() and int(number) > 0 else None
+
+
+def release_run_key(sha: str, run: str, filename: str) -> str:
+    """``release-tests/{sha}/{run}/{filename}``: the gathered run's summary and reports."""
+    return f"{release_run_prefix(sha, run)}{_filename(filename)}"
 
 
 def commit_prefix(branch: str, sha: str) -> str:

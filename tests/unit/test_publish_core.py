@@ -65,28 +65,6 @@ def test_branch_and_commit_gates() -> None:
     assert "b" * 40 in f.message
 
 
-def test_release_tests_gate_reads_the_latest_summary_of_the_commit(tmp_path: Path) -> None:
-    def summary(run: str, commit: str, code: int, started: str) -> None:
-        record = manifests.ReleaseTestSummary(
-            run_id=run, commit=commit, exit_code=code, total=2, passed=2 - int(code != 0),
-            failed=int(code != 0), started_at=started,
-        )  # fmt: skip
-        manifests.write(manifests.release_summary_path(tmp_path / run), record)
-
-    [f] = gates.release_tests_gate(tmp_path, SHA)
-    assert "no release-tests summary" in f.message
-    summary("r1", SHA, 0, "2026-01-01T00:00:00")
-    summary("r2", "b" * 40, 1, "2026-01-03T00:00:00")
-    assert gates.release_tests_gate(tmp_path, SHA) == []
-    summary("r3", SHA, 1, "2026-01-02T00:00:00")
-    [f] = gates.release_tests_gate(tmp_path, SHA)
-    assert f.gate == "release-tests"
-    assert "did not pass" in f.message
-    (tmp_path / "r4").mkdir()
-    (tmp_path / "r4" / "summary.json").write_text("{not json")
-    assert len(gates.release_tests_gate(tmp_path, SHA)) == 1
-
-
 def test_refuse_is_a_gate_error_naming_every_gate() -> None:
     err = gates.refuse([gates.Failure("branch", "x"), gates.Failure("versions", "y")])
     assert isinstance(err, GateError)

@@ -90,3 +90,26 @@ def test_promotion_only_from_default_branch() -> None:
     keys.check_promotion("main", "main")
     with pytest.raises(GateError, match="only 'main'"):
         keys.check_promotion("releases/2.1", "main")
+
+
+def test_release_test_keys() -> None:
+    sha = "a" * 40
+    assert (
+        keys.release_attempt_key(sha, "bk-1", "t.aws", 2, "artifacts/x.json")
+        == f"release-tests/{sha}/bk-1/t.aws/attempt-2/artifacts/x.json"
+    )
+    assert keys.release_run_key(sha, "bk-1", "summary.json") == (
+        f"release-tests/{sha}/bk-1/summary.json"
+    )
+    prefix = keys.release_test_prefix(sha, "bk-1", "t")
+    assert keys.release_attempt_of(prefix + "attempt-3/junit.xml", sha, "bk-1", "t") == 3
+    assert keys.release_attempt_of(prefix + "attempt-0/x", sha, "bk-1", "t") is None
+    assert keys.release_attempt_of(prefix + "other/x", sha, "bk-1", "t") is None
+    with pytest.raises(UsageError):
+        keys.release_attempt_key(sha, "bk-1", "t", 0, "x")
+    with pytest.raises(UsageError):
+        keys.release_test_prefix(sha, "bk-1", "a b")
+    with pytest.raises(UsageError):
+        keys.release_run_id(".hidden")
+    with pytest.raises(UsageError, match="reserved top-level key"):
+        keys.branch_segments("release-tests/x")
