@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import os
 import shutil
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -93,6 +95,36 @@ def process_state(pid: int) -> str:
     except OSError:
         return "gone"
     return stat.rsplit(")", 1)[1].split()[0]
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie does not count)."""
+    if pid <= 0:
+        return False
+    if Path("/proc/self").exists():
+        return process_state(pid) not in ("Z", "X", "gone")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_time(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, from ``/proc``): with the pid, it names
+    one process even after the pid is reused. None where ``/proc`` is not there."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def host_tag() -> str:
+    """8 hex digits that name this host in file names (a hash of its host name)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def kill_marked(token: str, *, rounds: int = 20) -> list[int]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import log
+from build_support import log, procs
 from build_support.errors import ConfigError, InputError, StoreTimeoutError
 from build_support.fsutil import sha256_file
 from build_support.settings import StoreSettings as StoreSettings  # noqa: PLC0414 - re-exported
@@ -58,8 +58,12 @@ def resolve_dest(key: str, dest: Path | str) -> Path:
 
 
 def temp_sibling(path: Path, tag: str) -> Path:
-    """A hidden temporary name in ``path``'s directory, for write-then-rename."""
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{os.urandom(4).hex()}")
+    """A hidden temporary name in ``path``'s directory, for write-then-rename:
+    ``.<name>.<tag>-<host>-<pid>-<random>``, so a later put can tell whose it is
+    (:func:`build_support.store.local.sweep_temps`)."""
+    return path.with_name(
+        f".{path.name}.{tag}-{procs.host_tag()}-{os.getpid()}-{os.urandom(4).hex()}"
+    )
 
 
 class Store(abc.ABC):

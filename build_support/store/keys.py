@@ -40,6 +40,19 @@ _BAD_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
 JAR_OSES = ("linux", "darwin", "windows", "multiplatform")
 
 
+def _check_utf8(value: str, what: str) -> None:
+    """UsageError for a name that is not valid UTF-8 (argv bytes Python kept as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(
+            f"invalid {what} '{shown}': not valid UTF-8",
+            hint="store keys, prefixes and file names are UTF-8 text; rename the file or "
+            "pass the key in UTF-8",
+        ) from None
+
+
 def _check_segment(segment: str, what: str, value: str) -> None:
     if segment in ("", ".", ".."):
         raise UsageError(
@@ -66,6 +79,7 @@ def _check_segment(segment: str, what: str, value: str) -> None:
 
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a well-formed store key, else raise UsageError."""
+    _check_utf8(key, "key")
     if key.startswith("/") or key.endswith("/"):
         raise UsageError(
             f"invalid key {key!r}: leading or trailing '/'",
@@ -89,6 +103,7 @@ def validate_key(key: str) -> str:
 
 def validate_prefix(prefix: str) -> str:
     """A listing prefix: empty, or a key-like string (a trailing '/' is allowed)."""
+    _check_utf8(prefix, "prefix")
     if prefix:
         body = prefix[:-1] if prefix.endswith("/") else prefix
         if prefix.startswith("/") or not body:
@@ -100,6 +115,7 @@ def validate_prefix(prefix: str) -> str:
 
 def branch_segments(branch: str) -> str:
     """Validate a branch name and return it as path segments (slashes kept)."""
+    _check_utf8(branch, "branch")
     if branch.startswith("/") or branch.endswith("/"):
         raise UsageError(f"invalid branch {branch!r}: leading or trailing '/'")
     for part in branch.split("/"):
@@ -123,6 +139,7 @@ def _sha(sha: str) -> str:
 
 
 def _filename(filename: str) -> str:
+    _check_utf8(filename, "file name")
     if "/" in filename:
         raise UsageError(f"invalid file name {filename!r}: contains '/'")
     _check_segment(filename, "file name", filename)
