@@ -117,6 +117,33 @@ class Store(abc.ABC):
         local backend re-hashes them), so a corrupt object is never taken as unchanged.
         """
 
+    # -- conditional writes of small objects, for :mod:`build_support.store.lease` ----------
+    @abc.abstractmethod
+    def _create_if_absent(self, key: str, body: bytes) -> str | None:
+        """Write ``body`` as ``key`` only if there is no such object: its tag, else None."""
+
+    @abc.abstractmethod
+    def _read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and tag (a value that changes with every write), or None."""
+
+    @abc.abstractmethod
+    def _replace_if(self, key: str, body: bytes, tag: str) -> str | None:
+        """Overwrite ``key`` only if its tag is still ``tag``: the new tag, else None."""
+
+    @abc.abstractmethod
+    def _delete_if(self, key: str, tag: str) -> bool:
+        """Delete ``key`` only if its tag is still ``tag``; whether it was deleted."""
+
+    def lease(
+        self, key: str, *, what: str, wait: bool = True
+    ) -> contextlib.AbstractContextManager[object]:
+        """Hold the lock ``key`` for a block: one holder at a time, on any host; others
+        wait (or, ``wait=False``, fail with exit 12). See :mod:`build_support.store.lease`."""
+        from build_support.store import lease
+
+        keys.validate_key(key)
+        return lease.hold(self, key, what=what, wait=wait)
+
     def _locked(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Held around a put's check-then-write (the local backend locks the key)."""
         return contextlib.nullcontext()

@@ -3,7 +3,8 @@
 * wheels: ``{branch}/{sha}/{filename}``
 * promoted wheels: ``latest/{filename}`` (only the default branch may promote)
 * JARs: ``jars/{branch}/{sha}/{os}/{filename}``
-* the publish journal: ``publish/{sha}/journal.json``
+* the publish journal: ``publish/{sha}/journal.json``, and the lock held by a publish
+  while it sends: ``publish/{sha}/lock.json`` (:mod:`build_support.store.lease`)
 
 A branch name with slashes (``releases/2.1``) keeps them: each part becomes a path
 segment, as Ray's bucket does (``releases/2.1/<sha>/ray-….whl``). Every segment is
@@ -168,6 +169,11 @@ def jar_key(branch: str, sha: str, os: str, filename: str) -> str:
 def publish_journal_key(sha: str) -> str:
     """``publish/{sha}/journal.json``: what the publish stage did for a commit."""
     return f"{PUBLISH}/{_sha(sha)}/journal.json"
+
+
+def publish_lock_key(sha: str) -> str:
+    """``publish/{sha}/lock.json``: held by the publish of a commit while it sends."""
+    return f"{PUBLISH}/{_sha(sha)}/lock.json"
 
 
 def commit_prefix(branch: str, sha: str) -> str:

@@ -363,6 +363,62 @@ class LocalStore(Store):
             self._commit(dst, dest, tmp, info.sha256)
         return ObjectInfo(key=dst, size=info.size, sha256=info.sha256)
 
+    # -- conditional writes (the key's flock makes compare-and-write one step) ----------
+    def _read_unlocked(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _write_small(self, key: str, body: bytes) -> str:
+        """Write ``body`` as ``key`` (caller holds the lock); its tag (SHA-256)."""
+        dest = self._path(key)
+        sha = hashlib.sha256(body).hexdigest()
+        self._as_object(key, dest)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temp_sibling(dest, "tmp")
+            with tmp.open("wb") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            self._commit(key, dest, tmp, sha)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write {key} to {self.url}: {exc.strerror or exc}",
+                hint="check free space and permissions of the store folder",
+            ) from None
+        return sha
+
+    def _create_if_absent(self, key: str, body: bytes) -> str | None:
+        with self._lock(key):
+            if self._read_unlocked(key) is not None:
+                return None
+            return self._write_small(key, body)
+
+    def _read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        with self._lock(key, shared=True):
+            body = self._read_unlocked(key)
+        return None if body is None else (body, hashlib.sha256(body).hexdigest())
+
+    def _replace_if(self, key: str, body: bytes, tag: str) -> str | None:
+        with self._lock(key):
+            current = self._read_unlocked(key)
+            if current is None or hashlib.sha256(current).hexdigest() != tag:
+                return None
+            return self._write_small(key, body)
+
+    def _delete_if(self, key: str, tag: str) -> bool:
+        with self._lock(key):
+            current = self._read_unlocked(key)
+            if current is None or hashlib.sha256(current).hexdigest() != tag:
+                return False
+            path = self._path(key)
+            for p in (path, self._sidecar(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+        return True
+
     def delete(self, key: str) -> bool:
         path = self._path(key)
         with self._lock(key):
