@@ -29,7 +29,7 @@ PUBLISH = "publish"
 #: The local backend keeps ``<object>.sha256`` beside each object.
 RESERVED_SUFFIX = ".sha256"
 #: A path segment: file systems allow 255 bytes, and the local backend needs room for
-#: its sidecar and hidden temporary names (``.<name>.sha256.tmp-<pid>-<random>``).
+#: its sidecar and hidden temporary names (``.<name>.sha256.tmp-<host>-<pid>-<random>``).
 MAX_SEGMENT_BYTES = 200
 #: A whole key (S3 allows 1024 bytes, including the store's own prefix).
 MAX_KEY_BYTES = 900
