@@ -300,7 +300,7 @@ def run_forwarding(
     main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, handler) for s in FORWARDED} if main else {}
     try:
-        proc = subprocess.Popen(  # noqa: S603 - the caller's own interpreter and stage
+        proc = subprocess.Popen(
             list(argv),
             env=None if env is None else dict(env),
             stdout=stdout,

@@ -249,8 +249,11 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     # --execute holds the commit's lock in the store from the plan to the last send: a
     # second run waits (or exits 12 with --no-wait), then plans from what is there.
     lock = (
-        s.lease(keys.publish_lock_key(ctx.sha), what=f"publish --execute of {ctx.branch}@"
-                f"{ctx.sha[:12]}", wait=not args.no_wait)  # fmt: skip
+        s.lease(
+            keys.publish_lock_key(ctx.sha),
+            what=f"publish --execute of {ctx.branch}@{ctx.sha[:12]}",
+            wait=not args.no_wait,
+        )
         if args.execute
         else contextlib.nullcontext()
     )

@@ -110,7 +110,9 @@ def stale_reason(
 class _Renewer(threading.Thread):
     """Rewrites the lock every ``lease / 5`` seconds while it is held."""
 
-    def __init__(self, store: Store, key: str, holder: Holder, tag: str, now: Callable[[], float]):
+    def __init__(
+        self, store: Store, key: str, holder: Holder, tag: str, now: Callable[[], float]
+    ) -> None:
         super().__init__(name=f"lease-{key}", daemon=True)
         self.store, self.key, self.holder, self.tag, self.now = store, key, holder, tag, now
         self.stop = threading.Event()
@@ -120,7 +122,7 @@ class _Renewer(threading.Thread):
         while not self.stop.wait(self.holder.lease / 5):
             renewed = replace(self.holder, renewed=self.now())
             try:
-                tag = self.store._replace_if(self.key, renewed.body(), self.tag)  # noqa: SLF001
+                tag = self.store._replace_if(self.key, renewed.body(), self.tag)
             except StoreError as exc:  # the next round tries again, within the lease
                 log.warn(f"store: could not renew the lock {self.key}: {exc.message}")
                 continue
@@ -162,7 +164,7 @@ def hold(
             renewer.join()
             if renewer.lost is None:
                 try:
-                    store._delete_if(key, renewer.tag)  # noqa: SLF001
+                    store._delete_if(key, renewer.tag)
                 except StoreError as exc:
                     log.warn(
                         f"store: could not remove the lock {key} ({exc.message}); the next "
@@ -186,10 +188,10 @@ def _take(
     reported_at: float | None = None
     while True:
         mine = replace(mine, renewed=now())
-        tag = store._create_if_absent(key, mine.body())  # noqa: SLF001
+        tag = store._create_if_absent(key, mine.body())
         if tag is not None:
             return tag
-        current = store._read_tagged(key)  # noqa: SLF001
+        current = store._read_tagged(key)
         if current is None:  # released meanwhile
             continue
         body, their_tag = current
@@ -201,7 +203,7 @@ def _take(
             else stale_reason(theirs, now=now(), host=mine.host)
         )  # fmt: skip
         if why is not None:
-            tag = store._replace_if(key, mine.body(), their_tag)  # noqa: SLF001
+            tag = store._replace_if(key, mine.body(), their_tag)
             if tag is not None:
                 held = theirs.describe(now()) if theirs else "unknown"
                 log.warn(f"store: broke the stale lock {key} in {store.url}, held by {held}: {why}")

@@ -58,7 +58,9 @@ LOCKS = ".locks"
 TEMP_LEASE_SECONDS = 3600.0
 #: ``.<name>.tmp-<host>-<pid>-<random>`` (:func:`~build_support.store.base.temp_sibling`);
 #: names from before the host tag (``.<name>.tmp-<pid>-<random>``) match too.
-_TEMP = re.compile(r"\.(?P<name>.+)\.(?:tmp|part)-(?:(?P<host>[0-9a-f]{8})-)?(?P<pid>\d+)-[0-9a-f]{8}")
+_TEMP = re.compile(
+    r"\.(?P<name>.+)\.(?:tmp|part)-(?:(?P<host>[0-9a-f]{8})-)?(?P<pid>\d+)-[0-9a-f]{8}"
+)
 
 
 def _is_hidden_temp(name: str) -> bool:
@@ -103,7 +105,7 @@ def sweep_temps(
         if why is None or not entry.is_file(follow_symlinks=False):
             continue
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(entry.path)
+            Path(entry.path).unlink()
             removed.append(Path(entry.path))
             freed += st.st_size
             log.info(f"store: removed {entry.path} ({log.human_size(st.st_size)}): {why}")

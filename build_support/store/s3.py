@@ -541,8 +541,10 @@ class S3Store(Store):
     def _create_if_absent(self, key: str, body: bytes) -> str | None:
         full = self._full(key)
         sha = hashlib.sha256(body).hexdigest()
-        resp = self._conditional("create", full, lambda: self.client.put_object(
-            Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*", Metadata={META: sha}))  # fmt: skip
+        put = functools.partial(self.client.put_object, Bucket=self.bucket, Key=full)
+        resp = self._conditional(
+            "create", full, lambda: put(Body=body, IfNoneMatch="*", Metadata={META: sha})
+        )
         return None if resp is _UNMET else str(resp["ETag"])
 
     def _read_tagged(self, key: str) -> tuple[bytes, str] | None:
@@ -553,13 +555,15 @@ class S3Store(Store):
             return resp["Body"].read(), str(resp["ETag"])
 
         got = self._conditional("get", full, read)
-        return None if got is _UNMET else got  # type: ignore[no-any-return]
+        return None if got is _UNMET else got
 
     def _replace_if(self, key: str, body: bytes, tag: str) -> str | None:
         full = self._full(key)
         sha = hashlib.sha256(body).hexdigest()
-        resp = self._conditional("replace", full, lambda: self.client.put_object(
-            Bucket=self.bucket, Key=full, Body=body, IfMatch=tag, Metadata={META: sha}))  # fmt: skip
+        put = functools.partial(self.client.put_object, Bucket=self.bucket, Key=full)
+        resp = self._conditional(
+            "replace", full, lambda: put(Body=body, IfMatch=tag, Metadata={META: sha})
+        )
         return None if resp is _UNMET else str(resp["ETag"])
 
     def _delete_if(self, key: str, tag: str) -> bool:

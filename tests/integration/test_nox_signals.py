@@ -37,7 +37,7 @@ def _pids_under(tree: Path) -> list[int]:
         with contextlib.suppress(OSError):
             if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
                 continue
-            cwd = os.readlink(entry / "cwd")
+            cwd = str((entry / "cwd").readlink())
             cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
             if cwd.startswith(str(tree)) or str(tree) in cmdline:
                 found.append(int(entry.name))

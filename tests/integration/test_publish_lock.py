@@ -27,27 +27,25 @@ from tests.publishing import ApacheDav, Project, store_java
 pytestmark = pytest.mark.integration
 
 
-def _store_for(
-    backend: str, project: Project, request: pytest.FixtureRequest
-) -> store_mod.Store:
+def _store_for(backend: str, proj: Project, request: pytest.FixtureRequest) -> store_mod.Store:
     """The store the publishes use: the project's own folder, or an S3 bucket holding a
     copy of it (``BUILD_SUPPORT_STORE`` points the stage there)."""
     if backend == "local":
-        return project.store
+        return proj.store
     endpoint: S3Endpoint = request.getfixturevalue("s3_endpoint")
     bucket: str = request.getfixturevalue("s3_bucket")
     url = f"s3://{bucket}/ci"
-    project.env.update({k: os.environ[k] for k in os.environ if k.startswith("AWS_")})
-    project.env.update(AWS_ENDPOINT_URL=endpoint.url, BUILD_SUPPORT_STORE=url)
+    proj.env.update({k: os.environ[k] for k in os.environ if k.startswith("AWS_")})
+    proj.env.update(AWS_ENDPOINT_URL=endpoint.url, BUILD_SUPPORT_STORE=url)
     s3 = store_mod.open_url(url)
-    for obj in project.store.list():
-        s3.put(obj.key, project.store.root / obj.key)
+    for obj in proj.store.list():
+        s3.put(obj.key, proj.store.root / obj.key)
     return s3
 
 
-def _sent(dav: ApacheDav) -> Counter[str]:
+def _sent(server: ApacheDav) -> Counter[str]:
     """How often each path was written (a 401 before the authenticated PUT is not)."""
-    return Counter(line.split()[1] for line in dav.puts() if line.endswith((" 201", " 204")))
+    return Counter(line.split()[1] for line in server.puts() if line.endswith((" 201", " 204")))
 
 
 def _wait_for(path: Path, text: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
@@ -107,7 +105,8 @@ def test_two_publishes_at_once_send_each_file_once(
     assert len(new) >= len(names) * 5, new
     assert set(new.values()) == {1}, new
     metadata = {p: n for p, n in puts.items() if "/maven-metadata.xml" in p}
-    assert metadata and set(metadata.values()) == {2}, metadata  # once per version
+    assert metadata, puts
+    assert set(metadata.values()) == {2}, metadata  # once per version
     assert sum("nothing to do" in o for o in outs) == 1, outs
     journal = store_mod.open_url(store.url)
     assert not journal.exists(lock)

@@ -27,7 +27,7 @@ def _plant(store: LocalStore, **fields: object) -> lease.Holder:
         token="other", host="elsewhere", pid=1, pid_start=None, what="publish by them",
         started=1000.0, renewed=1000.0, lease=300.0,
     )  # fmt: skip
-    holder = lease.Holder(**{**holder.__dict__, **fields})  # type: ignore[arg-type]
+    holder = lease.Holder(**{**holder.__dict__, **fields})
     assert store._create_if_absent(KEY, holder.body()) is not None
     return holder
 
@@ -72,7 +72,11 @@ def test_a_lock_of_a_dead_process_on_this_host_is_broken(
 ) -> None:
     dead = _dead_pid()
     _plant(local, host=socket.gethostname(), pid=dead, renewed=1e12)
-    with lease.hold(local, KEY, what="me", now=lambda: 1e12, sleep=pytest.fail):
+
+    def never(seconds: float) -> None:
+        pytest.fail(f"waited {seconds}s for a lock whose holder is gone")
+
+    with lease.hold(local, KEY, what="me", now=lambda: 1e12, sleep=never):
         holder = lease.Holder.parse(local._read_tagged(KEY)[0])  # type: ignore[index]
         assert holder is not None
         assert holder.what == "me"

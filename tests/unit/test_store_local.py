@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
