@@ -300,13 +300,15 @@ def run_forwarding(
     main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, handler) for s in FORWARDED} if main else {}
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            env=None if env is None else dict(env),
+        proc = cmd.spawn(
+            argv,
+            env=env,
             stdout=stdout,
             stderr=stderr,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            new_session=True,
+            echo=False,
+            stdin=None,  # inherited: ci-plan --changed-from - reads it
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         if received:  # a signal came before the group existed
             with contextlib.suppress(ProcessLookupError):
