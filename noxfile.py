@@ -5,7 +5,9 @@
 Exit codes: nox reports every failed session as 1, which would hide the codes CI acts on
 (79: retry the release tests; 13: wrong commit; ...). So a stage session that fails ends
 nox at once with the stage's own exit code (:func:`_stage_run`), after flushing output;
-nox's closing summary and any later sessions are skipped then. Config errors while this
+nox's closing summary and any later sessions are skipped then. A stage runs as its own
+process group: SIGINT/SIGTERM/SIGHUP sent to nox are passed on to all of it, nox waits
+for it and exits 130/143/129. Config errors while this
 file is imported end nox the same way, with one error line and the documented code.
 """
 
@@ -13,6 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
+import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from build_support import cli, pythons, redact, tools  # noqa: E402
+from build_support import cli, procs, pythons, redact, tools  # noqa: E402
 from build_support.config import load as load_config  # noqa: E402
 
 redact.filter_logger("nox")  # nox's own "nox > cmd" echo is redacted too
@@ -73,18 +79,49 @@ def _lock_tools(session: nox.Session) -> None:
         session.install(*tools.LOCK_TOOL_PINS, env=_sources_env())
 
 
+def _install_only(session: nox.Session) -> bool:
+    """``nox --install-only``: nox's ``session.run`` skips its command; so does a stage."""
+    runner = getattr(session, "_runner", None)
+    return bool(getattr(getattr(runner, "global_config", None), "install_only", False))
+
+
 def _stage_run(session: nox.Session, stage: str, *args: str, **kwargs: Any) -> None:
-    """``python -m build_support STAGE ARGS``; on failure nox exits with the stage's code."""
-    try:
-        session.run("python", "-m", "build_support", stage, *args, **kwargs)
-    except nox.command.CommandFailed as exc:
-        if exc.return_code is None:  # nox's own failure (program not found): nox reports it
-            raise
-        code = exc.return_code if exc.return_code >= 0 else 128 - exc.return_code
+    """``python -m build_support STAGE ARGS`` in the session's venv, as its own process group.
+
+    SIGINT, SIGTERM and SIGHUP sent to nox reach the whole group, and nox waits for it and
+    exits 128 + the signal (130, 143, 129): nothing of the stage outlives nox
+    (:func:`build_support.procs.run_forwarding`). On failure nox exits with the stage's code.
+    """
+    argv = ["python", "-m", "build_support", stage, *args]
+    session.log(shlex.join(argv))  # as nox's own echo, redacted by the same filter
+    if _install_only(session):
+        return
+    bins = session.bin_paths or []
+    env = {k: v for k, v in {**os.environ, **session.env}.items() if v is not None}
+    env["PATH"] = os.pathsep.join([*bins, env.get("PATH", "")])
+    python = shutil.which("python", path=os.pathsep.join(bins)) or sys.executable
+    ended = procs.run_forwarding(
+        [python, *argv[1:]],
+        env=env,
+        stdout=kwargs.get("stdout"),
+        stderr=kwargs.get("stderr", subprocess.STDOUT),
+        on_signal=lambda n: session.log(
+            f"received {signal.Signals(n).name}: passed on to the {stage} stage; waiting for it"
+        ),
+    )
+    code = ended.exit_code
+    if ended.signum is not None:
+        session.log(
+            f"{stage} stopped after {signal.Signals(ended.signum).name} (its exit code "
+            f"{ended.returncode}); nox exits {code}"
+        )
+    elif code == 0:
+        return
+    else:
         session.log(f"{stage} exited {code}; nox exits {code} too (its summary is skipped)")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _stage(session: nox.Session, stage: str, *args: str, groups: tuple[str, ...] = ()) -> None:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -168,11 +168,14 @@ def spawn(
     stderr: int | IO[Any] | None = None,
     new_session: bool = False,
     echo: bool = True,
+    stdin: int | IO[Any] | None = subprocess.DEVNULL,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a long-running process (a daemon, a release test) and return it.
 
     The same checks as :func:`run` (declared, on PATH); ``env`` replaces the environment
-    here, since callers of a long-running process build it whole. stdin is closed.
+    here, since callers of a long-running process build it whole. stdin is closed unless
+    ``stdin`` says otherwise (``None``: inherited); ``preexec_fn`` runs in the child.
     """
     if not argv:
         raise ValueError("empty command")
@@ -187,8 +190,9 @@ def spawn(
         env=None if env is None else dict(env),
         stdout=stdout,
         stderr=stderr,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         start_new_session=new_session,
+        preexec_fn=preexec_fn,  # noqa: PLW1509 - the caller's, e.g. procs._die_with_parent
     )
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -30,6 +31,7 @@ from build_support.publish import credentials, gates
 from build_support.publish.journal import Journal, journal_key
 from build_support.publish.model import Action, PlanItem, RunEnv, Target
 from build_support.publish.settings import TARGETS, PublishSettings
+from build_support.store import keys
 
 SECTION = "publish"
 
@@ -62,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--execute", action="store_true", help="send (default: only print the plan)")
     p.add_argument("--release", action="store_true", help="also require a clean working tree")
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="with --execute: when another publish of this commit holds its lock in the "
+        "store, exit 12 at once instead of waiting for it",
+    )
     p.add_argument(
         "--skip-release-tests-gate",
         action="store_true",
@@ -238,7 +246,18 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     for f in failures:  # plan mode: say it now, and again in the plan
         log.warn(f"--execute would be refused: {f}")
     plan: list[tuple[Target, list[PlanItem]]] = []
-    with tempfile.TemporaryDirectory(prefix="build-support-publish.") as tmp:
+    # --execute holds the commit's lock in the store from the plan to the last send: a
+    # second run waits (or exits 12 with --no-wait), then plans from what is there.
+    lock = (
+        s.lease(
+            keys.publish_lock_key(ctx.sha),
+            what=f"publish --execute of {ctx.branch}@{ctx.sha[:12]}",
+            wait=not args.no_wait,
+        )
+        if args.execute
+        else contextlib.nullcontext()
+    )
+    with lock, tempfile.TemporaryDirectory(prefix="build-support-publish.") as tmp:
         env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=Path(tmp),
                      execute=args.execute, env=dict(os.environ))  # fmt: skip
         made: list[Target] = []

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import log
+from build_support import log, procs
 from build_support.errors import ConfigError, InputError, StoreTimeoutError
 from build_support.fsutil import sha256_file
 from build_support.settings import StoreSettings as StoreSettings  # noqa: PLC0414 - re-exported
@@ -58,8 +58,12 @@ def resolve_dest(key: str, dest: Path | str) -> Path:
 
 
 def temp_sibling(path: Path, tag: str) -> Path:
-    """A hidden temporary name in ``path``'s directory, for write-then-rename."""
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{os.urandom(4).hex()}")
+    """A hidden temporary name in ``path``'s directory, for write-then-rename:
+    ``.<name>.<tag>-<host>-<pid>-<random>``, so a later put can tell whose it is
+    (:func:`build_support.store.local.sweep_temps`)."""
+    return path.with_name(
+        f".{path.name}.{tag}-{procs.host_tag()}-{os.getpid()}-{os.urandom(4).hex()}"
+    )
 
 
 class Store(abc.ABC):
@@ -112,6 +116,33 @@ class Store(abc.ABC):
         Not only the recorded checksum: the stored bytes themselves are checked (the
         local backend re-hashes them), so a corrupt object is never taken as unchanged.
         """
+
+    # -- conditional writes of small objects, for :mod:`build_support.store.lease` ----------
+    @abc.abstractmethod
+    def _create_if_absent(self, key: str, body: bytes) -> str | None:
+        """Write ``body`` as ``key`` only if there is no such object: its tag, else None."""
+
+    @abc.abstractmethod
+    def _read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and tag (a value that changes with every write), or None."""
+
+    @abc.abstractmethod
+    def _replace_if(self, key: str, body: bytes, tag: str) -> str | None:
+        """Overwrite ``key`` only if its tag is still ``tag``: the new tag, else None."""
+
+    @abc.abstractmethod
+    def _delete_if(self, key: str, tag: str) -> bool:
+        """Delete ``key`` only if its tag is still ``tag``; whether it was deleted."""
+
+    def lease(
+        self, key: str, *, what: str, wait: bool = True
+    ) -> contextlib.AbstractContextManager[object]:
+        """Hold the lock ``key`` for a block: one holder at a time, on any host; others
+        wait (or, ``wait=False``, fail with exit 12). See :mod:`build_support.store.lease`."""
+        from build_support.store import lease
+
+        keys.validate_key(key)
+        return lease.hold(self, key, what=what, wait=wait)
 
     def _locked(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Held around a put's check-then-write (the local backend locks the key)."""

@@ -3,7 +3,8 @@
 * wheels: ``{branch}/{sha}/{filename}``
 * promoted wheels: ``latest/{filename}`` (only the default branch may promote)
 * JARs: ``jars/{branch}/{sha}/{os}/{filename}``
-* the publish journal: ``publish/{sha}/journal.json``
+* the publish journal: ``publish/{sha}/journal.json``, and the lock held by a publish
+  while it sends: ``publish/{sha}/lock.json`` (:mod:`build_support.store.lease`)
 * release tests run on the fleet: ``release-tests/{sha}/{run}/{name}/attempt-{n}/{file}``
   (one attempt of one test, with its ``result.json``, JUnit, logs and artifacts), and
   ``release-tests/{sha}/{run}/{summary.json,report.xml,report.html}`` (the gathered run)
@@ -33,7 +34,7 @@ RELEASE_TESTS = "release-tests"
 #: The local backend keeps ``<object>.sha256`` beside each object.
 RESERVED_SUFFIX = ".sha256"
 #: A path segment: file systems allow 255 bytes, and the local backend needs room for
-#: its sidecar and hidden temporary names (``.<name>.sha256.tmp-<pid>-<random>``).
+#: its sidecar and hidden temporary names (``.<name>.sha256.tmp-<host>-<pid>-<random>``).
 MAX_SEGMENT_BYTES = 200
 #: A whole key (S3 allows 1024 bytes, including the store's own prefix).
 MAX_KEY_BYTES = 900
@@ -43,6 +44,19 @@ _BAD_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
 #: Operating systems a JAR key may name; ``multiplatform`` holds the repacked JAR that
 #: carries every platform's native libraries.
 JAR_OSES = ("linux", "darwin", "windows", "multiplatform")
+
+
+def _check_utf8(value: str, what: str) -> None:
+    """UsageError for a name that is not valid UTF-8 (argv bytes Python kept as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(
+            f"invalid {what} '{shown}': not valid UTF-8",
+            hint="store keys, prefixes and file names are UTF-8 text; rename the file or "
+            "pass the key in UTF-8",
+        ) from None
 
 
 def _check_segment(segment: str, what: str, value: str) -> None:
@@ -71,6 +85,7 @@ def _check_segment(segment: str, what: str, value: str) -> None:
 
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a well-formed store key, else raise UsageError."""
+    _check_utf8(key, "key")
     if key.startswith("/") or key.endswith("/"):
         raise UsageError(
             f"invalid key {key!r}: leading or trailing '/'",
@@ -94,6 +109,7 @@ def validate_key(key: str) -> str:
 
 def validate_prefix(prefix: str) -> str:
     """A listing prefix: empty, or a key-like string (a trailing '/' is allowed)."""
+    _check_utf8(prefix, "prefix")
     if prefix:
         body = prefix[:-1] if prefix.endswith("/") else prefix
         if prefix.startswith("/") or not body:
@@ -105,6 +121,7 @@ def validate_prefix(prefix: str) -> str:
 
 def branch_segments(branch: str) -> str:
     """Validate a branch name and return it as path segments (slashes kept)."""
+    _check_utf8(branch, "branch")
     if branch.startswith("/") or branch.endswith("/"):
         raise UsageError(f"invalid branch {branch!r}: leading or trailing '/'")
     for part in branch.split("/"):
@@ -128,6 +145,7 @@ def _sha(sha: str) -> str:
 
 
 def _filename(filename: str) -> str:
+    _check_utf8(filename, "file name")
     if "/" in filename:
         raise UsageError(f"invalid file name {filename!r}: contains '/'")
     _check_segment(filename, "file name", filename)
@@ -204,6 +222,11 @@ def release_attempt_of(key: str, sha: str, run: str, name: str) -> int | None:
 def release_run_key(sha: str, run: str, filename: str) -> str:
     """``release-tests/{sha}/{run}/{filename}``: the gathered run's summary and reports."""
     return f"{release_run_prefix(sha, run)}{_filename(filename)}"
+
+
+def publish_lock_key(sha: str) -> str:
+    """``publish/{sha}/lock.json``: held by the publish of a commit while it sends."""
+    return f"{PUBLISH}/{_sha(sha)}/lock.json"
 
 
 def commit_prefix(branch: str, sha: str) -> str:

@@ -10,6 +10,12 @@ sidecar (info, get) a shared one: ``flock(2)`` on ``<root>/.locks/<hash of key>.
 so two jobs writing one key can never leave object and checksum disagreeing. Lock files
 are small, kept, and never listed.
 
+A put killed before its rename (SIGKILL, power loss) leaves its hidden temporary file
+behind. The next put or copy into the same folder removes such files
+(:func:`sweep_temps`): those of this host whose writer (the pid in the name) is gone,
+and any not modified for :data:`TEMP_LEASE_SECONDS` (a writer on another host sharing
+the folder); it says what it removed.
+
 Everything stays inside the root: a key whose path would pass through a symbolic link,
 or that names a folder of other objects, is refused with a StoreError.
 """
@@ -20,11 +26,12 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from build_support import log
+from build_support import log, procs
 from build_support.errors import (
     ArtifactNotFoundError,
     InputError,
@@ -47,8 +54,67 @@ SIDECAR = keys.RESERVED_SUFFIX
 LOCKS = ".locks"
 
 
+#: A temporary file that nothing modified for this long is a dead writer's (seconds).
+TEMP_LEASE_SECONDS = 3600.0
+#: ``.<name>.tmp-<host>-<pid>-<random>`` (:func:`~build_support.store.base.temp_sibling`);
+#: names from before the host tag (``.<name>.tmp-<pid>-<random>``) match too.
+_TEMP = re.compile(
+    r"\.(?P<name>.+)\.(?:tmp|part)-(?:(?P<host>[0-9a-f]{8})-)?(?P<pid>\d+)-[0-9a-f]{8}"
+)
+
+
 def _is_hidden_temp(name: str) -> bool:
     return name.startswith(".") and (".tmp-" in name or ".part-" in name)
+
+
+def _stale_temp(
+    name: str, mtime: float, *, now: float, host: str, alive: Callable[[int], bool]
+) -> str | None:
+    """Why the temporary file ``name`` is a dead writer's, or None (not one, or live)."""
+    m = _TEMP.fullmatch(name)
+    if m is None:
+        return None
+    pid = int(m["pid"])
+    if m["host"] == host and not alive(pid):
+        return f"its writer, pid {pid} on this host, is gone"
+    if now - mtime > TEMP_LEASE_SECONDS:
+        return f"untouched for {now - mtime:.0f}s (over {TEMP_LEASE_SECONDS:.0f}s)"
+    return None
+
+
+def sweep_temps(
+    folder: Path,
+    *,
+    now: Callable[[], float] = time.time,
+    alive: Callable[[int], bool] = procs.alive,
+) -> list[Path]:
+    """Remove the temporary files of killed writers in ``folder``; return them."""
+    removed: list[Path] = []
+    freed = 0
+    host = procs.host_tag()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        why = _stale_temp(entry.name, st.st_mtime, now=now(), host=host, alive=alive)
+        if why is None or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            Path(entry.path).unlink()
+            removed.append(Path(entry.path))
+            freed += st.st_size
+            log.info(f"store: removed {entry.path} ({log.human_size(st.st_size)}): {why}")
+    if removed:
+        log.info(
+            f"store: removed {len(removed)} temporary file(s) of killed writes in {folder}, "
+            f"{log.human_size(freed)} freed"
+        )
+    return removed
 
 
 class LocalStore(Store):
@@ -195,6 +261,7 @@ class LocalStore(Store):
                 f"cannot create the folder of {key} in {self.url}: {exc.strerror or exc}",
                 hint="check that the store folder is writable",
             ) from None
+        sweep_temps(dest.parent)
         tmp = temp_sibling(dest, "tmp")
         try:
             got = _copy_hashing(src, tmp, Progress("put", key, size))
@@ -297,6 +364,62 @@ class LocalStore(Store):
         with self._lock(dst):
             self._commit(dst, dest, tmp, info.sha256)
         return ObjectInfo(key=dst, size=info.size, sha256=info.sha256)
+
+    # -- conditional writes (the key's flock makes compare-and-write one step) ----------
+    def _read_unlocked(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _write_small(self, key: str, body: bytes) -> str:
+        """Write ``body`` as ``key`` (caller holds the lock); its tag (SHA-256)."""
+        dest = self._path(key)
+        sha = hashlib.sha256(body).hexdigest()
+        self._as_object(key, dest)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temp_sibling(dest, "tmp")
+            with tmp.open("wb") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            self._commit(key, dest, tmp, sha)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write {key} to {self.url}: {exc.strerror or exc}",
+                hint="check free space and permissions of the store folder",
+            ) from None
+        return sha
+
+    def _create_if_absent(self, key: str, body: bytes) -> str | None:
+        with self._lock(key):
+            if self._read_unlocked(key) is not None:
+                return None
+            return self._write_small(key, body)
+
+    def _read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        with self._lock(key, shared=True):
+            body = self._read_unlocked(key)
+        return None if body is None else (body, hashlib.sha256(body).hexdigest())
+
+    def _replace_if(self, key: str, body: bytes, tag: str) -> str | None:
+        with self._lock(key):
+            current = self._read_unlocked(key)
+            if current is None or hashlib.sha256(current).hexdigest() != tag:
+                return None
+            return self._write_small(key, body)
+
+    def _delete_if(self, key: str, tag: str) -> bool:
+        with self._lock(key):
+            current = self._read_unlocked(key)
+            if current is None or hashlib.sha256(current).hexdigest() != tag:
+                return False
+            path = self._path(key)
+            for p in (path, self._sidecar(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+        return True
 
     def delete(self, key: str) -> bool:
         path = self._path(key)

@@ -82,6 +82,9 @@ TRANSIENT_CODES = frozenset(
     }
 )
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+#: A conditional request whose condition did not hold (see ``S3Store._conditional``).
+UNMET_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", *NOT_FOUND_CODES})
+_UNMET = object()
 DENIED_CODES = frozenset(
     {
         "403",
@@ -517,6 +520,57 @@ class S3Store(Store):
             ),
         )
         return ObjectInfo(key=dst, size=info.size, sha256=info.sha256)
+
+    # -- conditional writes: If-None-Match / If-Match (S3 since 2024; moto_server too) --------
+    def _conditional(self, what: str, full: str, fn: Callable[[], Any]) -> Any:
+        """``fn`` under the retry policy; ``_UNMET`` when S3 says its condition failed
+        (412), a concurrent conditional write won (409), or the object is gone (404)."""
+
+        def attempt() -> Any:
+            try:
+                return fn()
+            except bexc.ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+                if code in UNMET_CODES or (not code and status in (409, 412)):
+                    return _UNMET
+                raise
+
+        return self._call(what, full, attempt)
+
+    def _create_if_absent(self, key: str, body: bytes) -> str | None:
+        full = self._full(key)
+        sha = hashlib.sha256(body).hexdigest()
+        put = functools.partial(self.client.put_object, Bucket=self.bucket, Key=full)
+        resp = self._conditional(
+            "create", full, lambda: put(Body=body, IfNoneMatch="*", Metadata={META: sha})
+        )
+        return None if resp is _UNMET else str(resp["ETag"])
+
+    def _read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        full = self._full(key)
+
+        def read() -> tuple[bytes, str]:
+            resp = self.client.get_object(Bucket=self.bucket, Key=full)
+            return resp["Body"].read(), str(resp["ETag"])
+
+        got = self._conditional("get", full, read)
+        return None if got is _UNMET else got
+
+    def _replace_if(self, key: str, body: bytes, tag: str) -> str | None:
+        full = self._full(key)
+        sha = hashlib.sha256(body).hexdigest()
+        put = functools.partial(self.client.put_object, Bucket=self.bucket, Key=full)
+        resp = self._conditional(
+            "replace", full, lambda: put(Body=body, IfMatch=tag, Metadata={META: sha})
+        )
+        return None if resp is _UNMET else str(resp["ETag"])
+
+    def _delete_if(self, key: str, tag: str) -> bool:
+        full = self._full(key)
+        resp = self._conditional("delete", full, lambda: self.client.delete_object(
+            Bucket=self.bucket, Key=full, IfMatch=tag))  # fmt: skip
+        return resp is not _UNMET
 
     def delete(self, key: str) -> bool:
         if not self.exists(key):

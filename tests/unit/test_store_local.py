@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
@@ -514,3 +515,28 @@ def test_s3_key_with_prefix_over_1024_bytes_is_a_usage_error(
     )
     with pytest.raises(UsageError, match="S3 allows 1024"):
         s.put("main/" + "k" * 190 + "/" + "w" * 190 + ".whl", artifact)
+
+
+def test_sweep_removes_dead_writers_temps_and_old_ones_only(tmp_path: Path) -> None:
+    from build_support import procs
+    from build_support.store import local as local_mod
+
+    host = procs.host_tag()
+    now = 10_000.0
+    names = {
+        f".a.whl.tmp-{host}-111-0011aabb": True,  # this host, writer gone
+        f".a.whl.tmp-{host}-222-0011aabb": False,  # this host, writer alive
+        ".a.whl.tmp-99999999-111-0011aabb": False,  # another host, recent
+        ".b.whl.tmp-99999999-333-0011aabb": True,  # another host, over the lease
+        ".c.whl.sha256.tmp-111-0011aabb": False,  # an old name: no host, recent
+        "a.whl": False,
+        ".hidden": False,
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    os.utime(tmp_path / ".b.whl.tmp-99999999-333-0011aabb", (0, 0))
+    removed = local_mod.sweep_temps(tmp_path, now=lambda: now, alive=lambda pid: pid == 222)
+    assert sorted(p.name for p in removed) == sorted(n for n, gone in names.items() if gone)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        n for n, gone in names.items() if not gone
+    )
