@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, manifests, pipeline
+from build_support import commits, config, manifests, pipeline
 from build_support.errors import ConfigError, GateError, UsageError
 from build_support.publish import credentials, gates, stage
 from build_support.publish.journal import Journal, journal_key
@@ -50,19 +50,33 @@ def test_decide_send_skip_conflict_unknown_and_moving() -> None:
     ],
 )
 def test_pull_request_gate(env: dict[str, str], refused: bool) -> None:
-    failures = gates.pull_request_gate(env)
+    pr = commits.pull_request(env)
+    ctx = commits.BuildContext(branch="main", sha=SHA, pr_number=pr.number if pr else None,
+                               dirty=False, pr_evidence=pr.evidence if pr else "")  # fmt: skip
+    failures = gates.pull_request_gate(ctx)
     assert bool(failures) is refused
     assert all(f.gate == "pull-request" for f in failures)
 
 
-def test_branch_and_commit_gates() -> None:
-    assert gates.branch_gate("main", "main") == []
-    [f] = gates.branch_gate("feature/x", "main")
+def test_branch_and_commit_gates(tmp_path: Path) -> None:
+    [f] = gates.branch_gate(tmp_path, "feature/x", "main", remote="origin")
     assert "feature/x" in str(f)
     assert f.gate == "branch"
     [f] = gates.commit_gate([_artifact(), _artifact(commit="b" * 40)], SHA)
     assert f.gate == "commit"
     assert "b" * 40 in f.message
+
+
+def test_planned_gate_names_both_digests_and_unplanned_artifacts(tmp_path: Path) -> None:
+    a = _artifact()
+    where = tmp_path / "plan.json"
+    assert gates.planned_gate([a], {(a.target, a.name, a.destination): a.digest}, where) == []
+    [f] = gates.planned_gate([a], {(a.target, a.name, a.destination): "2" * 64}, where)
+    assert f.gate == "plan"
+    assert a.digest in f.message
+    assert "2" * 64 in f.message
+    [f] = gates.planned_gate([a], {}, where)
+    assert "not in the plan" in f.message
 
 
 def test_release_tests_gate_reads_the_latest_summary_of_the_commit(tmp_path: Path) -> None:
@@ -152,6 +166,27 @@ def test_settings_are_validated(tmp_path: Path) -> None:
         config.from_table({"publish": {"targets": ["npm"]}}, tmp_path)
     with pytest.raises(ConfigError, match="host"):
         config.from_table({"publish": {"docker": {"registry": "https://r.example.com"}}}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ({"maven": {"release_url": "file:///srv/maven"}}, "'file:///srv/maven' is not an http"),
+        ({"maven": {"snapshot_url": "https://u:tok@repo.example.com/s"}}, "credentials in it"),
+        ({"pypi": {"repository_url": "https://__token__:pypi-x@up.example.com/"}}, "credentials"),
+        ({"docker": {"api_url": "ftp://r.example.com"}}, "docker.api_url"),
+        ({"maven": {"portal_url": "https://"}}, "with a host"),
+        ({"remote": "--upload-pack=x"}, "not a git remote name"),
+    ],
+)
+def test_publish_urls_are_http_without_credentials(
+    tmp_path: Path, table: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        config.from_table({"publish": table}, tmp_path)
+    assert info.value.exit_code == 2
+    assert "tok@" not in str(info.value)
+    assert "pypi-x" not in str(info.value)
 
 
 def test_simple_api_html_and_json() -> None:
