@@ -302,3 +302,30 @@ def test_a_journal_broken_by_a_kill_falls_back_to_its_copy(tmp_path: Path) -> No
     assert again.state("d1 dest") == "done"
     (tmp_path / "store" / "publish" / SHA / "journal.prev.json").write_text("{broken")
     assert Journal.load(store, SHA, "main").entries == {}
+
+
+def test_publish_docs_list_the_real_exit_codes() -> None:
+    """docs/publish.md's exit-code table is the code's: the commit check exits 13."""
+    from build_support import errors
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "publish.md").read_text()
+    section = text[text.index("## Exit codes\n") :]
+    section = section[: section.index("\n## ", 1)]
+    rows = {
+        int(line.split("|")[1]): line
+        for line in section.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    }
+    codes = {
+        cls.exit_code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.BuildSupportError)
+    }
+    assert set(rows) - {0} <= codes
+    assert errors.VerificationError.exit_code == 13
+    assert "expected_commit" in rows[13]
+    assert errors.GateError.exit_code == 16
+    for gate in ("branch", "pull-request", "clean-tree", "commit", "content", "plan"):
+        assert f"`{gate}`" in rows[16]
+    assert errors.FileSystemError.exit_code == 19
+    assert "symbolic link" in rows[19]
