@@ -8,6 +8,7 @@ variable must never be both what is stamped and what it is checked against).
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -141,7 +142,8 @@ def pull_request(env: Mapping[str, str] | None = None) -> PullRequest | None:
     ``GITHUB_EVENT_NAME`` starting with ``pull_request`` (``pull_request_target`` runs on
     the base branch's ref with its secrets, and is a pull request all the same);
     ``GITHUB_REF`` under ``refs/pull/``. The number comes from Buildkite's digits or
-    GitHub's ``refs/pull/<n>/``; a pull request whose number is not given is still one.
+    GitHub's ``refs/pull/<n>/`` or its event payload; a pull request whose number is not
+    given is still one.
     """
     env = os.environ if env is None else env
     found: list[str] = []
@@ -161,7 +163,22 @@ def pull_request(env: Mapping[str, str] | None = None) -> PullRequest | None:
             number = int(m.group(1))
     if not found:
         return None
+    if number is None and event.startswith("pull_request"):
+        number = _event_number(env.get("GITHUB_EVENT_PATH", ""))
     return PullRequest(number=number, evidence=", ".join(found))
+
+
+def _event_number(path: str) -> int | None:
+    """The pull request's number in GitHub's event payload (``GITHUB_EVENT_PATH``), which
+    ``pull_request_target`` events need: their ``GITHUB_REF`` is the base branch's."""
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        number = data.get("number", (data.get("pull_request") or {}).get("number"))
+    except (OSError, ValueError, AttributeError):
+        return None
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
 @dataclass(frozen=True)

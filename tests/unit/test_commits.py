@@ -104,6 +104,15 @@ def test_every_sign_of_a_pull_request_counts(env: dict[str, str], number: int | 
     assert pr_base({**env, "GITHUB_BASE_REF": "main"}) == "main"
 
 
+def test_pull_request_target_takes_its_number_from_the_event(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"number": 31, "pull_request": {"number": 31}}')
+    env = {"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_REF": "refs/heads/main",
+           "GITHUB_EVENT_PATH": str(event)}  # fmt: skip
+    assert commits.pull_request_number(env) == 31
+    assert commits.pull_request_number({**env, "GITHUB_EVENT_PATH": str(tmp_path / "no")}) is None
+
+
 def test_not_a_pull_request() -> None:
     for env in ({}, {"BUILDKITE_PULL_REQUEST": "false"}, {"GITHUB_EVENT_NAME": "push"}):
         assert commits.pull_request(env) is None
