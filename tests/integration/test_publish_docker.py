@@ -298,10 +298,10 @@ def test_an_image_rebuilt_after_the_plan_is_refused(
     project: Project, registry: DockerRegistry, tmp_path: Path
 ) -> None:
     """Issue 18, item 2: the image pushed is the image planned (its ID is in the plan)."""
-    base_id, product_id = _images(project, tmp_path / "a", ("x86_64",))
+    _, product_id = _images(project, tmp_path / "a", ("x86_64",))
     assert project.publish().returncode == 0
     # Same refs and commit, other images: what images.json records now is not the plan.
-    new_base, new_product = _images(project, tmp_path / "b", ("x86_64",))
+    _, new_product = _images(project, tmp_path / "b", ("x86_64",))
     run = project.publish("--execute")
     assert run.returncode == 16, run.stderr
     assert "gate 'plan'" in run.stderr
