@@ -187,6 +187,25 @@ def test_a_ci_checkout_fetches_the_remote_branch(cloned: Path, tmp_path: Path) -
 
 
 @pytest.mark.subprocess
+def test_a_shallow_clone_that_cannot_tell_fails_closed(git_repo: Path, tmp_path: Path) -> None:
+    """An older commit of main in a depth-1 CI clone: git cannot show it, so refused."""
+    older = git(git_repo, "rev-parse", "HEAD")
+    (git_repo / "later").write_text("z\n")
+    git(git_repo, "add", "later")
+    git(git_repo, "commit", "-q", "-m", "later")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{git_repo}", str(shallow))
+    git(shallow, "fetch", "-q", "--depth", "1", "origin", older)
+    git(shallow, "checkout", "-q", "--detach", older)
+    problem = commits.on_branch_problem(shallow, "main")
+    assert problem is not None
+    assert "shallow clone" in problem
+    assert "git fetch --unshallow origin main" in problem
+    git(shallow, "fetch", "-q", "--unshallow", "origin", "main")
+    assert commits.on_branch_problem(shallow, "main") is None
+
+
+@pytest.mark.subprocess
 def test_an_unreachable_remote_fails_closed(cloned: Path, tmp_path: Path) -> None:
     git(cloned, "update-ref", "-d", "refs/remotes/origin/main")
     git(cloned, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
