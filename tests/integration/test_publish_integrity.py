@@ -12,12 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from build_support.store import keys
 from tests.publishing import (
+    GPG_PASSPHRASE,
+    MAVEN_PASSWORD,
     PYPI_PASSWORD,
+    ApacheDav,
     Project,
     PypiServer,
     git,
+    make_gpg_key,
     make_project,
+    store_java,
+    tiny_jar,
     tiny_wheel,
 )
 
@@ -101,6 +108,29 @@ def test_a_wheel_with_a_climbing_member_is_refused(tmp_path: Path, pypi: PypiSer
     assert "gate 'content'" in run.stderr
     assert "unsafe entry '../evil.pth'" in run.stderr
     assert pypi.uploads() == []
+
+
+def test_a_jar_with_a_climbing_entry_is_refused(tmp_path: Path) -> None:
+    dav = ApacheDav()
+    dav.start()
+    try:
+        armored, _fpr = make_gpg_key(tmp_path / "keyring")
+        p = make_project(tmp_path, dav.toml(), {"TEST_MAVEN_USER": dav.username,
+                                                "TEST_MAVEN_PASSWORD": MAVEN_PASSWORD,
+                                                "TEST_GPG_KEY": armored})  # fmt: skip
+        (p.root / "gpg-passphrase.txt").write_text(GPG_PASSPHRASE)
+        store_java(p)
+        name = "minray-api-0.1.0.jar"
+        bad = tiny_jar(tmp_path / "bad" / name, p.sha, {"../../etc/cron.d/x": b"* * * * *"})
+        p.store.put(keys.jar_key("main", p.sha, "linux", name), bad)
+        p.pass_release_tests()
+        run = p.publish("--execute")
+        assert run.returncode == 16, run.stderr
+        assert "gate 'content'" in run.stderr
+        assert f"{name} has an unsafe entry '../../etc/cron.d/x'" in run.stderr
+        assert dav.puts() == []
+    finally:
+        dav.stop()
 
 
 @pytest.mark.parametrize("var", ["BUILD_SUPPORT_BRANCH", "BUILDKITE_BRANCH"])
