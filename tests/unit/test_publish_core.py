@@ -329,3 +329,22 @@ def test_publish_docs_list_the_real_exit_codes() -> None:
         assert f"`{gate}`" in rows[16]
     assert errors.FileSystemError.exit_code == 19
     assert "symbolic link" in rows[19]
+
+
+def test_read_plan_is_this_commits_plan_or_none_and_unreadable_is_an_error(
+    tmp_path: Path,
+) -> None:
+    from build_support.errors import InputError
+
+    path = tmp_path / "plan.json"
+    assert stage.read_plan(path, SHA) is None
+    item = {"target": "pypi", "artifact": "a.whl", "destination": "idx:a", "sha256": "1" * 64}
+    path.write_text(json.dumps({"commit": SHA, "items": [item]}))
+    assert stage.read_plan(path, SHA) == {("pypi", "a.whl", "idx:a"): "1" * 64}
+    assert stage.read_plan(path, "b" * 40) is None  # another commit's plan
+    path.write_text(json.dumps({"items": [item]}))
+    assert stage.read_plan(path, SHA) is None  # a plan from before plans named their commit
+    path.write_text('{"commit": "' + SHA + '", "items": [{"target": "pypi"}]}')
+    with pytest.raises(InputError, match="cannot be read") as info:
+        stage.read_plan(path, SHA)
+    assert info.value.exit_code == 6
