@@ -13,6 +13,7 @@ from pathlib import Path
 
 from build_support import commits, fsutil, log, manifests, wheelfile
 from build_support.errors import GateError, InputError
+from build_support.publish import credentials
 from build_support.publish.model import Action, Artifact, PlanItem
 
 
@@ -57,10 +58,12 @@ def planned_gate(
     artifacts: Sequence[Artifact], planned: Mapping[tuple[str, str, str], str], where: Path
 ) -> list[Failure]:
     """``--execute`` sends exactly what the plan at ``where`` listed: every artifact is in
-    it, with the same SHA-256 (or image digest)."""
+    it, with the same SHA-256 (or image digest). The plan's JSON went through
+    :func:`credentials.scrub`, so the names are looked up scrubbed the same way."""
     failures: list[Failure] = []
     for a in artifacts:
-        want = planned.get((a.target, a.name, a.destination))
+        key = (a.target, credentials.scrub(a.name), credentials.scrub(a.destination))
+        want = planned.get(key)
         if want is None:
             failures.append(Failure("plan", f"{a.target} {a.name} is not in the plan {where}"))
         elif want != a.digest:

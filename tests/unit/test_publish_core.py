@@ -348,3 +348,15 @@ def test_read_plan_is_this_commits_plan_or_none_and_unreadable_is_an_error(
     with pytest.raises(InputError, match="cannot be read") as info:
         stage.read_plan(path, SHA)
     assert info.value.exit_code == 6
+
+
+def test_planned_gate_looks_names_up_as_the_scrubbed_plan_wrote_them(tmp_path: Path) -> None:
+    """A registered secret inside a destination (a namespace equal to a login) is masked in
+    plan.json; the gate masks the live name the same way instead of missing it."""
+    secret = "ns-equals-login-7c1f"  # unique: registering it hides nothing else
+    credentials.register(secret)
+    a = Artifact(target="docker", name="minray:t", digest="1" * 64, size=0, commit=SHA,
+                 version="1", destination=f"r.example.com/{secret}/minray:t")  # fmt: skip
+    planned = {("docker", "minray:t", credentials.scrub(a.destination)): a.digest}
+    assert secret not in next(iter(planned))[2]
+    assert gates.planned_gate([a], planned, tmp_path / "plan.json") == []
