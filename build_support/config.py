@@ -287,6 +287,17 @@ class Config:
     settings: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if (
+            not self.default_branch
+            or any(c.isspace() for c in self.default_branch)
+            or (self.default_branch.startswith("-"))
+        ):
+            raise ConfigError(
+                f"{TABLE}.default_branch = {self.default_branch!r} is not a branch name: "
+                "gates, store promotion and image tags compare against it",
+                hint='name the branch releases come from, e.g. default_branch = "main" '
+                "(the default)",
+            )
         for name in self.sections:
             if name not in SECTIONS:
                 raise ConfigError(

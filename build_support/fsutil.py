@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +31,36 @@ def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> st
             if progress is not None:
                 progress(len(chunk))
     return digest.hexdigest()
+
+
+def unsafe_member(name: str) -> bool:
+    """An archive entry name that could write outside the folder it is unpacked into:
+    absolute (``/x``, ``\\x``, ``C:x``), climbing (a ``..`` part, either separator), or
+    holding a NUL. The one rule for wheels and JARs."""
+    parts = name.replace("\\", "/").split("/")
+    return (
+        name.startswith(("/", "\\"))
+        or (len(name) > 1 and name[1] == ":")
+        or ".." in parts
+        or "\0" in name
+    )
+
+
+def member_problems(archive: str, names: Sequence[str]) -> list[str]:
+    """Unsafe (:func:`unsafe_member`) and repeated entry names of a zip ``archive``
+    (a wheel or a JAR): an unpacker would write outside its folder, or pick one of two."""
+    problems = [
+        f"{archive} has an unsafe entry {n[:200]!r} (absolute, '..' or NUL): it could "
+        "write outside the folder it is unpacked into"
+        for n in names
+        if unsafe_member(n)
+    ]
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            problems.append(f"{archive} has the entry {n[:200]!r} more than once")
+        seen.add(n)
+    return problems
 
 
 def _umask_mode() -> int:

@@ -174,13 +174,7 @@ def _fixed_info(name: str, compress: int) -> zipfile.ZipInfo:
 
 def check_member(name: str, jar: str) -> None:
     """Refuse an entry name that is absolute or climbs out (``..``): never copied."""
-    parts = name.replace("\\", "/").split("/")
-    if (
-        name.startswith(("/", "\\"))
-        or (len(name) > 1 and name[1] == ":")
-        or ".." in parts
-        or "\0" in name
-    ):
+    if fsutil.unsafe_member(name):
         raise InputError(
             f"{jar} has an unsafe entry {name[:200]!r}: an absolute path or one with '..' "
             "could write outside wherever the JAR is unpacked",

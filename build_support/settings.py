@@ -74,6 +74,10 @@ class LockSettings:
     include_dirs: tuple[str, ...] = ()
 
 
+#: The most tries ``retry_attempts`` may ask for: each try may take a full read timeout.
+MAX_RETRY_ATTEMPTS = 20
+
+
 @dataclass(frozen=True, kw_only=True)
 class StoreSettings:
     """``[tool.build_support.store]``."""
@@ -93,8 +97,12 @@ class StoreSettings:
 
     def __post_init__(self) -> None:
         where = "tool.build_support.store"
-        if self.retry_attempts < 1:
-            raise ConfigError(f"{where}.retry_attempts = {self.retry_attempts} must be >= 1")
+        if not 1 <= self.retry_attempts <= MAX_RETRY_ATTEMPTS:
+            raise ConfigError(
+                f"{where}.retry_attempts = {self.retry_attempts} must be between 1 and "
+                f"{MAX_RETRY_ATTEMPTS}",
+                hint="it is the fewest tries per operation; retry_total_seconds bounds the time",
+            )
         if self.multipart_threshold_mb < 5:
             raise ConfigError(
                 f"{where}.multipart_threshold_mb = {self.multipart_threshold_mb} is below "

@@ -13,6 +13,7 @@ a wheel's commit (publish, release tests) reads it with :func:`read_commit`.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import os
 import re
@@ -28,7 +29,9 @@ from packaging.metadata import Metadata
 from packaging.requirements import Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
+from build_support import fsutil
 from build_support.commits import PLACEHOLDER, PLACEHOLDER_RE, SHA_RE, commit_from_source
 from build_support.errors import InputError, VerificationError
 
@@ -354,6 +357,128 @@ def check_commit(
                 hint="the package must ship the file; check the project's package list",
             )
     return expected
+
+
+#: Hashes a ``RECORD`` line may use (the wheel spec: sha256 or stronger).
+RECORD_HASHES = ("sha256", "sha384", "sha512")
+#: ``RECORD`` itself and its signatures are the members ``RECORD`` lists without a hash.
+_UNHASHED = ("RECORD", "RECORD.jws", "RECORD.p7s")
+
+
+def _member_problems(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, row: tuple[str, str], where: str
+) -> list[str]:
+    """A member's bytes against its ``RECORD`` row ``(hash, size)``."""
+    name = info.filename[:200]
+    algo, _, want = row[0].partition("=")
+    if algo not in RECORD_HASHES or not want:
+        return [f"{where} gives {name!r} no sha256 (or stronger) hash ({row[0][:80]!r})"]
+    h = hashlib.new(algo)
+    with zf.open(info) as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    got = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+    problems = []
+    if got != want:
+        problems.append(f"{where}: {name!r} has {algo}={got}, RECORD says {want}")
+    if row[1] != str(info.file_size):
+        problems.append(f"{where}: {name!r} has {info.file_size} bytes, RECORD says {row[1]!r}")
+    return problems
+
+
+def _record_problems(zf: zipfile.ZipFile, wheel: str, dist_info: str) -> list[str]:
+    """Every file member listed in ``RECORD`` once, with its right hash and size; no
+    ``RECORD`` line for a file the archive does not have."""
+    record = f"{dist_info}/RECORD"
+    try:
+        text = zf.read(record).decode("utf-8")
+    except KeyError:
+        return [f"{wheel} has no {record}"]
+    except UnicodeDecodeError:
+        return [f"{wheel}: {record} is not UTF-8"]
+    problems: list[str] = []
+    rows: dict[str, tuple[str, str]] = {}
+    for row in csv.reader(text.splitlines()):
+        if not row:
+            continue
+        if len(row) != 3:  # path, hash, size
+            problems.append(f"{wheel}: {record} has a malformed line {','.join(row)[:200]!r}")
+            continue
+        if row[0] in rows:
+            problems.append(f"{wheel}: {record} lists {row[0][:200]!r} twice")
+        rows[row[0]] = (row[1], row[2])
+    members = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+    for name, info in members.items():
+        if name.rsplit("/", 1)[-1] in _UNHASHED and name.startswith(f"{dist_info}/"):
+            continue
+        if name not in rows:
+            problems.append(f"{wheel}: {name[:200]!r} is not listed in {record}")
+        else:
+            problems += _member_problems(zf, info, rows[name], f"{wheel}: {record}")
+    problems += [
+        f"{wheel}: {record} lists {name[:200]!r}, which the wheel does not contain"
+        for name in rows
+        if name not in members and not name.endswith("/")
+    ]
+    return problems
+
+
+def content_problems(path: Path) -> list[str]:
+    """What is wrong inside a wheel before it may leave (empty: nothing).
+
+    Read with :mod:`zipfile` and :mod:`packaging`, never trusting the name: no absolute,
+    ``..`` or NUL member (:func:`build_support.fsutil.unsafe_member`), no member name
+    twice, one ``.dist-info``, ``RECORD`` listing every member with its right hash and
+    size (and nothing else), ``METADATA``'s ``Name``/``Version`` and the ``.dist-info``
+    folder's name equal to the file name's, and ``WHEEL``'s tags equal to the file
+    name's.
+    """
+    wheel = path.name
+    try:
+        name = parse_name(wheel)
+    except VerificationError as exc:
+        return [exc.message]
+    problems: list[str] = []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [i.filename for i in zf.infolist()]
+            problems += fsutil.member_problems(wheel, names)
+            dist_info = _dist_info_dir(names)
+            problems += _record_problems(zf, wheel, dist_info)
+    except VerificationError as exc:
+        return [*problems, exc.message]
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+        return [f"{wheel} is not a readable zip archive: {exc}"]
+    stem = dist_info[: -len(".dist-info")]
+    dname, _, dversion = stem.rpartition("-")
+    if canonicalize_name(dname) != canonicalize_name(name.distribution) or not _same_version(
+        dversion, name.version
+    ):
+        problems.append(f"{wheel}: its metadata folder {dist_info} names another distribution")
+    try:
+        meta = metadata(path)
+        declared = metadata_tags(path)
+    except VerificationError as exc:
+        return [*problems, exc.message]
+    if canonicalize_name(meta.name) != canonicalize_name(name.distribution):
+        problems.append(f"{wheel}: METADATA says Name: {meta.name}, the file name says "
+                        f"{name.distribution}")  # fmt: skip
+    if not _same_version(str(meta.version), name.version):
+        problems.append(f"{wheel}: METADATA says Version: {meta.version}, the file name says "
+                        f"{name.version}")  # fmt: skip
+    if declared != name.tags:
+        problems.append(
+            f"{wheel}: the file name's tags {sorted(str(t) for t in name.tags)} differ from "
+            f"its WHEEL metadata's {sorted(str(t) for t in declared)}"
+        )
+    return problems
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def record_line(member: str, data: bytes) -> str:

@@ -66,7 +66,6 @@ from build_support.errors import (
     BuildSupportError,
     CommandFailedError,
     DockerError,
-    GateError,
     InputError,
     InterpreterNotFoundError,
     PlatformError,
@@ -735,19 +734,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _release_gate(cfg: Config, ctx: commits.BuildContext, projects: Sequence[Project]) -> None:
-    untracked = cmd.output(
-        ["git", "ls-files", "--others", "--exclude-standard", "--", *[p.rel for p in projects]],
-        cwd=cfg.root,
-    )
-    if ctx.dirty or untracked:
-        detail = cmd.output(["git", "status", "--short"], cwd=cfg.root)
-        raise GateError(
-            "refusing a release build from a dirty working tree:\n" + detail,
-            hint="commit or stash the changes (git status), then rerun with --release",
-        )
-
-
 def _cache_lookup(s: store.Store, job: Job, commit: str, work: Path) -> Built | None:
     start = time.monotonic()
     key = manifests.wheel_cache_key(job.digest)
@@ -865,7 +851,7 @@ def plan(args: argparse.Namespace, cfg: Config, settings: WheelSettings) -> Plan
     ctx = commits.context(cfg.root)
     projects = load_projects(cfg, settings)
     if args.release:
-        _release_gate(cfg, ctx, projects)
+        commits.require_clean(cfg.root)
     uv = find_uv() if settings.installer != "pip" else None
     if settings.installer == "uv" and uv is None:
         raise UsageError(

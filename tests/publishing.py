@@ -153,6 +153,10 @@ def make_project(base: Path, publish_toml: str, env: Mapping[str, str]) -> Proje
     git(root, "init", "-q", "-b", "main")
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "init")
+    # The branch gate asks git whether HEAD is on origin/main: a real bare "origin".
+    git(base, "init", "-q", "--bare", "-b", "main", str(base / "origin.git"))
+    git(root, "remote", "add", "origin", str(base / "origin.git"))
+    git(root, "push", "-q", "-u", "origin", "main")
     sha = git(root, "rev-parse", "HEAD")
     return Project(root=root, sha=sha, store=LocalStore(root / ".artifacts"), env=clean_env(env))
 

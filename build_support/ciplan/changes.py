@@ -45,13 +45,10 @@ def diff(root: Path, base: str, head: str = "HEAD") -> tuple[str, ...] | str:
 
 
 def pr_base(env: Mapping[str, str]) -> str | None:
-    """The pull request's base branch, when this build is one."""
-    pr = env.get("BUILDKITE_PULL_REQUEST", "")
-    if pr and pr != "false" and env.get("BUILDKITE_PULL_REQUEST_BASE_BRANCH"):
-        return env["BUILDKITE_PULL_REQUEST_BASE_BRANCH"]
-    if env.get("GITHUB_BASE_REF"):
-        return env["GITHUB_BASE_REF"]
-    return None
+    """The pull request's base branch, when this build is one (:func:`commits.pull_request`)."""
+    if commits.pull_request(env) is None:
+        return None
+    return env.get("BUILDKITE_PULL_REQUEST_BASE_BRANCH") or env.get("GITHUB_BASE_REF") or None
 
 
 def read_list(path: str) -> tuple[str, ...]:

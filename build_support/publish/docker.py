@@ -359,6 +359,10 @@ class DockerTarget:
         else:
             ref = f"{repo}:{tag}"
             self._docker("tag", a.meta["image_id"], ref)
+            local = str(self._inspect(ref)["Id"])
+            if local != a.digest:  # the engine's tag moved: push only what was planned
+                raise PublishError(f"{ref} is {local} in the Docker engine, the plan has "
+                                   f"{a.digest}: not pushed")  # fmt: skip
             try:
                 out = self._docker("push", ref)
             except CommandFailedError as exc:

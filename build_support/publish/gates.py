@@ -6,14 +6,15 @@ all at once (plan mode) or raises one :class:`GateError` naming each (``--execut
 
 from __future__ import annotations
 
-import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import commits, log, manifests
+from build_support import commits, fsutil, log, manifests, wheelfile
 from build_support.config import Config
 from build_support.errors import GateError, InputError
+from build_support.publish import credentials
 from build_support.publish.model import Action, Artifact, PlanItem
 from build_support.publish.settings import PublishSettings
 
@@ -27,47 +28,86 @@ class Failure:
         return f"gate {self.gate!r}: {self.message}"
 
 
-def branch_gate(branch: str, allowed: str) -> list[Failure]:
+def branch_gate(root: Path, branch: str, allowed: str, *, remote: str) -> list[Failure]:
+    """Only ``allowed`` publishes, and git must show it: the branch's name (a CI variable,
+    else git's) must be ``allowed``, which only narrows; then ``HEAD`` must be reachable
+    from ``<remote>/<allowed>`` (:func:`build_support.commits.on_branch_problem`), so that
+    no variable can widen the gate."""
     if branch != allowed:
         return [Failure("branch", f"publishing from {branch!r}; only {allowed!r} may publish")]
+    problem = commits.on_branch_problem(root, allowed, remote=remote)
+    if problem is not None:
+        return [Failure("branch", f"{problem}; only commits of {remote}/{allowed} may publish")]
     return []
 
 
-def pull_request_gate(env: Mapping[str, str] | None = None) -> list[Failure]:
-    """Never for a pull request (Buildkite and GitHub Actions variables)."""
-    env = os.environ if env is None else env
-    found: list[str] = []
-    bk = env.get("BUILDKITE_PULL_REQUEST", "").strip()
-    if bk and bk != "false":
-        found.append(f"BUILDKITE_PULL_REQUEST={bk}")
-    event = env.get("GITHUB_EVENT_NAME", "")
-    if event.startswith("pull_request"):
-        found.append(f"GITHUB_EVENT_NAME={event}")
-    ref = env.get("GITHUB_REF", "")
-    if ref.startswith("refs/pull/"):
-        found.append(f"GITHUB_REF={ref}")
-    if found:
-        return [Failure("pull-request", "this is a pull request build (" + ", ".join(found) + ")")]
+def pull_request_gate(ctx: commits.BuildContext) -> list[Failure]:
+    """Never for a pull request (the rule: :func:`build_support.commits.pull_request`)."""
+    if ctx.is_pull_request:
+        return [Failure("pull-request", f"this is a pull request build ({ctx.pr_evidence})")]
     return []
 
 
 def clean_tree_gate(root: Path, *, release: bool) -> list[Failure]:
-    if release and commits.is_dirty(root):
-        return [Failure("clean-tree", f"--release with uncommitted changes in {root}")]
+    """``--release``: no tracked change and no untracked file (:mod:`build_support.commits`)."""
+    problem = commits.clean_tree_problem(root) if release else None
+    if problem is not None:
+        return [Failure("clean-tree", f"--release with {problem}")]
     return []
 
 
-def head_gate(root: Path, sha: str) -> list[Failure]:
-    """The commit being published is the checkout's commit, when there is a checkout."""
-    head = commits._git(root, "rev-parse", "HEAD")
-    if head and commits.SHA_RE.match(head) and head != sha:
-        return [
-            Failure(
-                "commit",
-                f"publishing commit {sha} but the checkout at {root} is at {head}",
+def planned_gate(
+    artifacts: Sequence[Artifact], planned: Mapping[tuple[str, str, str], str], where: Path
+) -> list[Failure]:
+    """``--execute`` sends exactly what the plan at ``where`` listed: every artifact is in
+    it, with the same SHA-256 (or image digest). The plan's JSON went through
+    :func:`credentials.scrub`, so the names are looked up scrubbed the same way."""
+    failures: list[Failure] = []
+    for a in artifacts:
+        key = (a.target, credentials.scrub(a.name), credentials.scrub(a.destination))
+        want = planned.get(key)
+        if want is None:
+            failures.append(Failure("plan", f"{a.target} {a.name} is not in the plan {where}"))
+        elif want != a.digest:
+            failures.append(
+                Failure(
+                    "plan",
+                    f"{a.target} {a.name} is {a.digest} now, but the plan {where} has {want}: "
+                    "it changed after the plan was made",
+                )
             )
-        ]
-    return []
+    return failures
+
+
+def _jar_problems(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [i.filename for i in zf.infolist()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        return [f"{path.name} is not a readable zip archive: {exc}"]
+    return fsutil.member_problems(path.name, names)
+
+
+def content_gate(artifacts: Sequence[Artifact]) -> list[Failure]:
+    """What is sent is what was hashed, and it is sound inside: every file's bytes hash to
+    the artifact's SHA-256; a wheel passes :func:`build_support.wheelfile.content_problems`;
+    a JAR has no unsafe or repeated entry (its commit: :func:`commit_gate`)."""
+    failures: list[Failure] = []
+    for a in artifacts:
+        if a.path is None:  # an image: its digest is checked against the registry's
+            continue
+        got = fsutil.sha256_file(a.path)
+        if got != a.digest:
+            message = f"{a.target} {a.name}: the file fetched hashes to {got}, its record says "
+            failures.append(Failure("content", message + a.digest))
+            continue
+        problems: list[str] = []
+        if a.name.endswith(".whl"):
+            problems = wheelfile.content_problems(a.path)
+        elif a.name.endswith(".jar"):
+            problems = _jar_problems(a.path)
+        failures += [Failure("content", f"{a.target}: {p}") for p in problems]
+    return failures
 
 
 def commit_gate(artifacts: Sequence[Artifact], sha: str) -> list[Failure]:

@@ -7,14 +7,48 @@ holds each one (:mod:`build_support.publish.credentials` reads them).
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Literal
 
+from build_support import redact
 from build_support.errors import ConfigError
 
 TargetName = Literal["pypi", "maven", "docker"]
 TARGETS: tuple[TargetName, ...] = ("pypi", "maven", "docker")
 WHERE = "tool.build_support.publish"
+
+
+_REMOTE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def check_url(where: str, value: str, example: str) -> None:
+    """A deploy URL is ``http(s)://host/…`` without credentials in it (ConfigError).
+
+    ``file://`` (and any other scheme) is refused: the targets speak HTTP only. A
+    ``user:token@`` part is refused: it would be printed, journaled and sent with every
+    request; credentials come from the ``*_env``/``*_file`` keys.
+    """
+    if not value:
+        return
+    parts = urllib.parse.urlsplit(value)
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{where} has an invalid port", hint=example) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{where} = {redact.url(value)!r} is not an http(s) URL with a host "
+            f"(scheme {parts.scheme or '(none)'!r})",
+            hint=example,
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{where} = {redact.url(value)!r} has credentials in it (user:token@)",
+            hint="remove them from the URL; give them with the table's username_env and "
+            "password_env (or password_file) keys (docs/publish.md, Configuration)",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +127,9 @@ class PublishSettings:
     targets: tuple[TargetName, ...] = TARGETS
     #: The only branch that may publish; "" means the top-level ``default_branch``.
     branch: str = ""
+    #: The git remote whose copy of that branch must contain ``HEAD`` (fetched when
+    #: needed): the branch gate asks git, never a variable.
+    remote: str = "origin"
     #: Require a passing release-tests summary for the commit.
     require_release_tests: bool = True
     #: The run the gate requires: the latest run of the commit, of the release_tests
@@ -115,13 +152,25 @@ class PublishSettings:
                 f"{WHERE}.release_tests_history = {self.release_tests_history}",
                 hint="1 to 1000 commits",
             )
-        for name in ("repository_url", "index_url"):
-            value = getattr(self.pypi, name)
-            if value and not value.startswith(("http://", "https://")):
-                raise ConfigError(
-                    f"{WHERE}.pypi.{name} = {value!r} is not an http(s) URL",
-                    hint="e.g. https://upload.example.com/legacy/ and https://example.com/simple/",
-                )
+        examples = {
+            "pypi": "e.g. https://upload.example.com/legacy/ and https://example.com/simple/",
+            "maven": "e.g. https://repo.example.com/releases (WebDAV or any server that "
+            "takes `mvn deploy`); a local folder is not a target",
+            "docker": "e.g. https://registry.example.com ('' derives it from registry)",
+        }
+        urls = [("pypi", n, getattr(self.pypi, n)) for n in ("repository_url", "index_url")]
+        urls += [("maven", n, getattr(self.maven, n))
+                 for n in ("release_url", "snapshot_url", "portal_url")]  # fmt: skip
+        urls.append(("docker", "api_url", self.docker.api_url))
+        for table, name, value in urls:
+            check_url(f"{WHERE}.{table}.{name}", value, examples[table])
+        if not _REMOTE.fullmatch(self.remote):
+            raise ConfigError(
+                f"{WHERE}.remote = {self.remote!r} is not a git remote name",
+                hint='the name `git remote` lists, e.g. "origin" (the default)',
+            )
+        if self.branch != self.branch.strip():
+            raise ConfigError(f"{WHERE}.branch = {self.branch!r} has surrounding spaces")
         if "/" in self.docker.registry or "://" in self.docker.registry:
             raise ConfigError(
                 f"{WHERE}.docker.registry = {self.docker.registry!r} must be a host[:port]",

@@ -1,15 +1,19 @@
 """``python -m build_support publish [pypi|maven|docker…] [--execute]``: the core.
 
-1. Gates that need no artifact: branch, pull request, clean tree (``--release``), the
-   checkout's commit, the release tests recorded for the commit.
+1. Gates that need no artifact: branch (its name, and git showing ``HEAD`` on the
+   remote's branch), pull request, clean tree (``--release``), the release tests
+   recorded for the commit. (A checkout whose ``HEAD`` is not the commit stops earlier,
+   with exit 13: :func:`build_support.commits.expected_commit`.)
 2. Each target collects the commit's artifacts from the store and reads the commit from
-   inside every one (commit gate), then asks its registry what it holds (versions gate).
+   inside every one (commit gate), hashes each file again and checks its content
+   (content gate), then asks its registry what it holds (versions gate).
 3. The plan: every artifact, its SHA-256, its destination, and what is already there.
    Without ``--execute`` nothing is sent and the stage ends here.
-4. ``--execute``: every gate must pass; preflight checks (``twine check``, bundle
-   validation, signing) for every target; then all ``stage`` steps, then all
-   ``release`` (public, final) steps. Each item is journaled ``pending`` before its
-   bytes leave and ``done`` once the target holds them.
+4. ``--execute``: every gate must pass, including the plan gate (every artifact as the
+   plan of this commit in ``dist/publish/plan.json`` listed it, same SHA-256); preflight
+   checks (``twine check``, bundle validation, signing) for every target; then all
+   ``stage`` steps, then all ``release`` (public, final) steps. Each item is journaled
+   ``pending`` before its bytes leave and ``done`` once the target holds them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from pathlib import Path
 from build_support import commits, fsutil, log, store
 from build_support.args import StageParser
 from build_support.config import Config
-from build_support.errors import BuildSupportError, PublishError, UsageError
+from build_support.errors import (
+    BuildSupportError,
+    FileSystemError,
+    InputError,
+    PublishError,
+    UsageError,
+)
 from build_support.publish import credentials, gates
 from build_support.publish.journal import Journal, journal_key
 from build_support.publish.model import Action, PlanItem, RunEnv, Target
@@ -97,10 +107,12 @@ def early_gates(
     skip_release_tests: bool,
     results_dir: Path,
 ) -> list[gates.Failure]:
-    failures = gates.branch_gate(ctx.branch, settings.branch or cfg.default_branch)
-    failures += gates.pull_request_gate()
+    # The checkout's HEAD is the commit (or the stage stopped with exit 13 already):
+    # commits.expected_commit, called by commits.context.
+    allowed = settings.branch or cfg.default_branch
+    failures = gates.branch_gate(cfg.root, ctx.branch, allowed, remote=settings.remote)
+    failures += gates.pull_request_gate(ctx)
     failures += gates.clean_tree_gate(cfg.root, release=release)
-    failures += gates.head_gate(cfg.root, ctx.sha)
     if skip_release_tests or not settings.require_release_tests:
         for _ in range(2):
             log.warn(
@@ -131,8 +143,50 @@ def render_plan(items: Sequence[PlanItem]) -> log.Summary:
     return summary
 
 
-def _plan_json(path: Path, items: Sequence[PlanItem], failures: Sequence[gates.Failure]) -> None:
+def plan_path(cfg: Config, override: Path | None) -> Path:
+    """Where the plan's JSON twin goes; refuses a symlinked folder or file (it would send
+    the record, and the check ``--execute`` makes against it, somewhere else)."""
+    path = override or cfg.path("dist") / "publish" / "plan.json"
+    for p in (path.parent, path):
+        if p.is_symlink():
+            raise FileSystemError(
+                f"{p} is a symbolic link (to {p.readlink()}): the publish plan is not "
+                "written or read through a link",
+                hint=f"remove the link (rm {p}) and rerun; the stage makes the folder itself",
+            )
+    return path
+
+
+def read_plan(path: Path, sha: str) -> dict[tuple[str, str, str], str] | None:
+    """``{(target, artifact, destination): sha256}`` of the plan made for ``sha`` at
+    ``path``; None when there is none for this commit (no file, an older format, or
+    another commit's plan). An unreadable plan is an error, never "no plan"."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("commit") != sha:
+            return None
+        return {
+            (str(i["target"]), str(i["artifact"]), str(i["destination"])): str(i["sha256"])
+            for i in data["items"]
+        }
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"the publish plan {path} cannot be read: {exc}",
+            hint="make it again: nox -s publish (without --execute), review it, then --execute",
+        ) from None
+
+
+def _plan_json(
+    path: Path,
+    ctx: commits.BuildContext,
+    items: Sequence[PlanItem],
+    failures: Sequence[gates.Failure],
+) -> None:
     payload = {
+        "commit": ctx.sha,
+        "branch": ctx.branch,
         "gates": [{"gate": f.gate, "message": f.message} for f in failures],
         "items": [
             {
@@ -230,6 +284,7 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     settings = settings_from(cfg)
     names = list(dict.fromkeys(args.targets or settings.targets))
     ctx = commits.context(cfg.root)
+    json_path = plan_path(cfg, args.json)
     s = store.open_store(cfg)
     mode = "execute" if args.execute else "plan"
     log.step(f"publish ({mode}) of {ctx.branch}@{ctx.sha} to {', '.join(names)}")
@@ -268,16 +323,26 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                 with log.group(f"publish: {name}: collect and look"):
                     artifacts = target.collect()
                     failures += gates.commit_gate(artifacts, ctx.sha)
+                    failures += gates.content_gate(artifacts)
                     items = target.probe(artifacts)
                 plan.append((target, items))
             every = [i for _t, items in plan for i in items]
             failures += gates.versions_gate(every)
+            unplanned: list[gates.Failure] = []
             if args.execute:
                 failures += gates.reachable_gate(every)
+                planned = read_plan(json_path, ctx.sha)
+                if planned is None:
+                    log.info(f"no plan of {ctx.sha} at {json_path}: this run's plan is the plan")
+                else:
+                    unplanned = gates.planned_gate([i.artifact for i in every], planned,
+                                                   json_path)  # fmt: skip
+                    failures += unplanned
             summary = render_plan(every)
             for f in failures:
                 summary.note(credentials.scrub(f"REFUSED {f}"))
-            _plan_json(args.json or cfg.path("dist") / "publish" / "plan.json", every, failures)
+            if not unplanned:  # the plan that was reviewed stays what the next run checks
+                _plan_json(json_path, ctx, every, failures)
             to_send = [i for i in every if i.action is Action.SEND]
             if not args.execute:
                 summary.note(

@@ -292,3 +292,20 @@ def test_killed_mid_push_resumes_without_pushing_anything_twice(
             "amd64", "arm64"]  # fmt: skip
     assert "nothing to do" in project.publish("--execute").stderr
     assert json.dumps(entries).count(REGISTRY_PASSWORD) == 0
+
+
+def test_an_image_rebuilt_after_the_plan_is_refused(
+    project: Project, registry: DockerRegistry, tmp_path: Path
+) -> None:
+    """Issue 18, item 2: the image pushed is the image planned (its ID is in the plan)."""
+    _, product_id = _images(project, tmp_path / "a", ("x86_64",))
+    assert project.publish().returncode == 0
+    # Same refs and commit, other images: what images.json records now is not the plan.
+    _, new_product = _images(project, tmp_path / "b", ("x86_64",))
+    run = project.publish("--execute")
+    assert run.returncode == 16, run.stderr
+    assert "gate 'plan'" in run.stderr
+    assert product_id in run.stderr
+    assert new_product in run.stderr
+    assert registry.requests("PUT") == []
+    assert registry.requests("PUT", "blobs") == []

@@ -91,6 +91,7 @@ def built(
     lock.write_text(LOCKFILE)
     git(p.root, "add", ".")
     git(p.root, "commit", "-q", "-m", "product")
+    git(p.root, "push", "-q", "origin", "main")
     p.sha = git(p.root, "rev-parse", "HEAD")
     for whl in cached:
         p.put_wheel(_restamped(whl, tmp_path / "wheels", p.sha))
@@ -147,6 +148,7 @@ def test_publish_pushes_what_the_images_stage_built(
     # reads the label inside each image and refuses before anything is sent.
     old = p.sha
     git(p.root, "commit", "-q", "--allow-empty", "-m", "next")
+    git(p.root, "push", "-q", "origin", "main")
     p.sha = git(p.root, "rev-parse", "HEAD")
     p.pass_release_tests()
     path = manifests.images_path(p.root / "dist")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, manifests, pipeline
+from build_support import commits, config, manifests, pipeline
 from build_support.errors import ConfigError, GateError, UsageError
 from build_support.publish import credentials, gates, stage
 from build_support.publish.journal import Journal, journal_key
@@ -50,19 +50,33 @@ def test_decide_send_skip_conflict_unknown_and_moving() -> None:
     ],
 )
 def test_pull_request_gate(env: dict[str, str], refused: bool) -> None:
-    failures = gates.pull_request_gate(env)
+    pr = commits.pull_request(env)
+    ctx = commits.BuildContext(branch="main", sha=SHA, pr_number=pr.number if pr else None,
+                               dirty=False, pr_evidence=pr.evidence if pr else "")  # fmt: skip
+    failures = gates.pull_request_gate(ctx)
     assert bool(failures) is refused
     assert all(f.gate == "pull-request" for f in failures)
 
 
-def test_branch_and_commit_gates() -> None:
-    assert gates.branch_gate("main", "main") == []
-    [f] = gates.branch_gate("feature/x", "main")
+def test_branch_and_commit_gates(tmp_path: Path) -> None:
+    [f] = gates.branch_gate(tmp_path, "feature/x", "main", remote="origin")
     assert "feature/x" in str(f)
     assert f.gate == "branch"
     [f] = gates.commit_gate([_artifact(), _artifact(commit="b" * 40)], SHA)
     assert f.gate == "commit"
     assert "b" * 40 in f.message
+
+
+def test_planned_gate_names_both_digests_and_unplanned_artifacts(tmp_path: Path) -> None:
+    a = _artifact()
+    where = tmp_path / "plan.json"
+    assert gates.planned_gate([a], {(a.target, a.name, a.destination): a.digest}, where) == []
+    [f] = gates.planned_gate([a], {(a.target, a.name, a.destination): "2" * 64}, where)
+    assert f.gate == "plan"
+    assert a.digest in f.message
+    assert "2" * 64 in f.message
+    [f] = gates.planned_gate([a], {}, where)
+    assert "not in the plan" in f.message
 
 
 def test_refuse_is_a_gate_error_naming_every_gate() -> None:
@@ -130,6 +144,27 @@ def test_settings_are_validated(tmp_path: Path) -> None:
         config.from_table({"publish": {"targets": ["npm"]}}, tmp_path)
     with pytest.raises(ConfigError, match="host"):
         config.from_table({"publish": {"docker": {"registry": "https://r.example.com"}}}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ({"maven": {"release_url": "file:///srv/maven"}}, "'file:///srv/maven' is not an http"),
+        ({"maven": {"snapshot_url": "https://u:tok@repo.example.com/s"}}, "credentials in it"),
+        ({"pypi": {"repository_url": "https://__token__:pypi-x@up.example.com/"}}, "credentials"),
+        ({"docker": {"api_url": "ftp://r.example.com"}}, "docker.api_url"),
+        ({"maven": {"portal_url": "https://"}}, "with a host"),
+        ({"remote": "--upload-pack=x"}, "not a git remote name"),
+    ],
+)
+def test_publish_urls_are_http_without_credentials(
+    tmp_path: Path, table: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        config.from_table({"publish": table}, tmp_path)
+    assert info.value.exit_code == 2
+    assert "tok@" not in str(info.value)
+    assert "pypi-x" not in str(info.value)
 
 
 def test_simple_api_html_and_json() -> None:
@@ -245,3 +280,61 @@ def test_a_journal_broken_by_a_kill_falls_back_to_its_copy(tmp_path: Path) -> No
     assert again.state("d1 dest") == "done"
     (tmp_path / "store" / "publish" / SHA / "journal.prev.json").write_text("{broken")
     assert Journal.load(store, SHA, "main").entries == {}
+
+
+def test_publish_docs_list_the_real_exit_codes() -> None:
+    """docs/publish.md's exit-code table is the code's: the commit check exits 13."""
+    from build_support import errors
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "publish.md").read_text()
+    section = text[text.index("## Exit codes\n") :]
+    section = section[: section.index("\n## ", 1)]
+    rows = {
+        int(line.split("|")[1]): line
+        for line in section.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    }
+    codes = {
+        cls.exit_code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.BuildSupportError)
+    }
+    assert set(rows) - {0} <= codes
+    assert errors.VerificationError.exit_code == 13
+    assert "expected_commit" in rows[13]
+    assert errors.GateError.exit_code == 16
+    for gate in ("branch", "pull-request", "clean-tree", "commit", "content", "plan"):
+        assert f"`{gate}`" in rows[16]
+    assert errors.FileSystemError.exit_code == 19
+    assert "symbolic link" in rows[19]
+
+
+def test_read_plan_is_this_commits_plan_or_none_and_unreadable_is_an_error(
+    tmp_path: Path,
+) -> None:
+    from build_support.errors import InputError
+
+    path = tmp_path / "plan.json"
+    assert stage.read_plan(path, SHA) is None
+    item = {"target": "pypi", "artifact": "a.whl", "destination": "idx:a", "sha256": "1" * 64}
+    path.write_text(json.dumps({"commit": SHA, "items": [item]}))
+    assert stage.read_plan(path, SHA) == {("pypi", "a.whl", "idx:a"): "1" * 64}
+    assert stage.read_plan(path, "b" * 40) is None  # another commit's plan
+    path.write_text(json.dumps({"items": [item]}))
+    assert stage.read_plan(path, SHA) is None  # a plan from before plans named their commit
+    path.write_text('{"commit": "' + SHA + '", "items": [{"target": "pypi"}]}')
+    with pytest.raises(InputError, match="cannot be read") as info:
+        stage.read_plan(path, SHA)
+    assert info.value.exit_code == 6
+
+
+def test_planned_gate_looks_names_up_as_the_scrubbed_plan_wrote_them(tmp_path: Path) -> None:
+    """A registered secret inside a destination (a namespace equal to a login) is masked in
+    plan.json; the gate masks the live name the same way instead of missing it."""
+    secret = "ns-equals-login-7c1f"  # unique: registering it hides nothing else
+    credentials.register(secret)
+    a = Artifact(target="docker", name="minray:t", digest="1" * 64, size=0, commit=SHA,
+                 version="1", destination=f"r.example.com/{secret}/minray:t")  # fmt: skip
+    planned = {("docker", "minray:t", credentials.scrub(a.destination)): a.digest}
+    assert secret not in next(iter(planned))[2]
+    assert gates.planned_gate([a], planned, tmp_path / "plan.json") == []

@@ -10,6 +10,7 @@ import pytest
 from build_support import inputcache, wheelfile
 from build_support.commits import PLACEHOLDER
 from build_support.errors import InputError, VerificationError
+from tests.publishing import tiny_wheel
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40
@@ -293,3 +294,70 @@ def test_requirements_read_with_packaging_metadata(tmp_path: Path) -> None:
             "Provides-Extra: test\n",
         )
     assert [str(r) for r in wheelfile.requirements(wheel)] == ["numpy>=1.20"]
+
+
+# --- content: what a wheel must be before it leaves (issue 18, item 2) -----------------------
+
+
+def _rewrite(src: Path, dest: Path, members: dict[str, bytes | None]) -> Path:
+    """A copy of ``src`` named ``dest`` with members replaced, added (bytes) or dropped (None);
+    RECORD is copied as it is."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for info in zin.infolist():
+            if info.filename in members:
+                continue
+            zout.writestr(info, zin.read(info))
+        for name, data in members.items():
+            if data is not None:
+                zout.writestr(name, data)
+    return dest
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    return tiny_wheel(tmp_path / "good", "minray", "0.1.0", SHA_A, payload=b"payload")
+
+
+def test_a_sound_wheel_has_no_content_problems(good: Path) -> None:
+    assert wheelfile.content_problems(good) == []
+
+
+def test_a_member_not_in_record_is_a_problem(good: Path, tmp_path: Path) -> None:
+    bad = _rewrite(good, tmp_path / "bad" / good.name, {"minray/extra.py": b"import os\n"})
+    [problem] = wheelfile.content_problems(bad)
+    assert "'minray/extra.py' is not listed in minray-0.1.0.dist-info/RECORD" in problem
+
+
+def test_a_changed_member_is_a_problem_naming_both_hashes(good: Path, tmp_path: Path) -> None:
+    bad = _rewrite(good, tmp_path / "bad" / good.name, {"minray/data.bin": b"PAYLOAD"})
+    problems = wheelfile.content_problems(bad)
+    assert any("'minray/data.bin' has sha256=" in p and "RECORD says" in p for p in problems)
+
+
+def test_climbing_absolute_and_repeated_members_are_problems(good: Path, tmp_path: Path) -> None:
+    bad = _rewrite(good, tmp_path / "bad" / good.name, {"../evil.pth": b"import os\n",
+                                                        "/etc/x": b""})  # fmt: skip
+    with zipfile.ZipFile(bad, "a") as zf, pytest.warns(UserWarning, match="Duplicate"):
+        zf.writestr("minray/__init__.py", b"import evil\n")
+    text = "\n".join(wheelfile.content_problems(bad))
+    assert "unsafe entry '../evil.pth'" in text
+    assert "unsafe entry '/etc/x'" in text
+    assert "'minray/__init__.py' more than once" in text
+
+
+def test_a_record_line_for_a_missing_file_is_a_problem(good: Path, tmp_path: Path) -> None:
+    bad = _rewrite(good, tmp_path / "bad" / good.name, {"minray/data.bin": None})
+    [problem] = wheelfile.content_problems(bad)
+    assert "lists 'minray/data.bin', which the wheel does not contain" in problem
+
+
+def test_metadata_must_name_the_file_names_distribution_and_version(
+    good: Path, tmp_path: Path
+) -> None:
+    renamed = tmp_path / "bad" / "minray-0.2.0-py3-none-any.whl"
+    renamed.parent.mkdir()
+    renamed.write_bytes(good.read_bytes())
+    text = "\n".join(wheelfile.content_problems(renamed))
+    assert "METADATA says Version: 0.1.0, the file name says 0.2.0" in text
+    assert "metadata folder minray-0.1.0.dist-info names another distribution" in text
