@@ -141,6 +141,14 @@ def report(stage: str, exc: BaseException) -> int:
     return code
 
 
+def _register_credentials(cfg: config_mod.Config) -> None:
+    """Every credential variable and file the config names is hidden by every stage."""
+    from build_support.publish import credentials
+    from build_support.publish.settings import PublishSettings
+
+    credentials.register_sources(cfg.section("publish", PublishSettings), cfg.root)
+
+
 def run_stage(stage: str, argv: Sequence[str]) -> int:
     """Run one stage; the only place library errors are caught."""
     start = time.monotonic()
@@ -148,6 +156,7 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
         with procs.sigterm_raises():
             cfg = config_mod.load()
             redact.configure(cfg.section("redact", redact.RedactSettings))
+            _register_credentials(cfg)
             main = resolve(stage)
             if not {"-h", "--help"} & set(argv):
                 provision.ensure_stage(stage, argv)  # every tool it needs, before any work
