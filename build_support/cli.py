@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import cast
 
+from build_support import cache
 from build_support import config as config_mod
 from build_support import log, procs, provision, redact, tools
 from build_support.errors import (
@@ -157,6 +158,7 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
             cfg = config_mod.load()
             redact.configure(cfg.section("redact", redact.RedactSettings))
             _register_credentials(cfg)
+            cache.sweep_runs()  # what a killed run left: private files, its gpg-agent
             main = resolve(stage)
             if not {"-h", "--help"} & set(argv):
                 provision.ensure_stage(stage, argv)  # every tool it needs, before any work

@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from build_support import commits, fsutil, log, store
+from build_support import cache, commits, fsutil, log, store
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, PublishError, UsageError
@@ -238,8 +237,8 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     for f in failures:  # plan mode: say it now, and again in the plan
         log.warn(f"--execute would be refused: {f}")
     plan: list[tuple[Target, list[PlanItem]]] = []
-    with tempfile.TemporaryDirectory(prefix="build-support-publish.") as tmp:
-        env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=Path(tmp),
+    with cache.run_folder("publish") as run:  # private, swept when a kill leaves it
+        env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=run.path,
                      execute=args.execute, env=dict(os.environ))  # fmt: skip
         made: list[Target] = []
         try:
