@@ -78,7 +78,7 @@ def _boot_id() -> str:
 
 def _pid_namespace() -> str:
     try:
-        return os.readlink("/proc/self/ns/pid")
+        return str(Path("/proc/self/ns/pid").readlink())
     except OSError:
         return ""
 
@@ -115,7 +115,10 @@ class RunFolder:
         path), owned by this run: removed with it, and by the sweep."""
         if len(str(target)) <= limit:
             return target
-        base = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+        # /tmp itself, not $TMPDIR (which may be as long); the name is unguessable and the
+        # link holds nothing: what it points to is the run's 0700 folder.
+        tmp = Path("/tmp")  # noqa: S108
+        base = tmp if tmp.is_dir() else Path(tempfile.gettempdir())
         link = base / f"bs-{self.token[:12]}-{target.name}"
         with (self.path / LINKS).open("a", encoding="utf-8") as fh:
             fh.write(f"{link}\n")
@@ -205,7 +208,7 @@ def _remove_run(path: Path, token: str) -> tuple[int, ...]:
     with contextlib.suppress(OSError):
         for line in links.read_text(encoding="utf-8").splitlines():
             link = Path(line)
-            if link.is_symlink() and Path(os.readlink(link)).is_relative_to(path):
+            if link.is_symlink() and link.readlink().is_relative_to(path):
                 link.unlink()
     shutil.rmtree(path, ignore_errors=True)
     return killed
@@ -216,7 +219,7 @@ def _tally(path: Path) -> tuple[int, int]:
     for dirpath, _dirs, names in os.walk(path):
         for name in names:
             with contextlib.suppress(OSError):
-                size += os.lstat(os.path.join(dirpath, name)).st_size
+                size += (Path(dirpath) / name).lstat().st_size
                 files += 1
     return files, size
 

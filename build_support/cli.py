@@ -20,9 +20,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from build_support import cache
+from build_support import cache, log, procs, provision, redact, tools
 from build_support import config as config_mod
-from build_support import log, procs, provision, redact, tools
 from build_support.errors import (
     BuildSupportError,
     ConfigError,

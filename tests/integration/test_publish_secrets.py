@@ -108,8 +108,12 @@ def test_planted_credentials_reach_no_output_tree(
         toml += '[tool.build_support.publish.docker]\npassword_file = "docker-password.txt"\n'
         cache, tmp = tmp_path / "cache", tmp_path / "tmp"
         tmp.mkdir()
-        used = {"MINRAY_UPLOAD": PYPI_PASSWORD, "BUILD_SUPPORT_MAVEN_PASSWORD": MAVEN_PASSWORD,
-                "BUILD_SUPPORT_GPG_KEY": armored, "BUILD_SUPPORT_GPG_PASSPHRASE": GPG_PASSPHRASE}
+        used = {
+            "MINRAY_UPLOAD": PYPI_PASSWORD,
+            "BUILD_SUPPORT_MAVEN_PASSWORD": MAVEN_PASSWORD,
+            "BUILD_SUPPORT_GPG_KEY": armored,
+            "BUILD_SUPPORT_GPG_PASSPHRASE": GPG_PASSPHRASE,
+        }
         p = make_project(tmp_path, toml, {**used, **UNUSED, "TEST_MAVEN_USER": dav.username,
                                           "BUILD_SUPPORT_CACHE": str(cache),
                                           "TMPDIR": str(tmp)})  # fmt: skip
@@ -121,7 +125,8 @@ def test_planted_credentials_reach_no_output_tree(
         assert plan.returncode == 0, plan.stderr
         run = p.publish("--execute")
         assert run.returncode == 0, run.stderr
-        assert len(pypi.uploads()) == 1 and dav.puts()
+        assert len(pypi.uploads()) == 1
+        assert dav.puts()
         secrets = [*used.values(), *UNUSED.values(), FILE_SECRET, armored.splitlines()[3]]
         checked = _grep([p.root, cache, tmp], [plan.stdout + plan.stderr, run.stdout + run.stderr],
                         secrets, skip={p.root / "docker-password.txt"})  # fmt: skip
@@ -142,15 +147,16 @@ def _spawn(p: Project, log: Path, *, new_session: bool = False) -> subprocess.Po
         return p.spawn("--execute", stdout=out, new_session=new_session)
 
 
-def _wait_for(proc: subprocess.Popen[str], log: Path, found: object, what: str) -> Path:
+def _wait_for(proc: subprocess.Popen[str], log: Path, cache: Path, pattern: str) -> Path:
+    """The first file matching ``pattern`` under ``cache``, as soon as the run makes it."""
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        hit = found()  # type: ignore[operator]
-        if hit:
-            return Path(hit)
-        assert proc.poll() is None, f"publish ended before {what}:\n{log.read_text()}"
+        found = sorted(cache.glob(pattern))
+        if found:
+            return found[0]
+        assert proc.poll() is None, f"publish ended before {pattern} appeared:\n{log.read_text()}"
         time.sleep(0.005)
-    raise AssertionError(f"no {what} within 240 s")
+    raise AssertionError(f"no {pattern} within 240 s")
 
 
 def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folder(
@@ -169,9 +175,7 @@ def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folde
     p.pass_release_tests()
     log = tmp_path / "killed.log"
     proc = _spawn(p, log)
-    key = _wait_for(proc, log, lambda: next(iter(sorted(
-        cache.glob("runs/*/gnupg/private-keys-v1.d/*.key"))), None),
-        "the imported signing key")  # fmt: skip
+    key = _wait_for(proc, log, cache, "runs/*/gnupg/private-keys-v1.d/*.key")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
 
@@ -193,7 +197,8 @@ def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folde
     )
     assert "leftover process" in again.stderr
     assert all(procs.process_state(a) in ("gone", "Z", "X") for a in agents)
-    assert not folder.exists() and not _run_folders(cache)
+    assert not folder.exists()
+    assert not _run_folders(cache)
     assert not list(tmp.iterdir())
     assert not list(Path("/tmp").glob(f"bs-{token[:12]}-*"))  # the short alias went too
     asc = dav.path("releases/io/minray/minray-api/0.1.0/minray-api-0.1.0.jar.asc")
@@ -219,21 +224,22 @@ def test_sigkill_after_the_registry_login_leaves_it_only_in_the_swept_run_folder
         _images(p, tmp_path, ("x86_64",), big=32 << 20)
         log = tmp_path / "killed.log"
         proc = _spawn(p, log, new_session=True)
-        login = _wait_for(proc, log, lambda: next(iter(sorted(
-            cache.glob("runs/*/docker-config/config.json"))), None), "the registry login")  # fmt: skip
+        login = _wait_for(proc, log, cache, "runs/*/docker-config/config.json")
         os.killpg(proc.pid, signal.SIGKILL)  # the stage and its docker client, as CI does
         proc.wait(10)
 
         assert not list(tmp.iterdir()), "a kill left files in the temporary folder"
         (folder,) = _run_folders(cache)
-        assert login.is_relative_to(folder) and "auths" in login.read_text()
+        assert login.is_relative_to(folder)
+        assert "auths" in login.read_text()
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         assert stat.S_IMODE(login.parent.stat().st_mode) == 0o700
 
         again = p.publish("--execute")
         assert again.returncode == 0, again.stderr
         assert f"swept the stale run folder {folder} of publish" in again.stderr
-        assert not folder.exists() and not _run_folders(cache)
+        assert not folder.exists()
+        assert not _run_folders(cache)
         assert not list(tmp.iterdir())
     finally:
         registry.stop()

@@ -330,7 +330,8 @@ def test_copy_tree_redacts_text_and_withholds_binaries_with_a_secret(tmp_path: P
         ("sub/leaky.bin", "a binary file that contains a secret"),
     ]
     notes = (dest / "notes.txt").read_text()
-    assert notes.startswith("token ***\n") and notes.endswith("*** end\n")
+    assert notes.startswith("token ***\n")
+    assert notes.endswith("*** end\n")
     assert (dest / "sub" / "clean.bin").read_bytes() == (src / "sub" / "clean.bin").read_bytes()
     assert (dest / "named-***.txt").read_text() == "plain\n"
     assert sorted(p.name for p in dest.rglob("*")) == ["clean.bin", "named-***.txt",

@@ -18,7 +18,7 @@ def _stale_copy(runs: Path, name: str, **change: object) -> Path:
     """A run folder whose owner.json is this process's, with ``change`` applied."""
     folder = runs / name
     folder.mkdir(mode=0o700)
-    owner = {**cache._owner("publish", "feedface" * 4), **change}  # noqa: SLF001
+    owner = {**cache._owner("publish", "feedface" * 4), **change}
     (folder / "owner.json").write_text(json.dumps(owner))
     (folder / "pypi").mkdir()
     (folder / "pypi" / "copy.whl").write_bytes(b"w" * 4096)
@@ -32,7 +32,8 @@ def test_a_run_folder_is_private_owned_and_removed_at_the_end(tmp_path: Path) ->
         assert stat.S_IMODE(run.path.stat().st_mode) == 0o700
         assert stat.S_IMODE(runs.stat().st_mode) == 0o700
         owner = json.loads((run.path / "owner.json").read_text())
-        assert owner["pid"] == os.getpid() and owner["token"] == run.token
+        assert owner["pid"] == os.getpid()
+        assert owner["token"] == run.token
         assert run.marker() == {"BUILD_SUPPORT_OWNER": run.token}
         (run.path / "x").write_text("secret stuff")
         assert cache.sweep_runs(runs) == []  # a live run is never swept
@@ -70,7 +71,7 @@ def test_the_sweep_removes_what_dead_owners_left_and_says_so(
     assert "2 file(s), 0.0 MB" in err
     for kept in (foreign, other_ns, alive):
         assert kept.is_dir()
-    assert rebooted not in [p for p in runs.iterdir()]
+    assert rebooted not in list(runs.iterdir())
 
 
 def test_a_long_path_gets_a_short_alias_owned_by_the_run(tmp_path: Path) -> None:
@@ -79,6 +80,7 @@ def test_a_long_path_gets_a_short_alias_owned_by_the_run(tmp_path: Path) -> None
         real = run.path / "gnupg"
         real.mkdir()
         alias = run.short_alias(real, limit=80)
-        assert len(str(alias)) <= 80 and alias.resolve() == real.resolve()
+        assert len(str(alias)) <= 80
+        assert alias.resolve() == real.resolve()
         assert run.short_alias(tmp_path, limit=1000) == tmp_path
     assert not alias.is_symlink()
