@@ -339,3 +339,15 @@ def test_copy_tree_redacts_text_and_withholds_binaries_with_a_secret(tmp_path: P
     for p in dest.rglob("*"):
         if p.is_file():
             assert TOKEN.encode() not in p.read_bytes()
+
+
+def test_security_md_lists_every_credential_variable_the_harness_knows() -> None:
+    from build_support.publish import credentials
+    from build_support.publish.settings import PublishSettings
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    table = doc.split("credential variable** the harness knows", 1)[1].split("\n\n- ", 1)[0]
+    for name in (*credentials.variables(PublishSettings()), *redact.KNOWN_VARIABLES):
+        assert f"`{name}`" in table, name
+    for part in redact.DEFAULT_NAMES:
+        assert f"`{part}`" in doc, part
