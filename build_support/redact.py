@@ -372,7 +372,11 @@ def copy_tree(src: Path, dest: Path, redactor: Redactor) -> list[Withheld]:
                     walk(Path(entry.path), into / name, f"{here}/")
                 else:
                     into.mkdir(parents=True, exist_ok=True)
-                    reason = copy_file(Path(entry.path), into / name, redactor)
+                    try:
+                        reason = copy_file(Path(entry.path), into / name, redactor)
+                    except OSError as exc:
+                        (into / name).unlink(missing_ok=True)
+                        reason = f"not readable: {exc.strerror or exc}"
                     if reason is not None:
                         withheld.append(Withheld(here, reason))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -351,3 +352,14 @@ def test_security_md_lists_every_credential_variable_the_harness_knows() -> None
         assert f"`{name}`" in table, name
     for part in redact.DEFAULT_NAMES:
         assert f"`{part}`" in doc, part
+
+
+def test_copy_tree_lists_an_unreadable_file_and_goes_on(tmp_path: Path) -> None:
+    src = tmp_path / "scratch"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    (src / "fifo").mkdir()
+    os.mkfifo(src / "fifo" / "pipe")  # not a regular file: never opened for a blocking read
+    withheld = redact.copy_tree(src, tmp_path / "out", redact.Redactor([TOKEN]))
+    assert [(w.path, w.reason) for w in withheld] == [("fifo/pipe", "not a regular file")]
+    assert (tmp_path / "out" / "a.txt").read_text() == "a\n"
