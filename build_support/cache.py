@@ -135,6 +135,13 @@ def active_run() -> RunFolder | None:
     return _active[-1] if _active else None
 
 
+def scratch_dir() -> Path | None:
+    """Where a temporary file of this run goes: its run folder, else ``None`` (the system's
+    temporary folder), e.g. ``tempfile.TemporaryDirectory(dir=cache.scratch_dir())``."""
+    run = active_run()
+    return run.path if run is not None else None
+
+
 def runs_root(env: Mapping[str, str] | None = None) -> Path:
     return cache_root(env) / RUNS
 
