@@ -133,8 +133,24 @@ def test_planted_credentials_reach_no_output_tree(
         assert checked > 10  # dist/, the store (artifacts, journal), results/
         assert not list(tmp.iterdir())
         assert not list((cache / "runs").iterdir())
+        # The gpg-agent the run started (its environment names this test's cache) is gone.
+        assert not _started_by(cache), "a process the run started outlived it"
     finally:
         pypi.stop()
+
+
+def _started_by(cache: Path) -> list[int]:
+    """Live processes whose environment carries ``BUILD_SUPPORT_CACHE=<cache>``."""
+    marker = f"BUILD_SUPPORT_CACHE={cache}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and procs.process_state(int(entry.name)) != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def _run_folders(cache: Path) -> list[Path]:
@@ -189,6 +205,7 @@ def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folde
     agents = procs.marked_pids(token)
     assert agents, "no gpg-agent of the killed run is left to test the sweep"
     assert all(b"gpg-agent" in Path(f"/proc/{a}/cmdline").read_bytes() for a in agents)
+    assert set(agents) <= set(_started_by(cache))
 
     again = p.publish("--execute")
     assert again.returncode == 0, again.stderr
@@ -197,6 +214,7 @@ def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folde
     )
     assert "leftover process" in again.stderr
     assert all(procs.process_state(a) in ("gone", "Z", "X") for a in agents)
+    assert not _started_by(cache)  # nor the rerun's own agent
     assert not folder.exists()
     assert not _run_folders(cache)
     assert not list(tmp.iterdir())
