@@ -139,6 +139,11 @@ def is_secret_name(name: str, settings: RedactSettings | None = None) -> bool:
     return name not in s.ignore and any(part.upper() in upper for part in s.names)
 
 
+def is_credential(name: str) -> bool:
+    """A credential variable the harness knows, or a secret-named one (never passed on)."""
+    return name in _variables or is_secret_name(name)
+
+
 def _usable(value: str) -> bool:
     return len(value) >= MIN_LENGTH and value.lower() not in NOT_SECRET
 

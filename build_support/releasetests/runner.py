@@ -300,7 +300,7 @@ class Runner:
         env = allowed_env(
             os.environ,
             (*DEFAULT_ENV_ALLOWLIST, *self.options.env_allowlist),
-            secret=redact.is_secret_name,
+            secret=redact.is_credential,
         )
         env.update(self.options.extra_env)
         declared = declared_env(test.env, os.environ)

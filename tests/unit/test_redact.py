@@ -363,3 +363,12 @@ def test_copy_tree_lists_an_unreadable_file_and_goes_on(tmp_path: Path) -> None:
     withheld = redact.copy_tree(src, tmp_path / "out", redact.Redactor([TOKEN]))
     assert [(w.path, w.reason) for w in withheld] == [("fifo/pipe", "not a regular file")]
     assert (tmp_path / "out" / "a.txt").read_text() == "a\n"
+
+
+def test_a_passthrough_pattern_never_hands_a_test_a_credential_variable(
+    fresh_registry: None,
+) -> None:
+    redact.register_variables(["MINRAY_UPLOAD"])
+    env = {"MINRAY_UPLOAD": "u", "MINRAY_MODE": "fast", "GPG_PASSPHRASE": "p", "TZ": "UTC"}
+    got = allowed_env(env, ("MINRAY_*", "GPG_*", "TZ"), secret=redact.is_credential)
+    assert got == {"MINRAY_MODE": "fast", "TZ": "UTC"}
