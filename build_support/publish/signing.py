@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 from build_support import cache, cmd, log, procs
@@ -57,13 +58,23 @@ class Signer:
     def __init__(self, settings: MavenSettings, *, root: Path, env: dict[str, str]) -> None:
         self.settings = settings
         self.home: Path | None = None
+        self.passphrase: str | None = None
         self._stack = contextlib.ExitStack()
         self.run = cache.active_run() or self._stack.enter_context(cache.run_folder("sign"))
+        try:
+            self._setup(settings, root=root, env=env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, settings: MavenSettings, *, root: Path, env: dict[str, str]) -> None:
         key = env.get(settings.gpg_key_env, "") if settings.gpg_key_env else ""
         if key:
             credentials.register(key)
             real = self.run.path / "gnupg"
-            real.mkdir(mode=0o700)
+            if real.exists():  # a second signer in this run
+                real = Path(tempfile.mkdtemp(prefix="gnupg-", dir=self.run.path))
+            real.mkdir(mode=0o700, exist_ok=True)
             self.home = self.run.short_alias(real, limit=HOME_LIMIT)
             cmd.run(["gpg", "--batch", "--quiet", "--import"], env=self._env(),
                     input_text=key, capture=True)  # fmt: skip
