@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from build_support import procs
+from build_support.store import keys
 from tests.publishing import (
     GPG_PASSPHRASE,
     MAVEN_PASSWORD,
@@ -29,6 +30,7 @@ from tests.publishing import (
     make_gpg_key,
     make_project,
     store_java,
+    tiny_jar,
     tiny_wheel,
 )
 
@@ -188,10 +190,21 @@ def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folde
                       "BUILD_SUPPORT_GPG_PASSPHRASE": GPG_PASSPHRASE,
                       "BUILD_SUPPORT_CACHE": str(cache), "TMPDIR": str(tmp)})  # fmt: skip
     store_java(p)
+    # A 24 MiB main JAR: signing and verifying it keeps the key and the agent around for a
+    # while, so the test sees them in time even on a loaded machine.
+    big = tiny_jar(tmp_path / "big" / "minray-api-0.1.0.jar", p.sha,
+                   {"io/minray/api/X.class": os.urandom(24 << 20)})  # fmt: skip
+    p.store.put(keys.jar_key("main", p.sha, "linux", big.name), big)
     p.pass_release_tests()
     log = tmp_path / "killed.log"
     proc = _spawn(p, log)
     key = _wait_for(proc, log, cache, "runs/*/gnupg/private-keys-v1.d/*.key")
+    proc.send_signal(signal.SIGSTOP)  # frozen where it is; then checked to be mid-signing
+    token = json.loads(next(cache.glob("runs/*/owner.json")).read_text())["token"]
+    agents = procs.marked_pids(token)
+    late = "publish had finished signing before it was stopped"
+    assert agents, late
+    assert key.exists(), late
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
 
@@ -201,9 +214,7 @@ def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folde
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for path in _files(folder):  # the passphrase went to gpg by fd, never to a file
         assert GPG_PASSPHRASE.encode() not in path.read_bytes(), path
-    token = json.loads((folder / "owner.json").read_text())["token"]
-    agents = procs.marked_pids(token)
-    assert agents, "no gpg-agent of the killed run is left to test the sweep"
+    assert procs.marked_pids(token) == agents  # the agent outlived the kill
     assert all(b"gpg-agent" in Path(f"/proc/{a}/cmdline").read_bytes() for a in agents)
     assert set(agents) <= set(_started_by(cache))
 
@@ -243,6 +254,8 @@ def test_sigkill_after_the_registry_login_leaves_it_only_in_the_swept_run_folder
         log = tmp_path / "killed.log"
         proc = _spawn(p, log, new_session=True)
         login = _wait_for(proc, log, cache, "runs/*/docker-config/config.json")
+        os.killpg(proc.pid, signal.SIGSTOP)  # frozen where it is: logged in, pushing
+        assert login.exists(), "publish had finished before it was stopped"
         os.killpg(proc.pid, signal.SIGKILL)  # the stage and its docker client, as CI does
         proc.wait(10)
 
