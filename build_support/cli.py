@@ -20,8 +20,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import cast
 
+from build_support import cache, log, procs, provision, redact, tools
 from build_support import config as config_mod
-from build_support import log, procs, provision, redact, tools
 from build_support.errors import (
     BuildSupportError,
     ConfigError,
@@ -141,6 +141,14 @@ def report(stage: str, exc: BaseException) -> int:
     return code
 
 
+def _register_credentials(cfg: config_mod.Config) -> None:
+    """Every credential variable and file the config names is hidden by every stage."""
+    from build_support.publish import credentials
+    from build_support.publish.settings import PublishSettings
+
+    credentials.register_sources(cfg.section("publish", PublishSettings), cfg.root)
+
+
 def run_stage(stage: str, argv: Sequence[str]) -> int:
     """Run one stage; the only place library errors are caught."""
     start = time.monotonic()
@@ -148,6 +156,8 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
         with procs.sigterm_raises():
             cfg = config_mod.load()
             redact.configure(cfg.section("redact", redact.RedactSettings))
+            _register_credentials(cfg)
+            cache.sweep_runs()  # what a killed run left: private files, its gpg-agent
             main = resolve(stage)
             if not {"-h", "--help"} & set(argv):
                 provision.ensure_stage(stage, argv)  # every tool it needs, before any work

@@ -115,8 +115,11 @@ class DockerTarget:
             env=env.env,
             required=False,
         )
+        # The login (the password, base64) lands here: inside the run's private folder
+        # (0700, under the cache), swept by the next run when this one is killed.
         self.docker_config = env.workdir / "docker-config"
-        self.docker_config.mkdir(parents=True, exist_ok=True)
+        self.docker_config.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.docker_config.chmod(0o700)
         self._logged_in = False
         self._tokens: dict[str, str] = {}
 

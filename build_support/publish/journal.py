@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from build_support import log
+from build_support import cache, log
 from build_support.errors import StoreError
 from build_support.publish import credentials
 from build_support.store import keys
@@ -81,7 +81,7 @@ class Journal:
 
     @staticmethod
     def _read(store: Store, key: str) -> dict[str, Any]:
-        with tempfile.TemporaryDirectory(prefix="publish-journal-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="publish-journal-", dir=cache.scratch_dir()) as tmp:
             path = Path(tmp) / "journal.json"
             store.get(key, path)
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -132,7 +132,7 @@ class Journal:
 
     def write(self) -> None:
         text = credentials.scrub(json.dumps(self.data, indent=2, sort_keys=True) + "\n")
-        with tempfile.TemporaryDirectory(prefix="publish-journal-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="publish-journal-", dir=cache.scratch_dir()) as tmp:
             path = Path(tmp) / "journal.json"
             path.write_text(text, encoding="utf-8")
             self.store.put(backup_key(self.sha), path)

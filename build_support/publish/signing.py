@@ -1,24 +1,34 @@
 """GPG signatures (detached, armored ``.asc``) and Maven's checksum files.
 
-The key comes from an armored secret key in an environment variable (imported into a
-temporary ``GNUPGHOME`` that is deleted afterwards), else from the user's keyring or
-agent. A passphrase is given with ``--pinentry-mode loopback --passphrase-file`` (a file
-named in config, or the environment variable's value written to a 0600 file inside the
-temporary home); it never appears on a command line.
+The key comes from an armored secret key in an environment variable, imported into a
+temporary ``GNUPGHOME`` inside the run's private folder (:func:`build_support.cache.
+run_folder`, mode 0700, under the cache: never in ``/tmp``), else from the user's keyring
+or agent. A passphrase (from the environment variable, or the file named in config) is
+given to gpg on its standard input (``--pinentry-mode loopback --passphrase-fd 0``): it
+is never written to a file nor put on a command line.
+
+Every gpg the signer starts carries the run's owner marker, and so does the gpg-agent it
+spawns: :meth:`Signer.close` stops the agent (``gpgconf --homedir … --kill gpg-agent``),
+kills what is left and removes the home; a SIGKILLed run's agent and home are found by
+the next run's sweep (:func:`build_support.cache.sweep_runs`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from build_support import cmd, log
+from build_support import cache, cmd, log, procs
 from build_support.errors import ConfigError, VerificationError
 from build_support.publish import credentials
 from build_support.publish.settings import MavenSettings
+
+#: The longest ``GNUPGHOME`` path gpg-agent can put its sockets in (``sun_path`` holds
+#: 107 characters; the longest socket name is ``S.gpg-agent.browser``).
+HOME_LIMIT = 80
 
 #: Checksum files beside every uploaded file, as ``mvn deploy`` writes them.
 CHECKSUMS = ("md5", "sha1", "sha256", "sha512")
@@ -43,24 +53,33 @@ def write_checksums(path: Path) -> list[Path]:
 
 
 class Signer:
-    """Signs files with gpg; :meth:`close` deletes the temporary home, if any."""
+    """Signs files with gpg; :meth:`close` stops its agent and deletes its home, if any."""
 
     def __init__(self, settings: MavenSettings, *, root: Path, env: dict[str, str]) -> None:
         self.settings = settings
         self.home: Path | None = None
-        self.passphrase_file: Path | None = None
+        self.passphrase: str | None = None
+        self._stack = contextlib.ExitStack()
+        self.run = cache.active_run() or self._stack.enter_context(cache.run_folder("sign"))
+        try:
+            self._setup(settings, root=root, env=env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, settings: MavenSettings, *, root: Path, env: dict[str, str]) -> None:
         key = env.get(settings.gpg_key_env, "") if settings.gpg_key_env else ""
         if key:
             credentials.register(key)
-            self.home = Path(tempfile.mkdtemp(prefix="build-support-gnupg."))
-            if len(str(self.home)) > 60:  # gpg-agent's socket path must stay short
-                self.home.rmdir()
-                self.home = Path(tempfile.mkdtemp(prefix="bs-gnupg.", dir="/tmp"))
-            self.home.chmod(0o700)
+            real = self.run.path / "gnupg"
+            if real.exists():  # a second signer in this run
+                real = Path(tempfile.mkdtemp(prefix="gnupg-", dir=self.run.path))
+            real.mkdir(mode=0o700, exist_ok=True)
+            self.home = self.run.short_alias(real, limit=HOME_LIMIT)
             cmd.run(["gpg", "--batch", "--quiet", "--import"], env=self._env(),
                     input_text=key, capture=True)  # fmt: skip
             log.info(f"gpg: imported the signing key from ${settings.gpg_key_env} into the "
-                     f"temporary GNUPGHOME {self.home} (deleted afterwards)")  # fmt: skip
+                     f"temporary GNUPGHOME {real} (deleted afterwards)")  # fmt: skip
         phrase = credentials.read(
             env_var=settings.gpg_passphrase_env,
             file=settings.gpg_passphrase_file,
@@ -69,20 +88,11 @@ class Signer:
             env=env,
             required=False,
         )
-        if phrase is not None:
-            if settings.gpg_passphrase_file and not env.get(settings.gpg_passphrase_env):
-                path = Path(settings.gpg_passphrase_file).expanduser()
-                self.passphrase_file = path if path.is_absolute() else root / path
-            else:
-                holder = self.home or Path(tempfile.mkdtemp(prefix="build-support-gpgpass."))
-                self._holder = holder
-                self.passphrase_file = holder / "passphrase"
-                fd = os.open(self.passphrase_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(phrase.value)
+        self.passphrase = phrase.value if phrase is not None else None
 
     def _env(self) -> dict[str, str]:
-        return {"GNUPGHOME": str(self.home)} if self.home else {}
+        marker = self.run.marker()
+        return {"GNUPGHOME": str(self.home), **marker} if self.home else marker
 
     def sign(self, path: Path) -> Path:
         """``<path>.asc``: a detached, armored signature, verified right after."""
@@ -91,10 +101,11 @@ class Signer:
         argv: list[str] = ["gpg", "--batch", "--yes", "--armor", "--detach-sign"]
         if self.settings.gpg_key_id:
             argv += ["--local-user", self.settings.gpg_key_id]
-        if self.passphrase_file is not None:
-            argv += ["--pinentry-mode", "loopback", "--passphrase-file", str(self.passphrase_file)]
+        if self.passphrase is not None:
+            argv += ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
         argv += ["--output", str(asc), str(path)]
         cmd.run(argv, env=self._env(), capture=True, echo=False,
+                input_text=None if self.passphrase is None else self.passphrase + "\n",
                 hint="check the signing key and its passphrase")  # fmt: skip
         self.verify(path, asc)
         return asc
@@ -122,11 +133,15 @@ class Signer:
         return fprs[0]
 
     def close(self) -> None:
+        """Stop the agent this signer started, remove its home (and the run folder it made
+        for itself, if any). Safe to call twice."""
         if self.home is not None:
-            cmd.run(["gpgconf", "--kill", "gpg-agent"], env=self._env(), capture=True,
-                    check=False, echo=False)  # fmt: skip
-            shutil.rmtree(self.home, ignore_errors=True)
+            cmd.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"],
+                    env=self._env(), capture=True, check=False, echo=False)  # fmt: skip
+            procs.kill_marked(self.run.token)  # what gpgconf could not reach
+            real = self.home.resolve()
+            if self.home.is_symlink():
+                self.home.unlink()
+            shutil.rmtree(real, ignore_errors=True)
             self.home = None
-        holder = getattr(self, "_holder", None)
-        if holder is not None:
-            shutil.rmtree(holder, ignore_errors=True)
+        self._stack.close()

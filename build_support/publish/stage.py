@@ -22,12 +22,11 @@ import argparse
 import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from build_support import commits, fsutil, log, store
+from build_support import cache, commits, fsutil, log, store
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -312,8 +311,9 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
         if args.execute
         else contextlib.nullcontext()
     )
-    with lock, tempfile.TemporaryDirectory(prefix="build-support-publish.") as tmp:
-        env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=Path(tmp),
+    # private, swept when a kill leaves it
+    with lock, cache.run_folder("publish") as run:
+        env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=run.path,
                      execute=args.execute, env=dict(os.environ))  # fmt: skip
         made: list[Target] = []
         try:

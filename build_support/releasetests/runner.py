@@ -300,7 +300,7 @@ class Runner:
         env = allowed_env(
             os.environ,
             (*DEFAULT_ENV_ALLOWLIST, *self.options.env_allowlist),
-            secret=redact.is_secret_name,
+            secret=redact.is_credential,
         )
         env.update(self.options.extra_env)
         declared = declared_env(test.env, os.environ)
@@ -458,29 +458,30 @@ class Runner:
     def _collect(
         self, test: ReleaseTest, env: Mapping[str, str], scratch: Path, dest: Path
     ) -> list[str]:
-        """Move the scratch folder's files and the test's ``artifact_path`` into ``dest``."""
+        """Copy the scratch folder's files and the test's ``artifact_path`` into ``dest``,
+        redacted (:func:`redact.copy_tree`); what was withheld is listed in
+        ``withheld.txt`` beside them and on the console."""
         out = dest / "artifacts"
-        collected: list[str] = []
+        red = redact.Redactor.from_env({**os.environ, **env}, extra=redact.current().values)
+        withheld: list[redact.Withheld] = []
         if test.run.artifact_path:
             expanded = _expand(test.run.artifact_path, env)
             source = Path(expanded)
             if not source.is_absolute():
                 source = test.working_dir / source
             if source.exists() and not source.is_relative_to(scratch):
-                out.mkdir(parents=True, exist_ok=True)
-                target = out / source.name
-                if source.is_dir():
-                    shutil.copytree(source, target, dirs_exist_ok=True)
-                else:
-                    shutil.copy2(source, target)
-        if any(scratch.iterdir()):
-            out.mkdir(parents=True, exist_ok=True)
-            for item in scratch.iterdir():
-                shutil.move(str(item), str(out / item.name))
+                withheld += redact.copy_tree(source, out / red.text(source.name), red)
+        if scratch.is_dir() and any(scratch.iterdir()):
+            withheld += redact.copy_tree(scratch, out, red)
         shutil.rmtree(scratch, ignore_errors=True)
+        if withheld:
+            lines = [f"{w.path}: {w.reason}" for w in withheld]
+            fsutil.write_atomic(dest / "withheld.txt", "".join(f"{x}\n" for x in lines))
+            log.warn(f"{test.name}: {len(withheld)} file(s) of its results not copied "
+                     f"(listed in {dest / 'withheld.txt'}): " + "; ".join(lines[:5]))  # fmt: skip
         if out.is_dir():
-            collected = sorted(str(p.relative_to(dest)) for p in out.rglob("*") if p.is_file())
-        return collected
+            return sorted(str(p.relative_to(dest)) for p in out.rglob("*") if p.is_file())
+        return []
 
     # -- one test, with retries -----------------------------------------------------------
     def run_test(self, test: ReleaseTest, run_dir: Path) -> ReleaseTestResult:

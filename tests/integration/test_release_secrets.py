@@ -191,3 +191,106 @@ def test_a_process_that_escaped_with_setsid_is_killed_after_the_test(
     finally:
         if pid_alive(pid):
             os.kill(pid, 9)
+
+
+#: Every credential variable the harness documents (docs/security.md, "Credential
+#: variables"), each with a distinct planted value; MINRAY_UPLOAD is named by the config
+#: (a name without a secret word in it).
+def _planted() -> dict[str, str]:
+    from build_support import redact
+    from build_support.publish import credentials
+    from build_support.publish.settings import PublishSettings
+
+    names = [*credentials.variables(PublishSettings()), *redact.KNOWN_VARIABLES,
+             "MINRAY_UPLOAD"]  # fmt: skip
+    return {name: f"planted-{i:02d}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+            for i, name in enumerate(dict.fromkeys(names))}  # fmt: skip
+
+
+FILE_SECRET = "from-a-credential-file-5e7d"
+
+DUMP = """\
+import os, pathlib
+names = os.environ["NAMES"].split()
+values = [os.environ.get(n, "") for n in names]
+values.append(pathlib.Path(os.environ["CRED_FILE"]).read_text().strip())
+for n, v in zip([*names, "FILE"], values):
+    print(n, "=", v)
+    os.sys.stderr.write(f"{n} {v}\\n")
+out = pathlib.Path(os.environ["RELEASE_RESULTS_DIR"])
+(out / "notes.txt").write_text("\\n".join(values) + "\\n")
+(out / "deep").mkdir()
+(out / "deep" / "report.json").write_text('{"creds": %r}' % values)
+(out / "deep" / "dump.bin").write_bytes(b"\\0\\x01" + "|".join(values).encode() + b"\\0")
+(out / "deep" / "clean.bin").write_bytes(b"\\0\\x01\\x02 nothing here")
+(out / f"file-{values[0]}.log").write_text("named after a secret\\n")
+(out / "escape").symlink_to(os.environ["CRED_FILE"])
+"""
+
+
+def test_every_credential_variable_is_hidden_in_logs_reports_and_copied_results(
+    minray_wheel: Path,  # noqa: F811 - pytest fixture
+    tmp_path: Path,
+) -> None:
+    """Issue 18, item 5: a release test that prints and saves every credential the harness
+    knows (GPG passphrases included) leaves none of them in any file of the results tree,
+    the console or the project; text results are copied redacted, a binary one holding a
+    secret is listed in withheld.txt, not copied."""
+    planted = _planted()
+    cred_file = tmp_path / "secrets" / "docker-password.txt"
+    cred_file.parent.mkdir()
+    cred_file.write_text(FILE_SECRET + "\n")
+    project = _cli_project(tmp_path)
+    toml = project / "pyproject.toml"
+    text = toml.read_text()
+    pypi_env = 'password_env = "BUILD_SUPPORT_PYPI_PASSWORD"'
+    docker = "[tool.build_support.publish.docker]\n"
+    assert pypi_env in text
+    assert docker in text
+    toml.write_text(text.replace(pypi_env, 'password_env = "MINRAY_UPLOAD"').replace(
+        docker, f'{docker}password_file = "{cred_file}"\n'))  # fmt: skip
+    declared = "".join(f"    {n}: ${{{n}}}\n" for n in planted)
+    proc, run_dir = _run(
+        tmp_path,
+        minray_wheel,
+        "- name: dump\n  env:\n"
+        + declared
+        + f'    NAMES: "{" ".join(planted)}"\n    CRED_FILE: "{cred_file}"\n'
+        + "  run:\n    script: python dump.py\n",
+        {"dump.py": DUMP},
+        **planted,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    secrets = [*planted.values(), FILE_SECRET]
+    attempt = run_dir / "dump" / "attempt-1"
+    out = (attempt / "stdout.log").read_text()
+    assert "BUILD_SUPPORT_GPG_PASSPHRASE = ***" in out
+    assert "GPG_PASSPHRASE = ***" in out
+    assert out.count("= ***") == len(planted) + 1  # the test did get every value
+    art = attempt / "artifacts"
+    assert (art / "notes.txt").read_text() == "***\n" * len(secrets)
+    assert (art / "deep" / "report.json").read_text().count("***") == len(secrets)
+    assert (art / "deep" / "clean.bin").read_bytes() == b"\0\x01\x02 nothing here"
+    assert (art / "file-***.log").is_file()
+    assert not (art / "deep" / "dump.bin").exists()
+    assert not (art / "escape").exists()
+    withheld = (attempt / "withheld.txt").read_text()
+    assert "deep/dump.bin: a binary file that contains a secret" in withheld
+    assert "escape: a symbolic link (not followed)" in withheld
+    assert "withheld.txt" in proc.stderr
+    # Every file anywhere in the results tree and the project (and the console): no secret.
+    trees = [tmp_path / "results", project]
+    checked = 0
+    for tree in trees:
+        for dirpath, _dirs, names in os.walk(tree):  # symlinks (the shared inputs) not followed
+            for name in names:
+                path = Path(dirpath) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                data = path.read_bytes()
+                checked += 1
+                for secret in secrets:
+                    assert secret.encode() not in data, f"{secret!r} in {path}"
+    assert checked > 10
+    for secret in secrets:
+        assert secret not in proc.stdout + proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -241,12 +242,133 @@ def test_the_redact_section_of_pyproject_configures_the_layer(
     from build_support.config import from_table
 
     cfg = from_table(
-        {"redact": {"names": ["PASSPHRASE", "TOKEN"], "ignore": ["HARMLESS_TOKEN"]}}, tmp_path
+        {"redact": {"names": ["PHRASE", "TOKEN"], "ignore": ["HARMLESS_TOKEN"]}}, tmp_path
     )
     settings = cfg.section("redact", redact.RedactSettings)
     monkeypatch.setattr(redact, "_settings", redact.RedactSettings())
-    monkeypatch.setenv("GPG_PASSPHRASE", "correct horse battery")
+    monkeypatch.setenv("SIGNING_PHRASE", "correct horse battery")
     monkeypatch.setenv("HARMLESS_TOKEN", "visible-value")
     assert "correct horse battery" in redact.text("x correct horse battery")  # not yet
     redact.configure(settings)
     assert redact.text("x correct horse battery visible-value") == "x *** visible-value"
+
+
+# --------------------------------------------------------------------------- issue 18, item 5
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_variables", set(redact.KNOWN_VARIABLES))
+    monkeypatch.setattr(redact, "_settings", redact.RedactSettings())
+
+
+def test_passphrase_variables_are_secret(fresh_registry: None) -> None:
+    for name in ("GPG_PASSPHRASE", "BUILD_SUPPORT_GPG_PASSPHRASE", "MAVEN_GPG_PASSPHRASE",
+                 "DB_PASSWD"):  # fmt: skip
+        assert redact.is_secret_name(name), name
+    red = redact.Redactor.from_env({"BUILD_SUPPORT_GPG_PASSPHRASE": "gpg-phrase-1",
+                                    "GPG_PASSPHRASE": "gpg-phrase-2"})  # fmt: skip
+    assert red.text("a gpg-phrase-1 b gpg-phrase-2") == "a *** b ***"
+
+
+def test_known_credential_variables_are_hidden_whatever_names_and_ignore_say(
+    fresh_registry: None,
+) -> None:
+    redact.configure(redact.RedactSettings(names=("NOTHING",), ignore=("TWINE_PASSWORD",)))
+    env = {"TWINE_PASSWORD": "twine-pass-1", "GPG_PASSPHRASE": "gpg-phrase-2",
+           "MY_TOKEN": "not-hidden-now"}  # fmt: skip
+    assert redact.Redactor.from_env(env).text("twine-pass-1 gpg-phrase-2 not-hidden-now") == (
+        "*** *** not-hidden-now"
+    )
+
+
+def test_credential_variables_and_files_of_the_publish_config_are_hidden(
+    fresh_registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from build_support.config import from_table
+    from build_support.publish import credentials
+    from build_support.publish.settings import PublishSettings
+
+    (tmp_path / "pypi.txt").write_text("from-a-file-value\n")
+    (tmp_path / "short.txt").write_text("abc1234\n")  # 7 characters: too common to hide
+    cfg = from_table({"publish": {
+        "pypi": {"password_env": "MINRAY_UPLOAD", "password_file": "pypi.txt"},
+        "docker": {"password_file": str(tmp_path / "short.txt")},
+        "maven": {"gpg_passphrase_file": "missing.txt", "gpg_key_env": "SIGNING_BLOB"},
+    }}, tmp_path)  # fmt: skip
+    settings = cfg.section("publish", PublishSettings)
+    assert credentials.variables(settings) == [
+        "MINRAY_UPLOAD", "BUILD_SUPPORT_DOCKER_PASSWORD", "BUILD_SUPPORT_MAVEN_PASSWORD",
+        "SIGNING_BLOB", "BUILD_SUPPORT_GPG_PASSPHRASE"]  # fmt: skip
+    monkeypatch.setenv("MINRAY_UPLOAD", "upload-value-1")
+    monkeypatch.setenv("SIGNING_BLOB", "signing-blob-2")
+    line = "upload-value-1 signing-blob-2 from-a-file-value abc1234"
+    assert redact.text(line) == line  # names without a secret word: not hidden before
+    credentials.register_sources(settings, tmp_path)  # what the session boundary does
+    assert redact.text(line) == "*** *** *** abc1234"
+
+
+def _results(tmp_path: Path) -> Path:
+    src = tmp_path / "scratch"
+    (src / "sub").mkdir(parents=True)
+    (src / "notes.txt").write_text(f"token {TOKEN}\n" + "x" * 2_000_000 + f"{TOKEN} end\n")
+    (src / "sub" / "clean.bin").write_bytes(b"\0\1\2" * 1000)
+    # the secret straddles the 1 MiB read boundary of the scan
+    (src / "sub" / "leaky.bin").write_bytes(b"\0" * ((1 << 20) - 5) + TOKEN.encode() + b"\0")
+    (src / f"named-{TOKEN}.txt").write_text("plain\n")
+    (src / "link").symlink_to("/etc/hostname")
+    return src
+
+
+def test_copy_tree_redacts_text_and_withholds_binaries_with_a_secret(tmp_path: Path) -> None:
+    red = redact.Redactor([TOKEN])
+    src = _results(tmp_path)
+    dest = tmp_path / "out"
+    withheld = redact.copy_tree(src, dest, red)
+    assert sorted((w.path, w.reason) for w in withheld) == [
+        ("link", "a symbolic link (not followed)"),
+        ("sub/leaky.bin", "a binary file that contains a secret"),
+    ]
+    notes = (dest / "notes.txt").read_text()
+    assert notes.startswith("token ***\n")
+    assert notes.endswith("*** end\n")
+    assert (dest / "sub" / "clean.bin").read_bytes() == (src / "sub" / "clean.bin").read_bytes()
+    assert (dest / "named-***.txt").read_text() == "plain\n"
+    assert sorted(p.name for p in dest.rglob("*")) == ["clean.bin", "named-***.txt",
+                                                       "notes.txt", "sub"]  # fmt: skip
+    for p in dest.rglob("*"):
+        if p.is_file():
+            assert TOKEN.encode() not in p.read_bytes()
+
+
+def test_security_md_lists_every_credential_variable_the_harness_knows() -> None:
+    from build_support.publish import credentials
+    from build_support.publish.settings import PublishSettings
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    table = doc.split("credential variable** the harness knows", 1)[1].split("\n\n- ", 1)[0]
+    for name in (*credentials.variables(PublishSettings()), *redact.KNOWN_VARIABLES):
+        assert f"`{name}`" in table, name
+    for part in redact.DEFAULT_NAMES:
+        assert f"`{part}`" in doc, part
+
+
+def test_copy_tree_lists_an_unreadable_file_and_goes_on(tmp_path: Path) -> None:
+    src = tmp_path / "scratch"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    (src / "fifo").mkdir()
+    os.mkfifo(src / "fifo" / "pipe")  # not a regular file: never opened for a blocking read
+    withheld = redact.copy_tree(src, tmp_path / "out", redact.Redactor([TOKEN]))
+    assert [(w.path, w.reason) for w in withheld] == [("fifo/pipe", "not a regular file")]
+    assert (tmp_path / "out" / "a.txt").read_text() == "a\n"
+
+
+def test_a_passthrough_pattern_never_hands_a_test_a_credential_variable(
+    fresh_registry: None,
+) -> None:
+    redact.register_variables(["MINRAY_UPLOAD"])
+    env = {"MINRAY_UPLOAD": "u", "MINRAY_MODE": "fast", "GPG_PASSPHRASE": "p", "TZ": "UTC"}
+    got = allowed_env(env, ("MINRAY_*", "GPG_*", "TZ"), secret=redact.is_credential)
+    assert got == {"MINRAY_MODE": "fast", "TZ": "UTC"}
