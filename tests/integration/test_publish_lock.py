@@ -93,6 +93,8 @@ def test_two_publishes_at_once_send_each_file_once(
     if backend == "s3":
         for obj in project.store.list():
             store.put(obj.key, project.store.root / obj.key)
+    planned = project.publish()  # --execute sends only what the reviewed plan lists
+    assert planned.returncode == 0, planned.stderr[-3000:]
     procs = []
     for log in logs:
         with log.open("w") as out:
