@@ -22,8 +22,9 @@ import urllib.parse
 import zipfile
 from pathlib import Path
 
-from build_support import images, rootfs, store
+from build_support import images, store
 from build_support.config import Config, Paths
+from build_support.containers import rootfs
 from tests.helpers import EngineRequestLog, build_stamped_wheels, bundled_names
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from build_support import imagetags, log, platforms, rootfs
-from build_support.dockerengine import (
+from build_support import imagetags, log, platforms
+from build_support.containers import rootfs
+from build_support.containers.engine import (
     ImageSummary,
     oldest_with_label,
     run_removed,

@@ -59,7 +59,7 @@ SECTIONS: dict[str, str] = {
     "jars": "build_support.settings:JarsSettings",
     "images": "build_support.settings:ImagesSettings",
     "release_tests": "build_support.settings:ReleaseTestsSettings",
-    "rootfs": "build_support.settings:RootfsSettings",
+    "rootfs": "build_support.containers.settings:RootfsSettings",
     "redact": "build_support.redact:RedactSettings",
     "publish": "build_support.publish.settings:PublishSettings",
     "ciplan": "build_support.ciplan.settings:CiPlanSettings",

@@ -7,7 +7,7 @@ For each Python version:
 
 1. resolve the base image (``cpu_base``/``gpu_base``); when it is not present and
    cannot be pulled, and ``base_fallback = "local"``, a Debian root filesystem made by
-   :mod:`build_support.rootfs` stands in for it (said loudly, and labelled);
+   :mod:`build_support.containers.rootfs` stands in for it (said loudly, and labelled);
 2. download the lockfile's wheels on the host into a wheelhouse (cached by lockfile
    hash), stage them in a reproducible context (sorted, fixed mtimes) and build
    ``docker/base-deps`` with BuildKit, the context streamed as a tar on stdin;
@@ -22,8 +22,8 @@ platform) are unchanged is skipped: the input digest is a label
 ``--force`` rebuilds. The Docker CLI (Debian's, with BuildKit) builds; the Docker SDK
 does the rest (ping, inspect, tag, run, copy out).
 
-This module is the stage; its parts live in :mod:`~build_support.imagecontext` (build
-contexts, input digests), :mod:`~build_support.dockerengine` (the engine) and
+This module is the stage; its parts live in :mod:`~build_support.containers.context` (build
+contexts, input digests), :mod:`~build_support.containers.engine` (the engine) and
 :mod:`~build_support.baseimage` (the base image and its stand-in).
 """
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,8 +48,6 @@ from build_support import (
     log,
     manifests,
     platforms,
-    provision,
-    rootfs,
     wheelfile,
     wheelhouse,
 )
@@ -56,7 +55,9 @@ from build_support import store as store_mod
 from build_support.args import StageParser, python_version
 from build_support.baseimage import Base, check_base_python, quick_base, resolve_base
 from build_support.config import Config
-from build_support.dockerengine import (
+from build_support.containers import engine, rootfs
+from build_support.containers.context import DIGEST_LABEL, BuildContext, input_digest
+from build_support.containers.engine import (
     ImageSummary,
     check_buildkit_once,
     connect,
@@ -68,8 +69,8 @@ from build_support.dockerengine import (
     smoke_test,
     tag_image,
 )
+from build_support.containers.settings import RootfsSettings
 from build_support.errors import ArtifactNotFoundError, InputError, UsageError, VerificationError
-from build_support.imagecontext import DIGEST_LABEL, BuildContext, input_digest
 from build_support.settings import ImagesSettings as ImagesSettings  # noqa: PLC0414 - re-exported
 
 #: The commit the image was built from (OCI); read back from the image to verify it.
@@ -415,7 +416,7 @@ class Stage:
         s = self.settings
         requested = self.base_override or (s.cpu_base if job.flavor == "cpu" else s.gpu_base)
         platform = platforms.DOCKER_PLATFORMS[job.arch]
-        mirror = self.cfg.section("rootfs", rootfs.RootfsSettings).mirror
+        mirror = self.cfg.section("rootfs", RootfsSettings).mirror
         # The no-change path: the base as the engine has it now (no pull, no stand-in
         # made), then one digest lookup. Anything else resolves the base properly.
         quick = None
@@ -610,8 +611,8 @@ def _run_jobs(
     arch: platforms.Arch,
     args: argparse.Namespace,
 ) -> int:
-    client_path = settings.docker_cli or provision.docker_client()
-    if arch != "x86_64" and rootfs.needs_emulation(arch):
+    client_path = settings.docker_cli or engine.docker_client()
+    if platforms.needs_emulation(arch, os.uname().machine):
         rootfs.ensure_binfmt(arch)
     summary = log.Summary("images", headers=("image", "result", "tags", "time"))
     results: list[Result] = []

@@ -36,6 +36,9 @@ TAG_TARGETS: dict[str, tuple[OS, Arch]] = {
 #: Docker platform strings for Linux architectures.
 DOCKER_PLATFORMS: dict[Arch, str] = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 
+#: Debian's names for the architectures (debootstrap ``--arch``).
+DEBIAN_ARCH: dict[Arch, str] = {"x86_64": "amd64", "aarch64": "arm64"}
+
 
 @dataclass(frozen=True)
 class Host:
@@ -69,6 +72,11 @@ def canonical_arch(machine: str) -> Arch:
             f"unsupported architecture {machine!r}",
             hint="supported: " + ", ".join(sorted(ARCH_ALIASES)),
         ) from None
+
+
+def needs_emulation(arch: Arch, host_machine: str) -> bool:
+    """Whether binaries of ``arch`` need QEMU on a host whose ``uname -m`` is ``host_machine``."""
+    return ARCH_ALIASES.get(host_machine.lower()) != arch
 
 
 def wheel_platform(system: str, machine: str, *, macos_target: str = "12_0") -> str:

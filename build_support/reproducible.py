@@ -26,6 +26,10 @@ from build_support.errors import BuildSupportError, VerificationError
 #: The earliest time a zip entry can carry (1980-01-01 UTC).
 ZIP_EPOCH = 315532800
 
+#: The mtime of every member of the tarballs the harness writes (root filesystems, image
+#: build contexts): 2020-01-01T00:00:00Z, as Ray's docker contexts.
+FIXED_MTIME = 1577836800
+
 
 def source_date_epoch(root: Path, sha: str, env: Mapping[str, str] | None = None) -> int:
     """``SOURCE_DATE_EPOCH`` for a build of ``sha``: the environment's when set (CI may

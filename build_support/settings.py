@@ -455,12 +455,3 @@ class ReleaseTestsSettings:
     #: allowlist (fnmatch patterns); a test names anything else in its ``env``.
     env_passthrough: tuple[str, ...] = ()
     venv_cache: str = ".cache/release-tests"
-
-
-@dataclass(frozen=True, kw_only=True)
-class RootfsSettings:
-    """``[tool.build_support.rootfs]``."""
-
-    #: The Debian mirror debootstrap downloads from; "" (the default): the one apt uses on
-    #: this host (/etc/apt/sources.list, sources.list.d/*). No mirror is built in.
-    mirror: str = ""

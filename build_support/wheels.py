@@ -52,7 +52,6 @@ from build_support import (
     manifests,
     platforms,
     procs,
-    provision,
     pythons,
     reproducible,
     store,
@@ -62,6 +61,7 @@ from build_support import (
 )
 from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config
+from build_support.containers import engine
 from build_support.errors import (
     BuildSupportError,
     CommandFailedError,
@@ -80,7 +80,7 @@ from build_support.sources import project_files
 
 Mode = Literal["native", "container"]
 
-#: Images made locally by :mod:`build_support.rootfs` are named ``rootfs:<debian suite>``.
+#: Images made locally by :mod:`build_support.containers.rootfs`: ``rootfs:<debian suite>``.
 ROOTFS_PREFIX = "rootfs:"
 DRIVER = Path(__file__).resolve().with_name("containerbuild.py")
 RESULT_PREFIX = "BS-RESULT "
@@ -333,9 +333,9 @@ def resolve_image(
 
     ``debian_mirror`` is ``[tool.build_support.rootfs] mirror`` ("" = apt's on this host).
     """
-    docker = provision.docker_client()
+    docker = engine.docker_client()
     if ref.startswith(ROOTFS_PREFIX):
-        from build_support import rootfs
+        from build_support.containers import rootfs
 
         suite = ref[len(ROOTFS_PREFIX) :] or rootfs.DEFAULT_SUITE
         return rootfs.ensure_image(
@@ -373,7 +373,7 @@ def probe_image(image: str, arch: platforms.Arch) -> dict[str, tuple[str, str]]:
         'command -v "$p" >/dev/null 2>&1 && "$p" -c '
         "\"import sys; print('%d.%d.%d' % sys.version_info[:3], sys.executable)\"; done; true"
     )
-    docker = provision.docker_client()
+    docker = engine.docker_client()
     name = f"bs-probe-{uuid.uuid4().hex[:12]}"
     with procs.owned_container(docker, name):  # a timeout stops only the client
         out = cmd.output(
@@ -577,7 +577,7 @@ def _driver(
 ) -> dict[str, object]:
     """Run :mod:`build_support.containerbuild` in a fresh offline container of the target
     image with ``mounts`` (host path → container path); its ``BS-RESULT`` report."""
-    docker = provision.docker_client()
+    docker = engine.docker_client()
     name = f"bs-wheel-{uuid.uuid4().hex[:12]}"
     argv: list[str | os.PathLike[str]] = [*_offline_run(docker, name, target.arch)]
     for host_path, inside in {**mounts, DRIVER: "/bs/driver.py:ro"}.items():
@@ -826,12 +826,13 @@ def _interpreters(
     if isinstance(target, NativeTarget):
         found = pythons.require(versions, extra=cfg.python_search_paths)
         return target, {v: (i.full_version, str(i.path)) for v, i in found.items()}
-    from build_support import rootfs
+    from build_support.containers import rootfs
+    from build_support.containers.settings import RootfsSettings
 
-    provision.ensure_docker()
-    if platforms.canonical_arch(host.machine) != target.arch:
+    engine.ensure_docker()
+    if platforms.needs_emulation(target.arch, host.machine):
         rootfs.ensure_binfmt(target.arch)
-    mirror = cfg.section("rootfs", rootfs.RootfsSettings).mirror
+    mirror = cfg.section("rootfs", RootfsSettings).mirror
     image = resolve_image(target.image, target.arch, settings, debian_mirror=mirror)
     target = ContainerTarget(target.platform, target.arch, image)
     in_image = probe_image(image, target.arch)

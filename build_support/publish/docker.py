@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build_support import cmd, imagetags, log, manifests, provision, redact
+from build_support import cmd, imagetags, log, manifests, redact
+from build_support.containers import engine
 from build_support.errors import (
     ArtifactNotFoundError,
     CommandFailedError,
@@ -105,7 +106,7 @@ class DockerTarget:
                 )
         scheme = "http" if self.settings.insecure else "https"
         self.api = self.settings.api_url.rstrip("/") or f"{scheme}://{self.settings.registry}"
-        self.client = provision.docker_client()
+        self.client = engine.docker_client()
         self.username = env.env.get(self.settings.username_env, "")
         self.password = credentials.read(
             env_var=self.settings.password_env,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from build_support import cmd, fsutil, lockfile, log, manifests, pythons, wheelfile
+from build_support.containers import engine
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests.sources import WheelSource
 
@@ -209,14 +210,13 @@ class ImageProvider:
     def prepare(self, python_version: str) -> VenvInfo:
         if python_version in self._ready:
             return self._ready[python_version]
-        from build_support import provision
         from build_support.images import REVISION_LABEL
 
         # The manifest only says which image; the commit is read from the image itself.
         ref, _recorded = self.find(python_version)
-        provision.ensure_docker()
+        engine.ensure_docker()
         label = cmd.output(
-            [provision.docker_client(), "image", "inspect", "--format",
+            [engine.docker_client(), "image", "inspect", "--format",
              f'{{{{ index .Config.Labels "{REVISION_LABEL}" }}}}', ref],
             hint=f"the image {ref} is not there; build it: nox -s images",
         )  # fmt: skip
@@ -226,7 +226,7 @@ class ImageProvider:
             "print(os.getuid(), os.getgid())"
         )
         lines = cmd.output(
-            [provision.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
+            [engine.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
              probe],
             hint=f"the image {ref} cannot import {self.package}; rebuild it: nox -s images",
         ).splitlines()  # fmt: skip

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import dockerengine, images, manifests, provision, wheelfile
+from build_support import images, manifests, wheelfile
+from build_support.containers import engine
 from build_support.errors import VerificationError
 from build_support.releasetests.environments import ImageProvider
 from tests.conftest import ROOT, git
@@ -193,14 +194,14 @@ def test_wheel_stage_refuses_a_commit_variable_that_is_not_head(tmp_path: Path) 
 @pytest.mark.docker
 def test_image_commit_is_read_from_the_image(minray_wheel: Path, tmp_path: Path) -> None:  # noqa: F811
     """The revision label is read back from the image, not from dist/images.json."""
-    provision.ensure_docker()
+    engine.ensure_docker()
     tag = f"build-support/label-test:{os.getpid()}"
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(f"FROM scratch\nLABEL {images.REVISION_LABEL}={FAKE_SHA}\n")
     subprocess.run(["docker", "build", "-q", "-t", tag, str(ctx)], check=True, capture_output=True)
     try:
-        client = dockerengine.connect(60)
+        client = engine.connect(60)
         assert images.check_revision_label(client, tag, FAKE_SHA) == FAKE_SHA
         with pytest.raises(VerificationError, match=f"{images.REVISION_LABEL}='{FAKE_SHA}'"):
             images.check_revision_label(client, tag, "d" * 40)

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from build_support import dockerengine, images, provision, rootfs, store
+from build_support import images, store
 from build_support.config import Config, Paths
+from build_support.containers import engine, rootfs
 from build_support.errors import (
     ArtifactNotFoundError,
     DockerError,
@@ -250,9 +251,9 @@ def test_cli_without_buildkit(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\necho 'Usage: docker build [OPTIONS] PATH'\nexit 0\n")
     fake.chmod(0o755)
     with pytest.raises(DockerError, match="cannot build with BuildKit") as err:
-        dockerengine.check_buildkit(str(fake))
+        engine.check_buildkit(str(fake))
     assert "/usr/bin/docker" in str(err.value.hint)
-    dockerengine.check_buildkit(provision.docker_client())
+    engine.check_buildkit(engine.docker_client())
 
 
 @pytest.fixture
@@ -287,7 +288,7 @@ def test_unresponsive_engine_times_out(monkeypatch: pytest.MonkeyPatch, silent_s
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{silent_server}")
     started = time.monotonic()
     with pytest.raises(DockerError, match="cannot reach the Docker engine") as err:
-        dockerengine.connect(timeout=2)
+        engine.connect(timeout=2)
     assert time.monotonic() - started < 30
     assert "dockerd" in str(err.value.hint)
 
@@ -295,25 +296,25 @@ def test_unresponsive_engine_times_out(monkeypatch: pytest.MonkeyPatch, silent_s
 def test_no_engine_listening(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(DockerError, match="cannot reach the Docker engine"):
-        dockerengine.connect(timeout=2)
+        engine.connect(timeout=2)
 
 
 def _owned_containers(owner: str) -> list[str]:
-    out = docker("ps", "-aq", "--filter", f"label={dockerengine.OWNER_LABEL}={owner}")
+    out = docker("ps", "-aq", "--filter", f"label={engine.OWNER_LABEL}={owner}")
     return out.split()
 
 
 def test_containers_it_runs_are_removed_on_failure_and_on_ctrl_c(base_image: str) -> None:
     """The smoke run and the base-Python probe leave no container behind, however they end."""
-    client = dockerengine.connect(timeout=30)
-    docker_sdk = dockerengine.sdk()
+    client = engine.connect(timeout=30)
+    docker_sdk = engine.sdk()
     owner = f"test-{time.monotonic_ns()}"
-    out = dockerengine.run_removed(
+    out = engine.run_removed(
         client, base_image, ["sh", "-c", "echo ok"], platform="linux/amd64", owner=owner
     )
     assert out == b"ok\n"
     with pytest.raises(docker_sdk.errors.ContainerError) as failed:
-        dockerengine.run_removed(
+        engine.run_removed(
             client, base_image, ["sh", "-c", "echo why >&2; exit 3"],
             platform="linux/amd64", owner=owner,
         )  # fmt: skip
@@ -326,7 +327,7 @@ def test_containers_it_runs_are_removed_on_failure_and_on_ctrl_c(base_image: str
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            dockerengine.run_removed(
+            engine.run_removed(
                 client, base_image, ["sleep", "60"], platform="linux/amd64", owner=owner
             )
     finally:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, manifests, provision, rootfs, store
+from build_support import cmd, images, manifests, store
 from build_support.config import Config
-from build_support.imagecontext import DIGEST_LABEL
+from build_support.containers import engine, rootfs
+from build_support.containers.context import DIGEST_LABEL
 from tests.helpers import EngineRequestLog, bundled_toml, docker
 from tests.integration.test_images import (  # noqa: F401 - fixtures
     DAY,
@@ -45,7 +46,7 @@ ABSENT_BASE = "build-support-test/absent-base:never-built"
 
 @pytest.fixture
 def engine_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineRequestLog]:
-    provision.ensure_docker()
+    engine.ensure_docker()
     sock_dir = Path(tempfile.mkdtemp(prefix="engine-log.", dir="/tmp"))  # short socket path
     proxy = EngineRequestLog(sock_dir / "docker.sock")
     yield proxy
@@ -126,7 +127,7 @@ def _build_base(ref: str, marker: str) -> list[str]:
     standin = rootfs.ensure_image("x86_64", PACKAGES)
     dockerfile = f"FROM {standin}\nRUN echo {marker} > /etc/test-base-marker\n"
     cmd.run(
-        [provision.docker_client(), "build", "-q", "-t", ref, "-"],
+        [engine.docker_client(), "build", "-q", "-t", ref, "-"],
         input_text=dockerfile,
         env={"DOCKER_BUILDKIT": "1"},
         capture=True,
@@ -187,7 +188,7 @@ def test_a_changed_base_rebuilds_base_deps(
                    {f["image_id"] for f in first}]  # fmt: skip
         for image_id in [*new_ids[::-1], new_base]:
             cmd.run(
-                [provision.docker_client(), "image", "rm", "-f", image_id],
+                [engine.docker_client(), "image", "rm", "-f", image_id],
                 capture=True,
                 check=False,
             )

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import platforms, provision, wheels
+from build_support import platforms, wheels
+from build_support.containers import engine
 from build_support.errors import CommandFailedError
 from tests.helpers import pid_alive, wait_until
 
@@ -41,7 +42,7 @@ int main(int argc, char **argv) {
 @pytest.fixture(scope="module")
 def sleeper_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny image with ``/sleep`` (never exits) and ``/fail`` (exits 3), built offline."""
-    docker = provision.docker_client()
+    docker = engine.docker_client()
     ctx = tmp_path_factory.mktemp("sleeper")
     (ctx / "sleeper.c").write_text(SLEEPER_C)
     subprocess.run(
@@ -82,7 +83,7 @@ def _job(tmp_path: Path, target: wheels.ContainerTarget, interpreter: str) -> wh
 
 def _containers_mounting(path: Path) -> list[str]:
     """Names of containers (any state) with a bind mount from under ``path``."""
-    docker = provision.docker_client()
+    docker = engine.docker_client()
     ids = subprocess.run(
         [docker, "ps", "-aq", "--filter", "name=bs-wheel-"],
         capture_output=True, text=True, check=True,

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cache, cmd, config, jarpack, jars, platforms, rootfs, tools
+from build_support import cache, cmd, config, jarpack, jars, platforms, tools
+from build_support.containers import rootfs
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,9 +37,8 @@ CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEVICES = {"null": (1, 3), "zero": (1, 5), "random": (1, 8), "urandom": (1, 9)}
 
 
-def _host_arch() -> str:
-    machine = os.uname().machine.lower()
-    return "aarch64" if machine in ("aarch64", "arm64") else "x86_64"
+def _host_arch() -> platforms.Arch:
+    return platforms.current_host().arch
 
 
 def _cross() -> tuple[str, list[str]]:

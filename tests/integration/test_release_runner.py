@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, provision, rootfs, store
+from build_support import images, store
+from build_support.containers import engine, rootfs
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests import loader, reports
 from build_support.releasetests.environments import VenvProvider
@@ -501,7 +502,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
     """``--in-image``: the script runs in a container of the image; commit checked inside."""
-    provision.ensure_docker()
+    engine.ensure_docker()
     defaults = images.ImagesSettings()
     base = rootfs.ensure_image(
         "x86_64", defaults.local_base_packages, suite=defaults.local_base_suite

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from build_support import dockerengine, imagecontext, images, lockfile, wheelfile
+from build_support import images, lockfile, reproducible, wheelfile
 from build_support.config import Config, Paths
+from build_support.containers import context, engine
 from build_support.errors import ConfigError, InputError, UsageError
 
 LOCK = """\
@@ -30,12 +31,12 @@ def test_constraints_strip_hashes_and_comments() -> None:
     assert lockfile.constraints("# nothing\n") == ""
 
 
-def _ctx(tmp_path: Path) -> imagecontext.BuildContext:
+def _ctx(tmp_path: Path) -> context.BuildContext:
     (tmp_path / "w.whl").write_bytes(b"wheel")
     exe = tmp_path / "run.sh"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    ctx = imagecontext.BuildContext()
+    ctx = context.BuildContext()
     ctx.add("Dockerfile", b"FROM scratch\n")
     ctx.add("wheelhouse/w.whl", tmp_path / "w.whl")
     ctx.add("bin/run.sh", exe)
@@ -43,7 +44,7 @@ def _ctx(tmp_path: Path) -> imagecontext.BuildContext:
     return ctx
 
 
-def _tar(ctx: imagecontext.BuildContext) -> bytes:
+def _tar(ctx: context.BuildContext) -> bytes:
     buf = io.BytesIO()
     ctx.write_tar(buf)
     return buf.getvalue()
@@ -64,7 +65,7 @@ def test_context_tar_is_reproducible_and_sorted(tmp_path: Path) -> None:
         "wheelhouse",
         "wheelhouse/w.whl",
     ]
-    assert {m.mtime for m in members} == {imagecontext.FIXED_MTIME}
+    assert {m.mtime for m in members} == {reproducible.FIXED_MTIME}
     assert {(m.uid, m.gid) for m in members} == {(0, 0)}
     modes = {m.name: m.mode for m in members}
     assert modes["bin/run.sh"] == 0o755
@@ -82,7 +83,7 @@ def test_context_digest_follows_content_not_mtime(tmp_path: Path) -> None:
 
 def test_context_rejects_escaping_paths() -> None:
     with pytest.raises(ValueError, match="bad context path"):
-        imagecontext.BuildContext().add("../x", b"")
+        context.BuildContext().add("../x", b"")
 
 
 def test_input_digest_changes_with_each_input() -> None:
@@ -93,7 +94,7 @@ def test_input_digest_changes_with_each_input() -> None:
         "base_image_id": "sha256:1",
         "platform": "linux/amd64",
     }
-    ref = imagecontext.input_digest(**base)  # type: ignore[arg-type]
+    ref = context.input_digest(**base)  # type: ignore[arg-type]
     for key, value in [
         ("context_digest", "d"),
         ("build_args", {"A": "2"}),
@@ -101,8 +102,8 @@ def test_input_digest_changes_with_each_input() -> None:
         ("base_image_id", "sha256:2"),
         ("platform", "linux/arm64"),
     ]:
-        assert imagecontext.input_digest(**{**base, key: value}) != ref, key  # type: ignore[arg-type]
-    assert imagecontext.input_digest(**base) == ref  # type: ignore[arg-type]
+        assert context.input_digest(**{**base, key: value}) != ref, key  # type: ignore[arg-type]
+    assert context.input_digest(**base) == ref  # type: ignore[arg-type]
 
 
 PLAIN_FAILURE = """\
@@ -124,7 +125,7 @@ executor failed running [/bin/sh -c echo about to fail; exit 3]: exit code: 3
 
 
 def test_failing_step_output_picks_the_failed_step() -> None:
-    out = dockerengine.failing_step_output(PLAIN_FAILURE)
+    out = engine.failing_step_output(PLAIN_FAILURE)
     assert "some detail" in out
     assert "exit code: 3" in out
     assert "step-one-ok" not in out
@@ -132,7 +133,7 @@ def test_failing_step_output_picks_the_failed_step() -> None:
 
 def test_failing_step_output_without_steps_is_the_tail() -> None:
     text = "\n".join(f"line {i}" for i in range(100))
-    out = dockerengine.failing_step_output(text)
+    out = engine.failing_step_output(text)
     assert out.splitlines()[-1] == "line 99"
     assert "line 0\n" not in out
 
@@ -228,8 +229,8 @@ def test_unsupported_python_and_platform(tmp_path: Path) -> None:
 
 def test_created_ns_orders_the_engines_timestamps() -> None:
     """``Created`` as the engine reports it (RFC 3339, up to nanoseconds): the last
-    tie-break of :func:`dockerengine.oldest_with_label`."""
-    ns = dockerengine.created_ns
+    tie-break of :func:`engine.oldest_with_label`."""
+    ns = engine.created_ns
     assert ns("2026-11-26T04:31:05.638669137Z") == 1795667465638669137
     assert ns("2026-11-26T04:31:05.6Z") == 1795667465600000000
     assert ns("2026-11-26T04:31:05.5Z") > ns("2026-11-26T04:31:05.49999Z")

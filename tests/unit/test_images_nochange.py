@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import baseimage, images, rootfs
+from build_support import baseimage, images
+from build_support.containers import rootfs
 from build_support.errors import PlatformError, UsageError
 from tests.helpers import EngineRequestLog, _RequestParser
 

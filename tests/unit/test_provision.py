@@ -125,7 +125,7 @@ MODULE_STAGES: dict[str, tuple[str, ...]] = {
     "wheels.py": ("wheel",),
     "jars.py": ("jars",),
     "images.py": ("images",),
-    "rootfs.py": ("wheel", "images"),
+    "containers": ("wheel", "images"),
     "releasetests": ("release-tests",),
     "pythons.py": ("lock", "wheel", "release-tests"),
     "commits.py": ("wheel", "jars", "images", "release-tests"),

@@ -336,7 +336,7 @@ def test_a_pure_fallback_in_a_container_build_is_exit_13(
 def test_the_images_smoke_program_reads_a_dist_info_commit(tmp_path: Path) -> None:
     """The images stage's smoke program, run for real against installed distributions:
     ``__commit__`` when the package has it, else the ``.dist-info/COMMIT`` of the wheel."""
-    from build_support import dockerengine
+    from build_support.containers import engine
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -355,7 +355,7 @@ def test_the_images_smoke_program_reads_a_dist_info_commit(tmp_path: Path) -> No
     python = str(venv / "bin" / "python")
 
     def run(module: str) -> subprocess.CompletedProcess[str]:
-        program = dockerengine.commit_program(module)
+        program = engine.commit_program(module)
         assert "'" not in program  # it goes inside sh -c '...'
         return subprocess.run(
             ["sh", "-c", f"{python} -c '{program}'"], capture_output=True, text=True, check=False
