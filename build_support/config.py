@@ -53,7 +53,7 @@ SUPPORTED_PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64", "macosx_
 #:   3. read it in the stage with ``cfg.section("<name>", Class)``.
 SECTIONS: dict[str, str] = {
     "paths": "build_support.config:Paths",
-    "lock": "build_support.settings:LockSettings",
+    "lock": "build_support.locks.settings:LockSettings",
     "store": "build_support.settings:StoreSettings",
     "wheel": "build_support.settings:WheelSettings",
     "jars": "build_support.settings:JarsSettings",

@@ -1,4 +1,5 @@
-"""The one builder of cached tool venvs (build, auditwheel, pip-tools, …) per interpreter.
+"""The one builder of cached tool venvs (build, auditwheel, pip-tools, …) per interpreter,
+and where uv is (:func:`find_uv`).
 
 A tool venv is keyed by the interpreter (path and full version) and the exact requirement
 list; it is made once under a file lock (a second job waits instead of racing) in place,
@@ -9,6 +10,7 @@ A venv left half-made by a killed run has no marker and is made again.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -18,6 +20,26 @@ from pathlib import Path
 from build_support import cache, cmd, indexes, log
 
 MARKER = ".complete"
+
+
+def find_uv() -> str | None:
+    """The uv executable: the ``uv`` package's binary if importable, else ``uv`` on PATH,
+    else one in a pyenv version; None when there is none.
+
+    pyenv shims are skipped (each call through one costs a shell start).
+    """
+    if importlib.util.find_spec("uv") is not None:
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]
+
+        return str(find_uv_bin())
+    path = os.pathsep.join(
+        d for d in os.environ.get("PATH", "").split(os.pathsep) if "shims" not in Path(d).parts
+    )
+    found = shutil.which("uv", path=path)
+    if not found:
+        pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+        found = next((str(p) for p in sorted(pyenv.glob("versions/*/bin/uv"))), None)
+    return found
 
 
 def venv_dir(

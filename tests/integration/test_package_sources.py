@@ -26,19 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from build_support import (
-    cmd,
-    images,
-    indexes,
-    jars,
-    lockfile,
-    locks,
-    poms,
-    pythons,
-    toolvenv,
-    wheels,
-)
+from build_support import cmd, images, indexes, jars, lockfile, poms, pythons, toolvenv, wheels
 from build_support.errors import ResolutionError
+from build_support.locks import backends as lock_backends
+from build_support.locks import stage as lock_stage
+from build_support.locks.job import LockJob
 from build_support.releasetests import environments, sources
 from tests.helpers import free_port
 from tests.publishing import ROOT, PypiServer
@@ -46,7 +38,7 @@ from tests.publishing import ROOT, PypiServer
 #: What the stages below install: a small package, plus what the lock stage's pinned
 #: pip-tools venv and uv's ``--seed`` need when they are made from the index.
 PACKAGE = "six==1.17.0"
-TOOLS = (*locks.TOOL_PINS,)
+TOOLS = (*lock_backends.TOOL_PINS,)
 PYTHON = "3.12"
 COMMIT = "c0ffee" + "0" * 34
 USER, PASSWORD = "reader", "index-s3cret-Planted-51d2"
@@ -121,7 +113,7 @@ def locked(local_index: LocalIndex, tmp_path_factory: pytest.TempPathFactory) ->
     (req / "base.in").write_text("six\n")
     with pytest.MonkeyPatch.context() as mp:
         _only_the_local_index(mp, local_index, base / "cache")
-        job = locks.LockJob(
+        job = LockJob(
             python=PYTHON,
             inputs_dir=req,
             output=req / "compiled" / f"requirements_compiled_py{PYTHON}.txt",
@@ -131,7 +123,7 @@ def locked(local_index: LocalIndex, tmp_path_factory: pytest.TempPathFactory) ->
             tools_dir=base / "lock-tools",  # made from the local index too
             retries=0,
         )
-        assert locks.lock(job).status == "written"
+        assert lock_stage.lock(job).status == "written"
     return Locked(req, job.output, job.output.read_text())
 
 
@@ -152,7 +144,7 @@ def test_lock_resolves_from_pip_index_url(local_index: LocalIndex, locked: Locke
 def test_lock_with_uv_follows_pip_index_url(
     via_local_index: LocalIndex, locked: Locked, tmp_path: Path
 ) -> None:
-    job = locks.LockJob(
+    job = LockJob(
         python=PYTHON,
         inputs_dir=locked.requirements,
         output=tmp_path / "uv.txt",
@@ -160,7 +152,7 @@ def test_lock_with_uv_follows_pip_index_url(
         backend="uv",
         retries=0,
     )
-    assert locks.lock(job).status == "written"
+    assert lock_stage.lock(job).status == "written"
     text = job.output.read_text()
     assert lockfile.pins(text) == lockfile.pins(locked.text)
     assert f"# index: {via_local_index.public_url} (from PIP_INDEX_URL)\n" in text

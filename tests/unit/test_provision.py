@@ -15,8 +15,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from build_support import cli, cmd, config, locks, pipeline, provision, tools, wheels
+from build_support import cli, cmd, config, pipeline, provision, tools, wheels
 from build_support.errors import ProvisionError, ToolMissingError
+from build_support.locks import backends as lock_backends
 from build_support.tools import TOOLS, Tool, UndeclaredToolError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +122,7 @@ def test_interpreters_match_the_python_tool() -> None:
 
 #: Which stage each module's commands run under (modules several stages share: all of them).
 MODULE_STAGES: dict[str, tuple[str, ...]] = {
-    "locks.py": ("lock",),
+    "locks": ("lock",),
     "wheels.py": ("wheel",),
     "jars.py": ("jars",),
     "images.py": ("images",),
@@ -267,7 +268,7 @@ def test_pipeline_checks_every_step_before_the_first(
 
 
 def test_tool_pins_live_in_tools_only() -> None:
-    assert locks.TOOL_PINS == tools.LOCK_TOOL_PINS
+    assert lock_backends.TOOL_PINS == tools.LOCK_TOOL_PINS
     assert wheels.WheelSettings().tool_requirements == tools.WHEEL_TOOL_PINS
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     for req in pyproject["dependency-groups"]["test"]:
