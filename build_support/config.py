@@ -19,6 +19,7 @@ import difflib
 import importlib
 import math
 import os
+import re
 import sys
 import types
 import typing
@@ -55,7 +56,7 @@ SECTIONS: dict[str, str] = {
     "paths": "build_support.config:Paths",
     "lock": "build_support.locks.settings:LockSettings",
     "store": "build_support.settings:StoreSettings",
-    "wheel": "build_support.settings:WheelSettings",
+    "wheel": "build_support.wheels.settings:WheelSettings",
     "jars": "build_support.settings:JarsSettings",
     "images": "build_support.settings:ImagesSettings",
     "release_tests": "build_support.settings:ReleaseTestsSettings",
@@ -64,6 +65,24 @@ SECTIONS: dict[str, str] = {
     "publish": "build_support.publish.settings:PublishSettings",
     "ciplan": "build_support.ciplan.settings:CiPlanSettings",
 }
+
+
+#: A dotted Python (or Java) name, e.g. ``ray._raylet``.
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def require(where: str, settings: object, *names: str, example: str) -> None:
+    """Each of ``names`` is set (non-empty) in ``settings``; else one ConfigError naming them.
+
+    The product's names (its image, wheels, JNI library, …) have no default in the
+    harness: a stage that needs them says which keys of ``[<where>]`` to set.
+    """
+    unset = [n for n in names if not getattr(settings, n)]
+    if unset:
+        raise ConfigError(
+            f"[{where}] does not set {', '.join(unset)}: the project's names have no default",
+            hint=f"set them in pyproject.toml, e.g. {example} (docs/onboarding.md)",
+        )
 
 
 @runtime_checkable

@@ -15,32 +15,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
 from typing import Literal
 
-from build_support import commits, imagetags, tools
-from build_support.config import PythonVersion
-from build_support.errors import ConfigError, InputError, VerificationError
+from build_support import imagetags
+from build_support.config import MODULE_NAME, PythonVersion, require
+from build_support.errors import ConfigError, InputError
 from build_support.jarplatform import Platform
 from build_support.releasetests.exitcodes import DEFAULT_RETRY_CODES
 
 PY311 = PythonVersion("3.11")
-
-
-def require(where: str, settings: object, *names: str, example: str) -> None:
-    """Each of ``names`` is set (non-empty) in ``settings``; else one ConfigError naming them.
-
-    The product's names (its image, wheels, JNI library, …) have no default in the
-    harness: a stage that needs them says which keys of ``[<where>]`` to set.
-    """
-    unset = [n for n in names if not getattr(settings, n)]
-    if unset:
-        raise ConfigError(
-            f"[{where}] does not set {', '.join(unset)}: the project's names have no default",
-            hint=f"set them in pyproject.toml, e.g. {example} (docs/onboarding.md)",
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,153 +69,8 @@ class StoreSettings:
                 )
 
 
-#: The bundled product's wheel projects (the default of ``projects``).
-_DEFAULT_PROJECTS = ("python", "python/cpp")
-
-
-_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 #: A JAR manifest attribute name (the JAR File Specification's ``name``).
 _MANIFEST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,69}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class CommitStamp:
-    """Where one project's wheels carry their commit: ``[tool.build_support.wheel] stamp``.
-
-    ``into = "source"`` (the default): ``placeholder`` is replaced by the commit in
-    ``files`` (relative to the project; each a top-level ``<package>/_version.py`` of the
-    wheel, e.g. Ray's ``ray/_version.py`` with ``{{RAY_COMMIT_SHA}}``) in a copy of the
-    sources before the build; no ``files``: every ``_version.py`` holding the placeholder.
-    ``into = "dist-info"``: for a project without a version file, the commit is written to
-    the wheel's ``<name>.dist-info/COMMIT`` (listed in RECORD with its hash) after repair.
-    Both are read back from inside the wheel by ``wheelfile.read_commit``.
-    """
-
-    into: Literal["source", "dist-info"] = "source"
-    files: tuple[str, ...] = ()
-    placeholder: str = commits.PLACEHOLDER
-
-    def check(self, where: str) -> None:
-        """What the types cannot say, checked at config load."""
-        if not commits.PLACEHOLDER_RE.match(self.placeholder):
-            raise ConfigError(
-                f"{where}.placeholder = {self.placeholder!r} is not a placeholder",
-                hint='use the form "{{NAME}}" (letters, digits, _), e.g. "{{RAY_COMMIT_SHA}}"',
-            )
-        if self.into == "dist-info" and self.files:
-            raise ConfigError(
-                f"{where}: into = 'dist-info' takes no files (the commit goes into the wheel's "
-                ".dist-info, not into a source file)",
-                hint="drop files, or use into = 'source'",
-            )
-        for rel in self.files:
-            pure = PurePosixPath(rel)
-            if pure.is_absolute() or ".." in pure.parts or pure.name != "_version.py":
-                raise ConfigError(
-                    f"{where}.files contains {rel!r}: expected a path inside the project to a "
-                    "package's _version.py (e.g. 'ray/_version.py')",
-                    hint="publish and release tests read a wheel's commit from its top-level "
-                    "<package>/_version.py; a project without one can use into = 'dist-info'",
-                )
-
-    def check_files(self, project: Path, where: str) -> None:
-        """Each configured file exists and assigns the placeholder to ``commit``."""
-        for rel in self.files:
-            path = project / rel
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(
-                    f"{where}.files: cannot read {path}: {exc.strerror}",
-                    hint="fix the path (relative to the project directory)",
-                ) from None
-            try:
-                value = commits.commit_from_source(text, str(path))
-            except VerificationError as exc:
-                raise ConfigError(f"{where}.files: {exc.message}") from None
-            if value != self.placeholder:
-                raise ConfigError(
-                    f"{where}.files: {path} must assign the placeholder to commit, e.g. "
-                    f'`commit = "{self.placeholder}"`; it assigns {value!r}',
-                    hint="add that line, or set the placeholder the file uses",
-                )
-
-
-@dataclass(frozen=True, kw_only=True)
-class WheelSettings:
-    """``[tool.build_support.wheel]``."""
-
-    #: PEP 517 projects (directories relative to the root) to build wheels of.
-    projects: tuple[str, ...] = _DEFAULT_PROJECTS
-    #: Build image per platform, for platforms the host cannot build natively (or all,
-    #: with ``native = false``). ``rootfs:<suite>`` = a local Debian image (rootfs.py).
-    images: Mapping[str, str] = field(default_factory=dict)
-    #: Build natively when the host is the target platform.
-    native: bool = True
-    #: Extra smoke-import statement per project, run after ``import <package>``, e.g.
-    #: ``{ python = "import ray; ray.init" }``.
-    smoke: Mapping[str, str] = field(default_factory=dict)
-    #: Tools installed in the per-Python tool venv (Linux) and in build containers.
-    tool_requirements: tuple[str, ...] = tools.WHEEL_TOOL_PINS
-    #: Tools for macOS builds (delocate repairs there).
-    macos_tool_requirements: tuple[str, ...] = tools.MACOS_WHEEL_TOOL_PINS
-    macos_deployment_target: str = "12.0"
-    #: Debian packages of a ``rootfs:`` build image.
-    container_packages: tuple[str, ...] = (
-        "python3",
-        "python3-dev",
-        "python3-venv",
-        "python3-pip",
-        "gcc",
-        "libc6-dev",
-    )
-    #: Which installer ``build`` uses for isolated envs on the host.
-    installer: Literal["auto", "pip", "uv"] = "auto"
-    #: Parallel builds; 0 = the number of cores.
-    jobs: int = 0
-    #: Copy wheels to ``latest/`` when building the default branch (not a pull request).
-    promote_latest: bool = True
-    build_timeout: float = 3600.0
-    container_timeout: float = 7200.0
-    #: Where each project's wheels carry their commit (project → :class:`CommitStamp`);
-    #: a project not listed: every ``_version.py`` holding ``{{COMMIT_SHA}}``.
-    stamp: Mapping[str, CommitStamp] = field(default_factory=dict)
-    #: Modules the smoke import must find compiled (an extension module, not a pure
-    #: Python fallback), per project, e.g. ``{ "python" = ["ray._raylet"] }``.
-    compiled_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        where = "tool.build_support.wheel"
-        for key, table in (("stamp", self.stamp), ("compiled_modules", self.compiled_modules)):
-            for project in table:
-                if project not in self.projects:
-                    raise ConfigError(
-                        f"{where}.{key} names project {project!r}, which is not in projects "
-                        f"{list(self.projects)}",
-                        hint=f"use a project directory exactly as listed in {where}.projects",
-                    )
-        for project, stamp in self.stamp.items():
-            stamp.check(f"{where}.stamp.{project}")
-        for project, modules in self.compiled_modules.items():
-            for module in modules:
-                if not _MODULE.match(module):
-                    raise ConfigError(
-                        f"{where}.compiled_modules.{project} contains {module!r}, which is "
-                        "not a dotted module name",
-                        hint="e.g. 'ray._raylet'",
-                    )
-
-    def smoke_of(self, project: str) -> str:
-        """The extra smoke-import statement of ``project`` ("" for none)."""
-        return self.smoke.get(project, "")
-
-    def stamp_of(self, project: str) -> CommitStamp:
-        return self.stamp.get(project, CommitStamp())
-
-    def check_files(self, root: Path) -> None:
-        """At config load: the configured stamp files exist and hold their placeholder."""
-        for project, stamp in self.stamp.items():
-            stamp.check_files(root / project, f"tool.build_support.wheel.stamp.{project}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,7 +116,7 @@ class JarsSettings:
                 hint="letters, digits, '-' and '_', starting with a letter or digit, at most "
                 "70 characters, e.g. 'Build-Commit'",
             )
-        if self.native_check_class and not _MODULE.match(self.native_check_class):
+        if self.native_check_class and not MODULE_NAME.match(self.native_check_class):
             raise ConfigError(
                 f"{where}.native_check_class = {self.native_check_class!r} is not a "
                 "fully qualified Java class name",

@@ -15,7 +15,7 @@ from typing import Any
 
 from build_support import commits, log, manifests, platforms
 from build_support.args import StageParser, non_negative_int, python_version
-from build_support.config import Config
+from build_support.config import Config, require
 from build_support.errors import UsageError
 from build_support.releasetests import loader, reports
 from build_support.releasetests.environments import EnvProvider, ImageProvider, VenvProvider
@@ -32,7 +32,7 @@ from build_support.releasetests.runner import (
 )
 from build_support.releasetests.schema import FREQUENCIES
 from build_support.releasetests.sources import LocalWheels, StoreWheels, WheelSource
-from build_support.settings import ImagesSettings, require
+from build_support.settings import ImagesSettings
 from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
 
 

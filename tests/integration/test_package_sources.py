@@ -26,12 +26,14 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, indexes, jars, lockfile, poms, pythons, toolvenv, wheels
+from build_support import cmd, images, indexes, jars, lockfile, poms, pythons, toolvenv
 from build_support.errors import ResolutionError
 from build_support.locks import backends as lock_backends
 from build_support.locks import stage as lock_stage
 from build_support.locks.job import LockJob
 from build_support.releasetests import environments, sources
+from build_support.toolvenv import find_uv
+from build_support.wheels.buildimage import build_wheelhouse
 from tests.helpers import free_port
 from tests.publishing import ROOT, PypiServer
 
@@ -163,7 +165,7 @@ def test_wheel_tool_venvs_and_wheelhouse_from_pip_index_url(
     via_local_index: LocalIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     interp = pythons.require([PYTHON])[PYTHON]
-    uv = wheels.find_uv()
+    uv = find_uv()
     for installer in ([uv] if uv else []) + [None]:
         monkeypatch.setenv("BUILD_SUPPORT_CACHE", str(tmp_path / f"cache-{bool(installer)}"))
         before = len(via_local_index.requests())
@@ -171,7 +173,7 @@ def test_wheel_tool_venvs_and_wheelhouse_from_pip_index_url(
         out = cmd.output([python, "-c", "import six; print(six.__version__)"])
         assert out == "1.17.0", installer
         assert len(via_local_index.requests()) > before, installer
-    house = wheels.build_wheelhouse(f"manylinux2014_{platform.machine()}", PYTHON, [PACKAGE])
+    house = build_wheelhouse(f"manylinux2014_{platform.machine()}", PYTHON, [PACKAGE])
     assert [p.name for p in house.glob("*.whl")] == ["six-1.17.0-py2.py3-none-any.whl"]
 
 
