@@ -57,7 +57,7 @@ SECTIONS: dict[str, str] = {
     "lock": "build_support.locks.settings:LockSettings",
     "store": "build_support.settings:StoreSettings",
     "wheel": "build_support.wheels.settings:WheelSettings",
-    "jars": "build_support.settings:JarsSettings",
+    "jars": "build_support.jars.settings:JarsSettings",
     "images": "build_support.settings:ImagesSettings",
     "release_tests": "build_support.settings:ReleaseTestsSettings",
     "rootfs": "build_support.containers.settings:RootfsSettings",

@@ -33,6 +33,11 @@ TAG_TARGETS: dict[str, tuple[OS, Arch]] = {
     "macosx_12_0_arm64": ("darwin", "aarch64"),
 }
 
+#: The operating systems a JAR's natives and its store key may name, and the name of the
+#: repacked JAR that carries every platform's natives.
+JAR_OSES: tuple[str, ...] = ("linux", "darwin", "windows")
+MULTIPLATFORM = "multiplatform"
+
 #: Docker platform strings for Linux architectures.
 DOCKER_PLATFORMS: dict[Arch, str] = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 

@@ -4,7 +4,7 @@
 A cache keyed on inputs is only honest if the same inputs give the same bytes. The
 build gets ``SOURCE_DATE_EPOCH`` (the commit's time, from git) and compiler prefix maps
 for the folders it runs in (:func:`build_env`); zips are normalized where the harness
-writes them (:func:`wheelfile.normalize`, :mod:`jarpack`). The comparisons here say
+writes them (:func:`wheelfile.normalize`, :mod:`build_support.jars.pack`). The comparisons here say
 *where* two outputs differ: the first differing member of two archives, the first
 differing line of two texts.
 """

@@ -30,7 +30,8 @@ from build_support.ciplan.settings import (
 )
 from build_support.config import Config
 from build_support.errors import ConfigError
-from build_support.settings import ImagesSettings, JarsSettings, ReleaseTestsSettings
+from build_support.jars.settings import JarsSettings
+from build_support.settings import ImagesSettings, ReleaseTestsSettings
 
 __all__ = [
     "BUILTIN_GROUPS",

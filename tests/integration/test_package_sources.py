@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, indexes, jars, lockfile, poms, pythons, toolvenv
+from build_support import cmd, images, indexes, lockfile, pythons, toolvenv
 from build_support.errors import ResolutionError
+from build_support.jars import poms, toolchain
 from build_support.locks import backends as lock_backends
 from build_support.locks import stage as lock_stage
 from build_support.locks.job import LockJob
@@ -261,10 +262,10 @@ def test_maven_resolves_through_the_settings_xml_mirror(
     # Maven's user settings and local repository live under user.home: an empty one here.
     monkeypatch.setenv("MAVEN_OPTS", f"-Duser.home={home}")
     project = poms.load_project(java)
-    argv = jars.maven_argv(1, skip_tests=True, javadoc=False, native_dir=tmp_path / "natives")
+    argv = toolchain.maven_argv(1, skip_tests=True, javadoc=False, native_dir=tmp_path / "natives")
     log_path = tmp_path / "maven.log"
     with pytest.raises(ResolutionError):
-        jars.run_maven(project, argv, jars.check_jdk(11), 600, log_path)
+        toolchain.run_maven(project, argv, toolchain.check_jdk(11), 600, log_path)
     text = log_path.read_text()
     assert f"from/to corp-mirror ({mirror})" in text
     assert "from/to central" not in text

@@ -160,7 +160,7 @@ def test_every_registered_section_is_a_frozen_keyword_dataclass() -> None:
 
 
 def test_section_reads_the_validated_instance_with_the_registered_class(tmp_path: Path) -> None:
-    from build_support import jars
+    from build_support.jars.settings import JarsSettings
     from build_support.locks.settings import LockSettings
 
     cfg = config.from_table({"lock": {"retries": 5}}, tmp_path)
@@ -174,7 +174,7 @@ def test_section_reads_the_validated_instance_with_the_registered_class(tmp_path
     # dataclasses.replace makes a new Config, so it is validated again.
     with pytest.raises(ConfigError, match="platforms is empty"):
         dataclasses.replace(cfg, sections={"jars": {"platforms": []}})
-    assert cfg.section("jars", jars.JarsSettings).platforms
+    assert cfg.section("jars", JarsSettings).platforms
 
 
 @pytest.mark.subprocess

@@ -125,7 +125,7 @@ def test_interpreters_match_the_python_tool() -> None:
 MODULE_STAGES: dict[str, tuple[str, ...]] = {
     "locks": ("lock",),
     "wheels": ("wheel",),
-    "jars.py": ("jars",),
+    "jars": ("jars",),
     "images.py": ("images",),
     "containers": ("wheel", "images"),
     "releasetests": ("release-tests",),
