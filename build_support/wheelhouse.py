@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from build_support import cache, cmd, fsutil, indexes, log
+from build_support.config import PythonVersion
 
 #: Part of every key: bump when the download command changes.
 FORMAT_VERSION = 2
@@ -42,7 +43,7 @@ def ensure(
     ``inputs`` are extra cache-key parts (e.g. a requirements file's SHA-256); ``name``
     prefixes the folder name.
     """
-    abi = "cp" + python.replace(".", "")
+    abi = PythonVersion(python).cp_tag
     key_src = json.dumps([FORMAT_VERSION, list(args), list(platforms), python, list(inputs)])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
     parent = cache.cache_root() / "wheelhouse"

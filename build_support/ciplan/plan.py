@@ -30,8 +30,9 @@ from build_support.ciplan.settings import (
 )
 from build_support.config import Config
 from build_support.errors import ConfigError
+from build_support.images.settings import ImagesSettings
 from build_support.jars.settings import JarsSettings
-from build_support.settings import ImagesSettings, ReleaseTestsSettings
+from build_support.releasetests.settings import ReleaseTestsSettings
 
 __all__ = [
     "BUILTIN_GROUPS",

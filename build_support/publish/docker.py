@@ -1,6 +1,6 @@
 """Docker: the base-deps and product images of ``dist/images/images.json`` to a registry.
 
-Each image keeps the images stage's tags (:mod:`build_support.imagetags`). A tag that
+Each image keeps the images stage's tags (:mod:`build_support.images.tags`). A tag that
 names the commit (it contains the short SHA: ``nightly.YYMMDD.sha6-…``, ``X.sha6-…``,
 ``sha6-…``) is immutable: pushed in the ``stage`` phase and never overwritten with other
 content (the plan refuses). Every other tag (``nightly``, ``nightly-py311``, ``cpu``…)
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build_support import cmd, imagetags, log, manifests, redact
+from build_support import cmd, log, manifests, redact
 from build_support.containers import engine
 from build_support.errors import (
     ArtifactNotFoundError,
@@ -37,6 +37,7 @@ from build_support.errors import (
     ConfigError,
     PublishError,
 )
+from build_support.images import tags as imagetags
 from build_support.publish import credentials, http
 from build_support.publish.journal import Journal
 from build_support.publish.model import Artifact, PlanItem, Remote, RunEnv, decide

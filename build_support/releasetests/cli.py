@@ -17,6 +17,7 @@ from build_support import commits, log, manifests, platforms
 from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config, require
 from build_support.errors import UsageError
+from build_support.images.settings import ImagesSettings
 from build_support.releasetests import loader, reports
 from build_support.releasetests.environments import EnvProvider, ImageProvider, VenvProvider
 from build_support.releasetests.exitcodes import code_name, run_exit_code
@@ -31,9 +32,8 @@ from build_support.releasetests.runner import (
     store_access_env,
 )
 from build_support.releasetests.schema import FREQUENCIES
+from build_support.releasetests.settings import ReleaseTestsSettings
 from build_support.releasetests.sources import LocalWheels, StoreWheels, WheelSource
-from build_support.settings import ImagesSettings
-from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
 
 
 def settings(cfg: Config) -> ReleaseTestsSettings:

@@ -210,7 +210,7 @@ class ImageProvider:
     def prepare(self, python_version: str) -> VenvInfo:
         if python_version in self._ready:
             return self._ready[python_version]
-        from build_support.images import REVISION_LABEL
+        from build_support.manifests import REVISION_LABEL
 
         # The manifest only says which image; the commit is read from the image itself.
         ref, _recorded = self.find(python_version)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, store
+from build_support import store
 from build_support.config import Config, Paths
 from build_support.containers import engine, rootfs
 from build_support.errors import (
@@ -29,6 +29,8 @@ from build_support.errors import (
     DockerError,
     InputError,
 )
+from build_support.images import build as image_build
+from build_support.images import stage as images_stage
 from tests.helpers import build_stamped_wheels, bundled_names, docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -136,7 +138,7 @@ def _manifest(cfg: Config) -> list[dict[str, object]]:
 def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     cfg = _project(tmp_path)
     _store_wheels(cfg, wheels)
-    assert images.main(["--python", "3.11"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11"], cfg, today=DAY) == 0
 
     primary = f"{NAMESPACE}/minray:nightly.250102.123456-py311-cpu"
     for alias in ("nightly.250102.123456", "nightly-py311-cpu", "nightly"):
@@ -148,8 +150,8 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     assert labels["org.opencontainers.image.version"] == "0.1.0"
     assert labels["org.opencontainers.image.source"].startswith("https://")
     base_labels = _labels(f"{NAMESPACE}/base-deps:nightly.250102.123456-py311-cpu")
-    assert base_labels[images.BASE_LABEL] == "ubuntu:22.04"
-    assert base_labels[images.STANDIN_LABEL].startswith("build-support/rootfs:")
+    assert base_labels[image_build.BASE_LABEL] == "ubuntu:22.04"
+    assert base_labels[image_build.STANDIN_LABEL].startswith("build-support/rootfs:")
     assert docker("image", "inspect", "-f", "{{.Config.User}}", primary) == "minray"
 
     freeze = cfg.path("dist") / "images" / "minray-nightly.250102.123456-py311-cpu.pip-freeze.txt"
@@ -165,11 +167,11 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     # built now, or earlier by a run with the same inputs (then skipped by digest)
     assert [e["name"] for e in first] == ["base-deps", "minray"]
 
-    assert images.main(["--python", "3.11"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11"], cfg, today=DAY) == 0
     assert [e["built"] for e in _manifest(cfg)] == [False, False]
     assert [e["image_id"] for e in _manifest(cfg)] == [e["image_id"] for e in first]
 
-    assert images.main(["--python", "3.11", "--force"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11", "--force"], cfg, today=DAY) == 0
     assert [e["built"] for e in _manifest(cfg)] == [True, True]
 
 
@@ -177,7 +179,7 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
 def test_gpu_flavor_on_a_standin_base(tmp_path: Path, wheels: list[Path]) -> None:
     cfg = _project(tmp_path)
     _store_wheels(cfg, wheels)
-    assert images.main(["--python", "3.11", "--flavor", "gpu"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11", "--flavor", "gpu"], cfg, today=DAY) == 0
     primary = f"{NAMESPACE}/minray:nightly.250102.123456-py311-cu128"
     gpu_alias = f"{NAMESPACE}/minray:nightly-gpu"
     assert docker("image", "inspect", "-f", "{{.Id}}", gpu_alias) == docker(
@@ -186,15 +188,15 @@ def test_gpu_flavor_on_a_standin_base(tmp_path: Path, wheels: list[Path]) -> Non
     labels = _labels(primary)
     assert labels["io.build-support.flavor"] == "gpu"
     base_labels = _labels(f"{NAMESPACE}/base-deps:nightly.250102.123456-py311-cu128")
-    assert base_labels[images.BASE_LABEL] == "nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04"
-    assert base_labels[images.STANDIN_LABEL].startswith("build-support/standin-base:")
+    assert base_labels[image_build.BASE_LABEL] == "nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04"
+    assert base_labels[image_build.STANDIN_LABEL].startswith("build-support/standin-base:")
 
 
 @pytest.mark.usefixtures("env", "base_image")
 def test_missing_wheel_names_key_and_stage(tmp_path: Path) -> None:
     cfg = _project(tmp_path)
     with pytest.raises(ArtifactNotFoundError) as err:
-        images.main(["--python", "3.11"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11"], cfg, today=DAY)
     assert f"main/{SHA}/minray-<version>-cp311-cp311-manylinux2014_x86_64.whl" in str(err.value)
     assert "nox -s wheel" in str(err.value)
     assert err.value.exit_code == 11
@@ -204,7 +206,7 @@ def test_missing_wheel_names_key_and_stage(tmp_path: Path) -> None:
 def test_missing_lockfile_fails_before_docker(tmp_path: Path) -> None:
     cfg = _project(tmp_path, lockfile=None)
     with pytest.raises(InputError, match=r"nox -s lock-3\.11"):
-        images.main(["--python", "3.11"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11"], cfg, today=DAY)
     assert not (tmp_path / "dist").exists()
 
 
@@ -212,7 +214,7 @@ def test_missing_lockfile_fails_before_docker(tmp_path: Path) -> None:
 def test_unavailable_base_without_fallback(tmp_path: Path) -> None:
     cfg = _project(tmp_path, base_fallback="error")
     with pytest.raises(DockerError, match=r"base image no-such/base:1 is unavailable"):
-        images.main(["--python", "3.11", "--base", "no-such/base:1"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11", "--base", "no-such/base:1"], cfg, today=DAY)
 
 
 @pytest.mark.usefixtures("env", "base_image")
@@ -221,7 +223,7 @@ def test_base_without_the_python(tmp_path: Path) -> None:
     lock_312 = cfg.path("requirements") / "compiled" / "requirements_compiled_py3.12.txt"
     lock_312.write_text(LOCKFILE)
     with pytest.raises(DockerError, match=r"has no python3\.12") as err:
-        images.main(["--python", "3.12", "--base", "local"], cfg, today=DAY)
+        images_stage.main(["--python", "3.12", "--base", "local"], cfg, today=DAY)
     assert "--python 3.11" in str(err.value.hint)
 
 
@@ -238,7 +240,7 @@ def test_failing_build_shows_the_failing_step(tmp_path: Path, wheels: list[Path]
     cfg = _project(tmp_path, docker_dir=docker_dir)
     _store_wheels(cfg, wheels)
     with pytest.raises(DockerError) as err:
-        images.main(["--python", "3.11"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11"], cfg, today=DAY)
     message = str(err.value)
     assert "step output before failing" in message
     assert "exit code: 7" in message

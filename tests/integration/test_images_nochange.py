@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, manifests, store
+from build_support import cmd, manifests, store
 from build_support.config import Config
 from build_support.containers import engine, rootfs
 from build_support.containers.context import DIGEST_LABEL
+from build_support.images import stage as images_stage
 from tests.helpers import EngineRequestLog, bundled_toml, docker
 from tests.integration.test_images import (  # noqa: F401 - fixtures
     DAY,
@@ -78,7 +79,7 @@ def _counted_run(
     with monkeypatch.context() as m:
         m.setenv("DOCKER_HOST", proxy.host)
         started = time.monotonic()
-        assert images.main(argv, cfg, today=DAY) == 0
+        assert images_stage.main(argv, cfg, today=DAY) == 0
         seconds = time.monotonic() - started
     return seconds, _calls(proxy.take())
 
@@ -101,7 +102,7 @@ def test_no_change_run_on_the_standin_makes_five_requests(
     )
     _store_wheels(cfg, wheels)
     argv = ["--python", "3.11", "--flavor", flavor]
-    assert images.main(argv, cfg, today=DAY) == 0
+    assert images_stage.main(argv, cfg, today=DAY) == 0
     first = _manifest(cfg)
     assert all(e["base_standin"] for e in first), first
 
@@ -153,7 +154,7 @@ def test_a_changed_base_rebuilds_base_deps(
     _store_wheels(cfg, wheels)
     old_layers = _build_base(ref, "first")  # the same every session: built once
     old_base = docker("image", "inspect", "-f", "{{.Id}}", ref)
-    assert images.main(argv, cfg, today=DAY) == 0
+    assert images_stage.main(argv, cfg, today=DAY) == 0
     first = _manifest(cfg)
 
     # Nothing changed: the base is a real (non-stand-in) image, looked up once.

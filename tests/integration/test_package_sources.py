@@ -26,8 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, indexes, lockfile, pythons, toolvenv
+from build_support import cmd, indexes, lockfile, pythons, toolvenv
 from build_support.errors import ResolutionError
+from build_support.images import inputs as image_inputs
+from build_support.images.settings import ImagesSettings
 from build_support.jars import poms, toolchain
 from build_support.locks import backends as lock_backends
 from build_support.locks import stage as lock_stage
@@ -182,8 +184,8 @@ def test_images_wheelhouse_from_pip_index_url(
     via_local_index: LocalIndex, locked: Locked, tmp_path: Path
 ) -> None:
     before = len(via_local_index.requests())
-    house = images.ensure_wheelhouse(
-        locked.lockfile, PYTHON, platform.machine(), images.ImagesSettings()
+    house = image_inputs.ensure_wheelhouse(
+        locked.lockfile, PYTHON, platform.machine(), ImagesSettings()
     )
     assert [p.name for p in house.glob("*.whl")] == ["six-1.17.0-py2.py3-none-any.whl"]
     assert any("six" in line for line in via_local_index.requests()[before:])

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, store
+from build_support import manifests, store
 from build_support.containers import engine, rootfs
 from build_support.errors import ArtifactNotFoundError, VerificationError
+from build_support.images.settings import ImagesSettings
 from build_support.releasetests import loader, reports
 from build_support.releasetests.environments import VenvProvider
 from build_support.releasetests.exitcodes import ResultStatus
@@ -503,7 +504,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
     """``--in-image``: the script runs in a container of the image; commit checked inside."""
     engine.ensure_docker()
-    defaults = images.ImagesSettings()
+    defaults = ImagesSettings()
     base = rootfs.ensure_image(
         "x86_64", defaults.local_base_packages, suite=defaults.local_base_suite
     )
@@ -514,7 +515,7 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
     )
     shutil.copytree(tmp_path / "wheels", ctx)
     (ctx / "Dockerfile").write_text(
-        f"FROM {base}\nLABEL {images.REVISION_LABEL}={FAKE_SHA}\nCOPY *.whl /tmp/\n"
+        f"FROM {base}\nLABEL {manifests.REVISION_LABEL}={FAKE_SHA}\nCOPY *.whl /tmp/\n"
         "RUN python3 -m pip install --break-system-packages --no-index /tmp/*.whl "
         "&& ln -sf /usr/bin/python3 /usr/local/bin/python\nUSER 1000\n"
     )

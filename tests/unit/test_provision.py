@@ -126,7 +126,7 @@ MODULE_STAGES: dict[str, tuple[str, ...]] = {
     "locks": ("lock",),
     "wheels": ("wheel",),
     "jars": ("jars",),
-    "images.py": ("images",),
+    "images": ("images",),
     "containers": ("wheel", "images"),
     "releasetests": ("release-tests",),
     "pythons.py": ("lock", "wheel", "release-tests"),
