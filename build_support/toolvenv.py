@@ -13,11 +13,12 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import cache, cmd, indexes, log
+from build_support import cache, cmd, indexes, log, tools
 
 MARKER = ".complete"
 
@@ -42,6 +43,15 @@ def find_uv() -> str | None:
     return found
 
 
+def with_pinned_pip(requirements: Sequence[str]) -> list[str]:
+    """``requirements``, with the pinned pip (:data:`build_support.tools.PINS`) first unless
+    they name pip themselves: every pip the harness runs is a pinned one from a tool venv,
+    never an interpreter's own (whose version varies by host: pip 23.2 refuses a locked
+    extra under ``--require-hashes``)."""
+    names = {re.split(r"[\s<>=!~;\[]", r.strip(), maxsplit=1)[0].lower() for r in requirements}
+    return list(requirements) if "pip" in names else [tools.pin("pip"), *requirements]
+
+
 def venv_dir(
     python: Path, requirements: Sequence[str], *, version: str, root: Path | None = None
 ) -> Path:
@@ -61,8 +71,10 @@ def ensure(
 ) -> Path:
     """The python of a cached venv of ``python`` holding ``requirements`` (made if needed).
 
-    ``uv`` (a path to uv) makes and fills the venv with uv, else ``venv`` + pip.
+    ``uv`` (a path to uv) makes and fills the venv with uv, else ``venv`` + pip. The
+    venv's pip is the pinned one (:func:`with_pinned_pip`).
     """
+    requirements = with_pinned_pip(requirements)
     venv = venv_dir(python, requirements, version=version, root=root)
     exe = venv / "bin" / "python"
     with cache.locked(venv.with_name(venv.name + ".lock")):

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import cache, cmd, fsutil, indexes, log
+from build_support import cache, cmd, fsutil, log, tools, toolvenv
 from build_support.config import PythonVersion
 
 #: Part of every key: bump when the download command changes.
@@ -23,9 +25,15 @@ FORMAT_VERSION = 2
 MARKER = ".complete"
 
 
-def _pip(python: str) -> list[str]:
-    """A pip to download with: this interpreter's, else the target's or any supported one."""
-    return [indexes.pip_python(python), "-m", "pip"]
+def _pip() -> list[str]:
+    """The pinned pip, from a tool venv of this interpreter (never an interpreter's own)."""
+    exe = toolvenv.ensure(
+        Path(sys.executable),
+        [tools.pin("pip")],
+        version=platform.python_version(),
+        uv=toolvenv.find_uv(),
+    )
+    return [str(exe), "-m", "pip"]
 
 
 def ensure(
@@ -53,7 +61,7 @@ def ensure(
             log.info(f"wheelhouse cached: {final}")
             return final
         with fsutil.atomic_dir(final) as work:
-            argv = [*_pip(python), "download", "-q", "--only-binary=:all:"]
+            argv = [*_pip(), "download", "-q", "--only-binary=:all:"]
             for plat in platforms:
                 argv += ["--platform", plat]
             argv += [

@@ -204,6 +204,8 @@ def main(argv: list[str], cfg: Config) -> int:
             arch=platforms.canonical_arch(platforms.current_host().machine),
             image=args.image,
         )
+        if not args.python:
+            default_python = provider.default_python(default_python)
         source = f"image {args.image or 'from ' + str(manifests.images_path(cfg.path('dist')))}"
     else:
         wheels, source = _wheel_source(args, st, cfg, ctx)

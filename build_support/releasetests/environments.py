@@ -207,6 +207,29 @@ class ImageProvider:
             hint=hint,
         )
 
+    def default_python(self, configured: str) -> str:
+        """The Python of a test that names none: ``configured`` when the manifest has the
+        image for it, else the newest Python the images stage built the image for (so
+        ``--in-image`` runs in the images there are, not in one for another Python)."""
+        if self.image or not self.manifest.is_file():
+            return configured
+        rows = manifests.read(self.manifest, manifests.ImagesManifest).images
+        built = sorted(
+            {
+                r.python
+                for r in rows
+                if r.slot == (self.image_name, r.python, self.flavor, self.arch)
+            },
+            key=lambda v: tuple(int(p) for p in v.split(".")),
+        )
+        if not built or configured in built:
+            return configured
+        log.info(
+            f"--in-image: {self.manifest} has {self.image_name} images for Python "
+            f"{', '.join(built)}, none for {configured}: tests without python: use {built[-1]}"
+        )
+        return built[-1]
+
     def prepare(self, python_version: str) -> VenvInfo:
         if python_version in self._ready:
             return self._ready[python_version]

@@ -19,15 +19,19 @@ from build_support.wheels.settings import WheelSettings
 from build_support.wheels.verify import check_code, dist_info_import, repair_failed
 
 
-def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None) -> str:
+def _smoke_host(job: Job, wheel: Path, work: Path, uv: str | None, tools: Path) -> str:
+    """Install ``wheel`` into a fresh venv of the job's interpreter (with uv, or the pinned
+    pip of the tool venv ``tools``) and run the import check there; the commit it reports."""
     venv = work / "smoke"
     python = venv / "bin" / "python"
     if uv:
         cmd.run([uv, "venv", "-q", "--python", job.interpreter, venv], capture=True)
         cmd.run([uv, "pip", "install", "-q", "--python", python, "--no-deps", wheel], capture=True)
     else:
-        cmd.run([job.interpreter, "-m", "venv", venv], capture=True)
-        cmd.run([python, "-m", "pip", "install", "-q", "--no-deps", wheel], capture=True)
+        cmd.run([job.interpreter, "-m", "venv", "--without-pip", venv], capture=True)
+        argv: list[str | os.PathLike[str]] = [tools, "-m", "pip", "--python", python]
+        argv += ["install", "-q", "--no-deps", wheel]
+        cmd.run(argv, capture=True)
     project = job.project
     if project.in_dist_info:
         package, dist = dist_info_import(wheel)
@@ -116,7 +120,7 @@ def build_native(
         wheelfile.normalize(wheel, reproducible.zip_date_time(epoch))
         wheelfile.check_tags(wheel, platform=job.target.platform, python=job.python)
         job.project.check_commit(wheel, commit)
-        reported = _smoke_host(job, wheel, work, uv)
+        reported = _smoke_host(job, wheel, work, uv, tools)
         keep_dir = Path(tempfile.mkdtemp(prefix="bs-wheel-out-"))
         keep = keep_dir / wheel.name
         shutil.move(wheel, keep)
