@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, get_args, get_origin, runtime_checkable
 
 from build_support.errors import ConfigError
+from build_support.platforms import TAG_TARGETS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,7 +41,8 @@ T = TypeVar("T")
 TABLE = "tool.build_support"
 
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
-SUPPORTED_PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64", "macosx_12_0_arm64")
+#: The wheel platform tags a stage may target (the platform table's, build_support.platforms).
+SUPPORTED_PLATFORMS = tuple(TAG_TARGETS)
 
 #: Every section a stage reads, ``[tool.build_support.<name>]`` → ``"module:Class"``, the
 #: frozen dataclass that reads it. A section not listed here is refused at load ("no

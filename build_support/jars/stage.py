@@ -77,7 +77,7 @@ def generate_poms(cfg: Config) -> int:
 
 
 def _build(
-    cfg: Config,
+    root: Path,
     settings: JarsSettings,
     project: poms.JavaProject,
     targets: Sequence[Platform],
@@ -87,8 +87,8 @@ def _build(
     skip_tests: bool,
     javadoc: bool,
 ) -> list[tuple[Path, str]]:
-    """Natives, Maven, verification: the (file, published name) pairs to store."""
-    root = cfg.root
+    """Natives, Maven, verification of the project under ``root``: the (file, published
+    name) pairs to store."""
     with log.group("jars: toolchain"):
         jdk = check_jdk(settings.min_jdk)
         mvn_version = check_maven(jdk)
@@ -227,7 +227,7 @@ def build_os(
         inputcache.note(f"jars {os_name}", reused=reused)
         if pairs is None:
             pairs = _build(
-                cfg,
+                cfg.root,
                 settings,
                 project,
                 targets,
@@ -313,7 +313,7 @@ def check_reproducible(
         for n in (1, 2):
             log.step(f"--check-reproducible: build {n} of 2")
             pairs = _build(
-                cfg,
+                cfg.root,
                 settings,
                 project,
                 targets,

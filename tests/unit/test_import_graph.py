@@ -10,6 +10,7 @@ a package holds its children, which import it implicitly anyway.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -123,6 +124,34 @@ def test_the_plumbing_below_the_stages_imports_no_stage() -> None:
         f"{m} imports {t}" for m in flat for t in graph[m] if t.split(".")[1] in STAGE_FOLDERS
     )
     assert upward == []
+
+
+def test_containers_import_no_stage_and_stage_folders_start_light() -> None:
+    """``containers/`` sits below the stages that use it; a stage folder's ``__init__`` is a
+    docstring and a lazy ``main`` (it imports the config, nothing else)."""
+    graph = import_graph(ROOT)
+    up = sorted(
+        f"{m} imports {t}"
+        for m in graph
+        if m.startswith("build_support.containers")
+        for t in graph[m]
+        if t.split(".")[1] in set(STAGE_FOLDERS) - {"containers"}
+    )
+    assert up == []
+    for folder in BUILD_FOLDERS:
+        assert graph[f"build_support.{folder}"] <= {"build_support.config"}, folder
+
+
+def test_the_wheel_build_driver_imports_the_standard_library_only() -> None:
+    """wheels/driver.py is mounted into build images that have no harness installed."""
+    path = PACKAGE / "wheels" / "driver.py"
+    tops: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            tops.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            tops.add(node.module.split(".")[0])
+    assert tops - {"__future__"} <= set(sys.stdlib_module_names)
 
 
 def test_no_module_of_a_build_stage_folder_is_over_550_lines() -> None:
