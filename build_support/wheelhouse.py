@@ -28,10 +28,7 @@ MARKER = ".complete"
 def _pip() -> list[str]:
     """The pinned pip, from a tool venv of this interpreter (never an interpreter's own)."""
     exe = toolvenv.ensure(
-        Path(sys.executable),
-        [tools.pin("pip")],
-        version=platform.python_version(),
-        uv=toolvenv.find_uv(),
+        Path(sys.executable), [tools.pin("pip")], version=platform.python_version()
     )
     return [str(exe), "-m", "pip"]
 
