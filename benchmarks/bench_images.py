@@ -22,8 +22,12 @@ import urllib.parse
 import zipfile
 from pathlib import Path
 
-from build_support import images, rootfs, store
+from build_support import store
 from build_support.config import Config, Paths
+from build_support.containers import rootfs
+from build_support.images import inputs as image_inputs
+from build_support.images import stage as images_stage
+from build_support.images.settings import ImagesSettings
 from tests.helpers import EngineRequestLog, build_stamped_wheels, bundled_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +60,7 @@ def _touch_wheel(path: Path, marker: str) -> None:
 
 def _timed(cfg: Config) -> tuple[float, list[bool]]:
     start = time.monotonic()
-    images.main(["--python", "3.11"], cfg, today=dt.date(2025, 1, 2))
+    images_stage.main(["--python", "3.11"], cfg, today=dt.date(2025, 1, 2))
     seconds = time.monotonic() - start
     manifest = json.loads((cfg.path("dist") / "images" / "images.json").read_text())
     return seconds, [bool(e["built"]) for e in manifest["images"]]
@@ -115,8 +119,8 @@ def run(argv: list[str]) -> dict[str, object]:
 
         put_all()
         wh_start = time.monotonic()
-        wheelhouse = images.ensure_wheelhouse(
-            compiled / lockfile.name, "3.11", "x86_64", cfg.section("images", images.ImagesSettings)
+        wheelhouse = image_inputs.ensure_wheelhouse(
+            compiled / lockfile.name, "3.11", "x86_64", cfg.section("images", ImagesSettings)
         )
         wheelhouse_s = time.monotonic() - wh_start
         wheelhouse_bytes = sum(p.stat().st_size for p in wheelhouse.glob("*.whl"))

@@ -1,4 +1,4 @@
-"""Multiplatform repacking: ``jarpack.repack`` against the reference's shell approach.
+"""Multiplatform repacking: ``pack.repack`` against the reference's shell approach.
 
 Baseline (Ray's ``java/build-jar-multiplatform.sh``, ``prepare_native`` + rebuild): for
 each platform JAR ``jar xf <jar> native/<os>`` into a directory, extract the base JAR,
@@ -31,8 +31,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from build_support import jarpack
-from build_support.jarpack import Platform, Source
+from build_support.jars import pack
+from build_support.jars.layout import Platform
+from build_support.jars.pack import Source
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = "minray-runtime-0.1.0.jar"
@@ -73,7 +74,7 @@ def _make_inputs(work: Path, *, large: bool) -> tuple[Path, Path]:
     ):
         for old in src.infolist():
             data = src.read(old)
-            native = jarpack.native_os(old.filename) is not None
+            native = pack.native_os(old.filename) is not None
             if native and large and not old.is_dir() and len(data) < PAD:
                 data += os.urandom(PAD - len(data))
             for zf in (lz,) if native else (lz, dz):
@@ -111,7 +112,7 @@ def _shell_baseline(linux: Path, darwin: Path, work: Path) -> Path:
 
 
 def _ours(linux: Path, darwin: Path, dest: Path) -> Path:
-    jarpack.repack([Source("linux", linux), Source("darwin", darwin)], dest, EXPECTED)
+    pack.repack([Source("linux", linux), Source("darwin", darwin)], dest, EXPECTED)
     return dest
 
 
@@ -178,7 +179,7 @@ def run(argv: list[str]) -> dict[str, object]:
         shell_a = _shell_baseline(linux, darwin, work / "shell-a").read_bytes()
         time.sleep(2.1)  # zip timestamps have 2 s resolution
         shell_b = _shell_baseline(linux, darwin, work / "shell-b").read_bytes()
-        jarpack.check_natives(ours_out, EXPECTED, "minray_jni")
+        pack.check_natives(ours_out, EXPECTED, "minray_jni")
         with zipfile.ZipFile(work / "shell-b" / RUNTIME) as zf:
             shell_names = set(zf.namelist())
         with zipfile.ZipFile(ours_out) as zf:

@@ -22,12 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from build_support import config, lockfile, locks
+from build_support import config, lockfile
+from build_support.locks import backends as lock_backends
+from build_support.locks import stage as lock_stage
+from build_support.locks.job import LockJob, LockResult
+from build_support.locks.settings import Backend, LockSettings
 
 
-def _job(cfg: config.Config, python: str, backend: locks.Backend, out: Path) -> locks.LockJob:
-    settings = cfg.section("lock", locks.LockSettings)
-    return locks.LockJob(
+def _job(cfg: config.Config, python: str, backend: Backend, out: Path) -> LockJob:
+    settings = cfg.section("lock", LockSettings)
+    return LockJob(
         python=python,
         inputs_dir=cfg.path("requirements"),
         output=out / settings.output_name.format(python=python),
@@ -42,9 +46,9 @@ def _job(cfg: config.Config, python: str, backend: locks.Backend, out: Path) -> 
     )
 
 
-def _timed(job: locks.LockJob) -> tuple[float, locks.LockResult]:
+def _timed(job: LockJob) -> tuple[float, LockResult]:
     start = time.perf_counter()
-    result = locks.lock(job)
+    result = lock_stage.lock(job)
     return time.perf_counter() - start, result
 
 
@@ -80,11 +84,11 @@ def run(argv: list[str]) -> dict[str, object]:
     gate_python = "3.12" if "3.12" in cfg.python_versions else cfg.python_versions[0]
     if "--check-only" in argv:
         return {"check_gate": _check_gate(cfg, gate_python)}
-    backends: tuple[locks.Backend, ...] = ("uv", "pip-tools")
+    backends: tuple[Backend, ...] = ("uv", "pip-tools")
     cold_pip_tools = "--no-pip-tools-cold" not in argv
     results: dict[str, object] = {}
     for python in cfg.python_versions:
-        locks.pip_tools_command(python, None)  # tool venv made outside the timing
+        lock_backends.pip_tools_command(python, None)  # tool venv made outside the timing
         row: dict[str, object] = {}
         pins: dict[str, dict[str, tuple[str, frozenset[str]]]] = {}
         timings: dict[str, float] = {}

@@ -22,7 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from build_support import imagetags, manifests
+from build_support import manifests
+from build_support.images import tags as imagetags
 from tests.publishing import (
     DOCKER,
     GPG_PASSPHRASE,

@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from build_support import pythons, toolvenv, wheels
+from build_support import pythons, toolvenv
+from build_support.toolvenv import find_uv
+from build_support.wheels.settings import WheelSettings
 from tests.conftest import git as _git
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +68,7 @@ def _stage(repo: Path, *args: str) -> float:
 
 
 def _baseline(repo: Path, versions: list[str], out: Path) -> float:
-    settings = wheels.WheelSettings()
+    settings = WheelSettings()
     tools = {}
     for v in versions:  # tool venvs are the stage's cached ones: not part of either timing
         interp = pythons.find(v)
@@ -75,7 +77,7 @@ def _baseline(repo: Path, versions: list[str], out: Path) -> float:
             interp.path,
             settings.tool_requirements,
             version=interp.full_version,
-            uv=wheels.find_uv(),
+            uv=find_uv(),
         )
     start = time.monotonic()
     for v in versions:

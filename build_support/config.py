@@ -19,6 +19,7 @@ import difflib
 import importlib
 import math
 import os
+import re
 import sys
 import types
 import typing
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, get_args, get_origin, runtime_checkable
 
 from build_support.errors import ConfigError
+from build_support.platforms import TAG_TARGETS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +41,8 @@ T = TypeVar("T")
 TABLE = "tool.build_support"
 
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
-SUPPORTED_PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64", "macosx_12_0_arm64")
+#: The wheel platform tags a stage may target (the platform table's, build_support.platforms).
+SUPPORTED_PLATFORMS = tuple(TAG_TARGETS)
 
 #: Every section a stage reads, ``[tool.build_support.<name>]`` → ``"module:Class"``, the
 #: frozen dataclass that reads it. A section not listed here is refused at load ("no
@@ -53,17 +56,35 @@ SUPPORTED_PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64", "macosx_
 #:   3. read it in the stage with ``cfg.section("<name>", Class)``.
 SECTIONS: dict[str, str] = {
     "paths": "build_support.config:Paths",
-    "lock": "build_support.settings:LockSettings",
+    "lock": "build_support.locks.settings:LockSettings",
     "store": "build_support.settings:StoreSettings",
-    "wheel": "build_support.settings:WheelSettings",
-    "jars": "build_support.settings:JarsSettings",
-    "images": "build_support.settings:ImagesSettings",
-    "release_tests": "build_support.settings:ReleaseTestsSettings",
-    "rootfs": "build_support.settings:RootfsSettings",
+    "wheel": "build_support.wheels.settings:WheelSettings",
+    "jars": "build_support.jars.settings:JarsSettings",
+    "images": "build_support.images.settings:ImagesSettings",
+    "release_tests": "build_support.releasetests.settings:ReleaseTestsSettings",
+    "rootfs": "build_support.containers.settings:RootfsSettings",
     "redact": "build_support.redact:RedactSettings",
     "publish": "build_support.publish.settings:PublishSettings",
     "ciplan": "build_support.ciplan.settings:CiPlanSettings",
 }
+
+
+#: A dotted Python (or Java) name, e.g. ``ray._raylet``.
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def require(where: str, settings: object, *names: str, example: str) -> None:
+    """Each of ``names`` is set (non-empty) in ``settings``; else one ConfigError naming them.
+
+    The product's names (its image, wheels, JNI library, …) have no default in the
+    harness: a stage that needs them says which keys of ``[<where>]`` to set.
+    """
+    unset = [n for n in names if not getattr(settings, n)]
+    if unset:
+        raise ConfigError(
+            f"[{where}] does not set {', '.join(unset)}: the project's names have no default",
+            hint=f"set them in pyproject.toml, e.g. {example} (docs/onboarding.md)",
+        )
 
 
 @runtime_checkable

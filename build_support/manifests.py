@@ -35,6 +35,11 @@ from typing import Any, ClassVar, Protocol, TypeVar, Union
 from build_support import fsutil
 from build_support.errors import InputError
 
+#: The commit an image was built from (OCI): the images stage sets it, and it and release
+#: tests ``--in-image`` read it back to verify the image.
+REVISION_LABEL = "org.opencontainers.image.revision"
+
+
 # --------------------------------------------------------------------------- paths
 
 

@@ -33,8 +33,16 @@ TAG_TARGETS: dict[str, tuple[OS, Arch]] = {
     "macosx_12_0_arm64": ("darwin", "aarch64"),
 }
 
+#: The operating systems a JAR's natives and its store key may name, and the name of the
+#: repacked JAR that carries every platform's natives.
+JAR_OSES: tuple[str, ...] = ("linux", "darwin", "windows")
+MULTIPLATFORM = "multiplatform"
+
 #: Docker platform strings for Linux architectures.
 DOCKER_PLATFORMS: dict[Arch, str] = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+
+#: Debian's names for the architectures (debootstrap ``--arch``).
+DEBIAN_ARCH: dict[Arch, str] = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,11 @@ def canonical_arch(machine: str) -> Arch:
             f"unsupported architecture {machine!r}",
             hint="supported: " + ", ".join(sorted(ARCH_ALIASES)),
         ) from None
+
+
+def needs_emulation(arch: Arch, host_machine: str) -> bool:
+    """Whether binaries of ``arch`` need QEMU on a host whose ``uname -m`` is ``host_machine``."""
+    return ARCH_ALIASES.get(host_machine.lower()) != arch
 
 
 def wheel_platform(system: str, machine: str, *, macos_target: str = "12_0") -> str:

@@ -1,4 +1,5 @@
-"""Install and start what a fresh machine lacks: Debian packages and the Docker engine.
+"""Install what a fresh machine lacks: Debian packages (the Docker engine is started by
+:func:`build_support.containers.engine.ensure_docker`).
 
 What each stage needs is declared once, in :mod:`build_support.tools`. Every stage calls
 :func:`ensure_stage` before it does any work (the CLI does it for them; ``pipeline`` for
@@ -21,7 +22,6 @@ import os
 import re
 import shutil
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,24 +29,21 @@ from typing import TYPE_CHECKING
 from build_support import cmd, log, tools
 from build_support.errors import (
     BuildSupportError,
-    CommandFailedError,
-    DockerError,
     ProvisionError,
     ToolMissingError,
 )
 from build_support.tools import Tool
 
 if TYPE_CHECKING:
-    import subprocess
+    pass
 
-DOCKERD_LOG = Path("/var/log/build-support-dockerd.log")
 APT_LISTS = Path("/var/lib/apt/lists")
 
 #: Set to ``check`` to never install (even as root): only report what is missing.
 MODE_ENV = "BUILD_SUPPORT_PROVISION"
 
 
-def _is_root() -> bool:
+def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -54,7 +51,7 @@ def can_install() -> bool:
     """Root on a machine with apt-get, and installing not turned off."""
     if os.environ.get(MODE_ENV, "").strip().lower() == "check":
         return False
-    return _is_root() and shutil.which("apt-get") is not None
+    return is_root() and shutil.which("apt-get") is not None
 
 
 def _describe(missing: Sequence[Tool]) -> str:
@@ -83,7 +80,7 @@ def ensure(tools_needed: Sequence[Tool], *, what: str) -> list[str]:
             + (f"; and: sudo {tools.apt_line(packages)}" if packages else ""),
         )
     if not can_install():
-        why = "not root" if not _is_root() else "apt-get unavailable or installing turned off"
+        why = "not root" if not is_root() else "apt-get unavailable or installing turned off"
         raise ToolMissingError(
             f"{what} needs {_describe(missing)}: missing, and not installing them ({why})",
             hint=f"sudo {tools.apt_line(packages)}",
@@ -145,74 +142,6 @@ def install_packages(packages: Sequence[str]) -> None:
 def ensure_tools(*names: str) -> list[str]:
     """:func:`ensure` for declared tools by name (``ensure_tools("debootstrap")``)."""
     return ensure([tools.TOOLS[n] for n in names], what=" and ".join(names))
-
-
-# -- Docker ------------------------------------------------------------------------------
-
-
-def _docker_client() -> str:
-    # Debian's client at /usr/bin/docker has BuildKit; a newer client earlier on PATH may lack it.
-    if Path("/usr/bin/docker").exists():
-        return "/usr/bin/docker"
-    found = shutil.which("docker")
-    if found is None:
-        raise DockerError("no docker client", hint=f"sudo {tools.apt_line(['docker.io'])}")
-    return found
-
-
-def docker_client() -> str:
-    """The docker CLI the harness uses (Debian's, which builds with BuildKit)."""
-    return _docker_client()
-
-
-def engine_running(timeout: float = 10.0) -> bool:
-    try:
-        proc = cmd.run(
-            [_docker_client(), "info", "--format", "{{.ServerVersion}}"],
-            capture=True,
-            check=False,
-            echo=False,
-            timeout=timeout,
-        )
-    except (OSError, CommandFailedError, DockerError, ToolMissingError):
-        return False
-    return proc.returncode == 0
-
-
-#: Daemons this process started and leaves running.
-_STARTED: list[subprocess.Popen[bytes]] = []
-
-
-def ensure_docker(*, start: bool = True, wait_seconds: float = 60.0) -> None:
-    """A running Docker engine, starting Debian's dockerd if allowed and needed."""
-    ensure_tools("docker", "debian-docker-client", "dockerd")
-    if engine_running():
-        return
-    if not start or not _is_root():
-        raise DockerError(
-            "the Docker engine is not running",
-            hint="start it: sudo dockerd &  (or systemctl start docker)",
-        )
-    log.step("starting dockerd")
-    with DOCKERD_LOG.open("ab") as out:
-        daemon = cmd.spawn(["dockerd"], stdout=out, stderr=out, new_session=True)
-    # The engine outlives this process on purpose; holding the handle keeps Python from
-    # warning that a child it never waited for is still running.
-    _STARTED.append(daemon)
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        if engine_running(timeout=5):
-            return
-        if daemon.poll() is not None:
-            raise DockerError(
-                f"dockerd exited with code {daemon.returncode} before it was ready",
-                hint=f"see {DOCKERD_LOG}",
-            )
-        time.sleep(1)
-    raise DockerError(
-        f"dockerd did not become ready within {wait_seconds:.0f}s",
-        hint=f"see {DOCKERD_LOG}",
-    )
 
 
 # -- doctor -------------------------------------------------------------------------------

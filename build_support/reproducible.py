@@ -4,7 +4,7 @@
 A cache keyed on inputs is only honest if the same inputs give the same bytes. The
 build gets ``SOURCE_DATE_EPOCH`` (the commit's time, from git) and compiler prefix maps
 for the folders it runs in (:func:`build_env`); zips are normalized where the harness
-writes them (:func:`wheelfile.normalize`, :mod:`jarpack`). The comparisons here say
+writes them (:func:`wheelfile.normalize`, :mod:`build_support.jars.pack`). The comparisons here say
 *where* two outputs differ: the first differing member of two archives, the first
 differing line of two texts.
 """
@@ -25,6 +25,10 @@ from build_support.errors import BuildSupportError, VerificationError
 
 #: The earliest time a zip entry can carry (1980-01-01 UTC).
 ZIP_EPOCH = 315532800
+
+#: The mtime of every member of the tarballs the harness writes (root filesystems, image
+#: build contexts): 2020-01-01T00:00:00Z, as Ray's docker contexts.
+FIXED_MTIME = 1577836800
 
 
 def source_date_epoch(root: Path, sha: str, env: Mapping[str, str] | None = None) -> int:

@@ -27,12 +27,13 @@ from pathlib import Path
 from packaging.metadata import ExceptionGroup as MetadataErrors
 from packaging.metadata import Metadata
 from packaging.requirements import Requirement
-from packaging.tags import Tag, parse_tag
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from build_support import fsutil
 from build_support.commits import PLACEHOLDER, PLACEHOLDER_RE, SHA_RE, commit_from_source
+from build_support.config import PythonVersion
 from build_support.errors import InputError, VerificationError
 
 if sys.version_info >= (3, 11):
@@ -78,47 +79,91 @@ def parse_name(filename: str) -> WheelName:
     )
 
 
-_ARCHES = ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l", "arm64", "universal2")
+#: The glibc version each legacy manylinux alias stands for (PEP 600).
+_LEGACY_MANYLINUX: dict[str, tuple[int, int]] = {
+    "manylinux1": (2, 5),
+    "manylinux2010": (2, 12),
+    "manylinux2014": (2, 17),
+}
+_PERENNIAL = re.compile(r"(manylinux|musllinux)_(\d+)_(\d+)_(\w+)")
+_MACOS = re.compile(r"macosx_(\d+)_(\d+)_(\w+)")
 
 
-def _platform_fits(have: str, want: str) -> bool:
-    """A wheel tagged ``have`` installs where ``want`` is the target platform tag."""
-    if have in (want, "any"):
-        return True
-    linux = ("manylinux", "musllinux")
-    if have.startswith(linux) and want.startswith(linux):
-        return any(have.endswith(f"_{a}") and want.endswith(f"_{a}") for a in _ARCHES)
-    return False
+def platform_ladder(platform: str) -> list[str]:
+    """The platform tags a wheel may carry to install where ``platform`` is the target,
+    the most specific first (the ladder pip climbs).
+
+    A manylinux target takes manylinux wheels of its glibc or an older one, under either
+    name (``manylinux2014_x86_64`` is glibc 2.17: ``manylinux_2_17_x86_64``,
+    ``manylinux2014_x86_64``, ``manylinux_2_16_x86_64`` … ``manylinux1_x86_64``), never a
+    newer glibc (``manylinux_2_28``) nor a musllinux wheel; a musllinux target the musl
+    versions up to its own; a macOS target what :func:`packaging.tags.mac_platforms`
+    lists; any other target only itself.
+    """
+    name, _, arch = platform.partition("_")
+    if name in _LEGACY_MANYLINUX:
+        kind, (major, minor) = "manylinux", _LEGACY_MANYLINUX[name]
+    elif m := _PERENNIAL.fullmatch(platform):
+        kind, major, minor, arch = m[1], int(m[2]), int(m[3]), m[4]
+    elif m := _MACOS.fullmatch(platform):
+        return list(mac_platforms((int(m[1]), int(m[2])), m[3]))
+    else:
+        return [platform]
+    aliases = {v: k for k, v in _LEGACY_MANYLINUX.items()} if kind == "manylinux" else {}
+    oldest = 5 if kind == "manylinux" else 0  # manylinux1 is glibc 2.5
+    ladder: list[str] = []
+    for version in range(minor, oldest - 1, -1):
+        ladder.append(f"{kind}_{major}_{version}_{arch}")
+        if (major, version) in aliases:
+            ladder.append(f"{aliases[major, version]}_{arch}")
+    return ladder
 
 
-def matches(filename: str, distribution: str, *, python: str, platform: str) -> bool:
-    """Whether ``filename`` is ``distribution``'s wheel for CPython ``python`` on ``platform``.
+def supported_tags(python: str, platform: str) -> list[Tag]:
+    """Every tag a wheel for CPython ``python`` on ``platform`` may carry, best first:
+    :func:`packaging.tags.cpython_tags` then ``compatible_tags`` over :func:`platform_ladder`
+    (``cp311-cp311``, ``cp311-abi3``, older ``abi3``, ``py3-none``, then ``-any``)."""
+    version = (int(python.split(".", maxsplit=1)[0]), int(python.split(".")[1]))
+    plats = platform_ladder(platform)
+    cp = python_tag(python)
+    return [
+        *cpython_tags(version, abis=[cp], platforms=plats),
+        *compatible_tags(version, interpreter=cp, platforms=plats),
+    ]
+
+
+def rank(filename: str, distribution: str, *, python: str, platform: str) -> int | None:
+    """How well ``filename`` fits as ``distribution``'s wheel for CPython ``python`` on
+    ``platform``: the position of its best tag in :func:`supported_tags` (0 is the most
+    specific), or None when it is another distribution's or does not install there.
 
     Names are compared canonicalized; compressed tag sets count (auditwheel names wheels
-    ``…-manylinux2014_x86_64.manylinux_2_17_x86_64.whl``), as do pure (``py3-none-any``)
-    and ``abi3`` wheels, and any manylinux tag of the same architecture.
+    ``…-manylinux2014_x86_64.manylinux_2_17_x86_64.whl``).
     """
     try:
         name = parse_name(filename)
     except VerificationError:
-        return False
+        return None
     if canonicalize_name(name.distribution) != canonicalize_name(distribution):
-        return False
-    cp = python_tag(python)
-    interpreters = {cp, "py3", "py" + python.replace(".", "")}
-    return any(
-        t.interpreter in interpreters
-        and t.abi in (cp, "abi3", "none")
-        and _platform_fits(t.platform, platform)
-        for t in name.tags
-    )
+        return None
+    order: dict[Tag, int] = {}
+    for i, tag in enumerate(supported_tags(python, platform)):
+        order.setdefault(tag, i)
+    found = [order[t] for t in name.tags if t in order]
+    return min(found) if found else None
+
+
+def matches(filename: str, distribution: str, *, python: str, platform: str) -> bool:
+    """Whether ``filename`` is a wheel of ``distribution`` that installs on CPython
+    ``python`` where ``platform`` is the target (:func:`rank`)."""
+    return rank(filename, distribution, python=python, platform=platform) is not None
 
 
 def python_tag(version: str) -> str:
     """``"3.12"`` → ``"cp312"`` (the CPython interpreter and ABI tag)."""
     if not re.fullmatch(r"3\.\d+", version):
         raise InputError(f"invalid Python version {version!r}", hint="use the form 3.12")
-    return "cp" + version.replace(".", "")
+    return PythonVersion(version).cp_tag
 
 
 def _dist_info_dir(names: Iterable[str]) -> str:

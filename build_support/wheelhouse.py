@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import cache, cmd, fsutil, indexes, log
+from build_support import cache, cmd, fsutil, log, tools, toolvenv
+from build_support.config import PythonVersion
 
 #: Part of every key: bump when the download command changes.
 FORMAT_VERSION = 2
 MARKER = ".complete"
 
 
-def _pip(python: str) -> list[str]:
-    """A pip to download with: this interpreter's, else the target's or any supported one."""
-    return [indexes.pip_python(python), "-m", "pip"]
+def _pip() -> list[str]:
+    """The pinned pip, from a tool venv of this interpreter (never an interpreter's own)."""
+    exe = toolvenv.ensure(
+        Path(sys.executable), [tools.pin("pip")], version=platform.python_version()
+    )
+    return [str(exe), "-m", "pip"]
 
 
 def ensure(
@@ -42,7 +48,7 @@ def ensure(
     ``inputs`` are extra cache-key parts (e.g. a requirements file's SHA-256); ``name``
     prefixes the folder name.
     """
-    abi = "cp" + python.replace(".", "")
+    abi = PythonVersion(python).cp_tag
     key_src = json.dumps([FORMAT_VERSION, list(args), list(platforms), python, list(inputs)])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
     parent = cache.cache_root() / "wheelhouse"
@@ -52,7 +58,7 @@ def ensure(
             log.info(f"wheelhouse cached: {final}")
             return final
         with fsutil.atomic_dir(final) as work:
-            argv = [*_pip(python), "download", "-q", "--only-binary=:all:"]
+            argv = [*_pip(), "download", "-q", "--only-binary=:all:"]
             for plat in platforms:
                 argv += ["--platform", plat]
             argv += [

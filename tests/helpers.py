@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from build_support import config, provision, pythons, wheelfile
+from build_support import config, pythons, wheelfile
+from build_support.containers import engine
 
 ROOT = Path(__file__).resolve().parent.parent
 _IGNORE = shutil.ignore_patterns("cpp", "tests", "build", "*.egg-info", "__pycache__")
@@ -61,7 +62,7 @@ def build_stamped_wheels(
 def docker(*args: str) -> str:
     """``docker ARGS`` with the harness's docker CLI; its stdout, stripped (fails loudly)."""
     proc = subprocess.run(
-        [provision.docker_client(), *args], capture_output=True, text=True, check=True
+        [engine.docker_client(), *args], capture_output=True, text=True, check=True
     )
     return proc.stdout.strip()
 

@@ -32,7 +32,9 @@ from build_support.ciplan.settings import (
 )
 from build_support.config import Config
 from build_support.errors import ConfigError
-from build_support.settings import ImagesSettings, JarsSettings, ReleaseTestsSettings
+from build_support.images.settings import ImagesSettings
+from build_support.jars.settings import JarsSettings
+from build_support.releasetests.settings import ReleaseTestsSettings
 
 if TYPE_CHECKING:
     from build_support.releasetests.loader import ReleaseTest

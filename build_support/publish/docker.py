@@ -1,6 +1,6 @@
 """Docker: the base-deps and product images of ``dist/images/images.json`` to a registry.
 
-Each image keeps the images stage's tags (:mod:`build_support.imagetags`). A tag that
+Each image keeps the images stage's tags (:mod:`build_support.images.tags`). A tag that
 names the commit (it contains the short SHA: ``nightly.YYMMDD.sha6-…``, ``X.sha6-…``,
 ``sha6-…``) is immutable: pushed in the ``stage`` phase and never overwritten with other
 content (the plan refuses). Every other tag (``nightly``, ``nightly-py311``, ``cpu``…)
@@ -29,13 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build_support import cmd, imagetags, log, manifests, provision, redact
+from build_support import cmd, log, manifests, redact
+from build_support.containers import engine
 from build_support.errors import (
     ArtifactNotFoundError,
     CommandFailedError,
     ConfigError,
     PublishError,
 )
+from build_support.images import tags as imagetags
 from build_support.publish import credentials, http
 from build_support.publish.journal import Journal
 from build_support.publish.model import Artifact, PlanItem, Remote, RunEnv, decide
@@ -105,7 +107,7 @@ class DockerTarget:
                 )
         scheme = "http" if self.settings.insecure else "https"
         self.api = self.settings.api_url.rstrip("/") or f"{scheme}://{self.settings.registry}"
-        self.client = provision.docker_client()
+        self.client = engine.docker_client()
         self.username = env.env.get(self.settings.username_env, "")
         self.password = credentials.read(
             env_var=self.settings.password_env,

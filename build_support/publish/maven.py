@@ -4,7 +4,7 @@ Publisher API (``central-portal``, :mod:`.portal`).
 
 Artifacts come from the store (``jars/{branch}/{sha}/<os>/``; the multiplatform runtime
 JAR replaces the per-OS one). The commit is read from every JAR's manifest (the attribute
-``[tool.build_support.jars] commit_manifest_entry``, :func:`build_support.jarpack.jar_commit`);
+``[tool.build_support.jars] commit_manifest_entry``, :func:`build_support.jars.pack.jar_commit`);
 a POM carries none, so a module's POM takes its main JAR's commit and the parent POM the one
 commit all JARs share.
 Before anything is sent, every file is signed (gpg, detached, armored) and the set is
@@ -25,8 +25,10 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import jarpack, log
+from build_support import log, platforms
 from build_support.errors import ArtifactNotFoundError, ConfigError, PublishError, VerificationError
+from build_support.jars import pack
+from build_support.jars.settings import JarsSettings
 from build_support.publish import credentials, http, mavenrepo
 from build_support.publish.journal import Journal
 from build_support.publish.mavenrepo import Gav
@@ -34,10 +36,9 @@ from build_support.publish.model import Artifact, Phase, PlanItem, Remote, RunEn
 from build_support.publish.portal import PortalClient
 from build_support.publish.settings import WHERE
 from build_support.publish.signing import CHECKSUMS, Signer, checksum
-from build_support.settings import JarsSettings
 from build_support.store import keys
 
-OS_ORDER = ("multiplatform", "linux", "darwin", "windows")
+OS_ORDER = (platforms.MULTIPLATFORM, *platforms.JAR_OSES)
 
 
 class MavenTarget:
@@ -126,7 +127,7 @@ class MavenTarget:
             if name.endswith(".jar"):
                 try:
                     commits[name] = (
-                        jarpack.jar_commit(self.dir / name, entry=self.commit_entry)
+                        pack.jar_commit(self.dir / name, entry=self.commit_entry)
                         or "(none in manifest)"
                     )
                 except VerificationError as exc:

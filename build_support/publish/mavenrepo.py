@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import poms
 from build_support.errors import InputError
+from build_support.jars import poms
 from build_support.publish.signing import CHECKSUMS, checksum
 
 SNAPSHOT = "-SNAPSHOT"

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Literal, Protocol
 if TYPE_CHECKING:
     from build_support.commits import BuildContext
     from build_support.config import Config
+    from build_support.publish.credentials import Secret
     from build_support.publish.journal import Journal
+    from build_support.publish.mavenrepo import Gav
     from build_support.publish.settings import PublishSettings
     from build_support.store.base import Store
 
@@ -117,6 +119,24 @@ class Target(Protocol):
 
     def close(self) -> None:
         """Remove temporary state (keyrings, docker configs)."""
+
+
+class MavenAccess(Protocol):
+    """What the Central Portal client needs of the Maven target (publish/maven.py).
+
+    The Portal client (publish/portal.py) is a part of the Maven target; it reads the
+    target through this, so that portal.py does not import maven.py, which imports it.
+    """
+
+    username: str
+    password: Secret | None
+    #: file name -> coordinates of every collected artifact
+    gavs: dict[str, Gav]
+    #: where the target downloaded the artifacts (and the Portal bundle is written)
+    dir: Path
+
+    def remote_sha256(self, gav: Gav, name: str) -> str | None:
+        """The SHA-256 of ``name`` of ``gav`` in the repository, or None when absent."""
 
 
 @dataclass(frozen=True, kw_only=True)

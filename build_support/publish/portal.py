@@ -24,17 +24,23 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from build_support import log
 from build_support.errors import PublishError
 from build_support.publish import credentials, http
 from build_support.publish.journal import Journal
-from build_support.publish.model import Action, Artifact, Phase, PlanItem, Remote, RunEnv, decide
-
-if TYPE_CHECKING:
-    from build_support.publish.maven import MavenTarget
+from build_support.publish.model import (
+    Action,
+    Artifact,
+    MavenAccess,
+    Phase,
+    PlanItem,
+    Remote,
+    RunEnv,
+    decide,
+)
 
 API = "/api/v1/publisher"
 FINAL = ("PUBLISHED", "FAILED")
@@ -66,7 +72,7 @@ def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
 class PortalClient:
     def __init__(
         self,
-        target: MavenTarget,
+        target: MavenAccess,
         env: RunEnv,
         *,
         sleep: Callable[[float], None] = time.sleep,

@@ -13,8 +13,9 @@ from typing import Any
 
 from build_support import commits, log, manifests, platforms
 from build_support.args import StageParser, non_negative_int, python_version
-from build_support.config import Config
+from build_support.config import Config, require
 from build_support.errors import UsageError
+from build_support.images.settings import ImagesSettings
 from build_support.releasetests import fleet, loader, reports, runs, selection
 from build_support.releasetests.environments import EnvProvider, ImageProvider, VenvProvider
 from build_support.releasetests.exitcodes import code_name, run_exit_code
@@ -30,9 +31,8 @@ from build_support.releasetests.runner import (
 )
 from build_support.releasetests.schema import FREQUENCIES
 from build_support.releasetests.selection import select as select  # noqa: PLC0414 - re-exported
+from build_support.releasetests.settings import ReleaseTestsSettings
 from build_support.releasetests.sources import LocalWheels, StoreWheels, WheelSource
-from build_support.settings import ImagesSettings, require
-from build_support.settings import ReleaseTestsSettings as ReleaseTestsSettings  # noqa: PLC0414 - re-exported
 from build_support.store import keys
 
 
@@ -267,6 +267,8 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
             arch=platforms.canonical_arch(platforms.current_host().machine),
             image=args.image,
         )
+        if not args.python:
+            default_python = provider.default_python(default_python)
         source = f"image {args.image or 'from ' + str(manifests.images_path(cfg.path('dist')))}"
     else:
         wheels, source = _wheel_source(args, st, cfg, ctx)

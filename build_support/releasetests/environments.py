@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from build_support import cmd, fsutil, lockfile, log, manifests, pythons, wheelfile
+from build_support.containers import engine
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests.sources import WheelSource
 
@@ -206,17 +207,39 @@ class ImageProvider:
             hint=hint,
         )
 
+    def default_python(self, configured: str) -> str:
+        """The Python of a test that names none: ``configured`` when the manifest has the
+        image for it, else the newest Python the images stage built the image for (so
+        ``--in-image`` runs in the images there are, not in one for another Python)."""
+        if self.image or not self.manifest.is_file():
+            return configured
+        rows = manifests.read(self.manifest, manifests.ImagesManifest).images
+        built = sorted(
+            {
+                r.python
+                for r in rows
+                if r.slot == (self.image_name, r.python, self.flavor, self.arch)
+            },
+            key=lambda v: tuple(int(p) for p in v.split(".")),
+        )
+        if not built or configured in built:
+            return configured
+        log.info(
+            f"--in-image: {self.manifest} has {self.image_name} images for Python "
+            f"{', '.join(built)}, none for {configured}: tests without python: use {built[-1]}"
+        )
+        return built[-1]
+
     def prepare(self, python_version: str) -> VenvInfo:
         if python_version in self._ready:
             return self._ready[python_version]
-        from build_support import provision
-        from build_support.images import REVISION_LABEL
+        from build_support.manifests import REVISION_LABEL
 
         # The manifest only says which image; the commit is read from the image itself.
         ref, _recorded = self.find(python_version)
-        provision.ensure_docker()
+        engine.ensure_docker()
         label = cmd.output(
-            [provision.docker_client(), "image", "inspect", "--format",
+            [engine.docker_client(), "image", "inspect", "--format",
              f'{{{{ index .Config.Labels "{REVISION_LABEL}" }}}}', ref],
             hint=f"the image {ref} is not there; build it: nox -s images",
         )  # fmt: skip
@@ -226,7 +249,7 @@ class ImageProvider:
             "print(os.getuid(), os.getgid())"
         )
         lines = cmd.output(
-            [provision.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
+            [engine.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
              probe],
             hint=f"the image {ref} cannot import {self.package}; rebuild it: nox -s images",
         ).splitlines()  # fmt: skip

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from build_support import fsutil, log, manifests, procs, redact
+from build_support.containers import engine
 from build_support.errors import BuildSupportError, VerificationError
 from build_support.releasetests.environments import EnvProvider, VenvInfo
 from build_support.releasetests.exitcodes import (
@@ -427,9 +428,8 @@ class Runner:
         """The script as a local shell command, or as ``docker run`` in the test's image."""
         if tenv.image is None:
             return ["/bin/sh", "-c", test.run.script], None
-        from build_support import provision
 
-        docker = provision.docker_client()
+        docker = engine.docker_client()
         name = f"release-test-{_safe(test.name)}-{n}-{os.getpid()}-{os.urandom(3).hex()}"
         # The scratch folder stays private (0700): as root, it is handed to the image's
         # own (non-root) user; otherwise the container runs as this user.

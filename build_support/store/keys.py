@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from build_support import platforms
 from build_support.errors import GateError, UsageError
 
 LATEST = "latest"
@@ -43,7 +44,7 @@ _SHA = re.compile(r"[0-9a-f]{7,64}")
 _BAD_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
 #: Operating systems a JAR key may name; ``multiplatform`` holds the repacked JAR that
 #: carries every platform's native libraries.
-JAR_OSES = ("linux", "darwin", "windows", "multiplatform")
+JAR_OSES = (*platforms.JAR_OSES, platforms.MULTIPLATFORM)
 
 
 def _check_utf8(value: str, what: str) -> None:

@@ -31,13 +31,27 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from build_support import log, procs
 from build_support.errors import StoreError, StoreTimeoutError
 
-if TYPE_CHECKING:
-    from build_support.store.base import Store
+
+class Store(Protocol):
+    """What a lease needs of a store: its conditional writes of small objects
+    (:class:`build_support.store.base.Store` implements them per backend)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def _create_if_absent(self, key: str, body: bytes) -> str | None: ...
+
+    def _read_tagged(self, key: str) -> tuple[bytes, str] | None: ...
+
+    def _replace_if(self, key: str, body: bytes, tag: str) -> str | None: ...
+
+    def _delete_if(self, key: str, tag: str) -> bool: ...
+
 
 #: A lock not renewed for this long is stale (seconds); its holder renews every fifth.
 LEASE_SECONDS = 300.0

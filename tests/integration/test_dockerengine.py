@@ -1,4 +1,4 @@
-"""``dockerengine.find_by_digest`` / ``oldest_with_label`` when images sharing the label tie.
+"""``engine.find_by_digest`` / ``oldest_with_label`` when images sharing the label tie.
 
 Real dockerd, images built here with BuildKit (``FROM scratch``, nothing pulled). Every
 request goes through :class:`EngineRequestLog`, a real proxy in front of the engine's socket.
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from build_support import dockerengine, provision
-from build_support.imagecontext import DIGEST_LABEL
+from build_support.containers import engine
+from build_support.containers.context import DIGEST_LABEL
 from tests.helpers import EngineRequestLog, docker
 from tests.publishing import docker_build
 
@@ -30,13 +30,13 @@ TRIES = 8
 
 
 @pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, EngineRequestLog]]:
+def logged_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, EngineRequestLog]]:
     """An SDK client whose every request goes through the request-counting proxy."""
-    provision.ensure_docker()
+    engine.ensure_docker()
     sock_dir = Path(tempfile.mkdtemp(prefix="engine-log.", dir="/tmp"))  # short socket path
     proxy = EngineRequestLog(sock_dir / "docker.sock")
     monkeypatch.setenv("DOCKER_HOST", proxy.host)
-    client = dockerengine.connect(30)
+    client = engine.connect(30)
     yield client, proxy
     client.close()
     proxy.close()
@@ -75,9 +75,9 @@ def _requests(proxy: EngineRequestLog) -> list[str]:
 
 
 def test_the_ancestor_wins_over_descendants_tied_in_size_layers_and_time(
-    tmp_path: Path, engine: tuple[Any, EngineRequestLog], digest: str
+    tmp_path: Path, logged_engine: tuple[Any, EngineRequestLog], digest: str
 ) -> None:
-    client, proxy = engine
+    client, proxy = logged_engine
     ancestor = _image(tmp_path / "a", f"FROM scratch\nCOPY f /f\nLABEL {DIGEST_LABEL}={digest}\n",
                       {"f": "ancestor\n"})  # fmt: skip
     name = f"{REPO}:{digest[:20]}"  # BuildKit's FROM takes names, not IDs
@@ -102,7 +102,7 @@ def test_the_ancestor_wins_over_descendants_tied_in_size_layers_and_time(
 
     _requests(proxy)
     for _ in range(TRIES):
-        found = dockerengine.find_by_digest(client, digest)
+        found = engine.find_by_digest(client, digest)
         assert found is not None
         assert found.id == ancestor
         assert found.repo_tags == (name,)
@@ -120,10 +120,10 @@ def test_the_ancestor_wins_over_descendants_tied_in_size_layers_and_time(
 
 
 def test_of_two_unrelated_builds_tied_in_everything_the_newest_wins(
-    tmp_path: Path, engine: tuple[Any, EngineRequestLog], digest: str
+    tmp_path: Path, logged_engine: tuple[Any, EngineRequestLog], digest: str
 ) -> None:
     """The same inputs built twice (``--force``): the later build, the one its run tagged."""
-    client, _proxy = engine
+    client, _proxy = logged_engine
     dockerfile = f"FROM scratch\nCOPY f /f\nLABEL {DIGEST_LABEL}={digest}\n"
     first = _image(tmp_path / "1", dockerfile, {"f": "first\n"})
     second = _image(tmp_path / "2", dockerfile, {"f": "later\n"})
@@ -131,8 +131,8 @@ def test_of_two_unrelated_builds_tied_in_everything_the_newest_wins(
     assert {s["Id"] for s in listed} == {first, second}
     assert len({s["Size"] for s in listed}) == 1
     created = {i: client.images.get(i).attrs["Created"] for i in (first, second)}
-    assert dockerengine.created_ns(created[first]) < dockerengine.created_ns(created[second])
+    assert engine.created_ns(created[first]) < engine.created_ns(created[second])
     for _ in range(TRIES):
-        found = dockerengine.find_by_digest(client, digest)
+        found = engine.find_by_digest(client, digest)
         assert found is not None
         assert found.id == second

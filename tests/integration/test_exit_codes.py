@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import dockerengine, images, manifests, provision, wheelfile
+from build_support import manifests, wheelfile
+from build_support.containers import engine
 from build_support.errors import VerificationError
+from build_support.images import build as image_build
 from build_support.releasetests.environments import ImageProvider
 from tests.conftest import ROOT, git
 from tests.integration.test_release_runner import (  # noqa: F401 - a session fixture
@@ -193,17 +195,17 @@ def test_wheel_stage_refuses_a_commit_variable_that_is_not_head(tmp_path: Path) 
 @pytest.mark.docker
 def test_image_commit_is_read_from_the_image(minray_wheel: Path, tmp_path: Path) -> None:  # noqa: F811
     """The revision label is read back from the image, not from dist/images.json."""
-    provision.ensure_docker()
+    engine.ensure_docker()
     tag = f"build-support/label-test:{os.getpid()}"
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    (ctx / "Dockerfile").write_text(f"FROM scratch\nLABEL {images.REVISION_LABEL}={FAKE_SHA}\n")
+    (ctx / "Dockerfile").write_text(f"FROM scratch\nLABEL {manifests.REVISION_LABEL}={FAKE_SHA}\n")
     subprocess.run(["docker", "build", "-q", "-t", tag, str(ctx)], check=True, capture_output=True)
     try:
-        client = dockerengine.connect(60)
-        assert images.check_revision_label(client, tag, FAKE_SHA) == FAKE_SHA
-        with pytest.raises(VerificationError, match=f"{images.REVISION_LABEL}='{FAKE_SHA}'"):
-            images.check_revision_label(client, tag, "d" * 40)
+        client = engine.connect(60)
+        assert image_build.check_revision_label(client, tag, FAKE_SHA) == FAKE_SHA
+        with pytest.raises(VerificationError, match=f"{manifests.REVISION_LABEL}='{FAKE_SHA}'"):
+            image_build.check_revision_label(client, tag, "d" * 40)
         # release-tests --in-image: a manifest claiming the right commit does not help.
         manifest = manifests.write(
             tmp_path / "images.json",
@@ -226,7 +228,7 @@ def test_image_commit_is_read_from_the_image(minray_wheel: Path, tmp_path: Path)
         with pytest.raises(VerificationError) as info:
             provider.prepare(PY)
         assert FAKE_SHA in str(info.value)
-        assert images.REVISION_LABEL in str(info.value)
+        assert manifests.REVISION_LABEL in str(info.value)
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
     # The wheel side reads the same way: from inside the archive, one reader.

@@ -21,13 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from build_support import dockerengine, images, provision, rootfs, store
+from build_support import store
 from build_support.config import Config, Paths
+from build_support.containers import engine, rootfs
 from build_support.errors import (
     ArtifactNotFoundError,
     DockerError,
     InputError,
 )
+from build_support.images import build as image_build
+from build_support.images import stage as images_stage
 from tests.helpers import build_stamped_wheels, bundled_names, docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -135,7 +138,7 @@ def _manifest(cfg: Config) -> list[dict[str, object]]:
 def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     cfg = _project(tmp_path)
     _store_wheels(cfg, wheels)
-    assert images.main(["--python", "3.11"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11"], cfg, today=DAY) == 0
 
     primary = f"{NAMESPACE}/minray:nightly.250102.123456-py311-cpu"
     for alias in ("nightly.250102.123456", "nightly-py311-cpu", "nightly"):
@@ -147,8 +150,8 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     assert labels["org.opencontainers.image.version"] == "0.1.0"
     assert labels["org.opencontainers.image.source"].startswith("https://")
     base_labels = _labels(f"{NAMESPACE}/base-deps:nightly.250102.123456-py311-cpu")
-    assert base_labels[images.BASE_LABEL] == "ubuntu:22.04"
-    assert base_labels[images.STANDIN_LABEL].startswith("build-support/rootfs:")
+    assert base_labels[image_build.BASE_LABEL] == "ubuntu:22.04"
+    assert base_labels[image_build.STANDIN_LABEL].startswith("build-support/rootfs:")
     assert docker("image", "inspect", "-f", "{{.Config.User}}", primary) == "minray"
 
     freeze = cfg.path("dist") / "images" / "minray-nightly.250102.123456-py311-cpu.pip-freeze.txt"
@@ -164,11 +167,11 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
     # built now, or earlier by a run with the same inputs (then skipped by digest)
     assert [e["name"] for e in first] == ["base-deps", "minray"]
 
-    assert images.main(["--python", "3.11"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11"], cfg, today=DAY) == 0
     assert [e["built"] for e in _manifest(cfg)] == [False, False]
     assert [e["image_id"] for e in _manifest(cfg)] == [e["image_id"] for e in first]
 
-    assert images.main(["--python", "3.11", "--force"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11", "--force"], cfg, today=DAY) == 0
     assert [e["built"] for e in _manifest(cfg)] == [True, True]
 
 
@@ -176,7 +179,7 @@ def test_build_smoke_and_skip(tmp_path: Path, wheels: list[Path]) -> None:
 def test_gpu_flavor_on_a_standin_base(tmp_path: Path, wheels: list[Path]) -> None:
     cfg = _project(tmp_path)
     _store_wheels(cfg, wheels)
-    assert images.main(["--python", "3.11", "--flavor", "gpu"], cfg, today=DAY) == 0
+    assert images_stage.main(["--python", "3.11", "--flavor", "gpu"], cfg, today=DAY) == 0
     primary = f"{NAMESPACE}/minray:nightly.250102.123456-py311-cu128"
     gpu_alias = f"{NAMESPACE}/minray:nightly-gpu"
     assert docker("image", "inspect", "-f", "{{.Id}}", gpu_alias) == docker(
@@ -185,15 +188,15 @@ def test_gpu_flavor_on_a_standin_base(tmp_path: Path, wheels: list[Path]) -> Non
     labels = _labels(primary)
     assert labels["io.build-support.flavor"] == "gpu"
     base_labels = _labels(f"{NAMESPACE}/base-deps:nightly.250102.123456-py311-cu128")
-    assert base_labels[images.BASE_LABEL] == "nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04"
-    assert base_labels[images.STANDIN_LABEL].startswith("build-support/standin-base:")
+    assert base_labels[image_build.BASE_LABEL] == "nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04"
+    assert base_labels[image_build.STANDIN_LABEL].startswith("build-support/standin-base:")
 
 
 @pytest.mark.usefixtures("env", "base_image")
 def test_missing_wheel_names_key_and_stage(tmp_path: Path) -> None:
     cfg = _project(tmp_path)
     with pytest.raises(ArtifactNotFoundError) as err:
-        images.main(["--python", "3.11"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11"], cfg, today=DAY)
     assert f"main/{SHA}/minray-<version>-cp311-cp311-manylinux2014_x86_64.whl" in str(err.value)
     assert "nox -s wheel" in str(err.value)
     assert err.value.exit_code == 11
@@ -203,7 +206,7 @@ def test_missing_wheel_names_key_and_stage(tmp_path: Path) -> None:
 def test_missing_lockfile_fails_before_docker(tmp_path: Path) -> None:
     cfg = _project(tmp_path, lockfile=None)
     with pytest.raises(InputError, match=r"nox -s lock-3\.11"):
-        images.main(["--python", "3.11"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11"], cfg, today=DAY)
     assert not (tmp_path / "dist").exists()
 
 
@@ -211,7 +214,7 @@ def test_missing_lockfile_fails_before_docker(tmp_path: Path) -> None:
 def test_unavailable_base_without_fallback(tmp_path: Path) -> None:
     cfg = _project(tmp_path, base_fallback="error")
     with pytest.raises(DockerError, match=r"base image no-such/base:1 is unavailable"):
-        images.main(["--python", "3.11", "--base", "no-such/base:1"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11", "--base", "no-such/base:1"], cfg, today=DAY)
 
 
 @pytest.mark.usefixtures("env", "base_image")
@@ -220,7 +223,7 @@ def test_base_without_the_python(tmp_path: Path) -> None:
     lock_312 = cfg.path("requirements") / "compiled" / "requirements_compiled_py3.12.txt"
     lock_312.write_text(LOCKFILE)
     with pytest.raises(DockerError, match=r"has no python3\.12") as err:
-        images.main(["--python", "3.12", "--base", "local"], cfg, today=DAY)
+        images_stage.main(["--python", "3.12", "--base", "local"], cfg, today=DAY)
     assert "--python 3.11" in str(err.value.hint)
 
 
@@ -237,7 +240,7 @@ def test_failing_build_shows_the_failing_step(tmp_path: Path, wheels: list[Path]
     cfg = _project(tmp_path, docker_dir=docker_dir)
     _store_wheels(cfg, wheels)
     with pytest.raises(DockerError) as err:
-        images.main(["--python", "3.11"], cfg, today=DAY)
+        images_stage.main(["--python", "3.11"], cfg, today=DAY)
     message = str(err.value)
     assert "step output before failing" in message
     assert "exit code: 7" in message
@@ -250,9 +253,9 @@ def test_cli_without_buildkit(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\necho 'Usage: docker build [OPTIONS] PATH'\nexit 0\n")
     fake.chmod(0o755)
     with pytest.raises(DockerError, match="cannot build with BuildKit") as err:
-        dockerengine.check_buildkit(str(fake))
+        engine.check_buildkit(str(fake))
     assert "/usr/bin/docker" in str(err.value.hint)
-    dockerengine.check_buildkit(provision.docker_client())
+    engine.check_buildkit(engine.docker_client())
 
 
 @pytest.fixture
@@ -287,7 +290,7 @@ def test_unresponsive_engine_times_out(monkeypatch: pytest.MonkeyPatch, silent_s
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{silent_server}")
     started = time.monotonic()
     with pytest.raises(DockerError, match="cannot reach the Docker engine") as err:
-        dockerengine.connect(timeout=2)
+        engine.connect(timeout=2)
     assert time.monotonic() - started < 30
     assert "dockerd" in str(err.value.hint)
 
@@ -295,25 +298,25 @@ def test_unresponsive_engine_times_out(monkeypatch: pytest.MonkeyPatch, silent_s
 def test_no_engine_listening(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(DockerError, match="cannot reach the Docker engine"):
-        dockerengine.connect(timeout=2)
+        engine.connect(timeout=2)
 
 
 def _owned_containers(owner: str) -> list[str]:
-    out = docker("ps", "-aq", "--filter", f"label={dockerengine.OWNER_LABEL}={owner}")
+    out = docker("ps", "-aq", "--filter", f"label={engine.OWNER_LABEL}={owner}")
     return out.split()
 
 
 def test_containers_it_runs_are_removed_on_failure_and_on_ctrl_c(base_image: str) -> None:
     """The smoke run and the base-Python probe leave no container behind, however they end."""
-    client = dockerengine.connect(timeout=30)
-    docker_sdk = dockerengine.sdk()
+    client = engine.connect(timeout=30)
+    docker_sdk = engine.sdk()
     owner = f"test-{time.monotonic_ns()}"
-    out = dockerengine.run_removed(
+    out = engine.run_removed(
         client, base_image, ["sh", "-c", "echo ok"], platform="linux/amd64", owner=owner
     )
     assert out == b"ok\n"
     with pytest.raises(docker_sdk.errors.ContainerError) as failed:
-        dockerengine.run_removed(
+        engine.run_removed(
             client, base_image, ["sh", "-c", "echo why >&2; exit 3"],
             platform="linux/amd64", owner=owner,
         )  # fmt: skip
@@ -326,7 +329,7 @@ def test_containers_it_runs_are_removed_on_failure_and_on_ctrl_c(base_image: str
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            dockerengine.run_removed(
+            engine.run_removed(
                 client, base_image, ["sleep", "60"], platform="linux/amd64", owner=owner
             )
     finally:

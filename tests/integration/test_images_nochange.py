@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cmd, images, manifests, provision, rootfs, store
+from build_support import cmd, manifests, store
 from build_support.config import Config
-from build_support.imagecontext import DIGEST_LABEL
+from build_support.containers import engine, rootfs
+from build_support.containers.context import DIGEST_LABEL
+from build_support.images import stage as images_stage
 from tests.helpers import EngineRequestLog, bundled_toml, docker
 from tests.integration.test_images import (  # noqa: F401 - fixtures
     DAY,
@@ -45,7 +47,7 @@ ABSENT_BASE = "build-support-test/absent-base:never-built"
 
 @pytest.fixture
 def engine_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineRequestLog]:
-    provision.ensure_docker()
+    engine.ensure_docker()
     sock_dir = Path(tempfile.mkdtemp(prefix="engine-log.", dir="/tmp"))  # short socket path
     proxy = EngineRequestLog(sock_dir / "docker.sock")
     yield proxy
@@ -77,7 +79,7 @@ def _counted_run(
     with monkeypatch.context() as m:
         m.setenv("DOCKER_HOST", proxy.host)
         started = time.monotonic()
-        assert images.main(argv, cfg, today=DAY) == 0
+        assert images_stage.main(argv, cfg, today=DAY) == 0
         seconds = time.monotonic() - started
     return seconds, _calls(proxy.take())
 
@@ -100,7 +102,7 @@ def test_no_change_run_on_the_standin_makes_five_requests(
     )
     _store_wheels(cfg, wheels)
     argv = ["--python", "3.11", "--flavor", flavor]
-    assert images.main(argv, cfg, today=DAY) == 0
+    assert images_stage.main(argv, cfg, today=DAY) == 0
     first = _manifest(cfg)
     assert all(e["base_standin"] for e in first), first
 
@@ -126,7 +128,7 @@ def _build_base(ref: str, marker: str) -> list[str]:
     standin = rootfs.ensure_image("x86_64", PACKAGES)
     dockerfile = f"FROM {standin}\nRUN echo {marker} > /etc/test-base-marker\n"
     cmd.run(
-        [provision.docker_client(), "build", "-q", "-t", ref, "-"],
+        [engine.docker_client(), "build", "-q", "-t", ref, "-"],
         input_text=dockerfile,
         env={"DOCKER_BUILDKIT": "1"},
         capture=True,
@@ -152,7 +154,7 @@ def test_a_changed_base_rebuilds_base_deps(
     _store_wheels(cfg, wheels)
     old_layers = _build_base(ref, "first")  # the same every session: built once
     old_base = docker("image", "inspect", "-f", "{{.Id}}", ref)
-    assert images.main(argv, cfg, today=DAY) == 0
+    assert images_stage.main(argv, cfg, today=DAY) == 0
     first = _manifest(cfg)
 
     # Nothing changed: the base is a real (non-stand-in) image, looked up once.
@@ -187,7 +189,7 @@ def test_a_changed_base_rebuilds_base_deps(
                    {f["image_id"] for f in first}]  # fmt: skip
         for image_id in [*new_ids[::-1], new_base]:
             cmd.run(
-                [provision.docker_client(), "image", "rm", "-f", image_id],
+                [engine.docker_client(), "image", "rm", "-f", image_id],
                 capture=True,
                 check=False,
             )

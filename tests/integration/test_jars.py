@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, fsutil, jarpack, jars, manifests, platforms, poms, store
+from build_support import config, fsutil, manifests, platforms, store
 from build_support.errors import ResolutionError, StoreTimeoutError, VerificationError
-from build_support.jarpack import Platform
+from build_support.jars import digest as jar_digest
+from build_support.jars import pack, poms, toolchain
+from build_support.jars import stage as jars_stage
+from build_support.jars.layout import Platform
 from tests.conftest import git
 from tests.integration.test_exit_codes import _run_nox
 
@@ -62,7 +65,7 @@ def linux_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinuxBuild
         mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
         cfg = _cfg(root, dist)
         before = git(root, "status", "--porcelain", "--", "java")
-        published = jars.build_os(cfg, "linux", skip_tests=False, javadoc=True)
+        published = jars_stage.build_os(cfg, "linux", skip_tests=False, javadoc=True)
         after = git(root, "status", "--porcelain", "--", "java")
         yield LinuxBuild(cfg, sha, str(store_dir), dist, published, before, after)
 
@@ -104,14 +107,14 @@ def test_linux_build_stores_every_module(linux_build: LinuxBuild) -> None:
 
 def test_linux_runtime_jar_carries_both_natives(linux_build: LinuxBuild) -> None:
     jar = linux_build.dist / "jars" / "linux" / RUNTIME
-    jarpack.check_natives(jar, BOTH_LINUX, "minray_jni")  # ELF e_machine 62 and 183
+    pack.check_natives(jar, BOTH_LINUX, "minray_jni")  # ELF e_machine 62 and 183
     with zipfile.ZipFile(jar) as zf:
         assert "io/minray/shaded/com/google/gson/Gson.class" in zf.namelist()
     assert "minray-native OK linux/x86_64 version=0.1.0" in _native_check(jar)
     # The commit is read back from inside every module JAR (its manifest), not from a log.
     for name in ("minray-api-0.1.0.jar", RUNTIME, "minray-serve-0.1.0.jar"):
         assert (
-            jarpack.jar_commit(linux_build.dist / "jars" / "linux" / name, entry="Build-Commit")
+            pack.jar_commit(linux_build.dist / "jars" / "linux" / name, entry="Build-Commit")
             == linux_build.sha
         )
     reduced = (linux_build.dist / "jars" / "linux" / "minray-runtime-0.1.0.pom").read_text()
@@ -123,14 +126,14 @@ def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path)
         mp.setenv("BUILD_SUPPORT_STORE", linux_build.store_url)
         mp.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
         mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
-        first = jars.build_multiplatform(linux_build.cfg, timeout=0)
+        first = jars_stage.multiplatform(linux_build.cfg, timeout=0)
         data = first.read_bytes()
         made = manifests.read(
             manifests.jars_path(linux_build.dist, "multiplatform"), manifests.JarsManifest
         )
         # Unchanged inputs: the stored JAR is reused (natives and commit re-checked).
         other = _cfg(linux_build.cfg.root, tmp_path / "dist2")
-        second = jars.build_multiplatform(other, timeout=0)
+        second = jars_stage.multiplatform(other, timeout=0)
         again = manifests.read(
             manifests.jars_path(tmp_path / "dist2", "multiplatform"), manifests.JarsManifest
         )
@@ -138,7 +141,7 @@ def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path)
         assert second.read_bytes() == data
         # Without the cache record it repacks, byte-identical (reproducible).
         store.open_url(linux_build.store_url).delete(manifests.jars_cache_key(made.digest))
-        third = jars.build_multiplatform(_cfg(linux_build.cfg.root, tmp_path / "d3"), timeout=0)
+        third = jars_stage.multiplatform(_cfg(linux_build.cfg.root, tmp_path / "d3"), timeout=0)
         fresh = manifests.read(
             manifests.jars_path(tmp_path / "d3", "multiplatform"), manifests.JarsManifest
         )
@@ -147,9 +150,9 @@ def test_multiplatform_from_local_store(linux_build: LinuxBuild, tmp_path: Path)
     with zipfile.ZipFile(first) as zf:
         names = zf.namelist()
     assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
-    jarpack.check_natives(first, BOTH_LINUX, "minray_jni")
+    pack.check_natives(first, BOTH_LINUX, "minray_jni")
     assert "minray-native OK linux/x86_64" in _native_check(first)
-    assert jarpack.jar_commit(first, entry="Build-Commit") == linux_build.sha
+    assert pack.jar_commit(first, entry="Build-Commit") == linux_build.sha
     s = store.open_url(linux_build.store_url)
     key = f"jars/{BRANCH}/{linux_build.sha}/multiplatform/{RUNTIME}"
     assert s.exists(key)
@@ -167,8 +170,8 @@ def test_multiplatform_from_s3(
     monkeypatch.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
     monkeypatch.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
     cfg = _cfg(linux_build.cfg.root, tmp_path / "dist")
-    jar = jars.build_multiplatform(cfg, timeout=0)
-    local = jars.build_multiplatform(
+    jar = jars_stage.multiplatform(cfg, timeout=0)
+    local = jars_stage.multiplatform(
         _cfg(linux_build.cfg.root, tmp_path / "dist-local"), timeout=0, check_jvm=False
     )
     assert jar.read_bytes() == local.read_bytes()
@@ -194,11 +197,11 @@ def test_multiplatform_waits_for_a_jar_that_arrives(
     cfg = _cfg(linux_build.cfg.root, tmp_path / "dist", wait_interval_seconds=0.2)
     started = time.monotonic()
     try:
-        jar = jars.build_multiplatform(cfg, timeout=60, check_jvm=False)
+        jar = jars_stage.multiplatform(cfg, timeout=60, check_jvm=False)
     finally:
         producer.join()
     assert time.monotonic() - started >= 1.0
-    jarpack.check_natives(jar, BOTH_LINUX, "minray_jni")
+    pack.check_natives(jar, BOTH_LINUX, "minray_jni")
 
 
 def test_missing_platform_jar_names_key_and_producer(
@@ -213,7 +216,7 @@ def test_missing_platform_jar_names_key_and_producer(
         platforms=["linux-x86_64", "linux-aarch64", "darwin-aarch64"],
     )
     with pytest.raises(StoreTimeoutError) as info:
-        jars.build_multiplatform(cfg, timeout=0)
+        jars_stage.multiplatform(cfg, timeout=0)
     text = str(info.value)
     assert f"jars/{BRANCH}/{linux_build.sha}/darwin/{RUNTIME}" in text
     assert "nox -s jars -- darwin" in text
@@ -222,7 +225,7 @@ def test_missing_platform_jar_names_key_and_producer(
 
 
 def test_deploy_check_on_the_build(linux_build: LinuxBuild) -> None:
-    assert jars.deploy_check(linux_build.cfg, linux_build.dist / "jars" / "linux") == []
+    assert jars_stage.deploy_check(linux_build.cfg, linux_build.dist / "jars" / "linux") == []
 
 
 def test_unresolvable_dependency_is_named(linux_build: LinuxBuild, tmp_path: Path) -> None:
@@ -238,9 +241,9 @@ def test_unresolvable_dependency_is_named(linux_build: LinuxBuild, tmp_path: Pat
     )
     project = poms.load_project(java)
     poms.write(project)
-    jdk = jars.check_jdk(11)
+    jdk = toolchain.check_jdk(11)
     with pytest.raises(ResolutionError) as info:
-        jars.run_maven(
+        toolchain.run_maven(
             project,
             ["mvn", "-B", "-ntp", "-pl", "api", "compile"],
             jdk,
@@ -310,7 +313,7 @@ def test_multiplatform_refuses_a_jar_of_another_commit(
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(forged, "w") as zout:
         for entry in zin.infolist():
             data = zin.read(entry)
-            if entry.filename == jarpack.MANIFEST:
+            if entry.filename == pack.MANIFEST:
                 data = data.replace(linux_build.sha.encode(), other.encode())
             zout.writestr(entry, data)
     store_dir = tmp_path / "store"
@@ -321,7 +324,7 @@ def test_multiplatform_refuses_a_jar_of_another_commit(
     monkeypatch.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
     monkeypatch.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
     with pytest.raises(VerificationError) as info:
-        jars.build_multiplatform(_cfg(linux_build.cfg.root, tmp_path / "dist"), timeout=0)
+        jars_stage.multiplatform(_cfg(linux_build.cfg.root, tmp_path / "dist"), timeout=0)
     assert other in str(info.value)
     assert linux_build.sha in str(info.value)
     assert not (tmp_path / "dist" / "jars" / "multiplatform").exists()
@@ -340,7 +343,7 @@ def test_unchanged_inputs_reuse_the_stored_jars_without_maven(linux_build: Linux
         mp.setenv("BUILD_SUPPORT_STORE", linux_build.store_url)
         mp.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
         mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
-        again = jars.build_os(linux_build.cfg, "linux", skip_tests=False, javadoc=True)
+        again = jars_stage.build_os(linux_build.cfg, "linux", skip_tests=False, javadoc=True)
     manifest = manifests.read(
         manifests.jars_path(linux_build.dist, "linux"), manifests.JarsManifest
     )
@@ -350,7 +353,7 @@ def test_unchanged_inputs_reuse_the_stored_jars_without_maven(linux_build: Linux
     assert {i.key: i.sha256 for i in s.list(prefix)} == stored_before
     for row in manifest.files:
         assert fsutil.sha256_file(linux_build.dist / "jars" / "linux" / row.file) == row.sha256
-    jarpack.check_natives(linux_build.dist / "jars" / "linux" / RUNTIME, BOTH_LINUX, "minray_jni")
+    pack.check_natives(linux_build.dist / "jars" / "linux" / RUNTIME, BOTH_LINUX, "minray_jni")
 
 
 def test_a_tampered_stored_jar_is_not_reused(linux_build: LinuxBuild, tmp_path: Path) -> None:
@@ -372,10 +375,12 @@ def test_a_tampered_stored_jar_is_not_reused(linux_build: LinuxBuild, tmp_path: 
         mp.setenv("BUILD_SUPPORT_STORE", str(store_copy))
         mp.setenv("BUILD_SUPPORT_COMMIT", linux_build.sha)
         mp.setenv("BUILD_SUPPORT_BRANCH", BRANCH)
-        jars.build_os(_cfg(linux_build.cfg.root, dist), "linux", skip_tests=False, javadoc=True)
+        jars_stage.build_os(
+            _cfg(linux_build.cfg.root, dist), "linux", skip_tests=False, javadoc=True
+        )
     manifest = manifests.read(manifests.jars_path(dist, "linux"), manifests.JarsManifest)
     assert manifest.reused is False  # natives re-checked from the zip: rebuilt with Maven
-    jarpack.check_natives(dist / "jars" / "linux" / RUNTIME, BOTH_LINUX, "minray_jni")
+    pack.check_natives(dist / "jars" / "linux" / RUNTIME, BOTH_LINUX, "minray_jni")
     assert s.info(key).sha256 == fsutil.sha256_file(dist / "jars" / "linux" / RUNTIME)
 
 
@@ -401,10 +406,10 @@ def java_copy(project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def _digest(cfg: config.Config, *, skip_tests: bool = False) -> str:
-    settings, project = jars.load(cfg)
+    settings, project = jars_stage.load(cfg)
     targets = settings.for_os("linux")
-    return jars.input_digest(
-        cfg,
+    return jar_digest.input_digest(
+        cfg.root,
         settings,
         project,
         os_name="linux",

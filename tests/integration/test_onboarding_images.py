@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import manifests, provision, pythons, rootfs, store
+from build_support import manifests, pythons, store
+from build_support.containers import engine, rootfs
 from tests.conftest import git
 from tests.helpers import build_stamped_wheels, docker
 
@@ -140,7 +141,7 @@ def _images(repo: Path) -> subprocess.CompletedProcess[str]:
 
 def test_images_of_a_project_with_its_own_names(tmp_path: Path) -> None:
     pythons.require(["3.11"])  # the stand-in base's Python; fails naming how to get it
-    provision.ensure_docker()
+    engine.ensure_docker()
     rootfs.ensure_image("x86_64", ["python3", "python3-venv", "python3-pip", "ca-certificates"])
     repo = _repo(tmp_path)
     sha = git(repo, "rev-parse", "HEAD")
@@ -185,7 +186,7 @@ def test_images_of_a_project_with_its_own_names(tmp_path: Path) -> None:
         if manifest.is_file():
             rows = manifests.read(manifest, manifests.ImagesManifest).images
             subprocess.run(
-                [provision.docker_client(), "rmi", *(r for row in rows for r in row.refs)],
+                [engine.docker_client(), "rmi", *(r for row in rows for r in row.refs)],
                 capture_output=True,
                 check=False,
             )

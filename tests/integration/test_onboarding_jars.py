@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import fsutil, jarpack, poms, store
+from build_support import fsutil, store
 from build_support.errors import VerificationError
-from build_support.jarpack import Platform
+from build_support.jars import pack, poms
+from build_support.jars.layout import Platform
 from tests.conftest import git
 
 pytestmark = pytest.mark.skipif(
@@ -254,21 +255,21 @@ def test_jars_of_a_project_with_its_own_names(tmp_path: Path) -> None:
         if name.endswith(".jar"):
             jar = dist / name
             # Read back from inside the JAR, under the project's own entry name only.
-            assert jarpack.jar_commit(jar, entry=ENTRY) == sha
-            manifest = jarpack.read_manifest(jar)
+            assert pack.jar_commit(jar, entry=ENTRY) == sha
+            manifest = pack.read_manifest(jar)
             assert "Build-Commit" not in manifest
             with zipfile.ZipFile(jar) as zf:
-                everything = " ".join(zf.namelist()) + zf.read(jarpack.MANIFEST).decode()
+                everything = " ".join(zf.namelist()) + zf.read(pack.MANIFEST).decode()
             assert "minray" not in everything.lower()
             assert stored[name].sha256 == fsutil.sha256_file(jar)
-    jarpack.check_natives(dist / "tinyj-core-0.3.0.jar", [Platform("linux", "x86_64")], "tinyj_jni")
+    pack.check_natives(dist / "tinyj-core-0.3.0.jar", [Platform("linux", "x86_64")], "tinyj_jni")
     assert git(repo, "status", "--porcelain") == ""
 
     # multiplatform: the runtime JAR from the store, commit re-read, repacked, loaded.
     multi = _jars(repo, "multiplatform", "--timeout", "0")
     assert multi.returncode == 0, multi.stderr[-4000:]
     repacked = repo / "dist" / "jars" / "multiplatform" / "tinyj-core-0.3.0.jar"
-    assert jarpack.check_commit(repacked, sha, entry=ENTRY) == sha
+    assert pack.check_commit(repacked, sha, entry=ENTRY) == sha
     assert "jvm: tinyj OK version=0.3.0" in multi.stderr
 
 

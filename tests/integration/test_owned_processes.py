@@ -19,8 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from build_support import platforms, provision, wheels
+from build_support import platforms
+from build_support.containers import engine
 from build_support.errors import CommandFailedError
+from build_support.wheels.container import build_container
+from build_support.wheels.plan import ContainerTarget, Job
+from build_support.wheels.projects import Project
+from build_support.wheels.settings import WheelSettings
 from tests.helpers import pid_alive, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +46,7 @@ int main(int argc, char **argv) {
 @pytest.fixture(scope="module")
 def sleeper_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny image with ``/sleep`` (never exits) and ``/fail`` (exits 3), built offline."""
-    docker = provision.docker_client()
+    docker = engine.docker_client()
     ctx = tmp_path_factory.mktemp("sleeper")
     (ctx / "sleeper.c").write_text(SLEEPER_C)
     subprocess.run(
@@ -53,18 +58,18 @@ def sleeper_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     return IMAGE
 
 
-def _target(image: str) -> wheels.ContainerTarget:
+def _target(image: str) -> ContainerTarget:
     arch = platforms.canonical_arch(platforms.current_host().machine)
-    return wheels.ContainerTarget(platform=f"manylinux2014_{arch}", arch=arch, image=image)
+    return ContainerTarget(platform=f"manylinux2014_{arch}", arch=arch, image=image)
 
 
-def _job(tmp_path: Path, target: wheels.ContainerTarget, interpreter: str) -> wheels.Job:
+def _job(tmp_path: Path, target: ContainerTarget, interpreter: str) -> Job:
     project = tmp_path / "proj"
     (project / "pkg").mkdir(parents=True)
     (project / "pkg" / "_version.py").write_text('commit = "{{COMMIT_SHA}}"\n')
     (project / "pyproject.toml").write_text("[project]\nname = 'pkg'\nversion = '1'\n")
-    return wheels.Job(
-        project=wheels.Project(
+    return Job(
+        project=Project(
             rel="proj",
             path=project,
             files=("pkg/_version.py", "pyproject.toml"),
@@ -82,7 +87,7 @@ def _job(tmp_path: Path, target: wheels.ContainerTarget, interpreter: str) -> wh
 
 def _containers_mounting(path: Path) -> list[str]:
     """Names of containers (any state) with a bind mount from under ``path``."""
-    docker = provision.docker_client()
+    docker = engine.docker_client()
     ids = subprocess.run(
         [docker, "ps", "-aq", "--filter", "name=bs-wheel-"],
         capture_output=True, text=True, check=True,
@@ -115,10 +120,10 @@ def test_a_build_container_is_removed_when_its_timeout_fires(
 ) -> None:
     target = _target(sleeper_image)
     job = _job(tmp_path, target, "/sleep")
-    settings = wheels.WheelSettings(container_timeout=3.0)
+    settings = WheelSettings(container_timeout=3.0)
     start = time.monotonic()
     with pytest.raises(CommandFailedError, match="timed out"):
-        wheels.build_container(job, target, settings, SHA, tmp_path)
+        build_container(job, target, settings, SHA, tmp_path)
     assert time.monotonic() - start < 60
     assert _containers_mounting(private_tmp) == []
     assert list(private_tmp.iterdir()) == []  # the build's temporary folder is gone
@@ -130,7 +135,7 @@ def test_a_failed_build_container_leaves_nothing(
     target = _target(sleeper_image)
     job = _job(tmp_path, target, "/fail")
     with pytest.raises(CommandFailedError) as info:
-        wheels.build_container(job, target, wheels.WheelSettings(), SHA, tmp_path)
+        build_container(job, target, WheelSettings(), SHA, tmp_path)
     assert info.value.returncode == 3
     assert _containers_mounting(private_tmp) == []
     assert list(private_tmp.iterdir()) == []
@@ -139,14 +144,18 @@ def test_a_failed_build_container_leaves_nothing(
 DRIVER = """\
 import sys
 from pathlib import Path
-from build_support import procs, wheels
+from build_support import procs
+from build_support.wheels.container import build_container
+from build_support.wheels.plan import ContainerTarget, Job
+from build_support.wheels.projects import Project
+from build_support.wheels.settings import WheelSettings
 from tests.integration.test_owned_processes import _job, _target, SHA
 tmp = Path(sys.argv[1])
 target = _target(sys.argv[2])
 job = _job(tmp, target, "/sleep")
 with procs.sigterm_raises():
     try:
-        wheels.build_container(job, target, wheels.WheelSettings(), SHA, tmp)
+        build_container(job, target, WheelSettings(), SHA, tmp)
     except procs.Terminated:
         sys.exit(143)
     except KeyboardInterrupt:

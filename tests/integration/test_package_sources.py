@@ -26,27 +26,24 @@ from pathlib import Path
 
 import pytest
 
-from build_support import (
-    cmd,
-    images,
-    indexes,
-    jars,
-    lockfile,
-    locks,
-    poms,
-    pythons,
-    toolvenv,
-    wheels,
-)
+from build_support import cmd, indexes, lockfile, pythons, toolvenv
 from build_support.errors import ResolutionError
+from build_support.images import inputs as image_inputs
+from build_support.images.settings import ImagesSettings
+from build_support.jars import poms, toolchain
+from build_support.locks import backends as lock_backends
+from build_support.locks import stage as lock_stage
+from build_support.locks.job import LockJob
 from build_support.releasetests import environments, sources
+from build_support.toolvenv import find_uv
+from build_support.wheels.buildimage import build_wheelhouse
 from tests.helpers import free_port
 from tests.publishing import ROOT, PypiServer
 
 #: What the stages below install: a small package, plus what the lock stage's pinned
 #: pip-tools venv and uv's ``--seed`` need when they are made from the index.
 PACKAGE = "six==1.17.0"
-TOOLS = (*locks.TOOL_PINS,)
+TOOLS = (*lock_backends.TOOL_PINS,)
 PYTHON = "3.12"
 COMMIT = "c0ffee" + "0" * 34
 USER, PASSWORD = "reader", "index-s3cret-Planted-51d2"
@@ -121,7 +118,7 @@ def locked(local_index: LocalIndex, tmp_path_factory: pytest.TempPathFactory) ->
     (req / "base.in").write_text("six\n")
     with pytest.MonkeyPatch.context() as mp:
         _only_the_local_index(mp, local_index, base / "cache")
-        job = locks.LockJob(
+        job = LockJob(
             python=PYTHON,
             inputs_dir=req,
             output=req / "compiled" / f"requirements_compiled_py{PYTHON}.txt",
@@ -131,7 +128,7 @@ def locked(local_index: LocalIndex, tmp_path_factory: pytest.TempPathFactory) ->
             tools_dir=base / "lock-tools",  # made from the local index too
             retries=0,
         )
-        assert locks.lock(job).status == "written"
+        assert lock_stage.lock(job).status == "written"
     return Locked(req, job.output, job.output.read_text())
 
 
@@ -152,7 +149,7 @@ def test_lock_resolves_from_pip_index_url(local_index: LocalIndex, locked: Locke
 def test_lock_with_uv_follows_pip_index_url(
     via_local_index: LocalIndex, locked: Locked, tmp_path: Path
 ) -> None:
-    job = locks.LockJob(
+    job = LockJob(
         python=PYTHON,
         inputs_dir=locked.requirements,
         output=tmp_path / "uv.txt",
@@ -160,7 +157,7 @@ def test_lock_with_uv_follows_pip_index_url(
         backend="uv",
         retries=0,
     )
-    assert locks.lock(job).status == "written"
+    assert lock_stage.lock(job).status == "written"
     text = job.output.read_text()
     assert lockfile.pins(text) == lockfile.pins(locked.text)
     assert f"# index: {via_local_index.public_url} (from PIP_INDEX_URL)\n" in text
@@ -171,7 +168,7 @@ def test_wheel_tool_venvs_and_wheelhouse_from_pip_index_url(
     via_local_index: LocalIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     interp = pythons.require([PYTHON])[PYTHON]
-    uv = wheels.find_uv()
+    uv = find_uv()
     for installer in ([uv] if uv else []) + [None]:
         monkeypatch.setenv("BUILD_SUPPORT_CACHE", str(tmp_path / f"cache-{bool(installer)}"))
         before = len(via_local_index.requests())
@@ -179,7 +176,7 @@ def test_wheel_tool_venvs_and_wheelhouse_from_pip_index_url(
         out = cmd.output([python, "-c", "import six; print(six.__version__)"])
         assert out == "1.17.0", installer
         assert len(via_local_index.requests()) > before, installer
-    house = wheels.build_wheelhouse(f"manylinux2014_{platform.machine()}", PYTHON, [PACKAGE])
+    house = build_wheelhouse(f"manylinux2014_{platform.machine()}", PYTHON, [PACKAGE])
     assert [p.name for p in house.glob("*.whl")] == ["six-1.17.0-py2.py3-none-any.whl"]
 
 
@@ -187,8 +184,8 @@ def test_images_wheelhouse_from_pip_index_url(
     via_local_index: LocalIndex, locked: Locked, tmp_path: Path
 ) -> None:
     before = len(via_local_index.requests())
-    house = images.ensure_wheelhouse(
-        locked.lockfile, PYTHON, platform.machine(), images.ImagesSettings()
+    house = image_inputs.ensure_wheelhouse(
+        locked.lockfile, PYTHON, platform.machine(), ImagesSettings()
     )
     assert [p.name for p in house.glob("*.whl")] == ["six-1.17.0-py2.py3-none-any.whl"]
     assert any("six" in line for line in via_local_index.requests()[before:])
@@ -267,10 +264,10 @@ def test_maven_resolves_through_the_settings_xml_mirror(
     # Maven's user settings and local repository live under user.home: an empty one here.
     monkeypatch.setenv("MAVEN_OPTS", f"-Duser.home={home}")
     project = poms.load_project(java)
-    argv = jars.maven_argv(1, skip_tests=True, javadoc=False, native_dir=tmp_path / "natives")
+    argv = toolchain.maven_argv(1, skip_tests=True, javadoc=False, native_dir=tmp_path / "natives")
     log_path = tmp_path / "maven.log"
     with pytest.raises(ResolutionError):
-        jars.run_maven(project, argv, jars.check_jdk(11), 600, log_path)
+        toolchain.run_maven(project, argv, toolchain.check_jdk(11), 600, log_path)
     text = log_path.read_text()
     assert f"from/to corp-mirror ({mirror})" in text
     assert "from/to central" not in text

@@ -23,7 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cache, cmd, config, jarpack, jars, platforms, rootfs, tools
+from build_support import cache, cmd, config, platforms, tools
+from build_support.containers import rootfs
+from build_support.jars import natives, pack
+from build_support.jars.layout import Platform
+from build_support.jars.settings import JarsSettings
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,9 +40,8 @@ CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEVICES = {"null": (1, 3), "zero": (1, 5), "random": (1, 8), "urandom": (1, 9)}
 
 
-def _host_arch() -> str:
-    machine = os.uname().machine.lower()
-    return "aarch64" if machine in ("aarch64", "arm64") else "x86_64"
+def _host_arch() -> platforms.Arch:
+    return platforms.current_host().arch
 
 
 def _cross() -> tuple[str, list[str]]:
@@ -137,7 +140,7 @@ def test_jars_stage_installs_the_missing_cross_compiler(chroot: Path) -> None:
 
     # 3. the installed compiler builds minray's JNI library for the other architecture
     src = chroot / "opt" / "src"
-    settings = config.load(ROOT).section("jars", jars.JarsSettings)  # minray's sources
+    settings = config.load(ROOT).section("jars", JarsSettings)  # minray's sources
     for rel in (*settings.native_sources, *settings.native_include_dirs):
         dest = src / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -147,14 +150,14 @@ def test_jars_stage_installs_the_missing_cross_compiler(chroot: Path) -> None:
             shutil.copyfile(ROOT / rel, dest)
     jdk_home = next((chroot / "usr" / "lib" / "jvm").glob("java-17-openjdk-*"))
     other = "aarch64" if _host_arch() == "x86_64" else "x86_64"
-    target = jarpack.Platform("linux", other)
+    target = Platform("linux", other)
     out_lib = src / "out" / target.library(settings.native_library)
     out_lib.parent.mkdir(parents=True)
 
     def inside(p: Path) -> Path:
         return Path("/") / p.relative_to(chroot)
 
-    argv = jars.compiler_argv(
+    argv = natives.compiler_argv(
         target,
         platforms.current_host(),
         jdk_home=inside(jdk_home),
@@ -165,7 +168,7 @@ def test_jars_stage_installs_the_missing_cross_compiler(chroot: Path) -> None:
     )
     assert argv[0] == compiler
     _in_root(chroot, *argv)
-    jarpack.check_library_file(out_lib, target)  # the ELF header says aarch64 (or x86_64)
+    pack.check_library_file(out_lib, target)  # the ELF header says aarch64 (or x86_64)
 
 
 def _doctor(env: dict[str, str]) -> tuple[int, str, str]:

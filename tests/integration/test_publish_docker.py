@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import imagetags, manifests
+from build_support import manifests, platforms
+from build_support.images import tags as imagetags
 from tests.publishing import (
     DOCKER,
     REGISTRY_PASSWORD,
@@ -38,14 +39,14 @@ def registry(tmp_path: Path) -> Iterator[DockerRegistry]:
     r.stop()
 
 
-def _tags(sha: str, arch: imagetags.Arch = "x86_64") -> list[str]:
+def _tags(sha: str, arch: platforms.Arch = "x86_64") -> list[str]:
     return imagetags.image_tags(imagetags.TagInputs(
         branch="main", sha=sha, pr_number=None, date=dt.date(2026, 11, 26), python="3.11",
         flavor="cpu", arch=arch, default_branch="main", default_python="3.11"))  # fmt: skip
 
 
 def _images(
-    project: Project, tmp: Path, arches: tuple[imagetags.Arch, ...], *, big: int = 0
+    project: Project, tmp: Path, arches: tuple[platforms.Arch, ...], *, big: int = 0
 ) -> list[str]:
     """base-deps and minray images of the commit (FROM scratch), recorded in images.json;
     ``big``: bytes of random data in the first minray image (a slow push)."""

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import images, provision, rootfs, store
+from build_support import manifests, store
+from build_support.containers import engine, rootfs
 from build_support.errors import ArtifactNotFoundError, VerificationError
+from build_support.images.settings import ImagesSettings
 from build_support.releasetests import loader, reports
 from build_support.releasetests.environments import VenvProvider
 from build_support.releasetests.exitcodes import ResultStatus
@@ -497,12 +499,10 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     print(f"screenshot of the HTML report: {shot}")
 
 
-@pytest.mark.docker
-@pytest.mark.slow
-def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
-    """``--in-image``: the script runs in a container of the image; commit checked inside."""
-    provision.ensure_docker()
-    defaults = images.ImagesSettings()
+def _python311_image(tmp_path: Path) -> str:
+    """A Debian bookworm image (Python 3.11) with minray stamped FAKE_SHA; its tag."""
+    engine.ensure_docker()
+    defaults = ImagesSettings()
     base = rootfs.ensure_image(
         "x86_64", defaults.local_base_packages, suite=defaults.local_base_suite
     )
@@ -513,7 +513,7 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
     )
     shutil.copytree(tmp_path / "wheels", ctx)
     (ctx / "Dockerfile").write_text(
-        f"FROM {base}\nLABEL {images.REVISION_LABEL}={FAKE_SHA}\nCOPY *.whl /tmp/\n"
+        f"FROM {base}\nLABEL {manifests.REVISION_LABEL}={FAKE_SHA}\nCOPY *.whl /tmp/\n"
         "RUN python3 -m pip install --break-system-packages --no-index /tmp/*.whl "
         "&& ln -sf /usr/bin/python3 /usr/local/bin/python\nUSER 1000\n"
     )
@@ -521,6 +521,14 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
     subprocess.run(
         ["/usr/bin/docker", "build", "-q", "-t", tag, str(ctx)], check=True, capture_output=True
     )
+    return tag
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
+    """``--in-image``: the script runs in a container of the image; commit checked inside."""
+    tag = _python311_image(tmp_path)
     pidfile_name = "grandchild.pid"
     try:
         path = _collection(
@@ -560,6 +568,50 @@ def test_in_image_runs_the_script_in_a_container(tmp_path: Path) -> None:
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         assert leftover == "", "a test container outlived its test"
+    finally:
+        subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_in_image_runs_a_test_without_python_in_the_python_the_images_exist_for(
+    tmp_path: Path,
+) -> None:
+    """The config's release-test Python is 3.12, the images stage built for 3.11 only (as
+    after ``nox -s pipeline``): ``--smoke --in-image`` runs in the 3.11 image, not exit 12."""
+    tag = _python311_image(tmp_path)
+    project = _cli_project(tmp_path)
+    image_id = subprocess.run(
+        ["/usr/bin/docker", "image", "inspect", "--format", "{{.Id}}", tag],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    row = manifests.ImageRow(
+        name="minray", image_id=image_id, refs=(tag,), built=True, input_digest="0" * 64,
+        commit=FAKE_SHA, python="3.11", flavor="cpu", arch="x86_64", base="debian",
+    )  # fmt: skip
+    manifests.write(
+        manifests.images_path(project / "dist"), manifests.ImagesManifest(images=(row,))
+    )
+    (tmp_path / "w").mkdir()
+    path = tmp_path / "release_tests.yaml"
+    path.write_text(
+        "- name: no_python\n  team: core\n  frequency: nightly\n  working_dir: w\n"
+        "  run:\n    timeout: 60\n"
+        '    script: python -c "import sys, minray; assert sys.version_info[:2] == (3, 11)"\n'
+    )
+    results = tmp_path / "results"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "build_support", "release-tests", "--in-image",
+             "--file", str(path), "--results-dir", str(results), "--run-id", "py"],
+            cwd=project, env=_cli_env(tmp_path), capture_output=True, text=True,
+            check=False, timeout=600,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        summary = json.loads((results / "py" / "summary.json").read_text())
+        (test,) = summary["tests"]
+        assert test["status"] == "success"
+        assert "none for 3.12: tests without python: use 3.11" in proc.stderr + proc.stdout
     finally:
         subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True, check=False)
 

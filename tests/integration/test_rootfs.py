@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import rootfs
+from build_support.containers import rootfs
 from tests.helpers import docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import manifests, provision, pythons
+from build_support import manifests, pythons
+from build_support.containers import engine
 from tests.conftest import ROOT, git
 from tests.helpers import bundled_toml
 
@@ -121,7 +122,7 @@ def _repo(where: Path) -> Path:
 
 def test_wheel_then_images_then_release_tests_in_image(tmp_path: Path) -> None:
     pythons.require(["3.11"])  # the stand-in base's Python; fails naming how to get it
-    provision.ensure_docker()
+    engine.ensure_docker()
     repo = _repo(tmp_path)
     sha = git(repo, "rev-parse", "HEAD")
     dist = repo / "dist"
@@ -160,9 +161,7 @@ def test_wheel_then_images_then_release_tests_in_image(tmp_path: Path) -> None:
         assert json.loads(manifests.images_path(dist).read_text())["schema"] == 1
     finally:
         if refs:
-            subprocess.run(
-                [provision.docker_client(), "rmi", *refs], capture_output=True, check=False
-            )
+            subprocess.run([engine.docker_client(), "rmi", *refs], capture_output=True, check=False)
 
 
 def _restamped(wheel: Path, dest: Path, commit: str) -> Path:

@@ -155,7 +155,7 @@ TAG_CASES = {
     "docker": ("docker/minray/Dockerfile", {"images", "lock", "wheel"}),
     "deps": ("requirements/test.in", {"lock", "images", "release_tests", "wheel"}),
     "release_tests": ("release/release_tests.yaml", {"release_tests", "wheel"}),
-    "harness": ("build_support/wheels.py", BUILD_GROUPS),
+    "harness": ("build_support/wheels/stage.py", BUILD_GROUPS),
     "doc": ("docs/ci.md", set()),
 }
 

@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from build_support import dockerengine, imagecontext, images, lockfile, wheelfile
+from build_support import lockfile, reproducible, wheelfile
+from build_support.commits import BuildContext
 from build_support.config import Config, Paths
+from build_support.containers import context, engine
 from build_support.errors import ConfigError, InputError, UsageError
+from build_support.images import inputs as image_inputs
+from build_support.images import stage as images_stage
+from build_support.images.inputs import fetch_wheels
+from build_support.images.settings import ImagesSettings
+from build_support.store import keys
+from build_support.store.local import LocalStore
 
 LOCK = """\
 # header comment
@@ -30,12 +38,12 @@ def test_constraints_strip_hashes_and_comments() -> None:
     assert lockfile.constraints("# nothing\n") == ""
 
 
-def _ctx(tmp_path: Path) -> imagecontext.BuildContext:
+def _ctx(tmp_path: Path) -> context.BuildContext:
     (tmp_path / "w.whl").write_bytes(b"wheel")
     exe = tmp_path / "run.sh"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    ctx = imagecontext.BuildContext()
+    ctx = context.BuildContext()
     ctx.add("Dockerfile", b"FROM scratch\n")
     ctx.add("wheelhouse/w.whl", tmp_path / "w.whl")
     ctx.add("bin/run.sh", exe)
@@ -43,7 +51,7 @@ def _ctx(tmp_path: Path) -> imagecontext.BuildContext:
     return ctx
 
 
-def _tar(ctx: imagecontext.BuildContext) -> bytes:
+def _tar(ctx: context.BuildContext) -> bytes:
     buf = io.BytesIO()
     ctx.write_tar(buf)
     return buf.getvalue()
@@ -64,7 +72,7 @@ def test_context_tar_is_reproducible_and_sorted(tmp_path: Path) -> None:
         "wheelhouse",
         "wheelhouse/w.whl",
     ]
-    assert {m.mtime for m in members} == {imagecontext.FIXED_MTIME}
+    assert {m.mtime for m in members} == {reproducible.FIXED_MTIME}
     assert {(m.uid, m.gid) for m in members} == {(0, 0)}
     modes = {m.name: m.mode for m in members}
     assert modes["bin/run.sh"] == 0o755
@@ -82,7 +90,7 @@ def test_context_digest_follows_content_not_mtime(tmp_path: Path) -> None:
 
 def test_context_rejects_escaping_paths() -> None:
     with pytest.raises(ValueError, match="bad context path"):
-        imagecontext.BuildContext().add("../x", b"")
+        context.BuildContext().add("../x", b"")
 
 
 def test_input_digest_changes_with_each_input() -> None:
@@ -93,7 +101,7 @@ def test_input_digest_changes_with_each_input() -> None:
         "base_image_id": "sha256:1",
         "platform": "linux/amd64",
     }
-    ref = imagecontext.input_digest(**base)  # type: ignore[arg-type]
+    ref = context.input_digest(**base)  # type: ignore[arg-type]
     for key, value in [
         ("context_digest", "d"),
         ("build_args", {"A": "2"}),
@@ -101,8 +109,8 @@ def test_input_digest_changes_with_each_input() -> None:
         ("base_image_id", "sha256:2"),
         ("platform", "linux/arm64"),
     ]:
-        assert imagecontext.input_digest(**{**base, key: value}) != ref, key  # type: ignore[arg-type]
-    assert imagecontext.input_digest(**base) == ref  # type: ignore[arg-type]
+        assert context.input_digest(**{**base, key: value}) != ref, key  # type: ignore[arg-type]
+    assert context.input_digest(**base) == ref  # type: ignore[arg-type]
 
 
 PLAIN_FAILURE = """\
@@ -124,7 +132,7 @@ executor failed running [/bin/sh -c echo about to fail; exit 3]: exit code: 3
 
 
 def test_failing_step_output_picks_the_failed_step() -> None:
-    out = dockerengine.failing_step_output(PLAIN_FAILURE)
+    out = engine.failing_step_output(PLAIN_FAILURE)
     assert "some detail" in out
     assert "exit code: 3" in out
     assert "step-one-ok" not in out
@@ -132,7 +140,7 @@ def test_failing_step_output_picks_the_failed_step() -> None:
 
 def test_failing_step_output_without_steps_is_the_tail() -> None:
     text = "\n".join(f"line {i}" for i in range(100))
-    out = dockerengine.failing_step_output(text)
+    out = engine.failing_step_output(text)
     assert out.splitlines()[-1] == "line 99"
     assert "line 0\n" not in out
 
@@ -148,6 +156,8 @@ def test_failing_step_output_without_steps_is_the_tail() -> None:
         ("minray-0.1.0-cp311-cp311-manylinux2014_aarch64.whl", "minray", False),
         ("minray-0.1.0-cp311-cp311-macosx_12_0_arm64.whl", "minray", False),
         ("minray-0.1.0-py3-none-any.whl", "minray", True),
+        ("minray-0.1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "minray", False),
+        ("minray-0.1.0-cp311-cp311-manylinux_2_28_x86_64.whl", "minray", False),
         ("not-a-wheel.txt", "minray", False),
     ],
 )
@@ -156,6 +166,30 @@ def test_wheel_matching(filename: str, dist: str, *, expected: bool) -> None:
         wheelfile.matches(filename, dist, python="3.11", platform="manylinux2014_x86_64")
         is expected
     )
+
+
+def test_fetch_wheels_takes_the_wheel_that_fits_the_target_not_the_last_key(
+    tmp_path: Path,
+) -> None:
+    """A musllinux and a manylinux_2_28 wheel of the same commit sort after the
+    manylinux2014 one; neither installs on the manylinux2014 target, so neither is taken."""
+    s = LocalStore(tmp_path / "store")
+    ctx = BuildContext(branch="main", sha="a" * 40, pr_number=None, dirty=False)
+    names = [
+        "minray-1.0-cp311-cp311-manylinux2014_x86_64.whl",
+        "minray-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "minray-1.0-cp311-cp311-musllinux_1_2_x86_64.whl",
+        "minray-1.0-py3-none-any.whl",
+    ]
+    for name in names:
+        source = tmp_path / name
+        source.write_bytes(name.encode())
+        s.put(keys.wheel_key(ctx.branch, ctx.sha, name), source)
+    dest = tmp_path / "dl"
+    dest.mkdir()
+    (got,) = fetch_wheels(s, ctx=ctx, python="3.11", arch="x86_64", dists=["minray"], dest=dest)
+    assert got.name == "minray-1.0-cp311-cp311-manylinux2014_x86_64.whl"
+    assert got.read_bytes() == got.name.encode()
 
 
 #: The product's names, which the harness has no default for.
@@ -173,23 +207,23 @@ def _cfg(tmp_path: Path, **section: object) -> Config:
 def test_the_product_names_have_no_default(tmp_path: Path) -> None:
     bare = Config(root=tmp_path, paths=Paths(requirements="requirements"), sections={})
     with pytest.raises(ConfigError, match="does not set namespace, image_name, wheels") as info:
-        images.main([], bare)
+        images_stage.main([], bare)
     assert info.value.exit_code == 2
     with pytest.raises(ConfigError, match=r"does not set smoke_module\b"):
-        images.main([], _cfg(tmp_path, smoke_module=""))
+        images_stage.main([], _cfg(tmp_path, smoke_module=""))
 
 
 def test_settings_defaults_and_validation(tmp_path: Path) -> None:
-    s = _cfg(tmp_path).section("images", images.ImagesSettings)
+    s = _cfg(tmp_path).section("images", ImagesSettings)
     assert s.cpu_base == "ubuntu:22.04"
     assert s.cuda() == "12.8.1-cudnn"
-    assert images.wheelhouse_platforms("aarch64", s)[0] == "manylinux2014_aarch64"
+    assert image_inputs.wheelhouse_platforms("aarch64", s)[0] == "manylinux2014_aarch64"
     with pytest.raises(ConfigError, match="base_fallback"):
-        _cfg(tmp_path, base_fallback="maybe").section("images", images.ImagesSettings)
+        _cfg(tmp_path, base_fallback="maybe").section("images", ImagesSettings)
     with pytest.raises(ConfigError, match=r"3\.9"):
-        _cfg(tmp_path, python_versions=["3.9"]).section("images", images.ImagesSettings)
+        _cfg(tmp_path, python_versions=["3.9"]).section("images", ImagesSettings)
     with pytest.raises(ConfigError, match="cuda_version"):
-        _cfg(tmp_path, gpu_base="my/gpu:latest").section("images", images.ImagesSettings).cuda()
+        _cfg(tmp_path, gpu_base="my/gpu:latest").section("images", ImagesSettings).cuda()
 
 
 def test_missing_lockfile_names_the_lock_session(tmp_path: Path) -> None:
@@ -216,20 +250,20 @@ def test_lockfile_without_hashes_is_refused(tmp_path: Path) -> None:
 )
 def test_bad_arguments(tmp_path: Path, argv: list[str], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        images.main(argv, _cfg(tmp_path))
+        images_stage.main(argv, _cfg(tmp_path))
 
 
 def test_unsupported_python_and_platform(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is not a supported Python version"):
-        images.main(["--python", "2.7"], _cfg(tmp_path))
+        images_stage.main(["--python", "2.7"], _cfg(tmp_path))
     with pytest.raises(UsageError, match="Linux images"):
-        images.main(["--platform", "macosx_12_0_arm64"], _cfg(tmp_path))
+        images_stage.main(["--platform", "macosx_12_0_arm64"], _cfg(tmp_path))
 
 
 def test_created_ns_orders_the_engines_timestamps() -> None:
     """``Created`` as the engine reports it (RFC 3339, up to nanoseconds): the last
-    tie-break of :func:`dockerengine.oldest_with_label`."""
-    ns = dockerengine.created_ns
+    tie-break of :func:`engine.oldest_with_label`."""
+    ns = engine.created_ns
     assert ns("2026-11-26T04:31:05.638669137Z") == 1795667465638669137
     assert ns("2026-11-26T04:31:05.6Z") == 1795667465600000000
     assert ns("2026-11-26T04:31:05.5Z") > ns("2026-11-26T04:31:05.49999Z")

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import baseimage, images, rootfs
+from build_support.containers import rootfs
 from build_support.errors import PlatformError, UsageError
+from build_support.images import base as baseimage
+from build_support.images import stage as images_stage
 from tests.helpers import EngineRequestLog, _RequestParser
 
 MIRROR = "http://deb.example.org/debian"
@@ -46,8 +48,8 @@ def test_standin_ref() -> None:
 
 
 def test_pull_option() -> None:
-    assert images._parser().parse_args(["--pull"]).pull is True
-    assert images._parser().parse_args([]).pull is False
+    assert images_stage._parser().parse_args(["--pull"]).pull is True
+    assert images_stage._parser().parse_args([]).pull is False
 
 
 # --- the request log ------------------------------------------------------------------------

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from build_support import imagetags
 from build_support.errors import ConfigError, UsageError
-from build_support.imagetags import TagInputs
+from build_support.images import tags as imagetags
+from build_support.images.tags import TagInputs
 
 SHA = "abc123def4567890abc123def4567890abc12345"
 DAY = dt.date(2025, 1, 2)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import jarpack
 from build_support.errors import InputError, VerificationError
-from build_support.jarpack import Platform, Source
+from build_support.jars import pack
+from build_support.jars.layout import Platform
+from build_support.jars.pack import Source
 
 LINUX_X86 = Platform("linux", "x86_64")
 LINUX_ARM = Platform("linux", "aarch64")
@@ -76,7 +77,7 @@ def darwin_jar(path: Path, **kwargs: object) -> Path:
 
 @pytest.mark.parametrize(("platform", "machine"), [(LINUX_X86, 62), (LINUX_ARM, 183)])
 def test_elf_header_accepted(platform: Platform, machine: int) -> None:
-    jarpack.check_binary(elf_header(machine), platform, "lib.so")
+    pack.check_binary(elf_header(machine), platform, "lib.so")
 
 
 @pytest.mark.parametrize(
@@ -92,25 +93,25 @@ def test_elf_header_accepted(platform: Platform, machine: int) -> None:
 )
 def test_elf_header_rejected(header: bytes, message: str) -> None:
     with pytest.raises(VerificationError, match=message) as info:
-        jarpack.check_binary(header, LINUX_X86, "x/lib.so")
+        pack.check_binary(header, LINUX_X86, "x/lib.so")
     assert "x/lib.so is not a linux-x86_64 library" in str(info.value)
     assert "expected ELF 64-bit little-endian shared object, e_machine 62" in str(info.value)
 
 
 def test_macho_header() -> None:
-    jarpack.check_binary(macho_header(0x0100000C), DARWIN_ARM, "lib.dylib")
+    pack.check_binary(macho_header(0x0100000C), DARWIN_ARM, "lib.dylib")
     with pytest.raises(VerificationError, match=r"cputype 0x1000007 \(x86_64\)"):
-        jarpack.check_binary(macho_header(0x01000007), DARWIN_ARM, "lib.dylib")
+        pack.check_binary(macho_header(0x01000007), DARWIN_ARM, "lib.dylib")
     with pytest.raises(VerificationError, match="ELF 64-bit"):
-        jarpack.check_binary(elf_header(183), DARWIN_ARM, "lib.dylib")
+        pack.check_binary(elf_header(183), DARWIN_ARM, "lib.dylib")
 
 
 def test_check_library_file(tmp_path: Path) -> None:
     lib = tmp_path / "libx.so"
     lib.write_bytes(elf_header(183) + b"rest")
-    jarpack.check_library_file(lib, LINUX_ARM)
+    pack.check_library_file(lib, LINUX_ARM)
     with pytest.raises(VerificationError, match=str(lib)):
-        jarpack.check_library_file(lib, LINUX_X86)
+        pack.check_library_file(lib, LINUX_X86)
 
 
 # -- selection -------------------------------------------------------------------------------
@@ -135,16 +136,16 @@ def test_select_entries() -> None:
         "nativex/linux/a",
         "io/A.class",
     ]
-    own, shared, foreign = jarpack.select_entries(names, "linux")
+    own, shared, foreign = pack.select_entries(names, "linux")
     assert own == ["native/linux/", "native/linux/x86_64/libminray_jni.so"]
     assert shared == ["META-INF/MANIFEST.MF", "native/", "nativex/linux/a", "io/A.class"]
     assert foreign == ["native/darwin/aarch64/libminray_jni.dylib"]
-    assert jarpack.native_platforms(names) == {LINUX_X86, DARWIN_ARM}
+    assert pack.native_platforms(names) == {LINUX_X86, DARWIN_ARM}
 
 
 def test_sort_key_puts_manifest_first() -> None:
     names = ["a/", "META-INF/MANIFEST.MF", "META-INF/maven/x", "META-INF/", "Z.class"]
-    assert sorted(names, key=jarpack.sort_key) == [
+    assert sorted(names, key=pack.sort_key) == [
         "META-INF/",
         "META-INF/MANIFEST.MF",
         "META-INF/maven/x",
@@ -161,7 +162,7 @@ def test_repack_merges_natives_deterministically(tmp_path: Path) -> None:
     darwin = darwin_jar(tmp_path / "darwin.jar")
     expected = [LINUX_X86, LINUX_ARM, DARWIN_ARM]
     out1 = tmp_path / "out1" / "minray-runtime.jar"
-    result = jarpack.repack([Source("linux", linux), Source("darwin", darwin)], out1, expected)
+    result = pack.repack([Source("linux", linux), Source("darwin", darwin)], out1, expected)
     assert result.platforms == (DARWIN_ARM, LINUX_ARM, LINUX_X86)
     with zipfile.ZipFile(out1) as zf:
         names = zf.namelist()
@@ -171,30 +172,30 @@ def test_repack_merges_natives_deterministically(tmp_path: Path) -> None:
         assert zf.read("native/linux/aarch64/libminray_jni.so") == elf_header(183)
         assert zf.read("native/darwin/aarch64/libminray_jni.dylib") == macho_header(0x0100000C)
         for info in zf.infolist():
-            assert info.date_time == jarpack.FIXED_DATE_TIME
+            assert info.date_time == pack.FIXED_DATE_TIME
             mode = info.external_attr >> 16
-            assert mode == (jarpack.DIR_MODE if info.is_dir() else jarpack.FILE_MODE)
+            assert mode == (pack.DIR_MODE if info.is_dir() else pack.FILE_MODE)
         assert zf.testzip() is None
 
     # Other input timestamps, other input order, other source order: the same bytes.
     linux2 = linux_jar(tmp_path / "linux2.jar", date=(2030, 1, 2, 3, 4, 6), reverse=True)
     darwin2 = darwin_jar(tmp_path / "darwin2.jar", date=(1999, 9, 9, 9, 9, 10))
     out2 = tmp_path / "out2" / "minray-runtime.jar"
-    jarpack.repack([Source("darwin", darwin2), Source("linux", linux2)], out2, expected)
+    pack.repack([Source("darwin", darwin2), Source("linux", linux2)], out2, expected)
     assert out1.read_bytes() == out2.read_bytes()
 
 
 def test_repack_single_source(tmp_path: Path) -> None:
     out = tmp_path / "m.jar"
-    jarpack.repack([Source("linux", linux_jar(tmp_path / "l.jar"))], out, [LINUX_X86, LINUX_ARM])
-    jarpack.check_natives(out, [LINUX_X86, LINUX_ARM], "minray_jni")
+    pack.repack([Source("linux", linux_jar(tmp_path / "l.jar"))], out, [LINUX_X86, LINUX_ARM])
+    pack.check_natives(out, [LINUX_X86, LINUX_ARM], "minray_jni")
 
 
 def test_missing_expected_natives(tmp_path: Path) -> None:
     linux = linux_jar(tmp_path / "linux.jar")
     out = tmp_path / "out.jar"
     with pytest.raises(InputError) as info:
-        jarpack.repack([Source("linux", linux)], out, [LINUX_X86, DARWIN_ARM])
+        pack.repack([Source("linux", linux)], out, [LINUX_X86, DARWIN_ARM])
     assert "darwin-aarch64 (native/darwin/aarch64/ in the darwin JAR)" in str(info.value)
     assert "found: linux-aarch64, linux-x86_64" in str(info.value)
     assert not out.exists()
@@ -211,7 +212,7 @@ def test_foreign_natives_are_not_taken(tmp_path: Path) -> None:
     linux = make_jar(tmp_path / "linux.jar", entries)
     darwin = darwin_jar(tmp_path / "darwin.jar")
     expected = [LINUX_X86, DARWIN_ARM]
-    result = jarpack.repack(
+    result = pack.repack(
         [Source("linux", linux), Source("darwin", darwin)], tmp_path / "o.jar", expected
     )
     assert result.skipped_foreign == ("linux JAR: native/darwin/aarch64/libminray_jni.dylib",)
@@ -232,7 +233,7 @@ def test_conflicting_shared_entry_names_entry_and_both_jars(tmp_path: Path) -> N
     darwin = make_jar(tmp_path / "darwin.jar", entries)
     out = tmp_path / "out.jar"
     with pytest.raises(VerificationError) as info:
-        jarpack.repack(
+        pack.repack(
             [Source("linux", linux), Source("darwin", darwin)], out, [LINUX_X86, DARWIN_ARM]
         )
     text = str(info.value)
@@ -256,7 +257,7 @@ def test_entry_in_one_jar_only_is_a_disagreement(tmp_path: Path) -> None:
         },
     )
     with pytest.raises(VerificationError, match=r"'extra/Only\.class' is in the darwin"):
-        jarpack.repack(
+        pack.repack(
             [Source("linux", linux), Source("darwin", darwin)],
             tmp_path / "o.jar",
             [LINUX_X86, DARWIN_ARM],
@@ -267,12 +268,10 @@ def test_corrupt_or_duplicate_sources(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jar"
     bad.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="not a readable JAR"):
-        jarpack.repack([Source("linux", bad)], tmp_path / "o.jar", [LINUX_X86])
+        pack.repack([Source("linux", bad)], tmp_path / "o.jar", [LINUX_X86])
     good = linux_jar(tmp_path / "l.jar")
     with pytest.raises(InputError, match="same OS"):
-        jarpack.repack(
-            [Source("linux", good), Source("linux", good)], tmp_path / "o.jar", [LINUX_X86]
-        )
+        pack.repack([Source("linux", good), Source("linux", good)], tmp_path / "o.jar", [LINUX_X86])
 
 
 def test_check_natives_reads_headers_inside_the_jar(tmp_path: Path) -> None:
@@ -282,9 +281,9 @@ def test_check_natives_reads_headers_inside_the_jar(tmp_path: Path) -> None:
     }
     jar = make_jar(tmp_path / "x.jar", entries)
     with pytest.raises(VerificationError, match=r"x\.jar!/native/linux/x86_64"):
-        jarpack.check_natives(jar, [LINUX_X86], "minray_jni")
+        pack.check_natives(jar, [LINUX_X86], "minray_jni")
     with pytest.raises(VerificationError, match=r"lacks native/linux/aarch64/libminray_jni\.so"):
-        jarpack.check_natives(jar, [LINUX_ARM], "minray_jni")
+        pack.check_natives(jar, [LINUX_ARM], "minray_jni")
 
 
 def test_repack_streams_large_entries(tmp_path: Path) -> None:
@@ -300,7 +299,7 @@ def test_repack_streams_large_entries(tmp_path: Path) -> None:
                 fh.write(chunk)
     tracemalloc.start()
     try:
-        jarpack.repack([Source("linux", src)], tmp_path / "o.jar", [LINUX_X86])
+        pack.repack([Source("linux", src)], tmp_path / "o.jar", [LINUX_X86])
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -316,7 +315,7 @@ def _jar_with_manifest(path: Path, manifest: str | None) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("META-INF/", b"")
         if manifest is not None:
-            zf.writestr(jarpack.MANIFEST, manifest)
+            zf.writestr(pack.MANIFEST, manifest)
         zf.writestr("io/minray/A.class", b"\xca\xfe\xba\xbe")
     return path
 
@@ -329,12 +328,12 @@ def test_commit_is_read_from_the_jars_own_manifest(tmp_path: Path) -> None:
         f"Tiny-Commit: {'e' * 40}\r\n"
     )
     jar = _jar_with_manifest(tmp_path / "a.jar", manifest)
-    assert jarpack.jar_commit(jar, entry="Build-Commit") == COMMIT
-    assert jarpack.check_commit(jar, COMMIT, entry="Build-Commit") == COMMIT
+    assert pack.jar_commit(jar, entry="Build-Commit") == COMMIT
+    assert pack.check_commit(jar, COMMIT, entry="Build-Commit") == COMMIT
     # Another project's entry name: only the main section counts, and only that name.
-    assert jarpack.jar_commit(jar, entry="Tiny-Commit") == ""
+    assert pack.jar_commit(jar, entry="Tiny-Commit") == ""
     with pytest.raises(VerificationError, match="has Tiny-Commit: \\(none\\)"):
-        jarpack.check_commit(jar, COMMIT, entry="Tiny-Commit")
+        pack.check_commit(jar, COMMIT, entry="Tiny-Commit")
 
 
 @pytest.mark.parametrize(
@@ -352,7 +351,7 @@ def test_commit_missing_or_other_is_refused_naming_both(
 ) -> None:
     jar = _jar_with_manifest(tmp_path / "minray-runtime-0.1.0.jar", manifest)
     with pytest.raises(VerificationError) as info:
-        jarpack.check_commit(jar, COMMIT, entry="Build-Commit")
+        pack.check_commit(jar, COMMIT, entry="Build-Commit")
     assert COMMIT in str(info.value)
     assert "minray-runtime-0.1.0.jar" in str(info.value)
     assert info.value.exit_code == 13

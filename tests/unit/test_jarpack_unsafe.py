@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from build_support import jarpack
 from build_support.errors import InputError
-from build_support.jarpack import Source
+from build_support.jars import pack
+from build_support.jars.pack import Source
 from tests.unit.test_jarpack import LINUX_ARM, LINUX_X86, linux_jar
 
 
@@ -34,7 +34,7 @@ def test_unsafe_entries_are_refused_not_copied(tmp_path: Path, name: str) -> Non
     jar = _with_entry(linux_jar(tmp_path / "linux.jar"), name)
     out = tmp_path / "out.jar"
     with pytest.raises(InputError, match="unsafe entry") as info:
-        jarpack.repack([Source("linux", jar)], out, [LINUX_X86, LINUX_ARM])
+        pack.repack([Source("linux", jar)], out, [LINUX_X86, LINUX_ARM])
     assert str(jar) in str(info.value)
     assert not out.exists()
 
@@ -42,5 +42,5 @@ def test_unsafe_entries_are_refused_not_copied(tmp_path: Path, name: str) -> Non
 def test_dots_inside_a_name_are_fine(tmp_path: Path) -> None:
     jar = _with_entry(linux_jar(tmp_path / "linux.jar"), "META-INF/a..b/c...txt")
     out = tmp_path / "out.jar"
-    jarpack.repack([Source("linux", jar)], out, [LINUX_X86, LINUX_ARM])
+    pack.repack([Source("linux", jar)], out, [LINUX_X86, LINUX_ARM])
     assert "META-INF/a..b/c...txt" in zipfile.ZipFile(out).namelist()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, jars, platforms, poms
+from build_support import config, platforms
 from build_support.errors import (
     CommandFailedError,
     ConfigError,
@@ -20,7 +20,11 @@ from build_support.errors import (
     UsageError,
     VerificationError,
 )
-from build_support.jarpack import Platform
+from build_support.jars import natives, poms, toolchain
+from build_support.jars import outputs as jar_outputs
+from build_support.jars import stage as jars_stage
+from build_support.jars.layout import Platform
+from build_support.jars.settings import JarsSettings
 
 LINUX_X86 = platforms.Host("Linux", "x86_64")
 DARWIN_ARM = platforms.Host("Darwin", "arm64")
@@ -33,7 +37,7 @@ def _cfg(project_root: Path, **jars_table: object) -> config.Config:
 
 
 def test_default_settings_build_both_linux_natives() -> None:
-    s = jars.JarsSettings()
+    s = JarsSettings()
     assert s.for_os("linux") == [Platform("linux", "x86_64"), Platform("linux", "aarch64")]
     assert s.for_os("darwin") == []
 
@@ -65,12 +69,12 @@ def test_bad_settings(project_root: Path, table: dict[str, object], message: str
     ],
 )
 def test_parse_java_major(text: str, major: int | None) -> None:
-    assert jars.parse_java_major(text) == major
+    assert toolchain.parse_java_major(text) == major
 
 
 def test_parse_maven_version() -> None:
-    assert jars.parse_maven_version("\x1b[1mApache Maven 3.8.7\x1b[m\nMaven home") == (3, 8, 7)
-    assert jars.parse_maven_version("nope") is None
+    assert toolchain.parse_maven_version("\x1b[1mApache Maven 3.8.7\x1b[m\nMaven home") == (3, 8, 7)
+    assert toolchain.parse_maven_version("nope") is None
 
 
 def _fake_jdk(tmp_path: Path, version: str, *, jni: bool = True) -> Path:
@@ -90,7 +94,7 @@ def _fake_jdk(tmp_path: Path, version: str, *, jni: bool = True) -> Path:
 def test_old_jdk_is_refused_naming_the_needed_version(tmp_path: Path) -> None:
     home = _fake_jdk(tmp_path, "1.8.0_392")
     with pytest.raises(ToolMissingError) as info:
-        jars.check_jdk(11, home)
+        toolchain.check_jdk(11, home)
     assert "version 8" in str(info.value)
     assert "JDK >= 11" in str(info.value)
     assert info.value.exit_code == 3
@@ -99,13 +103,13 @@ def test_old_jdk_is_refused_naming_the_needed_version(tmp_path: Path) -> None:
 @pytest.mark.subprocess
 def test_jdk_accepted_and_jre_refused(tmp_path: Path) -> None:
     home = _fake_jdk(tmp_path, "17.0.15")
-    assert jars.check_jdk(11, home).major == 17
+    assert toolchain.check_jdk(11, home).major == 17
     (home / "include" / "jni.h").unlink()
     with pytest.raises(ToolMissingError, match=r"no include/jni\.h"):
-        jars.check_jdk(11, home)
+        toolchain.check_jdk(11, home)
     (home / "bin" / "javac").unlink()
     with pytest.raises(ToolMissingError, match="is not a JDK"):
-        jars.check_jdk(11, home)
+        toolchain.check_jdk(11, home)
 
 
 @pytest.mark.subprocess
@@ -114,29 +118,30 @@ def test_jvm_check_fails_unless_ok_is_printed(tmp_path: Path) -> None:
     java.write_text("#!/bin/sh\necho 'minray-native FAILED: no native/linux/x86_64' >&2\nexit 1\n")
     java.chmod(0o755)
     with pytest.raises(VerificationError, match="could not load the native library") as info:
-        jars.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
+        toolchain.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
     assert "minray-native FAILED: no native/linux/x86_64" in str(info.value)
     java.write_text("#!/bin/sh\necho 'loaded: NOTOK'\n")  # exit 0, but no OK word
     with pytest.raises(VerificationError, match="could not load the native library"):
-        jars.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
+        toolchain.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
     java.write_text(
         '#!/bin/sh\n[ "$3" = org.example.NativeCheck ] || exit 3\necho "tiny-native OK $2"\n'
     )
-    line = jars.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
+    line = toolchain.jvm_native_check(tmp_path / "x.jar", java, 30, "org.example.NativeCheck")
     assert line == f"tiny-native OK {tmp_path / 'x.jar'}"
     assert (
-        jars.java_exe({"JAVA_HOME": str(tmp_path / "nope")}) != tmp_path / "nope" / "bin" / "java"
+        toolchain.java_exe({"JAVA_HOME": str(tmp_path / "nope")})
+        != tmp_path / "nope" / "bin" / "java"
     )
 
 
 def test_java_home_from_env(tmp_path: Path) -> None:
-    assert jars.java_home({"JAVA_HOME": str(tmp_path)}) == tmp_path
+    assert toolchain.java_home({"JAVA_HOME": str(tmp_path)}) == tmp_path
 
 
 def test_no_javac_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissingError, match="javac is not on PATH"):
-        jars.java_home({})
+        toolchain.java_home({})
 
 
 def _project(project_root: Path) -> poms.JavaProject:
@@ -158,13 +163,13 @@ com.google.code.gson:gson:jar:0.0.1 (absent): Could not find artifact ...
 
 
 def test_diagnose_unresolvable_dependency_names_the_entry(project_root: Path) -> None:
-    err = jars.diagnose_maven(MAVEN_NOT_FOUND, _project(project_root))
+    err = toolchain.diagnose_maven(MAVEN_NOT_FOUND, _project(project_root))
     assert isinstance(err, ResolutionError)
     assert "org.slf4j:slf4j-api:jar:9.9.9" in err.message
     assert "modules.api.dependencies: org.slf4j:slf4j-api:2.0.17" in err.message
     assert "modules.runtime.dependencies: org.slf4j:slf4j-api:2.0.17" in err.message
     assert err.exit_code == 7
-    err2 = jars.diagnose_maven(MAVEN_UNRESOLVED, _project(project_root))
+    err2 = toolchain.diagnose_maven(MAVEN_UNRESOLVED, _project(project_root))
     assert isinstance(err2, ResolutionError)
     assert "modules.runtime.dependencies: com.google.code.gson:gson:2.11.0" in err2.message
 
@@ -179,7 +184,7 @@ has elapsed or updates are forced -> [Help 1]
 
 
 def test_diagnose_cached_resolution_failure(project_root: Path) -> None:
-    err = jars.diagnose_maven(MAVEN_CACHED, _project(project_root))
+    err = toolchain.diagnose_maven(MAVEN_CACHED, _project(project_root))
     assert isinstance(err, ResolutionError)
     assert "org.slf4j:slf4j-api:jar:0.0.0-nope" in err.message
     assert "modules.api.dependencies: org.slf4j:slf4j-api:2.0.17" in err.message
@@ -188,25 +193,25 @@ def test_diagnose_cached_resolution_failure(project_root: Path) -> None:
 def test_diagnose_other_failures(project_root: Path) -> None:
     project = _project(project_root)
     transfer = "[ERROR] Could not transfer artifact a:b:pom:1 from/to central: timeout"
-    assert isinstance(jars.diagnose_maven(transfer, project), ResolutionError)
+    assert isinstance(toolchain.diagnose_maven(transfer, project), ResolutionError)
     tests = "[ERROR] There are test failures.\n"
-    err = jars.diagnose_maven(tests, project)
+    err = toolchain.diagnose_maven(tests, project)
     assert isinstance(err, CommandFailedError)
     assert "surefire" in str(err)
-    assert jars.diagnose_maven("[ERROR] something new", project) is None
+    assert toolchain.diagnose_maven("[ERROR] something new", project) is None
 
 
 def test_maven_argv() -> None:
-    argv = jars.maven_argv(2, skip_tests=True, javadoc=True, native_dir=Path("/n"))
+    argv = toolchain.maven_argv(2, skip_tests=True, javadoc=True, native_dir=Path("/n"))
     assert argv[:7] == ["mvn", "-B", "-ntp", "-T", "2", "clean", "install"]
     assert "-Dbuild_support.native.dir=/n" in argv
     assert "-DskipTests" in argv
     assert "-Prelease" in argv
     assert "-Dgpg.skip=true" in argv
-    plain = jars.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"))
+    plain = toolchain.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"))
     assert "-DskipTests" not in plain
     assert not any(a.startswith("-Dbuild_support.commit=") for a in plain)
-    stamped = jars.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"),
+    stamped = toolchain.maven_argv(4, skip_tests=False, javadoc=False, native_dir=Path("/n"),
                               commit="c" * 40)  # fmt: skip
     assert f"-Dbuild_support.commit={'c' * 40}" in stamped
     assert "-Prelease" not in plain
@@ -220,25 +225,25 @@ def test_compiler_choice() -> None:
         "version": "1.2.3",
         "out": Path("/o/lib.so"),
     }
-    native = jars.compiler_argv(Platform("linux", "x86_64"), LINUX_X86, **args)  # type: ignore[arg-type]
-    cross = jars.compiler_argv(Platform("linux", "aarch64"), LINUX_X86, **args)  # type: ignore[arg-type]
+    native = natives.compiler_argv(Platform("linux", "x86_64"), LINUX_X86, **args)  # type: ignore[arg-type]
+    cross = natives.compiler_argv(Platform("linux", "aarch64"), LINUX_X86, **args)  # type: ignore[arg-type]
     assert native[0] == "gcc"
     assert cross[0] == "aarch64-linux-gnu-gcc"
     assert "-I/jdk/include/linux" in cross
     assert '-DBUILD_SUPPORT_VERSION="1.2.3"' in cross
     assert cross[-2:] == ["-o", "/o/lib.so"]
-    mac = jars.compiler_argv(Platform("darwin", "aarch64"), DARWIN_ARM, **args)  # type: ignore[arg-type]
+    mac = natives.compiler_argv(Platform("darwin", "aarch64"), DARWIN_ARM, **args)  # type: ignore[arg-type]
     assert mac[:4] == ["cc", "-dynamiclib", "-arch", "arm64"]
     with pytest.raises(PlatformError, match="macOS host"):
-        jars.compiler_argv(Platform("darwin", "aarch64"), LINUX_X86, **args)  # type: ignore[arg-type]
+        natives.compiler_argv(Platform("darwin", "aarch64"), LINUX_X86, **args)  # type: ignore[arg-type]
     with pytest.raises(PlatformError, match="Linux host"):
-        jars.compiler_argv(Platform("linux", "x86_64"), DARWIN_ARM, **args)  # type: ignore[arg-type]
+        natives.compiler_argv(Platform("linux", "x86_64"), DARWIN_ARM, **args)  # type: ignore[arg-type]
 
 
 def test_darwin_on_linux_is_refused_before_any_work(project_root: Path) -> None:
     cfg = config.load(project_root)
     with pytest.raises(PlatformError) as info:
-        jars.build_os(cfg, "darwin", skip_tests=True, host=LINUX_X86)
+        jars_stage.build_os(cfg, "darwin", skip_tests=True, host=LINUX_X86)
     assert "needs a darwin host; this one is Linux-x86_64" in str(info.value)
     assert info.value.exit_code == 14
 
@@ -247,11 +252,11 @@ def test_the_projects_names_have_no_default(project_root: Path) -> None:
     cfg = config.load(project_root)
     bare = dataclasses.replace(cfg, sections={**cfg.sections, "jars": {}})
     with pytest.raises(ConfigError, match="does not set native_library, native_sources") as info:
-        jars.build_os(bare, "linux", skip_tests=True, host=LINUX_X86)
+        jars_stage.build_os(bare, "linux", skip_tests=True, host=LINUX_X86)
     assert info.value.exit_code == 2
     assert "docs/onboarding.md" in str(info.value)
     with pytest.raises(ConfigError, match="does not set native_sources"):
-        jars.build_multiplatform(_cfg(project_root, native_sources=[]), timeout=0)
+        jars_stage.multiplatform(_cfg(project_root, native_sources=[]), timeout=0)
 
 
 @pytest.mark.parametrize(
@@ -259,13 +264,13 @@ def test_the_projects_names_have_no_default(project_root: Path) -> None:
 )
 def test_bad_manifest_entry_or_check_class(entry: str, check_class: str) -> None:
     with pytest.raises(ConfigError, match=r"commit_manifest_entry|native_check_class"):
-        jars.JarsSettings(commit_manifest_entry=entry, native_check_class=check_class)
+        JarsSettings(commit_manifest_entry=entry, native_check_class=check_class)
 
 
 def test_os_without_configured_platforms(project_root: Path) -> None:
     cfg = _cfg(project_root, platforms=["linux-x86_64"])
     with pytest.raises(ConfigError, match="no darwin platform"):
-        jars.build_os(cfg, "darwin", skip_tests=True, host=DARWIN_ARM)
+        jars_stage.build_os(cfg, "darwin", skip_tests=True, host=DARWIN_ARM)
 
 
 def test_check_reproducible_without_a_platform_for_the_os_fails_as_a_build_does(
@@ -279,7 +284,7 @@ def test_check_reproducible_without_a_platform_for_the_os_fails_as_a_build_does(
     errors = []
     for extra in ([], ["--check-reproducible"]):
         with pytest.raises(ConfigError) as info:
-            jars.main([host.os, "--skip-tests", *extra], cfg)
+            jars_stage.main([host.os, "--skip-tests", *extra], cfg)
         errors.append(info.value)
     build, check = errors
     assert str(check) == str(build)
@@ -291,7 +296,7 @@ def test_check_reproducible_without_a_platform_for_the_os_fails_as_a_build_does(
 def test_multiplatform_key() -> None:
     sha = "a" * 40
     assert (
-        jars.multiplatform_key("releases/2.1", sha, "minray-runtime-0.1.0.jar")
+        jar_outputs.multiplatform_key("releases/2.1", sha, "minray-runtime-0.1.0.jar")
         == f"jars/releases/2.1/{sha}/multiplatform/minray-runtime-0.1.0.jar"
     )
 
@@ -299,9 +304,9 @@ def test_multiplatform_key() -> None:
 def test_cli_rejects_unknown_actions(project_root: Path) -> None:
     cfg = config.load(project_root)
     with pytest.raises(UsageError, match="invalid choice"):
-        jars.main(["windows"], cfg)
+        jars_stage.main(["windows"], cfg)
     with pytest.raises(UsageError):
-        jars.main([], cfg)
+        jars_stage.main([], cfg)
 
 
 def _deploy_dir(project_root: Path, tmp_path: Path) -> Path:
@@ -324,20 +329,20 @@ def _deploy_dir(project_root: Path, tmp_path: Path) -> Path:
 def test_deploy_check_complete_and_missing(project_root: Path, tmp_path: Path) -> None:
     cfg = config.load(project_root)
     d = _deploy_dir(project_root, tmp_path)
-    assert jars.deploy_check(cfg, d) == []
+    assert jars_stage.deploy_check(cfg, d) == []
     (d / "minray-serve-0.1.0-javadoc.jar").unlink()
     (d / "minray-api-0.1.0-sources.jar").write_text("not a zip")
     parent = d / "minray-parent-0.1.0.pom"
     parent.write_text(
         parent.read_text().replace("<licenses>", "<!--").replace("</licenses>", "-->")
     )
-    problems = jars.deploy_check(cfg, d)
+    problems = jars_stage.deploy_check(cfg, d)
     assert any(p.startswith("minray-serve-0.1.0-javadoc.jar: missing") for p in problems)
     assert any(p.startswith("minray-api-0.1.0-sources.jar: missing") for p in problems)
     assert "minray-parent-0.1.0.pom: no <licenses>" in problems
     assert "minray-api-0.1.0.pom: no <licenses> (nor inherited from the parent)" in problems
     with pytest.raises(Exception, match="not ready for a Maven Central deploy"):
-        jars.main(["deploy-check", "--dir", str(d)], cfg)
-    assert jars.deploy_check(cfg, tmp_path / "nope") == [
+        jars_stage.main(["deploy-check", "--dir", str(d)], cfg)
+    assert jars_stage.deploy_check(cfg, tmp_path / "nope") == [
         f"{tmp_path / 'nope'} does not exist: run `nox -s jars -- linux` first"
     ]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from build_support import locks
 from build_support.errors import InputError
+from build_support.locks import header as lock_header
+from build_support.locks import inputs as lock_inputs
 
 TOKEN = "tok-lock-7c1d9e55aa"
 
@@ -24,7 +25,7 @@ def req(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _digest(files: list[Path], inputs_dir: Path, **kwargs: object) -> str:
-    return locks.input_digest(
+    return lock_header.input_digest(
         files,
         inputs_dir=inputs_dir,
         backend="pip-tools",
@@ -49,7 +50,7 @@ def test_includes_outside_the_requirements_folder_are_refused(req: Path, line: s
     bad = req / "bad.in"
     bad.write_text(f"lib\n{line}\n")
     for check in (
-        lambda: locks.validate_file(bad, roots=(req,)),
+        lambda: lock_inputs.validate_file(bad, roots=(req,)),
         lambda: _digest([bad], req),  # the skip-if-unchanged path reads includes too
     ):
         with pytest.raises(InputError) as info:
@@ -66,7 +67,7 @@ def test_a_symlink_out_of_the_folder_is_refused(req: Path) -> None:
     top = req / "top.in"
     top.write_text("-r env.in\n")
     with pytest.raises(InputError, match="outside the requirements folder") as info:
-        locks.validate_file(top, roots=(req,))
+        lock_inputs.validate_file(top, roots=(req,))
     assert TOKEN not in str(info.value)
 
 
@@ -77,14 +78,14 @@ def test_include_dirs_allow_a_named_folder(req: Path) -> None:
     top = req / "top.in"
     top.write_text("-r ../shared/common.in\n")
     with pytest.raises(InputError):
-        locks.validate_file(top, roots=(req,))
-    locks.validate_file(top, roots=(req, shared))
+        lock_inputs.validate_file(top, roots=(req,))
+    lock_inputs.validate_file(top, roots=(req, shared))
     assert _digest([top], req, include_dirs=(shared,)).startswith("sha256:")
 
 
 def test_configured_inputs_and_constraints_stay_inside(req: Path) -> None:
     with pytest.raises(InputError, match="outside the requirements folder"):
-        locks.input_paths(req, ("../../etc/passwd",))
+        lock_inputs.input_paths(req, ("../../etc/passwd",))
 
 
 def test_an_invalid_line_is_shown_alone_and_cut(req: Path) -> None:
@@ -92,7 +93,7 @@ def test_an_invalid_line_is_shown_alone_and_cut(req: Path) -> None:
     bad = req / "bad.in"
     bad.write_text(f"lib\nnot a requirement !! {secret_line}\nother-line-{TOKEN}\n")
     with pytest.raises(InputError) as info:
-        locks.validate_file(bad, roots=(req,))
+        lock_inputs.validate_file(bad, roots=(req,))
     message = str(info.value)
     assert f"{bad}:2: invalid requirement 'not a requirement !!" in message
     assert len(message) < 1000
@@ -106,6 +107,6 @@ def test_binary_environment_text_is_not_echoed(req: Path) -> None:
     blob = req / "environ.in"
     blob.write_bytes(environ)
     with pytest.raises(InputError) as info:
-        locks.validate_file(blob, roots=(req,))
+        lock_inputs.validate_file(blob, roots=(req,))
     assert TOKEN not in str(info.value)
     assert len(str(info.value)) < 1000

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import poms
 from build_support.errors import InputError, StaleError
+from build_support.jars import poms
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -13,7 +13,9 @@ import re
 from pathlib import Path
 
 from build_support import config
-from build_support.settings import ImagesSettings, JarsSettings, ReleaseTestsSettings
+from build_support.images.settings import ImagesSettings
+from build_support.jars.settings import JarsSettings
+from build_support.releasetests.settings import ReleaseTestsSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = re.compile("minray", re.IGNORECASE)

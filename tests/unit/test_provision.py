@@ -15,9 +15,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from build_support import cli, cmd, config, locks, pipeline, provision, tools, wheels
+from build_support import cli, cmd, config, pipeline, provision, tools
 from build_support.errors import ProvisionError, ToolMissingError
+from build_support.locks import backends as lock_backends
 from build_support.tools import TOOLS, Tool, UndeclaredToolError
+from build_support.wheels.settings import WheelSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "build_support"
@@ -121,11 +123,11 @@ def test_interpreters_match_the_python_tool() -> None:
 
 #: Which stage each module's commands run under (modules several stages share: all of them).
 MODULE_STAGES: dict[str, tuple[str, ...]] = {
-    "locks.py": ("lock",),
-    "wheels.py": ("wheel",),
-    "jars.py": ("jars",),
-    "images.py": ("images",),
-    "rootfs.py": ("wheel", "images"),
+    "locks": ("lock",),
+    "wheels": ("wheel",),
+    "jars": ("jars",),
+    "images": ("images",),
+    "containers": ("wheel", "images"),
     "releasetests": ("release-tests",),
     "pythons.py": ("lock", "wheel", "release-tests"),
     "commits.py": ("wheel", "jars", "images", "release-tests"),
@@ -176,8 +178,8 @@ def test_every_literal_command_of_a_stage_is_declared_for_it() -> None:
 
 
 def test_no_subprocess_bypasses_the_seam() -> None:
-    # containerbuild.py is the driver that runs inside a build container (stdlib only).
-    allowed = {PACKAGE / "cmd.py", PACKAGE / "containerbuild.py"}
+    # wheels/driver.py is the driver that runs inside a build container (stdlib only).
+    allowed = {PACKAGE / "cmd.py", PACKAGE / "wheels" / "driver.py"}
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         if path in allowed:
@@ -267,8 +269,8 @@ def test_pipeline_checks_every_step_before_the_first(
 
 
 def test_tool_pins_live_in_tools_only() -> None:
-    assert locks.TOOL_PINS == tools.LOCK_TOOL_PINS
-    assert wheels.WheelSettings().tool_requirements == tools.WHEEL_TOOL_PINS
+    assert lock_backends.TOOL_PINS == tools.LOCK_TOOL_PINS
+    assert WheelSettings().tool_requirements == tools.WHEEL_TOOL_PINS
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     for req in pyproject["dependency-groups"]["test"]:
         name = re.split(r"[=<>!~\[; ]", req)[0]

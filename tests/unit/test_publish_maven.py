@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from build_support import jarpack
 from build_support.errors import VerificationError
+from build_support.jars import pack
 from build_support.publish import mavenrepo
 from build_support.publish.mavenrepo import Gav
 from build_support.publish.signing import write_checksums
@@ -117,10 +117,10 @@ def test_coordinates_names_and_snapshot_metadata(tmp_path: Path) -> None:
 
 def test_jar_commit_reads_the_manifest(tmp_path: Path) -> None:
     jar = _jar(tmp_path / "a.jar", "d" * 40)
-    assert jarpack.jar_commit(jar, entry="Build-Commit") == "d" * 40
-    assert jarpack.read_manifest(jar)["Created-By"].endswith("continues on the next line")
+    assert pack.jar_commit(jar, entry="Build-Commit") == "d" * 40
+    assert pack.read_manifest(jar)["Created-By"].endswith("continues on the next line")
     bare = tmp_path / "bare.jar"
     with zipfile.ZipFile(bare, "w") as zf:
         zf.writestr("x", b"")
     with pytest.raises(VerificationError, match=r"has no META-INF/MANIFEST\.MF"):
-        jarpack.jar_commit(bare, entry="Build-Commit")
+        pack.jar_commit(bare, entry="Build-Commit")

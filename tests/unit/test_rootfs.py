@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import rootfs
+from build_support import platforms, reproducible
 from build_support.config import from_table
+from build_support.containers import rootfs
+from build_support.containers.settings import RootfsSettings
 from build_support.errors import ConfigError, PlatformError, UsageError
 
 DEB822 = """\
@@ -75,7 +77,7 @@ def test_configured_mirror_wins_over_apts(tmp_path: Path) -> None:
         "http://own.example/debian"
     )
     cfg = from_table({"rootfs": {"mirror": "http://own.example/debian"}}, tmp_path)
-    assert cfg.section("rootfs", rootfs.RootfsSettings).mirror == "http://own.example/debian"
+    assert cfg.section("rootfs", RootfsSettings).mirror == "http://own.example/debian"
 
 
 def test_key_ignores_package_order_and_duplicates() -> None:
@@ -135,8 +137,8 @@ def test_default_tag_is_stable() -> None:
         ("x86_64", "aarch64", True),
     ],
 )
-def test_needs_emulation(arch: str, machine: str, *, expected: bool) -> None:
-    assert rootfs.needs_emulation(arch, machine) is expected
+def test_needs_emulation(arch: platforms.Arch, machine: str, *, expected: bool) -> None:
+    assert platforms.needs_emulation(arch, machine) is expected
 
 
 def test_binfmt_status(tmp_path: Path) -> None:
@@ -197,7 +199,7 @@ def test_tarball_is_deterministic_and_sorted(tmp_path: Path) -> None:
         "var/log",
     ]
     by_name = {m.name: m for m in members}
-    assert all(m.mtime == rootfs.FIXED_MTIME for m in members)
+    assert all(m.mtime == reproducible.FIXED_MTIME for m in members)
     assert by_name["bin"].issym()
     assert by_name["bin"].linkname == "usr/bin"
     assert by_name["usr/bin/tool-alias"].islnk()

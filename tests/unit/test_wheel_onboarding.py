@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from build_support import config, wheelfile, wheels
+from build_support import config, wheelfile
 from build_support.errors import ConfigError, VerificationError
-from build_support.settings import CommitStamp, WheelSettings
+from build_support.wheels.container import smoke_failed_in_container
+from build_support.wheels.plan import ContainerTarget, Job
+from build_support.wheels.projects import Project, copy_stamped, load_projects
+from build_support.wheels.settings import CommitStamp, WheelSettings
+from build_support.wheels.verify import check_code, dist_info_import
 from tests.unit.test_wheelfile import SHA_A, SHA_B, make_wheel
 
 RAY_VERSION_PY = (
@@ -175,8 +179,8 @@ def test_copy_stamped_uses_the_configured_files_and_placeholder(
     (git_repo / "python" / "other" / "_version.py").parent.mkdir()
     (git_repo / "python" / "other" / "_version.py").write_text('commit = "{{RAY_COMMIT_SHA}}"\n')
     cfg = config.from_table({"wheel": RAY_WHEEL}, git_repo)
-    (project,) = wheels.load_projects(cfg, cfg.section("wheel", WheelSettings))
-    assert wheels.copy_stamped(project, tmp_path / "a", SHA_A) == ["ray/_version.py"]
+    (project,) = load_projects(cfg.root, cfg.section("wheel", WheelSettings))
+    assert copy_stamped(project, tmp_path / "a", SHA_A) == ["ray/_version.py"]
     assert f'commit = "{SHA_A}"' in (tmp_path / "a/ray/_version.py").read_text()
     assert "{{RAY_COMMIT_SHA}}" in (tmp_path / "a/other/_version.py").read_text()
     assert "{{RAY_COMMIT_SHA}}" in (git_repo / "python/ray/_version.py").read_text()
@@ -190,13 +194,13 @@ def test_copy_stamped_in_dist_info_mode_needs_no_version_file(
     (git_repo / "python" / "ray" / "_version.py").unlink()
     table = {"projects": ["python"], "stamp": {"python": {"into": "dist-info"}}}
     cfg = config.from_table({"wheel": table}, git_repo)
-    (project,) = wheels.load_projects(cfg, cfg.section("wheel", WheelSettings))
-    assert wheels.copy_stamped(project, tmp_path / "a", SHA_A) == []
+    (project,) = load_projects(cfg.root, cfg.section("wheel", WheelSettings))
+    assert copy_stamped(project, tmp_path / "a", SHA_A) == []
     # Without it, the stage refuses before building and says how to choose dist-info.
     cfg = config.from_table({"wheel": {"projects": ["python"]}}, git_repo)
-    (project,) = wheels.load_projects(cfg, cfg.section("wheel", WheelSettings))
+    (project,) = load_projects(cfg.root, cfg.section("wheel", WheelSettings))
     with pytest.raises(VerificationError, match='into = "dist-info"'):
-        wheels.copy_stamped(project, tmp_path / "b", SHA_A)
+        copy_stamped(project, tmp_path / "b", SHA_A)
 
 
 # --- the compiled-module smoke check ---------------------------------------------------------
@@ -229,12 +233,12 @@ def test_smoke_check_accepts_extension_modules_and_refuses_a_pure_fallback(
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "argv", ["-c", "onbpkg"])
     ext = _extension_module()
-    exec(wheels.check_code("", compiled=[ext]), {})
+    exec(check_code("", compiled=[ext]), {})
     report = json.loads(capsys.readouterr().out)
     assert report["commit"] == SHA_A
     assert report["compiled"][ext].endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
     with pytest.raises(SystemExit, match=r"onbpkg\._speedups is not compiled: .*_speedups\.py"):
-        exec(wheels.check_code("", compiled=[ext, "onbpkg._speedups"]), {})
+        exec(check_code("", compiled=[ext, "onbpkg._speedups"]), {})
     for name in [m for m in sys.modules if m.split(".")[0] == "onbpkg"]:
         del sys.modules[name]
 
@@ -247,26 +251,26 @@ def test_the_container_driver_smoke_imports_a_wheel_stamped_on_the_host(
     the host builds' function, then the driver's ``--smoke-only`` run (here for real, with
     this Python, offline) installs it and reads the commit from the installed metadata. A
     wheel carrying another commit fails the stage's check with exit 13."""
-    from build_support import containerbuild
+    from build_support.wheels import driver
     from tests.unit.test_locks import make_wheel as make_pure_wheel
 
     wheel = make_pure_wheel(tmp_path / "out", "onbdist", "1.0")
     member = wheelfile.stamp_dist_info(wheel, SHA_A)
     assert member == "onbdist-1.0.dist-info/COMMIT"
-    package, dist = wheels._dist_info_import(wheel)
+    package, dist = dist_info_import(wheel)
     assert (package, dist) == ("onbdist", "onbdist")
     (tmp_path / "house").mkdir()
     argv = ["--out", str(tmp_path / "out"), "--wheelhouse", str(tmp_path / "house")]
     argv += ["--smoke-only", str(wheel), "--package", package]
-    argv += ["--check-code", wheels.check_code("", dist=dist)]
-    assert containerbuild.main(argv) == 0
+    argv += ["--check-code", check_code("", dist=dist)]
+    assert driver.main(argv) == 0
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("BS-RESULT ")]
     report = json.loads(line[len("BS-RESULT ") :])
     assert report["wheel"] == wheel.name
     assert report["import"]["commit"] == SHA_A
     assert report["import"]["file"].endswith("/site-packages/onbdist/__init__.py")
 
-    project = wheels.Project(
+    project = Project(
         rel="plain", path=tmp_path, files=(), hashes={}, requires=(), smoke="",
         stamp=CommitStamp(into="dist-info"),
     )  # fmt: skip
@@ -283,7 +287,7 @@ def test_the_container_driver_smoke_imports_a_wheel_stamped_on_the_host(
 def test_the_container_driver_refuses_incomplete_arguments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from build_support import containerbuild
+    from build_support.wheels import driver
 
     base = ["--out", str(tmp_path), "--wheelhouse", str(tmp_path)]
     for argv, message in [
@@ -291,7 +295,7 @@ def test_the_container_driver_refuses_incomplete_arguments(
         ([*base, "--src", "/bs/src", "--plat", "p"], "needs --src, --plat and --check-code"),
     ]:
         with pytest.raises(SystemExit) as info:
-            containerbuild.main(argv)
+            driver.main(argv)
         assert info.value.code == 2
         assert message in capsys.readouterr().err
 
@@ -302,41 +306,41 @@ def test_a_pure_fallback_in_a_container_build_is_exit_13(
 ) -> None:
     """The in-container driver's smoke import, run for real in a fresh venv, and the
     stage's reading of its output."""
-    from build_support import containerbuild
     from build_support.errors import CommandFailedError
+    from build_support.wheels import driver
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (site,) = venv.glob("lib/python3.*/site-packages")
     _fake_package(site, monkeypatch)
     python = str(venv / "bin" / "python")
-    ok = containerbuild.smoke_import(python, wheels.check_code(""), "onbpkg", env={}, cwd="/")
+    ok = driver.smoke_import(python, check_code(""), "onbpkg", env={}, cwd="/")
     assert json.loads(ok)["commit"] == SHA_A
-    code = wheels.check_code("", compiled=["onbpkg._speedups"])
+    code = check_code("", compiled=["onbpkg._speedups"])
     with pytest.raises(SystemExit) as info:
-        containerbuild.smoke_import(python, code, "onbpkg", env={}, cwd=str(tmp_path))
-    assert info.value.code == containerbuild.SMOKE_FAILED_CODE
+        driver.smoke_import(python, code, "onbpkg", env={}, cwd=str(tmp_path))
+    assert info.value.code == driver.SMOKE_FAILED_CODE
     output = capsys.readouterr().out
     assert "onbpkg._speedups is not compiled" in output
 
-    project = wheels.Project(
+    project = Project(
         rel="python", path=tmp_path, files=(), hashes={}, requires=(), smoke="",
         compiled=("onbpkg._speedups",),
     )  # fmt: skip
-    target = wheels.ContainerTarget("manylinux2014_aarch64", "aarch64", "img")
-    job = wheels.Job(project, target, "3.12", "3.12.1", "/usr/bin/python3", "d" * 64)
+    target = ContainerTarget("manylinux2014_aarch64", "aarch64", "img")
+    job = Job(project, target, "3.12", "3.12.1", "/usr/bin/python3", "d" * 64)
     failed = CommandFailedError("docker run failed", returncode=66, output=output)
     with pytest.raises(VerificationError, match=r"(?s)does not import .* in img:.*not compiled"):
-        wheels._smoke_failed_in_container(job, "img", failed)
+        smoke_failed_in_container(job, "img", failed)
     other = CommandFailedError("docker run failed", returncode=1, output="gcc: error")
-    wheels._smoke_failed_in_container(job, "img", other)  # not a smoke failure: unchanged
+    smoke_failed_in_container(job, "img", other)  # not a smoke failure: unchanged
 
 
 @pytest.mark.subprocess
 def test_the_images_smoke_program_reads_a_dist_info_commit(tmp_path: Path) -> None:
     """The images stage's smoke program, run for real against installed distributions:
     ``__commit__`` when the package has it, else the ``.dist-info/COMMIT`` of the wheel."""
-    from build_support import dockerengine
+    from build_support.containers import engine
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -355,7 +359,7 @@ def test_the_images_smoke_program_reads_a_dist_info_commit(tmp_path: Path) -> No
     python = str(venv / "bin" / "python")
 
     def run(module: str) -> subprocess.CompletedProcess[str]:
-        program = dockerengine.commit_program(module)
+        program = engine.commit_program(module)
         assert "'" not in program  # it goes inside sh -c '...'
         return subprocess.run(
             ["sh", "-c", f"{python} -c '{program}'"], capture_output=True, text=True, check=False

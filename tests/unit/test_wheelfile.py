@@ -259,9 +259,16 @@ def test_read_commit_refuses_two_different_commits(tmp_path: Path) -> None:
     ("filename", "python", "platform", "ok"),
     [
         ("Minray-0.1.0-cp311-cp311-manylinux2014_x86_64.whl", "3.11", PLAT, True),
-        ("minray-0.1.0-cp311-abi3-manylinux_2_28_x86_64.whl", "3.11", PLAT, True),
+        ("minray-0.1.0-cp38-abi3-manylinux2014_x86_64.whl", "3.11", PLAT, True),
+        ("minray-0.1.0-cp311-cp311-manylinux_2_5_x86_64.manylinux1_x86_64.whl", "3.11", PLAT, True),
         ("minray-0.1.0-py3-none-any.whl", "3.12", PLAT, True),
-        ("minray-0.1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "3.11", PLAT, True),
+        # a newer glibc than manylinux2014's 2.17, or musl: not installable on the target
+        ("minray-0.1.0-cp311-abi3-manylinux_2_28_x86_64.whl", "3.11", PLAT, False),
+        ("minray-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", "3.11", PLAT, False),
+        ("minray-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "3.11", PLAT, False),
+        ("minray-1.0-cp311-cp311-manylinux2014_x86_64.whl", "3.11", "musllinux_1_2_x86_64", False),
+        ("minray-1.0-cp311-cp311-musllinux_1_1_x86_64.whl", "3.11", "musllinux_1_2_x86_64", True),
+        ("minray-1.0-cp311-cp311-manylinux2014_x86_64.whl", "3.11", "manylinux_2_28_x86_64", True),
         (
             "minray-0.1.0-cp311-cp311-manylinux2014_x86_64.whl",
             "3.11",
@@ -275,6 +282,35 @@ def test_read_commit_refuses_two_different_commits(tmp_path: Path) -> None:
 )
 def test_matches(filename: str, python: str, platform: str, *, ok: bool) -> None:
     assert wheelfile.matches(filename, "minray", python=python, platform=platform) is ok
+
+
+def test_the_manylinux2014_ladder_goes_down_to_manylinux1_and_never_up() -> None:
+    ladder = wheelfile.platform_ladder("manylinux2014_aarch64")
+    assert ladder[:3] == [
+        "manylinux_2_17_aarch64",
+        "manylinux2014_aarch64",
+        "manylinux_2_16_aarch64",
+    ]
+    assert ladder[-1] == "manylinux1_aarch64"
+    assert "manylinux2010_aarch64" in ladder
+    assert not [p for p in ladder if "musllinux" in p or p.startswith("manylinux_2_2")]
+    assert wheelfile.platform_ladder("linux_x86_64") == ["linux_x86_64"]
+
+
+def test_rank_puts_the_most_specific_wheel_first() -> None:
+    def rank(filename: str) -> int | None:
+        return wheelfile.rank(filename, "minray", python="3.11", platform=PLAT)
+
+    exact = rank("minray-1.0-cp311-cp311-manylinux2014_x86_64.whl")
+    old_glibc = rank("minray-1.0-cp311-cp311-manylinux1_x86_64.whl")
+    abi3 = rank("minray-1.0-cp38-abi3-manylinux2014_x86_64.whl")
+    pure = rank("minray-1.0-py3-none-any.whl")
+    found = [exact, old_glibc, abi3, pure]
+    assert None not in found
+    assert found == sorted(found)  # type: ignore[type-var]
+    assert len(set(found)) == 4
+    assert rank("minray-1.0-cp311-cp311-musllinux_1_2_x86_64.whl") is None
+    assert rank("other-1.0-cp311-cp311-manylinux2014_x86_64.whl") is None
 
 
 def test_requirements_read_with_packaging_metadata(tmp_path: Path) -> None:

@@ -1,25 +1,99 @@
-"""The Docker engine as the images stage uses it: connect (starting a local dockerd when
-needed), build with BuildKit through Debian's CLI (context streamed on stdin, the failing
-step's log on error), and through the Docker SDK find by digest label, tag, smoke-run and
-copy files out.
+"""The one way to reach the Docker engine, for every stage: the CLI the harness runs
+(:func:`docker_client`, Debian's, which builds with BuildKit), a running engine
+(:func:`ensure_docker` starts a local dockerd when needed), an SDK client
+(:func:`connect`, :func:`client`); build with BuildKit through the CLI (context streamed
+on stdin, the failing step's log on error), and through the SDK find by digest label,
+tag, smoke-run and copy files out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import io
 import os
 import re
+import shutil
+import subprocess
 import tarfile
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build_support import cmd, fsutil, log, provision, wheelfile
-from build_support.errors import CommandFailedError, DockerError, VerificationError
-from build_support.imagecontext import DIGEST_LABEL, BuildContext
+from build_support import cmd, fsutil, log, provision, tools
+from build_support.containers.context import DIGEST_LABEL, BuildContext
+from build_support.errors import (
+    CommandFailedError,
+    DockerError,
+    ToolMissingError,
+    VerificationError,
+)
+
+DOCKERD_LOG = Path("/var/log/build-support-dockerd.log")
+
+
+def docker_client() -> str:
+    """The docker CLI the harness uses (Debian's, which builds with BuildKit)."""
+    # Debian's client at /usr/bin/docker has BuildKit; a newer client earlier on PATH may lack it.
+    if Path("/usr/bin/docker").exists():
+        return "/usr/bin/docker"
+    found = shutil.which("docker")
+    if found is None:
+        raise DockerError("no docker client", hint=f"sudo {tools.apt_line(['docker.io'])}")
+    return found
+
+
+def engine_running(timeout: float = 10.0) -> bool:
+    try:
+        proc = cmd.run(
+            [docker_client(), "info", "--format", "{{.ServerVersion}}"],
+            capture=True,
+            check=False,
+            echo=False,
+            timeout=timeout,
+        )
+    except (OSError, CommandFailedError, DockerError, ToolMissingError):
+        return False
+    return proc.returncode == 0
+
+
+#: Daemons this process started and leaves running.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def ensure_docker(*, start: bool = True, wait_seconds: float = 60.0) -> None:
+    """A running Docker engine, starting Debian's dockerd if allowed and needed."""
+    provision.ensure_tools("docker", "debian-docker-client", "dockerd")
+    if engine_running():
+        return
+    if not start or not provision.is_root():
+        raise DockerError(
+            "the Docker engine is not running",
+            hint="start it: sudo dockerd &  (or systemctl start docker)",
+        )
+    log.step("starting dockerd")
+    with DOCKERD_LOG.open("ab") as out:
+        daemon = cmd.spawn(["dockerd"], stdout=out, stderr=out, new_session=True)
+    # The engine outlives this process on purpose; holding the handle keeps Python from
+    # warning that a child it never waited for is still running.
+    _STARTED.append(daemon)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if engine_running(timeout=5):
+            return
+        if daemon.poll() is not None:
+            raise DockerError(
+                f"dockerd exited with code {daemon.returncode} before it was ready",
+                hint=f"see {DOCKERD_LOG}",
+            )
+        time.sleep(1)
+    raise DockerError(
+        f"dockerd did not become ready within {wait_seconds:.0f}s",
+        hint=f"see {DOCKERD_LOG}",
+    )
 
 
 def sdk() -> Any:
@@ -53,11 +127,21 @@ def connect(timeout: float) -> Any:
             raise DockerError(
                 f"cannot reach the Docker engine at {where}: {exc}", hint=hint
             ) from exc
-    provision.ensure_docker()
+    ensure_docker()
     try:
         return _client(timeout)
     except DockerError as exc:
         raise DockerError(f"cannot reach the Docker engine at {where}: {exc}", hint=hint) from exc
+
+
+@contextlib.contextmanager
+def client(timeout: float = 30.0) -> Iterator[Any]:
+    """:func:`connect`, closed afterwards."""
+    found = connect(timeout)
+    try:
+        yield found
+    finally:
+        found.close()
 
 
 def _client(timeout: float) -> Any:
@@ -267,6 +351,10 @@ def commit_program(module: str) -> str:
     """Python that prints the installed commit: ``module.__commit__``, or for a wheel
     stamped ``into = "dist-info"`` the ``COMMIT`` file of the distribution providing
     ``module`` (docs/onboarding.md). No single quotes: it runs inside ``sh -c '…'``."""
+    # Here, not at the top: .ci/run starts the engine with the host's python3 (standard
+    # library only), and wheelfile needs packaging.
+    from build_support import wheelfile
+
     top = module.split(".", maxsplit=1)[0]
     return (
         f"import importlib.metadata as md, {module} as mod; "

@@ -129,7 +129,7 @@ def smoke(wheel: Path, code: str, package: str, env: dict[str, str], work: Path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="containerbuild")
+    p = argparse.ArgumentParser(prog="driver")
     p.add_argument("--src", type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--wheelhouse", required=True, type=Path)

@@ -20,10 +20,7 @@ from pathlib import Path
 
 from build_support import fsutil
 from build_support.errors import InputError, VerificationError
-from build_support.jarplatform import ELF_MACHINES as ELF_MACHINES  # noqa: PLC0414 - re-exported
-from build_support.jarplatform import LIBRARY_SUFFIX as LIBRARY_SUFFIX  # noqa: PLC0414
-from build_support.jarplatform import NATIVE_PREFIX as NATIVE_PREFIX  # noqa: PLC0414
-from build_support.jarplatform import Platform as Platform  # noqa: PLC0414
+from build_support.jars.layout import ELF_MACHINES, NATIVE_PREFIX, Platform
 
 MANIFEST = "META-INF/MANIFEST.MF"
 #: Entry time of every repacked entry (the parent POM's project.build.outputTimestamp).
@@ -32,7 +29,7 @@ FILE_MODE = 0o100644
 DIR_MODE = 0o040755
 COPY_BUFFER = 1024 * 1024
 
-#: Mach-O ``cputype`` per architecture (ELF machines are in build_support.jarplatform).
+#: Mach-O ``cputype`` per architecture (ELF machines are in build_support.jars.layout).
 MACHO_CPUTYPES: dict[str, int] = {"x86_64": 0x01000007, "aarch64": 0x0100000C}
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64 = 2

@@ -25,9 +25,7 @@ on this host; there is no built-in one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import importlib
 import json
 import os
 import re
@@ -37,13 +35,13 @@ import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO
 
-from build_support import cache, cmd, log, provision
-from build_support.errors import ConfigError, DockerError, PlatformError, ProvisionError, UsageError
-from build_support.settings import RootfsSettings as RootfsSettings  # noqa: PLC0414 - re-exported
-
-Arch = Literal["x86_64", "aarch64"]
+from build_support import cache, cmd, log, platforms, provision
+from build_support.containers import engine
+from build_support.errors import ConfigError, PlatformError, ProvisionError, UsageError
+from build_support.platforms import DEBIAN_ARCH, DOCKER_PLATFORMS, Arch
+from build_support.reproducible import FIXED_MTIME
 
 #: Bump when the rootfs layout or the tarball format changes; it is part of the key.
 FORMAT_VERSION = 1
@@ -56,17 +54,6 @@ CACHE_ENV = cache.CACHE_ENV
 
 DEFAULT_SUITE = "bookworm"
 
-#: Every tar member gets this mtime (2020-01-01T00:00:00Z, as Ray's docker contexts).
-FIXED_MTIME = 1577836800
-
-DEBIAN_ARCH: dict[str, str] = {"x86_64": "amd64", "aarch64": "arm64"}
-DOCKER_PLATFORM: dict[str, str] = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
-
-#: Host ``uname -m`` values that run each arch natively.
-_NATIVE: dict[str, frozenset[str]] = {
-    "x86_64": frozenset({"x86_64", "amd64"}),
-    "aarch64": frozenset({"aarch64", "arm64"}),
-}
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 
@@ -206,11 +193,6 @@ def _check_arch(arch: str) -> None:
         )
 
 
-def needs_emulation(arch: str, host_machine: str | None = None) -> bool:
-    machine = (host_machine or os.uname().machine).lower()
-    return machine not in _NATIVE[arch]
-
-
 def binfmt_status(arch: str, binfmt_dir: Path = BINFMT_DIR) -> str | None:
     """None if ``arch`` binaries run via binfmt here, else why not."""
     entry = binfmt_dir / f"qemu-{arch}"
@@ -296,7 +278,7 @@ _locked = cache.locked
 
 
 def _debootstrap(
-    arch: str, suite: str, packages: Sequence[str], *, mirror: str, target: Path, debs: Path
+    arch: Arch, suite: str, packages: Sequence[str], *, mirror: str, target: Path, debs: Path
 ) -> None:
     argv = [
         "debootstrap",
@@ -323,7 +305,7 @@ def _debootstrap(
 
 
 def make_tarball(
-    arch: str, suite: str, packages: Sequence[str], *, mirror: str, cache_dir: Path, key: str
+    arch: Arch, suite: str, packages: Sequence[str], *, mirror: str, cache_dir: Path, key: str
 ) -> Path:
     """``<cache_dir>/<key>.tar``, made by debootstrap unless it is already there."""
     final = cache_dir / f"{key}.tar"
@@ -331,7 +313,7 @@ def make_tarball(
         log.info(f"rootfs tarball cached: {final}")
         return final
     provision.ensure_tools("debootstrap")
-    if needs_emulation(arch):
+    if platforms.needs_emulation(arch, os.uname().machine):
         ensure_binfmt(arch)
     debs = cache_dir / "debs" / f"{suite}-{DEBIAN_ARCH[arch]}"
     debs.mkdir(parents=True, exist_ok=True)
@@ -356,38 +338,18 @@ def make_tarball(
     return final
 
 
-@contextlib.contextmanager
-def _docker_sdk() -> Iterator[Any]:
-    """A Docker SDK client, closed afterwards."""
-    # Imported by name: the project's docker/ directory would shadow it for mypy.
-    docker = importlib.import_module("docker")
-    try:
-        client = docker.from_env(timeout=30)
-    except docker.errors.DockerException as exc:
-        raise DockerError(
-            f"cannot reach the Docker engine: {exc}",
-            hint="start it: sudo dockerd &  (build_support.provision.ensure_docker() does it)",
-        ) from exc
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def find_image(key: str) -> str | None:
     """The ID of the image made from ``key`` (labelled with it, a single layer), if any."""
-    from build_support.dockerengine import oldest_with_label
-
-    with _docker_sdk() as client:
+    with engine.client() as client:
         # Images built FROM this one inherit the label; the rootfs itself is one layer.
-        found = oldest_with_label(client, f"{KEY_LABEL}={key}")
+        found = engine.oldest_with_label(client, f"{KEY_LABEL}={key}")
         if found is None:
             return None
         layers = client.images.get(found.id).attrs.get("RootFS", {}).get("Layers", [])
     return found.id if len(layers) == 1 else None
 
 
-def import_tarball(tarball: Path, arch: str, suite: str, key: str, tag: str) -> None:
+def import_tarball(tarball: Path, arch: Arch, suite: str, key: str, tag: str) -> None:
     """Build ``FROM scratch`` + ``ADD rootfs.tar /`` for ``arch`` with BuildKit."""
     with tempfile.TemporaryDirectory(prefix="rootfs-ctx.", dir=tarball.parent) as ctx_name:
         ctx = Path(ctx_name)
@@ -398,10 +360,10 @@ def import_tarball(tarball: Path, arch: str, suite: str, key: str, tag: str) -> 
         (ctx / "Dockerfile").write_text(_DOCKERFILE, encoding="utf-8")
         cmd.run(
             [
-                provision.docker_client(),
+                engine.docker_client(),
                 "build",
                 "--platform",
-                DOCKER_PLATFORM[arch],
+                DOCKER_PLATFORMS[arch],
                 "--label",
                 f"{KEY_LABEL}={key}",
                 "--label",
@@ -452,12 +414,12 @@ def ensure_image(
     names = normalize_packages(packages)
     mirror = resolve_mirror(mirror)
     tag = tag or default
-    provision.ensure_docker()
+    engine.ensure_docker()
     cache_dir = rootfs_cache_dir()
     with _locked(cache_dir / f"{key}.lock"):
         existing = find_image(key)
         if existing is not None:
-            with _docker_sdk() as client:
+            with engine.client() as client:
                 image = client.images.get(existing)
                 if tag not in image.tags:
                     repo, _, version = tag.rpartition(":")
@@ -467,7 +429,7 @@ def ensure_image(
             log.info(f"rootfs image {tag} up to date (key {key[:12]})")
             return tag
         tarball = make_tarball(arch, suite, names, mirror=mirror, cache_dir=cache_dir, key=key)
-        with log.group(f"import rootfs as {tag} ({DOCKER_PLATFORM[arch]})"):
+        with log.group(f"import rootfs as {tag} ({DOCKER_PLATFORMS[arch]})"):
             import_tarball(tarball, arch, suite, key, tag)
     if find_image(key) is None:  # pragma: no cover - the engine lost the image
         raise ProvisionError(f"built {tag} but no image carries label {KEY_LABEL}={key}")

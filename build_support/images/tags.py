@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from build_support.errors import ConfigError, UsageError
+from build_support.platforms import Arch
 
 Flavor = Literal["cpu", "gpu"]
-Arch = Literal["x86_64", "aarch64"]
 
 #: Docker's tag grammar.
 _TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")

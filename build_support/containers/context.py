@@ -17,16 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from build_support import fsutil, rootfs
+from build_support import fsutil
+from build_support.reproducible import FIXED_MTIME
 
 DIGEST_LABEL = "io.build-support.input-digest"
 
 
 #: Part of every input digest: bump when the way images are built changes.
 FORMAT_VERSION = 1
-
-
-FIXED_MTIME = rootfs.FIXED_MTIME
 
 
 @dataclass

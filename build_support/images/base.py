@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from build_support import imagetags, log, platforms, rootfs
-from build_support.dockerengine import (
+from build_support import log, platforms
+from build_support.containers import rootfs
+from build_support.containers.engine import (
     ImageSummary,
     oldest_with_label,
     run_removed,
@@ -17,7 +18,8 @@ from build_support.dockerengine import (
     tag_image,
 )
 from build_support.errors import DockerError
-from build_support.settings import ImagesSettings
+from build_support.images import tags
+from build_support.images.settings import ImagesSettings
 
 LOCAL_BASE = "local"
 
@@ -43,7 +45,7 @@ def _local(client: Any, ref: str) -> Any | None:
         return None
 
 
-def standin_ref(requested: str, flavor: imagetags.Flavor, rootfs_tag: str) -> str:
+def standin_ref(requested: str, flavor: tags.Flavor, rootfs_tag: str) -> str:
     """The name a stand-in goes by: the rootfs image's tag, or for the GPU flavor a name
     that says what it stands in for."""
     if flavor != "gpu":
@@ -58,7 +60,7 @@ def quick_base(
     *,
     arch: platforms.Arch,
     settings: ImagesSettings,
-    flavor: imagetags.Flavor,
+    flavor: tags.Flavor,
     debian_mirror: str = "",
 ) -> Base | None:
     """The base as the engine has it now, in one or two requests, or None if that needs more.
@@ -92,7 +94,7 @@ def resolve_base(
     *,
     arch: platforms.Arch,
     settings: ImagesSettings,
-    flavor: imagetags.Flavor,
+    flavor: tags.Flavor,
     debian_mirror: str = "",
     pull: bool = False,
 ) -> Base:

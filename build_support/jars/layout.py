@@ -1,7 +1,7 @@
-"""A JAR's native platform, ``<os>-<arch>``: the names and tables, without jarpack's I/O.
+"""A JAR's native platform, ``<os>-<arch>``: the names and tables, without pack's I/O.
 
 Light on purpose: ``[tool.build_support.jars] platforms`` is validated with it when the
-config loads (build_support/settings.py). :mod:`build_support.jarpack` re-exports it.
+config loads (build_support/jars/settings.py); :mod:`build_support.jars.pack` uses it.
 """
 
 from __future__ import annotations
