@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cli, tools
+from build_support import cli
+from build_support import stages as stages_mod
 from build_support.config import Config
+from build_support.stages import Stage
 from build_support.errors import FileSystemError, InputError, OutputClosedError, VerificationError
 from build_support.releasetests.exitcodes import ExitCode
 
@@ -69,11 +71,10 @@ def _raise_verification(argv: list[str], cfg: Config) -> int:
 @pytest.fixture
 def stages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     here = __name__
-    monkeypatch.setitem(cli.STAGES, "oserror", f"{here}:_raise_oserror")
-    monkeypatch.setitem(cli.STAGES, "bug", f"{here}:_raise_bug")
-    monkeypatch.setitem(cli.STAGES, "verify", f"{here}:_raise_verification")
-    for name in ("oserror", "bug", "verify"):
-        monkeypatch.setitem(tools.STAGES, name, ())  # these run no tools
+    for name, func in (("oserror", "_raise_oserror"), ("bug", "_raise_bug"),
+                       ("verify", "_raise_verification")):  # fmt: skip
+        # these run no tools
+        monkeypatch.setitem(stages_mod.STAGES, name, Stage(name=name, entry=f"{here}:{func}"))
     project = _project(tmp_path / "proj")
     monkeypatch.chdir(project)
     return project
