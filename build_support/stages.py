@@ -232,7 +232,7 @@ STAGES: dict[str, Stage] = _table(
         name="pipeline",
         entry="build_support.pipeline:main",
         session=Session(
-            doc="The main job: every stage for the host platform on the project.",
+            doc="The main job: every stage for the host platform on the bundled product.",
             groups=("test",),
             lock_tools=True,
         ),
