@@ -66,11 +66,18 @@ def install(namespace: MutableMapping[str, Any]) -> Config:
     os.environ["PATH"] = os.pathsep.join(
         [*sorted({str(i.path.parent) for i in found if i}), os.environ.get("PATH", "")]
     )
+    namespace.update(register(root, versions))
+    return cfg
+
+
+def register(root: Path, versions: list[str]) -> dict[str, Callable[[nox.Session], None]]:
+    """One nox session per stage with a ``session`` entry, in the table's order."""
+    out = {}
     for stage in stages.STAGES.values():
         if stage.session is not None:
             func = _session(root, stage.name, stage.session, versions)
-            namespace[func.__name__] = func
-    return cfg
+            out[func.__name__] = func
+    return out
 
 
 def _session(
