@@ -246,7 +246,7 @@ STAGES: dict[str, Stage] = _table(
             "-- [STAGE...]."
         ),
     ),
-    Stage(name="init", entry="build_support.init:main", needs_config=False),
+    Stage(name="init", entry="build_support.init:main", tools=("git",), needs_config=False),
 )
 
 
