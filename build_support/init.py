@@ -191,7 +191,7 @@ def config_text(tree: Tree, host_platform: str) -> str:
     if tree.java:
         lines += [
             "",
-            "# java/pom.xml found: fill these in, then add \"jars\" to stages (docs/onboarding.md).",
+            '# java/pom.xml found: fill these in, then add "jars" to stages (docs/onboarding.md).',
             "# [tool.build_support.jars]",
             '# platforms = ["linux-x86_64"]',
             '# runtime_module = "core"',
@@ -294,7 +294,11 @@ def plan(root: Path, tree: Tree, host_platform: str) -> dict[Path, str]:
     if rest != tree.pyproject:  # pragma: no cover - appending a new table keeps the rest
         raise ConfigError(f"appending [tool.build_support] would change {pyproject}")
     config.from_table(data["tool"]["build_support"], root)  # the starter config is valid
-    files = {pyproject: merged, root / "noxfile.py": NOXFILE, root / "ci/build.rules.txt": rules_text(tree)}
+    files = {
+        pyproject: merged,
+        root / "noxfile.py": NOXFILE,
+        root / "ci/build.rules.txt": rules_text(tree),
+    }
     if tree.projects:
         files[root / "release/release_tests.yaml"] = release_tests_text(tree)
     return files

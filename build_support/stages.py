@@ -61,9 +61,7 @@ class Stage:
     settings: str | None = None
     tools: tuple[str, ...] = ()
     #: ``action`` → the tools of ``STAGE ACTION`` (its first positional argument).
-    actions: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    actions: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     #: Tools it runs only when configured to: their absence is the stage's own error.
     optional_tools: tuple[str, ...] = ()
     exit_scheme: str | None = None
@@ -153,17 +151,23 @@ STAGES: dict[str, Stage] = _table(
         ci_group="jars",
         ci="build_support.ciplan.plan:jars_steps",
         groups=("pipeline", "ci"),
-        session=Session(
-            doc="Build the project's JARs with Maven: -- linux|darwin|multiplatform."
-        ),
+        session=Session(doc="Build the project's JARs with Maven: -- linux|darwin|multiplatform."),
     ),
     Stage(
         name="images",
         entry="build_support.images:main",
         section="images",
         settings="build_support.settings:ImagesSettings",
-        tools=("python", "git", "docker", "debian-docker-client", "dockerd", "debootstrap",
-               "mount", "sh"),  # fmt: skip
+        tools=(
+            "python",
+            "git",
+            "docker",
+            "debian-docker-client",
+            "dockerd",
+            "debootstrap",
+            "mount",
+            "sh",
+        ),
         pipeline="build_support.pipeline:images_steps",
         ci_group="images",
         ci="build_support.ciplan.plan:images_steps",
@@ -223,8 +227,7 @@ STAGES: dict[str, Stage] = _table(
         final=True,
         groups=("ci",),
         session=Session(
-            doc="Gate, plan and (with -- --execute) publish the commit: "
-            "-- [pypi|maven|docker...].",
+            doc="Gate, plan and (with -- --execute) publish the commit: -- [pypi|maven|docker...].",
             groups=("publish",),
         ),
     ),

@@ -31,7 +31,7 @@ import importlib.metadata
 import json
 import os
 import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def install(namespace: MutableMapping[str, Any]) -> Config:
     return cfg
 
 
-def register(root: Path, versions: list[str]) -> dict[str, Callable[[nox.Session], None]]:
+def register(root: Path, versions: Sequence[str]) -> dict[str, Callable[[nox.Session], None]]:
     """One nox session per stage with a ``session`` entry, in the table's order."""
     out = {}
     for stage in stages.STAGES.values():
@@ -81,7 +81,7 @@ def register(root: Path, versions: list[str]) -> dict[str, Callable[[nox.Session
 
 
 def _session(
-    root: Path, name: str, spec: stages.Session, versions: list[str]
+    root: Path, name: str, spec: stages.Session, versions: Sequence[str]
 ) -> Callable[[nox.Session], None]:
     def run(session: nox.Session) -> None:
         install_harness(session, root, *spec.groups)
@@ -93,8 +93,8 @@ def _session(
 
     run.__name__ = run.__qualname__ = name.replace("-", "_")
     run.__doc__ = spec.doc
-    python = versions if spec.python == "each" else TOOL_PYTHON
-    return nox.session(name=name, python=python)(run)  # type: ignore[no-any-return]
+    python = list(versions) if spec.python == "each" else TOOL_PYTHON
+    return nox.session(name=name, python=python)(run)
 
 
 def _sources_env() -> dict[str, str]:

@@ -58,7 +58,9 @@ def _harness_wheel(tmp_path: Path) -> Path:
     return wheel
 
 
-def _run(argv: list[str], cwd: Path, venv: Path, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], cwd: Path, venv: Path, timeout: float = 1200
+) -> subprocess.CompletedProcess[str]:
     env = _clean_env(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     env.pop("PYTHONPATH", None)  # the installed harness, not this checkout
     return subprocess.run(

@@ -18,9 +18,9 @@ import pytest
 from build_support import cli
 from build_support import stages as stages_mod
 from build_support.config import Config
-from build_support.stages import Stage
 from build_support.errors import FileSystemError, InputError, OutputClosedError, VerificationError
 from build_support.releasetests.exitcodes import ExitCode
+from build_support.stages import Stage
 
 ROOT = Path(__file__).resolve().parents[2]
 

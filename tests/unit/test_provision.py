@@ -164,13 +164,13 @@ def _literal_commands(path: Path) -> list[tuple[int, str]]:
 
 def test_every_literal_command_of_a_stage_is_declared_for_it() -> None:
     checked = 0
-    for key, stages in MODULE_STAGES.items():
+    for key, module_stages in MODULE_STAGES.items():
         paths = (
             sorted((PACKAGE / key).rglob("*.py")) if (PACKAGE / key).is_dir() else [PACKAGE / key]
         )
         for path in paths:
             for _line, exe in _literal_commands(path):
-                for stage in stages:
+                for stage in module_stages:
                     tools.check_declared(exe, stage=stage)  # raises, naming the tool
                 checked += 1
     assert checked >= 10

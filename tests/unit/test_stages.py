@@ -12,7 +12,7 @@ import pytest
 from build_support import cli, config, pipeline, provision, stages, tools
 from build_support.ciplan import plan as ciplan
 from build_support.ciplan.settings import CiPlanSettings
-from build_support.errors import BuildSupportError, InputError
+from build_support.errors import BuildSupportError, ConfigError, InputError
 from build_support.nox import sessions
 
 HERE = __name__
@@ -46,8 +46,14 @@ def dummy_pipeline(
 
 def dummy_ci(b: ciplan.Builder) -> None:
     b.steps.append(
-        b.make("dummy", key="dummy", label="dummy", job="dummy", template=("nox", "-s", "dummy"),
-               platform=b.default)  # fmt: skip
+        b.make(
+            "dummy",
+            key="dummy",
+            label="dummy",
+            job="dummy",
+            template=("nox", "-s", "dummy"),
+            platform=b.default,
+        )
     )
 
 
@@ -91,7 +97,7 @@ def test_one_entry_is_seen_by_every_consumer(
     (dummy / "pyproject.toml").write_text(
         '[tool.build_support]\n[tool.build_support.dummy]\nanswer = "many"\n'
     )
-    with pytest.raises(config.ConfigError, match=r"tool\.build_support\.dummy\.answer"):
+    with pytest.raises(ConfigError, match=r"tool\.build_support\.dummy\.answer"):
         config.load(dummy)
     (dummy / "pyproject.toml").write_text('[tool.build_support]\nstages = ["dummy"]\n')
     cfg = config.load(dummy)
@@ -106,7 +112,7 @@ def test_one_entry_is_seen_by_every_consumer(
     # 5. doctor's default list (the ci group), rows read with nothing on PATH.
     monkeypatch.setenv("PATH", str(dummy))
     rows, _ = provision.report_rows(tools.GROUPS["ci"])
-    assert ["dummy", "git", "MISSING"] == next(r for r in rows if r[0] == "dummy")[:3]
+    assert next(r for r in rows if r[0] == "dummy")[:3] == ["dummy", "git", "MISSING"]
 
     # 6. The pipeline, only the stages the project has.
     assert [(s.name, s.argv) for s in pipeline.steps(cfg, "manylinux2014_x86_64")] == [
@@ -129,7 +135,7 @@ def test_one_entry_is_seen_by_every_consumer(
 
 def test_an_unknown_stage_in_the_config_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.build_support]\nstages = ["wheels"]\n')
-    with pytest.raises(config.ConfigError, match="'wheels', which is not a stage") as info:
+    with pytest.raises(ConfigError, match="'wheels', which is not a stage") as info:
         config.load(tmp_path)
     assert "wheel" in (info.value.hint or "")
 
