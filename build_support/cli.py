@@ -6,21 +6,20 @@ hint and the process exits with the error class's exit code. What is not a libra
 is turned into one here too (an OSError, a file that is not UTF-8, stdout closed by
 ``| head``, an unexpected exception), so that no stage ends in a traceback. A stage with
 an exit-code scheme of its own (release-tests: Ray's) maps the harness error to it here,
-in :data:`EXIT_SCHEMES`, and nowhere else.
+in its entry of :data:`build_support.stages.STAGES`, and nowhere else.
 """
 
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
-from build_support import cache, log, procs, provision, redact, tools
+from build_support import cache, log, procs, provision, redact, stages, tools
 from build_support import config as config_mod
 from build_support.errors import (
     BuildSupportError,
@@ -34,26 +33,11 @@ from build_support.errors import (
 
 StageMain = Callable[[list[str], config_mod.Config], int]
 
-#: stage name → "module:function"
-STAGES: dict[str, str] = {
-    "lock": "build_support.locks:main",
-    "store": "build_support.store:cli_main",
-    "wheel": "build_support.wheels:main",
-    "jars": "build_support.jars:main",
-    "images": "build_support.images:main",
-    "release-tests": "build_support.releasetests.cli:main",
-    "pipeline": "build_support.pipeline:main",
-    "publish": "build_support.publish:main",
-    "ci-plan": "build_support.ciplan.cli:main",
-    "pythons": "build_support.cli:pythons_main",
-    "doctor": "build_support.provision:doctor_main",
-}
-
+#: stage name → "module:function" of its main (read from :data:`stages.STAGES`).
+STAGES: Mapping[str, str] = stages.View(stages.entries)
 
 #: stage name → "module:function" mapping a harness error to the stage's own exit code.
-EXIT_SCHEMES: dict[str, str] = {
-    "release-tests": "build_support.releasetests.exitcodes:harness_exit_code",
-}
+EXIT_SCHEMES: Mapping[str, str] = stages.View(stages.exit_schemes)
 
 #: Set to 1 to print the traceback of an unexpected exception (a bug) as well.
 TRACEBACK_VAR = "BUILD_SUPPORT_TRACEBACK"
@@ -66,9 +50,7 @@ def resolve(stage: str) -> StageMain:
         raise ConfigError(
             f"unknown stage {stage!r}", hint="stages: " + ", ".join(sorted(STAGES))
         ) from None
-    module_name, func = target.split(":")
-    module = importlib.import_module(module_name)
-    return cast("StageMain", getattr(module, func))
+    return cast("StageMain", stages.load(target))
 
 
 def pythons_main(argv: list[str], cfg: config_mod.Config) -> int:
@@ -117,10 +99,7 @@ def exit_code_for(stage: str, exc: BuildSupportError) -> int:
     scheme = EXIT_SCHEMES.get(stage)
     if scheme is None:
         return exc.exit_code
-    module_name, func = scheme.split(":")
-    mapper = cast(
-        "Callable[[BuildSupportError], int]", getattr(importlib.import_module(module_name), func)
-    )
+    mapper = cast("Callable[[BuildSupportError], int]", stages.load(scheme))
     return mapper(exc)
 
 
@@ -154,11 +133,15 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
     start = time.monotonic()
     try:
         with procs.sigterm_raises():
-            cfg = config_mod.load()
-            redact.configure(cfg.section("redact", redact.RedactSettings))
-            _register_credentials(cfg)
-            cache.sweep_runs()  # what a killed run left: private files, its gpg-agent
             main = resolve(stage)
+            entry = stages.get(stage)
+            if entry is None or entry.needs_config:
+                cfg = config_mod.load()
+                redact.configure(cfg.section("redact", redact.RedactSettings))
+                _register_credentials(cfg)
+                cache.sweep_runs()  # what a killed run left: private files, its gpg-agent
+            else:  # init: writes the config
+                cfg = cast("config_mod.Config", None)
             if not {"-h", "--help"} & set(argv):
                 provision.ensure_stage(stage, argv)  # every tool it needs, before any work
             with tools.stage_scope(stage):

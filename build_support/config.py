@@ -8,8 +8,8 @@ and stages ask for their own section with :meth:`Config.section`.
 
 Every section is validated when the config loads, not when its stage first reads it:
 :data:`SECTIONS` registers each ``[tool.build_support.<name>]`` with the dataclass that
-reads it, and a section that no stage reads is refused. Registering a new stage's
-section is one line in :data:`SECTIONS` (see its comment).
+reads it, and a section that no stage reads is refused. A new stage's section is named
+in its entry of :data:`build_support.stages.STAGES` (see :data:`SECTIONS`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, get_args, get_origin, runtime_checkable
 
+from build_support import stages
 from build_support.errors import ConfigError
 from build_support.platforms import TAG_TARGETS
 
@@ -44,29 +45,26 @@ SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 #: The wheel platform tags a stage may target (the platform table's, build_support.platforms).
 SUPPORTED_PLATFORMS = tuple(TAG_TARGETS)
 
-#: Every section a stage reads, ``[tool.build_support.<name>]`` → ``"module:Class"``, the
-#: frozen dataclass that reads it. A section not listed here is refused at load ("no
-#: stage reads it"), so a stage's section becomes valid when the stage lands:
-#:
-#:   1. put its settings dataclass (frozen, ``kw_only``) in a *light* module: standard
-#:      library and build_support's light modules only, e.g. build_support/settings.py or
-#:      a ``<stage>/settings.py`` (the noxfile loads the config; a unit test fails when
-#:      loading it imports a third-party module or a stage module);
-#:   2. add one line here, ``"<name>": "<module>:<Class>",``;
-#:   3. read it in the stage with ``cfg.section("<name>", Class)``.
-SECTIONS: dict[str, str] = {
+#: Sections that no single stage owns, ``[tool.build_support.<name>]`` → ``"module:Class"``.
+_SHARED_SECTIONS: dict[str, str] = {
     "paths": "build_support.config:Paths",
-    "lock": "build_support.locks.settings:LockSettings",
-    "store": "build_support.settings:StoreSettings",
-    "wheel": "build_support.wheels.settings:WheelSettings",
-    "jars": "build_support.jars.settings:JarsSettings",
-    "images": "build_support.images.settings:ImagesSettings",
-    "release_tests": "build_support.releasetests.settings:ReleaseTestsSettings",
     "rootfs": "build_support.containers.settings:RootfsSettings",
     "redact": "build_support.redact:RedactSettings",
-    "publish": "build_support.publish.settings:PublishSettings",
-    "ciplan": "build_support.ciplan.settings:CiPlanSettings",
 }
+
+#: Every section a stage reads, ``[tool.build_support.<name>]`` → ``"module:Class"``, the
+#: frozen dataclass that reads it: the shared ones above and each stage's ``section`` /
+#: ``settings`` in :data:`build_support.stages.STAGES`. A section not listed here is
+#: refused at load ("no stage reads it"), so a stage's section becomes valid when the
+#: stage lands:
+#:
+#:   1. put its settings dataclass (frozen, ``kw_only``) in a *light* module: standard
+#:      library and build_support's light modules only, e.g. a ``<stage>/settings.py``
+#:      (the noxfile loads the config; a unit test fails when loading it imports a
+#:      third-party module or a stage module);
+#:   2. name it in the stage's entry: ``section="<name>", settings="<module>:<Class>"``;
+#:   3. read it in the stage with ``cfg.section("<name>", Class)``.
+SECTIONS: Mapping[str, str] = stages.View(lambda: {**_SHARED_SECTIONS, **stages.sections()})
 
 
 #: A dotted Python (or Java) name, e.g. ``ray._raylet``.
@@ -300,6 +298,9 @@ class Config:
     default_branch: str = "main"
     artifact_store: str = ".artifacts"
     python_search_paths: tuple[str, ...] = ()
+    #: The stages this project has (``nox -s pipeline`` runs only these); empty: every
+    #: stage of the pipeline (:func:`build_support.stages.pipeline_stages`).
+    stages: tuple[str, ...] = ()
     paths: Paths = field(default_factory=Paths)
     #: The raw tables, as written in pyproject.toml.
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -381,6 +382,7 @@ _TOP_KEYS = (
     "default_branch",
     "artifact_store",
     "python_search_paths",
+    "stages",
 )
 
 
@@ -413,6 +415,13 @@ def from_table(table: Mapping[str, Any], root: Path) -> Config:
     paths = parse_section(Paths, sections.get("paths", {}), _where("paths"))
     config = Config(root=root, paths=paths, sections=sections, **kwargs)
     _validate_platforms(config.platforms, f"{TABLE}.platforms")
+    known = stages.pipeline_stages()
+    for name in config.stages:
+        if name not in known:
+            raise ConfigError(
+                f"{TABLE}.stages contains {name!r}, which is not a stage of the pipeline",
+                hint="allowed: " + ", ".join(known),
+            )
     if not config.python_versions:
         raise ConfigError(f"{TABLE}.python_versions is empty", hint="list at least one version")
     return config

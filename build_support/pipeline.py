@@ -15,7 +15,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_support import cli, commits, inputcache, log, manifests, platforms, provision, tools
+from build_support import (
+    cli,
+    commits,
+    inputcache,
+    log,
+    manifests,
+    platforms,
+    provision,
+    stages,
+    tools,
+)
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, UsageError
@@ -31,25 +41,53 @@ class Step:
 def steps(cfg: Config, host_tag: str, *, publish: bool = False, force: bool = False) -> list[Step]:
     """The pipeline's steps for a host that natively builds ``host_tag``.
 
-    The last step publishes in plan mode (nothing sent) unless ``publish`` is true.
-    Unchanged inputs are reused (release tests: passing results, ``--reuse-passed``);
-    ``force`` rebuilds wheels, JARs and images and reruns every release test.
+    One builder per stage (its ``pipeline`` in :data:`build_support.stages.STAGES`), in
+    the table's order, for the stages the project has (``[tool.build_support] stages``;
+    default: all). The last step publishes in plan mode (nothing sent) unless
+    ``publish`` is true. Unchanged inputs are reused (release tests: passing results,
+    ``--reuse-passed``); ``force`` rebuilds wheels, JARs and images and reruns every
+    release test.
     """
-    rebuild = ("--force",) if force else ()
     plan: list[Step] = []
+    for stage in stages.STAGES.values():
+        if stage.pipeline and (not cfg.stages or stage.name in cfg.stages):
+            plan += stages.load(stage.pipeline)(cfg, host_tag, publish=publish, force=force)
+    return plan
+
+
+def lock_steps(cfg: Config, host_tag: str, *, publish: bool, force: bool) -> list[Step]:
     # Compile (a no-op in ~0.1 s when the inputs are unchanged); CI's staleness gate is
     # the separate `nox -s lock-3.X -- --check`, which re-resolves against the index.
-    for v in cfg.python_versions:
-        plan.append(Step(f"lock-{v}", "lock", ("--python", v)))
-    plan.append(Step("wheel", "wheel", (host_tag, *rebuild)))
+    return [Step(f"lock-{v}", "lock", ("--python", v)) for v in cfg.python_versions]
+
+
+def wheel_steps(cfg: Config, host_tag: str, *, publish: bool, force: bool) -> list[Step]:
+    return [Step("wheel", "wheel", (host_tag, *_rebuild(force)))]
+
+
+def jars_steps(cfg: Config, host_tag: str, *, publish: bool, force: bool) -> list[Step]:
     os_name = platforms.parse_platform_tag(host_tag)[0]
-    plan.append(Step(f"jars-{os_name}", "jars", (os_name, *rebuild)))
-    plan.append(Step("jars-multiplatform", "jars", ("multiplatform",)))
-    plan.append(Step("images", "images", rebuild))
+    return [
+        Step(f"jars-{os_name}", "jars", (os_name, *_rebuild(force))),
+        Step("jars-multiplatform", "jars", ("multiplatform",)),
+    ]
+
+
+def images_steps(cfg: Config, host_tag: str, *, publish: bool, force: bool) -> list[Step]:
+    return [Step("images", "images", _rebuild(force))]
+
+
+def release_tests_steps(cfg: Config, host_tag: str, *, publish: bool, force: bool) -> list[Step]:
     reuse = "--no-reuse" if force else "--reuse-passed"
-    plan.append(Step("release-tests", "release-tests", ("--smoke", reuse)))
-    plan.append(Step("publish", "publish", ("--execute",) if publish else ()))
-    return plan
+    return [Step("release-tests", "release-tests", ("--smoke", reuse))]
+
+
+def publish_steps(cfg: Config, host_tag: str, *, publish: bool, force: bool) -> list[Step]:
+    return [Step("publish", "publish", ("--execute",) if publish else ())]
+
+
+def _rebuild(force: bool) -> tuple[str, ...]:
+    return ("--force",) if force else ()
 
 
 def reuse_of(notes: list[tuple[str, bool]]) -> tuple[bool, str]:

@@ -207,21 +207,9 @@ def _stage_tools(stage: str) -> list[Tool]:
     ]
 
 
-DOCTOR_STAGES = (
-    "lock",
-    "wheel",
-    "jars",
-    "images",
-    "release-tests",
-    "publish",
-    "ci-plan",
-    "tests",
-)
-
-
-def doctor(stages: Sequence[str] = DOCTOR_STAGES, *, pythons: Sequence[str] = ()) -> int:
+def doctor(stages: Sequence[str] = (), *, pythons: Sequence[str] = ()) -> int:
     """Print every stage's tools; raise when the pipeline lacks one."""
-    rows, _ = report_rows(stages)
+    rows, _ = report_rows(stages or tools.GROUPS["ci"])
     for v in pythons:
         from build_support import pythons as pythons_mod
 
@@ -258,7 +246,7 @@ def doctor_main(argv: list[str], cfg: object) -> int:
     p.add_argument("stages", nargs="*", metavar="STAGE", help="default: every stage")
     args = p.parse_args(argv)
     versions = tuple(getattr(cfg, "python_versions", ()))
-    return doctor(args.stages or DOCTOR_STAGES, pythons=versions)
+    return doctor(args.stages, pythons=versions)
 
 
 # -- the command line for .ci/run --------------------------------------------------------

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from build_support import stages
 from build_support.errors import ProvisionError
 
 Source = Literal["debian", "python", "interpreter"]
@@ -253,76 +254,47 @@ TOOLS: dict[str, Tool] = _tools(
 #: The Debian packages a tool is missing from, plus the hint when it is not from apt.
 PYTHON_HINT = "it comes from pip: `python3 -m pip install nox uv` or the `test` dependency group"
 
-#: Which tools each stage may run. ``"<stage> <action>"`` entries narrow a stage's list
-#: for one action (its first positional argument); :data:`EXTRAS` add tools on demand.
-STAGES: dict[str, tuple[str, ...]] = {
-    "lock": ("python",),
-    "wheel": ("python", "git", "gcc", "libc-headers"),
-    "jars": (
-        "git",
-        "gcc",
-        "libc-headers",
-        "aarch64-linux-gnu-gcc",
-        "aarch64-libc-headers",
-        "x86_64-linux-gnu-gcc",
-        "x86_64-libc-headers",
-        "java",
-        "javac",
-        "jni-headers",
-        "mvn",
-    ),
-    "jars darwin": ("git", "cc", "java", "javac", "jni-headers", "mvn"),
-    "jars multiplatform": ("git", "java"),
-    "jars check-poms": (),
-    "jars generate-poms": (),
-    "jars deploy-check": (),
-    "images": (
-        "python",
-        "git",
-        "docker",
-        "debian-docker-client",
-        "dockerd",
-        "debootstrap",
-        "mount",
-        "sh",
-    ),
-    "release-tests": ("python", "git", "sh"),
-    "store": (),
-    "publish": ("python", "git", "gpg", "docker", "dockerd"),
-    "ci-plan": ("git",),
-    "pythons": ("python",),
-    "pipeline": (),
-    "doctor": (),
-    "tests": (
-        "python",
-        "uv",
-        "git",
-        "debootstrap",
-        "chroot",
-        "tar",
-        "jar",
-        "mvn",
-        "setsid",
-        "docker",
-        "dockerd",
-        "qemu-aarch64-static",
-        "qemu-x86_64-static",
-        "update-binfmts",
-        "mount",
-        "gpg",
-        "apache2",
-        "mod-dav",
-        "htpasswd",
-        "docker-registry",
-        "chromium",
-        "pypiserver",
-        "moto_server",
-        "apt-get",
-        "sh",
-        "gcc",  # test_owned_processes builds a static C program into a scratch image
-        "libc-headers",
-    ),
-}
+#: The tools of the harness's own test suite (``nox -s tests``; not a stage).
+HARNESS_TESTS: tuple[str, ...] = (
+    "python",
+    "uv",
+    "git",
+    "debootstrap",
+    "chroot",
+    "tar",
+    "jar",
+    "mvn",
+    "setsid",
+    "docker",
+    "dockerd",
+    "qemu-aarch64-static",
+    "qemu-x86_64-static",
+    "update-binfmts",
+    "mount",
+    "gpg",
+    "apache2",
+    "mod-dav",
+    "htpasswd",
+    "docker-registry",
+    "chromium",
+    "pypiserver",
+    "moto_server",
+    "apt-get",
+    "sh",
+    "gcc",  # test_owned_processes builds a static C program into a scratch image
+    "libc-headers",
+)
+
+
+def _stage_tools() -> dict[str, tuple[str, ...]]:
+    return {**stages.tool_table(), "tests": HARNESS_TESTS}
+
+
+#: Which tools each stage may run, from each stage's entry in
+#: :data:`build_support.stages.STAGES` (``tools``; its ``actions`` narrow the list for one
+#: action, its first positional argument, as ``"<stage> <action>"`` keys), plus ``tests``.
+#: :data:`EXTRAS` add tools on demand.
+STAGES: Mapping[str, tuple[str, ...]] = stages.View(_stage_tools)
 
 #: Tools a stage needs only for some invocations (a trigger: see :func:`needs`), and
 #: which every stage may run (the provisioning machinery itself).
@@ -348,16 +320,12 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 
 #: Tools a stage runs only when configured to (uv as the installer or lock backend): it
 #: may run them, but their absence is the stage's own error, not a provisioning failure.
-OPTIONAL: dict[str, tuple[str, ...]] = {
-    "lock": ("uv",),
-    "wheel": ("uv",),
-}
+OPTIONAL: Mapping[str, tuple[str, ...]] = stages.View(stages.optional_tools)
 
-#: The sets ``.ci/run`` and doctor speak of, beyond single stages.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "pipeline": ("lock", "wheel", "jars", "images", "release-tests"),
-    "ci": ("lock", "wheel", "jars", "images", "release-tests", "publish", "ci-plan", "tests"),
-}
+#: The sets ``.ci/run`` and doctor speak of, beyond single stages: each stage's ``groups``.
+GROUPS: Mapping[str, tuple[str, ...]] = stages.View(
+    lambda: {"pipeline": stages.in_group("pipeline"), "ci": (*stages.in_group("ci"), "tests")}
+)
 
 #: The Python tools the stages install into their own venvs: the one place they are pinned.
 PINS: dict[str, str] = {

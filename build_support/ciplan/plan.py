@@ -20,10 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from build_support import platforms
+from build_support import platforms, stages
 from build_support.ciplan import rules as rules_mod
 from build_support.ciplan.settings import (
-    BUILTIN_GROUPS,
     DEFAULT_QUEUES,
     DEFAULT_RUNS_ON,
     DEFAULT_TIMEOUTS,
@@ -40,10 +39,10 @@ if TYPE_CHECKING:
     from build_support.releasetests.loader import ReleaseTest
 
 __all__ = [
-    "BUILTIN_GROUPS",
     "DEFAULT_QUEUES",
     "DEFAULT_RUNS_ON",
     "DEFAULT_TIMEOUTS",
+    "Builder",
     "Changes",
     "CiPlanSettings",
     "CustomStep",
@@ -112,123 +111,46 @@ def _nox(session: str, *args: str) -> tuple[str, ...]:
     return ("nox", "-s", session, *(("--", *args) if args else ()))
 
 
-def build_steps(cfg: Config, settings: CiPlanSettings) -> list[Step]:
-    """Every step the project's CI can run, in pipeline order."""
-    steps: list[Step] = []
-    default = settings.default_platform
-    groups = settings.builtin_steps
+@dataclass
+class Builder:
+    """One plan being built: the stages' step builders add to :attr:`steps` in order."""
 
-    def make(group: str, **fields: Any) -> Step:
+    cfg: Config
+    settings: CiPlanSettings
+    steps: list[Step] = field(default_factory=list)
+    #: (python, platform tag) → the key of the wheel step that builds it.
+    wheel_keys: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def default(self) -> str:
+        return self.settings.default_platform
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return self.settings.builtin_steps
+
+    def make(self, group: str, **fields: Any) -> Step:
         return Step(
             group=group,
-            timeout_minutes=settings.timeouts.get(group, DEFAULT_TIMEOUTS.get(group, 60)),
-            soft_fail=group in settings.soft_fail,
+            timeout_minutes=self.settings.timeouts.get(group, DEFAULT_TIMEOUTS.get(group, 60)),
+            soft_fail=group in self.settings.soft_fail,
             **fields,
         )
 
-    wheel_keys: dict[tuple[str, str], str] = {}
-    if "lock" in groups:
-        steps.append(
-            make(
-                "lock",
-                key="lock-check",
-                label="lock check (every Python)",
-                job="lock-check",
-                template=_nox("lock", "--check", "--backend", "uv"),
-                platform=default,
-            )
-        )
-    if "wheel" in groups:
-        for tag, version in itertools.product(cfg.platforms, cfg.python_versions):
-            short = short_platform(tag)
-            key = f"wheel-py{version.replace('.', '')}-{short}"
-            wheel_keys[(version, tag)] = key
-            steps.append(
-                make(
-                    "wheel",
-                    key=key,
-                    label=f"wheel {version} {tag}",
-                    job="wheel",
-                    matrix=MappingProxyType({"python": version, "platform": tag}),
-                    template=_nox("wheel", "{platform}", "--python", "{python}"),
-                    platform=tag,
-                    artifact_paths=("dist/*.json",),
-                )
-            )
-    if "jars" in groups:
-        jars = cfg.section("jars", JarsSettings)
-        os_names = list(dict.fromkeys(p.os for p in jars.expected()))
-        os_keys = []
-        for os_name in os_names:
-            # One job per OS: `jars -- linux` builds every linux native (aarch64 with a
-            # cross compiler) and owns jars/{branch}/{sha}/linux/ in the store.
-            tag = default if os_name == "linux" else "macosx_12_0_arm64"
-            key = f"jars-{os_name}"
-            os_keys.append(key)
-            steps.append(
-                make(
-                    "jars",
-                    key=key,
-                    label=f"jars {os_name}",
-                    job="jars",
-                    matrix=MappingProxyType({"os": os_name}),
-                    template=_nox("jars", "{os}"),
-                    platform=tag,
-                    artifact_paths=("dist/jars/*.json",),
-                )
-            )
-        steps.append(
-            make(
-                "jars",
-                key="jars-multiplatform",
-                label="jars multiplatform",
-                job="jars-multiplatform",
-                template=_nox("jars", "multiplatform"),
-                depends_on=tuple(os_keys),
-                platform=default,
-                artifact_paths=("dist/jars/multiplatform.json",),
-            )
-        )
-    if "images" in groups:
-        images = cfg.section("images", ImagesSettings)
-        for tag in cfg.platforms:
-            if not tag.startswith("manylinux"):
-                continue
-            needs = tuple(
-                wheel_keys[(v, tag)] for v in images.python_versions if (v, tag) in wheel_keys
-            )
-            steps.append(
-                make(
-                    "images",
-                    key=f"images-{short_platform(tag)}",
-                    label=f"images {short_platform(tag)}",
-                    job="images",
-                    matrix=MappingProxyType({"platform": tag}),
-                    template=_nox("images", "--platform", "{platform}"),
-                    depends_on=(*(("lock-check",) if "lock" in groups else ()), *needs),
-                    platform=tag,
-                    artifact_paths=("dist/images/*.json",),
-                )
-            )
-    if "release_tests" in groups:
-        rt = cfg.section("release_tests", ReleaseTestsSettings)
-        version = rt.python or cfg.python_versions[0]
-        steps.append(
-            make(
-                "release_tests",
-                key="release-tests",
-                label="release tests",
-                job="release-tests",
-                template=_nox("release-tests", *settings.release_tests_args),
-                depends_on=tuple(k for k in [wheel_keys.get((version, default))] if k),
-                platform=default,
-                retry_exit_status=settings.retry_exit_status,
-                retry_limit=settings.retry_limit,
-                artifact_paths=(f"{rt.results_dir}/**/*",),
-            )
-        )
+
+def build_steps(cfg: Config, settings: CiPlanSettings) -> list[Step]:
+    """Every step the project's CI can run, in pipeline order.
+
+    Each built-in group's steps come from its stage's ``ci`` builder
+    (:data:`build_support.stages.STAGES`, in the table's order); the custom steps come
+    before the ``final`` stages (publish), which depend on every step before them.
+    """
+    b = Builder(cfg, settings)
+    chosen = [s for s in stages.STAGES.values() if s.ci and s.ci_group in b.groups]
+    for stage in (s for s in chosen if not s.final):
+        stages.load(str(stage.ci))(b)
     for key, custom in settings.steps.items():
-        steps.append(
+        b.steps.append(
             Step(
                 key=key,
                 label=custom.label or key,
@@ -237,30 +159,144 @@ def build_steps(cfg: Config, settings: CiPlanSettings) -> list[Step]:
                     part.replace("{", "{{").replace("}", "}}") for part in custom.command
                 ),
                 depends_on=custom.depends_on,
-                platform=custom.platform or default,
+                platform=custom.platform or b.default,
                 artifact_paths=custom.artifact_paths,
                 group=key,
                 timeout_minutes=settings.timeouts.get(key, custom.timeout_minutes),
                 soft_fail=key in settings.soft_fail,
             )
         )
-    if "publish" in groups:
-        steps.append(
-            make(
-                "publish",
-                key="publish",
-                label="publish",
-                job="publish",
-                template=_nox("publish", *settings.publish_args),
-                depends_on=tuple(s.key for s in steps),
-                platform=default,
-                default_branch_only=True,
-                concurrency_group=settings.publish_concurrency_group,
-                artifact_paths=("dist/publish/*.json",),
+    for stage in (s for s in chosen if s.final):
+        stages.load(str(stage.ci))(b)
+    check_graph(b.steps, max_steps=settings.max_steps)
+    return b.steps
+
+
+def lock_steps(b: Builder) -> None:
+    b.steps.append(
+        b.make(
+            "lock",
+            key="lock-check",
+            label="lock check (every Python)",
+            job="lock-check",
+            template=_nox("lock", "--check", "--backend", "uv"),
+            platform=b.default,
+        )
+    )
+
+
+def wheel_steps(b: Builder) -> None:
+    for tag, version in itertools.product(b.cfg.platforms, b.cfg.python_versions):
+        short = short_platform(tag)
+        key = f"wheel-py{version.replace('.', '')}-{short}"
+        b.wheel_keys[(version, tag)] = key
+        b.steps.append(
+            b.make(
+                "wheel",
+                key=key,
+                label=f"wheel {version} {tag}",
+                job="wheel",
+                matrix=MappingProxyType({"python": version, "platform": tag}),
+                template=_nox("wheel", "{platform}", "--python", "{python}"),
+                platform=tag,
+                artifact_paths=("dist/*.json",),
             )
         )
-    check_graph(steps, max_steps=settings.max_steps)
-    return steps
+
+
+def jars_steps(b: Builder) -> None:
+    jars = b.cfg.section("jars", JarsSettings)
+    os_names = list(dict.fromkeys(p.os for p in jars.expected()))
+    os_keys = []
+    for os_name in os_names:
+        # One job per OS: `jars -- linux` builds every linux native (aarch64 with a
+        # cross compiler) and owns jars/{branch}/{sha}/linux/ in the store.
+        tag = b.default if os_name == "linux" else "macosx_12_0_arm64"
+        key = f"jars-{os_name}"
+        os_keys.append(key)
+        b.steps.append(
+            b.make(
+                "jars",
+                key=key,
+                label=f"jars {os_name}",
+                job="jars",
+                matrix=MappingProxyType({"os": os_name}),
+                template=_nox("jars", "{os}"),
+                platform=tag,
+                artifact_paths=("dist/jars/*.json",),
+            )
+        )
+    b.steps.append(
+        b.make(
+            "jars",
+            key="jars-multiplatform",
+            label="jars multiplatform",
+            job="jars-multiplatform",
+            template=_nox("jars", "multiplatform"),
+            depends_on=tuple(os_keys),
+            platform=b.default,
+            artifact_paths=("dist/jars/multiplatform.json",),
+        )
+    )
+
+
+def images_steps(b: Builder) -> None:
+    images = b.cfg.section("images", ImagesSettings)
+    for tag in b.cfg.platforms:
+        if not tag.startswith("manylinux"):
+            continue
+        needs = tuple(
+            b.wheel_keys[(v, tag)] for v in images.python_versions if (v, tag) in b.wheel_keys
+        )
+        b.steps.append(
+            b.make(
+                "images",
+                key=f"images-{short_platform(tag)}",
+                label=f"images {short_platform(tag)}",
+                job="images",
+                matrix=MappingProxyType({"platform": tag}),
+                template=_nox("images", "--platform", "{platform}"),
+                depends_on=(*(("lock-check",) if "lock" in b.groups else ()), *needs),
+                platform=tag,
+                artifact_paths=("dist/images/*.json",),
+            )
+        )
+
+
+def release_tests_steps(b: Builder) -> None:
+    rt = b.cfg.section("release_tests", ReleaseTestsSettings)
+    version = rt.python or b.cfg.python_versions[0]
+    b.steps.append(
+        b.make(
+            "release_tests",
+            key="release-tests",
+            label="release tests",
+            job="release-tests",
+            template=_nox("release-tests", *b.settings.release_tests_args),
+            depends_on=tuple(k for k in [b.wheel_keys.get((version, b.default))] if k),
+            platform=b.default,
+            retry_exit_status=b.settings.retry_exit_status,
+            retry_limit=b.settings.retry_limit,
+            artifact_paths=(f"{rt.results_dir}/**/*",),
+        )
+    )
+
+
+def publish_steps(b: Builder) -> None:
+    b.steps.append(
+        b.make(
+            "publish",
+            key="publish",
+            label="publish",
+            job="publish",
+            template=_nox("publish", *b.settings.publish_args),
+            depends_on=tuple(s.key for s in b.steps),
+            platform=b.default,
+            default_branch_only=True,
+            concurrency_group=b.settings.publish_concurrency_group,
+            artifact_paths=("dist/publish/*.json",),
+        )
+    )
 
 
 #: The key of the gathering step of a release-test fan-out.

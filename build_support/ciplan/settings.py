@@ -10,11 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from build_support import stages
 from build_support.config import SUPPORTED_PLATFORMS
 from build_support.errors import ConfigError
 
-#: The built-in step groups, in pipeline order.
-BUILTIN_GROUPS = ("lock", "wheel", "jars", "images", "release_tests", "publish")
+
+def builtin_groups() -> tuple[str, ...]:
+    """The built-in step groups, in pipeline order: each stage's ``ci_group``."""
+    return stages.ci_groups()
+
 
 DEFAULT_TIMEOUTS: Mapping[str, int] = MappingProxyType(
     {"lock": 30, "wheel": 60, "jars": 60, "images": 90, "release_tests": 240, "publish": 60}
@@ -59,7 +63,7 @@ class CiPlanSettings:
     #: tag → the step groups it selects (every declared tag must be listed).
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     #: Which built-in groups the plan has.
-    builtin_steps: tuple[str, ...] = BUILTIN_GROUPS
+    builtin_steps: tuple[str, ...] = field(default_factory=builtin_groups)
     #: Custom steps, by key; the key is also their group name.
     steps: Mapping[str, CustomStep] = field(default_factory=lambda: MappingProxyType({}))
     #: Ray's rule: a build that is not a pull request runs everything. When false, a
@@ -110,13 +114,14 @@ class CiPlanSettings:
         self.validate()
 
     def validate(self, where: str = "tool.build_support.ciplan") -> None:  # noqa: PLR0912
+        builtin = builtin_groups()
         for g in self.builtin_steps:
-            if g not in BUILTIN_GROUPS:
+            if g not in builtin:
                 raise ConfigError(
                     f"{where}.builtin_steps contains {g!r}",
-                    hint="allowed: " + ", ".join(BUILTIN_GROUPS),
+                    hint="allowed: " + ", ".join(builtin),
                 )
-        clash = sorted(set(self.steps) & set(BUILTIN_GROUPS))
+        clash = sorted(set(self.steps) & set(builtin))
         if clash:
             raise ConfigError(
                 f"{where}.steps redefines built-in step group(s) {', '.join(clash)}",
@@ -131,7 +136,7 @@ class CiPlanSettings:
                         hint="step groups: " + ", ".join(groups),
                     )
         for g in (*self.soft_fail, *self.timeouts):
-            if g not in groups and g not in BUILTIN_GROUPS:
+            if g not in groups and g not in builtin:
                 raise ConfigError(
                     f"{where}: {g!r} (in soft_fail or timeouts) is not a step group",
                     hint="step groups: " + ", ".join(groups),

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from build_support import cli, tools
+from build_support import cli
+from build_support import stages as stages_mod
 from build_support.config import Config
 from build_support.errors import FileSystemError, InputError, OutputClosedError, VerificationError
 from build_support.releasetests.exitcodes import ExitCode
+from build_support.stages import Stage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,11 +71,10 @@ def _raise_verification(argv: list[str], cfg: Config) -> int:
 @pytest.fixture
 def stages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     here = __name__
-    monkeypatch.setitem(cli.STAGES, "oserror", f"{here}:_raise_oserror")
-    monkeypatch.setitem(cli.STAGES, "bug", f"{here}:_raise_bug")
-    monkeypatch.setitem(cli.STAGES, "verify", f"{here}:_raise_verification")
-    for name in ("oserror", "bug", "verify"):
-        monkeypatch.setitem(tools.STAGES, name, ())  # these run no tools
+    for name, func in (("oserror", "_raise_oserror"), ("bug", "_raise_bug"),
+                       ("verify", "_raise_verification")):  # fmt: skip
+        # these run no tools
+        monkeypatch.setitem(stages_mod.STAGES, name, Stage(name=name, entry=f"{here}:{func}"))
     project = _project(tmp_path / "proj")
     monkeypatch.chdir(project)
     return project
@@ -197,9 +198,14 @@ def test_every_nox_session_runs_its_stage_through_stage_run() -> None:
     """nox would flatten the stage's exit code to 1 for a session that calls session.run."""
     import ast
 
-    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
     offenders = []
-    for func in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+    functions = [
+        n
+        for path in (ROOT / "noxfile.py", ROOT / "build_support/nox/sessions.py")
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(n, ast.FunctionDef)
+    ]
+    for func in functions:
         if func.name == "_stage_run":
             continue
         for node in ast.walk(func):

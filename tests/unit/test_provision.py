@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 import sys
@@ -15,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from build_support import cli, cmd, config, pipeline, provision, tools
+from build_support import cli, cmd, config, pipeline, provision, stages, tools
 from build_support.errors import ProvisionError, ToolMissingError
 from build_support.locks import backends as lock_backends
 from build_support.tools import TOOLS, Tool, UndeclaredToolError
@@ -34,8 +35,8 @@ def test_every_stage_and_group_names_declared_tools() -> None:
             assert name in TOOLS, f"STAGES[{key!r}] names undeclared tool {name!r}"
     for key, names in tools.EXTRAS.items():
         assert set(names) <= set(TOOLS), key
-    for group, stages in tools.GROUPS.items():
-        assert set(stages) <= set(tools.STAGES), group
+    for group, members in tools.GROUPS.items():
+        assert set(members) <= set(tools.STAGES), group
     for tool in TOOLS.values():
         if tool.source == "debian":
             assert tool.debian, f"{tool.name} has no Debian package"
@@ -165,13 +166,13 @@ def _literal_commands(path: Path) -> list[tuple[int, str]]:
 
 def test_every_literal_command_of_a_stage_is_declared_for_it() -> None:
     checked = 0
-    for key, stages in MODULE_STAGES.items():
+    for key, module_stages in MODULE_STAGES.items():
         paths = (
             sorted((PACKAGE / key).rglob("*.py")) if (PACKAGE / key).is_dir() else [PACKAGE / key]
         )
         for path in paths:
             for _line, exe in _literal_commands(path):
-                for stage in stages:
+                for stage in module_stages:
                     tools.check_declared(exe, stage=stage)  # raises, naming the tool
                 checked += 1
     assert checked >= 10
@@ -228,7 +229,7 @@ def test_a_stage_checks_its_whole_list_before_any_work(
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
     monkeypatch.chdir(ROOT)
     STARTED.clear()
-    monkeypatch.setitem(cli.STAGES, "jars", "tests.unit.test_provision:_record_stage")
+    _replace_entry(monkeypatch, "jars")
     assert cli.main(["jars", "linux"]) == 3
     err = capsys.readouterr().err
     assert "apt-get install -y --no-install-recommends" in err
@@ -239,12 +240,17 @@ def test_a_stage_checks_its_whole_list_before_any_work(
     assert STARTED == ["--help"]
     STARTED.clear()
     monkeypatch.setenv("PATH", os.defpath)
-    monkeypatch.setitem(cli.STAGES, "store", "tests.unit.test_provision:_record_stage")
+    _replace_entry(monkeypatch, "store")
     assert cli.main(["store", "ls"]) == 0  # a stage that needs nothing just runs
     assert STARTED == ["ls"]
 
 
 STARTED: list[str] = []
+
+
+def _replace_entry(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    entry = dataclasses.replace(stages.STAGES[name], entry=f"{__name__}:_record_stage")
+    monkeypatch.setitem(stages.STAGES, name, entry)
 
 
 def _record_stage(argv: list[str], cfg: config.Config) -> int:  # pragma: no cover
