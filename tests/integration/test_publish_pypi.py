@@ -184,17 +184,17 @@ def _receive_queue(port: int) -> int:
 
 def _kill_mid_upload(project: Project, pypi: PypiServer, name: str, log: Path) -> None:
     """SIGKILL the stage and its twine while ``name``'s bytes are on the wire: the journal
-    shows the upload started, the server is paused (SIGSTOP) until twine's socket is
+    shows the upload pending, the server is paused (SIGSTOP) until twine's socket is
     full, the whole process group is killed, then the server resumes and stores what it
     got, as pypiserver does with a cut-off request."""
     assert pypi.proc is not None
     with log.open("w") as out:
         proc = project.spawn("--execute", stdout=out, new_session=True)
         deadline = time.monotonic() + 180
-        while not any(e["name"] == name and e.get("upload") == "started"
+        while not any(e["name"] == name and e["state"] == "pending"
                       for e in project.journal().get("entries", {}).values()):  # fmt: skip
             assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the upload never started"
+            assert time.monotonic() < deadline, "the upload was never journaled"
             time.sleep(0.01)
         os.kill(pypi.proc.pid, signal.SIGSTOP)
         try:
