@@ -26,7 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from build_support import jarpack, log
-from build_support.errors import ArtifactNotFoundError, ConfigError, PublishError, VerificationError
+from build_support.errors import (
+    ArtifactNotFoundError,
+    BuildSupportError,
+    ConfigError,
+    PublishError,
+    VerificationError,
+)
 from build_support.publish import credentials, http, mavenrepo
 from build_support.publish.journal import Journal
 from build_support.publish.mavenrepo import Gav
@@ -356,11 +362,13 @@ class MavenTarget:
         """The signer, made once (its key imported once); ``required=False``: None when
         there is no key to sign or verify with."""
         if self.signer is None:
-            signer = Signer(self.settings, root=self.env.cfg.root, env=dict(self.env.env))
+            signer: Signer | None = None
             try:
+                signer = Signer(self.settings, root=self.env.cfg.root, env=dict(self.env.env))
                 signer.key_fingerprint()
-            except ConfigError:
-                signer.close()
+            except BuildSupportError:  # no key, or one gpg refuses: preflight says why
+                if signer is not None:
+                    signer.close()
                 if required:
                     raise
                 return None
