@@ -39,10 +39,13 @@ PYPI_PASSWORD = "pypi-s3cret-Planted-7f3a9c"
 RELEASE_TESTS = "release/release_tests.yaml"
 
 
-def tiny_wheel(dest: Path, dist: str, version: str, commit: str, *, payload: bytes = b"") -> Path:
+def tiny_wheel(
+    dest: Path, dist: str, version: str, commit: str, *, payload: bytes = b"",
+    tag: str = "py3-none-any",
+) -> Path:  # fmt: skip
     """A small, valid wheel of ``dist`` whose ``_version.py`` carries ``commit``."""
     pkg = dist.replace("-", "_")
-    name = f"{pkg}-{version}-py3-none-any.whl"
+    name = f"{pkg}-{version}-{tag}.whl"
     files = {
         f"{pkg}/__init__.py": b"from ._version import commit\n",
         f"{pkg}/_version.py": f'version = "{version}"\ncommit = "{commit}"\n'.encode(),
@@ -53,7 +56,7 @@ def tiny_wheel(dest: Path, dist: str, version: str, commit: str, *, payload: byt
             f"# {dist}\n\nA test distribution.\n"
         ).encode(),
         f"{pkg}-{version}.dist-info/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()
         ),
     }
     record = []

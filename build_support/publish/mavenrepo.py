@@ -143,15 +143,20 @@ def snapshot_metadata(
     )
 
 
+def listed_versions(metadata: str | None) -> list[str]:
+    """The versions an artifact-level ``maven-metadata.xml`` lists ([] when unreadable)."""
+    if not metadata:
+        return []
+    try:
+        root = ET.fromstring(metadata)  # noqa: S314 - repository metadata
+    except ET.ParseError:
+        return []
+    return [(v.text or "").strip() for v in root.findall("versioning/versions/version")]
+
+
 def artifact_metadata(gav: Gav, existing: str | None, now: dt.datetime) -> str:
     """An artifact-level ``maven-metadata.xml`` listing ``gav.version`` among the others."""
-    versions: list[str] = []
-    if existing:
-        try:
-            root = ET.fromstring(existing)  # noqa: S314 - repository metadata
-            versions = [v.text or "" for v in root.findall("versioning/versions/version")]
-        except ET.ParseError:
-            versions = []
+    versions = listed_versions(existing)
     if gav.version not in versions:
         versions.append(gav.version)
     releases = [v for v in versions if not v.endswith(SNAPSHOT)]

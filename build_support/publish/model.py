@@ -150,3 +150,6 @@ class RunEnv:
     workdir: Path
     execute: bool
     env: Mapping[str, str]
+    #: ``--repair-partial``: remove and resend our own interrupted uploads where the index
+    #: allows deletion (PyPI: :mod:`build_support.publish.pypi`).
+    repair_partial: bool = False

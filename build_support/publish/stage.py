@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish without a passing release-tests run for this commit (said loudly)",
     )
+    p.add_argument(
+        "--repair-partial",
+        action="store_true",
+        help="remove and resend a file that our own interrupted upload left incomplete on "
+        "the index, where it allows deletion (pypiserver; never PyPI)",
+    )
     p.add_argument("--results-dir", type=Path, help="where release-tests summaries are")
     p.add_argument("--json", type=Path, help="plan JSON (default dist/publish/plan.json)")
     return p
@@ -314,7 +320,8 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
     # private, swept when a kill leaves it
     with lock, cache.run_folder("publish") as run:
         env = RunEnv(cfg=cfg, settings=settings, ctx=ctx, store=s, workdir=run.path,
-                     execute=args.execute, env=dict(os.environ))  # fmt: skip
+                     execute=args.execute, env=dict(os.environ),
+                     repair_partial=args.repair_partial)  # fmt: skip
         made: list[Target] = []
         try:
             for name in names:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,3 +227,40 @@ def test_killed_mid_upload_resumes_without_uploading_twice(
     actions = {i["artifact"]: i["action"] for i in project.plan()["items"]}
     assert all(actions[n] == "skip" for n in done_at_kill)
     assert "nothing to do" in project.publish("--execute").stderr
+
+
+#: Accepted PUTs in a fresh release of store_java's five files, in plan order: the
+#: javadoc JAR's set is PUTs 1-6 (file, .asc, .md5, .sha1, .sha256, .sha512); the api
+#: POM's is 19-29 (file, .asc, four checksums, maven-metadata.xml and its four checksums).
+MEMBER_BOUNDARIES = [1, 2, 3, 4, 5, 19, 20, 24, 25, 27]
+
+
+@pytest.mark.parametrize("put", MEMBER_BOUNDARIES)
+def test_killed_between_members_of_a_set_the_rerun_completes_it(
+    project: Project, dav: ApacheDav, gpg_key: tuple[str, str, Path], put: int
+) -> None:
+    """SIGKILL right after the n-th PUT (e.g. a JAR there, its .asc not yet): the rerun
+    finds the file with our bytes but the set incomplete, sends only what is missing, and
+    the repository ends with every file, checksum, signature and metadata (issue 18.1)."""
+    from tests.publish_faults import check_maven, kill_env
+
+    store_java(project)
+    killed = project.publish("--execute", env=kill_env("put", put, "KILL"))
+    assert killed.returncode == -9, killed.stderr
+    deadline = time.monotonic() + 10  # Apache logs a request after it has answered it
+    while sum(" 20" in line.rsplit("HTTP/1.1", 1)[1] for line in dav.puts()) < put:
+        assert time.monotonic() < deadline, dav.puts()
+        time.sleep(0.05)
+    assert sum(" 20" in line.rsplit("HTTP/1.1", 1)[1] for line in dav.puts()) == put
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    assert "incomplete set, completing" in run.stderr, run.stderr
+    completed = next(i for i in project.plan()["items"] if i["action"] == "send"
+                     and "incomplete set" in i["reason"])  # fmt: skip
+    assert completed["artifact"] == ("minray-api-0.1.0-javadoc.jar" if put < 7
+                                     else "minray-api-0.1.0.pom")  # fmt: skip
+    assert check_maven(project, dav, gpg_key[2], "0.1.0") == 5
+    # The file itself was not sent again: only the members it lacked.
+    assert sum(f"/{completed['artifact']} HTTP/1.1 20" in line for line in dav.puts()) == 1
+    again = project.publish("--execute")
+    assert "nothing to do" in again.stderr, again.stderr

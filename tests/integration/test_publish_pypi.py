@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -169,3 +170,102 @@ def test_release_tests_gate_and_its_loud_skip(tmp_path: Path, pypi: PypiServer) 
     run = p.publish("--execute", "--skip-release-tests-gate")
     assert run.returncode == 0, run.stderr
     assert "THE RELEASE-TESTS GATE IS SKIPPED" in run.stderr
+
+
+def _receive_queue(port: int) -> int:
+    """Bytes the kernel holds for the server on ``port``, not yet read by it."""
+    total = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            total += int(fields[4].split(":")[1], 16)
+    return total
+
+
+def _kill_mid_upload(project: Project, pypi: PypiServer, name: str, log: Path) -> None:
+    """SIGKILL the stage and its twine while ``name``'s bytes are on the wire: the journal
+    shows the upload pending, the server is paused (SIGSTOP) until twine's socket is
+    full, the whole process group is killed, then the server resumes and stores what it
+    got, as pypiserver does with a cut-off request."""
+    assert pypi.proc is not None
+    with log.open("w") as out:
+        proc = project.spawn("--execute", stdout=out, new_session=True)
+        deadline = time.monotonic() + 180
+        while not any(e["name"] == name and e["state"] == "pending"
+                      for e in project.journal().get("entries", {}).values()):  # fmt: skip
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the upload was never journaled"
+            time.sleep(0.01)
+        os.kill(pypi.proc.pid, signal.SIGSTOP)
+        try:
+            last, since = -1, time.monotonic()
+            while time.monotonic() - since < 1.0 or last < 32 << 10:
+                queued = _receive_queue(pypi.port)
+                if queued != last:
+                    last, since = queued, time.monotonic()
+                assert time.monotonic() < deadline, f"twine sent nothing ({last} bytes)"
+                time.sleep(0.02)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            os.kill(pypi.proc.pid, signal.SIGCONT)
+    while f"stored '{name}'" not in pypi.log.read_text():
+        assert time.monotonic() < deadline, "pypiserver kept nothing"
+        time.sleep(0.05)
+
+
+def test_a_killed_upload_is_named_as_ours_and_repair_partial_resends_it(
+    project: Project, pypi: PypiServer, tmp_path: Path
+) -> None:
+    """Issue 18.4: a kill mid-upload leaves part of the wheel on pypiserver. The rerun
+    refuses (exit 16) saying it is our own interrupted upload and how to get out;
+    ``--repair-partial`` removes it and resends, and the index ends with our bytes."""
+    big = tiny_wheel(tmp_path / "big", "bigdist", "0.1.0", project.sha,
+                     payload=os.urandom(24 << 20))  # fmt: skip
+    project.put_wheel(big)
+    _kill_mid_upload(project, pypi, big.name, tmp_path / "killed.log")
+    partial = (pypi.packages / big.name).read_bytes()
+    assert 0 < len(partial) < big.stat().st_size
+    uploads = len(pypi.uploads())
+
+    run = project.publish("--execute")
+    assert run.returncode == 16, run.stderr
+    assert "OUR OWN INTERRUPTED UPLOAD" in run.stderr
+    assert _sha(big) in run.stderr
+    assert hashlib.sha256(partial).hexdigest() in run.stderr
+    assert f"{len(partial)} of our {big.stat().st_size} bytes, the start of ours" in run.stderr
+    assert "--repair-partial" in run.stderr
+    assert ".postN" in run.stderr
+    assert len(pypi.uploads()) == uploads
+    assert (pypi.packages / big.name).read_bytes() == partial
+
+    repaired = project.publish("--execute", "--repair-partial")
+    assert repaired.returncode == 0, repaired.stderr
+    assert "--repair-partial: removed bigdist 0.1.0" in repaired.stderr
+    got = pip_download(pypi.url + "/simple/", pypi.username, PYPI_PASSWORD, "bigdist==0.1.0",
+                       tmp_path / "dl")  # fmt: skip
+    assert [_sha(p) for p in got] == [_sha(big)]
+    assert len(list(pypi.packages.iterdir())) == 3
+    assert "nothing to do" in project.publish("--execute").stderr
+
+
+def test_a_version_already_holding_another_commit_gets_no_files_of_ours(
+    project: Project, pypi: PypiServer, tmp_path: Path
+) -> None:
+    """Issue 18.11: minray 0.1.0 on the index already has a wheel built from another
+    commit (read from inside it): adding ours would mix two commits in one version."""
+    other = tiny_wheel(tmp_path / "other", "minray", "0.1.0", "e" * 40,
+                       tag="cp312-cp312-manylinux2014_x86_64")  # fmt: skip
+    (pypi.packages / other.name).write_bytes(other.read_bytes())
+    run = project.publish("--execute")
+    assert run.returncode == 16, run.stderr
+    assert "gate(s) versions" in run.stderr
+    assert f"{other.name} (commit {'e' * 40})" in run.stderr
+    assert not pypi.uploads()
+    # The same file name from our commit is not a conflict: the version stays one commit.
+    same = tiny_wheel(tmp_path / "same", "minray", "0.1.0", project.sha,
+                      tag="cp312-cp312-manylinux2014_x86_64")  # fmt: skip
+    (pypi.packages / other.name).write_bytes(same.read_bytes())
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    assert len(pypi.uploads()) == 2

@@ -124,3 +124,11 @@ def test_jar_commit_reads_the_manifest(tmp_path: Path) -> None:
         zf.writestr("x", b"")
     with pytest.raises(VerificationError, match=r"has no META-INF/MANIFEST\.MF"):
         pack.jar_commit(bare, entry="Build-Commit")
+
+
+def test_listed_versions_reads_artifact_metadata() -> None:
+    text = mavenrepo.artifact_metadata(Gav("io.minray", "minray-api", "0.2.0"), None, NOW)
+    text = mavenrepo.artifact_metadata(Gav("io.minray", "minray-api", "0.3.0"), text, NOW)
+    assert mavenrepo.listed_versions(text) == ["0.2.0", "0.3.0"]
+    assert mavenrepo.listed_versions("<metadata><not-closed>") == []
+    assert mavenrepo.listed_versions(None) == []
