@@ -31,6 +31,7 @@ from build_support.errors import (
     InterruptedByUser,
     OutputClosedError,
 )
+from build_support.supplychain import invocation
 
 StageMain = Callable[[list[str], config_mod.Config], int]
 
@@ -47,6 +48,7 @@ STAGES: dict[str, str] = {
     "ci-plan": "build_support.ciplan.cli:main",
     "pythons": "build_support.cli:pythons_main",
     "doctor": "build_support.provision:doctor_main",
+    "verify": "build_support.supplychain.verify:main",
 }
 
 
@@ -151,7 +153,7 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
             main = resolve(stage)
             if not {"-h", "--help"} & set(argv):
                 provision.ensure_stage(stage, argv)  # every tool it needs, before any work
-            with tools.stage_scope(stage):
+            with tools.stage_scope(stage), invocation.running(stage, argv):
                 code = main(list(argv), cfg)
             sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
     except procs.Terminated:

@@ -63,6 +63,7 @@ SECTIONS: dict[str, str] = {
     "redact": "build_support.redact:RedactSettings",
     "publish": "build_support.publish.settings:PublishSettings",
     "ciplan": "build_support.ciplan.settings:CiPlanSettings",
+    "provenance": "build_support.supplychain.settings:ProvenanceSettings",
 }
 
 

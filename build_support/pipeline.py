@@ -15,6 +15,7 @@ from build_support import cli, inputcache, log, manifests, platforms, provision,
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, UsageError
+from build_support.supplychain import invocation
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,11 @@ def main(argv: list[str], cfg: Config) -> int:
     for s in plan:
         start = time.monotonic()
         inputcache.take()  # notes of earlier steps
-        with log.group(f"pipeline step {s.name}"), tools.stage_scope(s.stage):
+        with (
+            log.group(f"pipeline step {s.name}"),
+            tools.stage_scope(s.stage),
+            invocation.running(s.stage, s.argv),
+        ):
             try:
                 code = cli.resolve(s.stage)(list(s.argv), cfg)
             except BuildSupportError as exc:

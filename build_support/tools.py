@@ -293,6 +293,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "pythons": ("python",),
     "pipeline": (),
     "doctor": (),
+    "verify": (),
     "tests": (
         "python",
         "uv",

@@ -77,6 +77,7 @@ from build_support.errors import (
 from build_support.settings import CommitStamp
 from build_support.settings import WheelSettings as WheelSettings  # noqa: PLC0414 - re-exported
 from build_support.sources import project_files
+from build_support.supplychain import attest
 
 Mode = Literal["native", "container"]
 
@@ -965,6 +966,9 @@ def store_results(
             key = keys.wheel_key(ctx.branch, ctx.sha, final.name)
             info = s.put(key, final)
             built.sha256, built.size, built.store_key = info.sha256, info.size, key
+            attest.attest_wheel(s, key, final, cfg=cfg, ctx=ctx, project=built.job.project.path,
+                                python=built.job.python, platform=built.job.target.platform,
+                                python_full=built.job.full_version, sha256=info.sha256)  # fmt: skip
             if not built.cached:
                 inputcache.save(
                     s,
