@@ -146,6 +146,12 @@ def publish(session: nox.Session) -> None:
 
 
 @nox.session(python=TOOL_PYTHON)
+def verify(session: nox.Session) -> None:
+    """Check downloaded artifacts against their signed provenance and SBOM: -- PATH..."""
+    _stage(session, "verify")
+
+
+@nox.session(python=TOOL_PYTHON)
 def pipeline(session: nox.Session) -> None:
     """The main job: every stage for the host platform on the bundled product."""
     _install(session, "test")

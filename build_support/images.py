@@ -71,6 +71,7 @@ from build_support.dockerengine import (
 from build_support.errors import ArtifactNotFoundError, InputError, UsageError, VerificationError
 from build_support.imagecontext import DIGEST_LABEL, BuildContext, input_digest
 from build_support.settings import ImagesSettings as ImagesSettings  # noqa: PLC0414 - re-exported
+from build_support.supplychain import attest
 
 #: The commit the image was built from (OCI); read back from the image to verify it.
 REVISION_LABEL = "org.opencontainers.image.revision"
@@ -642,6 +643,8 @@ def _run_jobs(
             "could not be pulled); not for publishing."
         )
     manifest = manifests.images_path(cfg.path("dist"))
+    attest.attest_images(store_mod.open_store(cfg), manifest_rows(results, ctx.sha), cfg=cfg,
+                         ctx=ctx, client=client)  # fmt: skip
     _write_manifest(manifest, results, ctx.sha)
     summary.note(f"manifest: {manifest}")
     summary.emit(manifest.with_name("summary.json"))

@@ -47,6 +47,7 @@ from build_support import (
 )
 from build_support.args import StageParser, non_negative_float
 from build_support.config import Config
+from build_support.supplychain import attest
 from build_support.errors import (
     BuildSupportError,
     CommandFailedError,
@@ -816,7 +817,9 @@ def build_os(
                 started = time.monotonic()
                 dest = dist / name
                 key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, name)
-                s.put(key, dest)
+                info = s.put(key, dest)
+                attest.attest_jar(s, key, dest, cfg=cfg, ctx=ctx, version=project.version,
+                                  sha256=info.sha256)  # fmt: skip
                 files.append(_summary_row(summary, dest, key, started))
                 published.append(dest)
     if not reused:
@@ -985,7 +988,9 @@ def build_multiplatform(
     if natives is None:
         natives = _repack(settings, s, infos, dest, commit=ctx.sha, host=host, check_jvm=check_jvm)
     key = multiplatform_key(ctx.branch, ctx.sha, filename)
-    s.put(key, dest)
+    put = s.put(key, dest)
+    attest.attest_jar(s, key, dest, cfg=cfg, ctx=ctx, version=project.version,
+                      sha256=put.sha256)  # fmt: skip
     row = _summary_row(summary, dest, key, started)
     if not reused:
         inputcache.save(

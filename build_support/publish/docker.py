@@ -36,7 +36,7 @@ from build_support.errors import (
     ConfigError,
     PublishError,
 )
-from build_support.publish import credentials, http
+from build_support.publish import attestations, credentials, http
 from build_support.publish.journal import Journal
 from build_support.publish.model import Artifact, PlanItem, Remote, RunEnv, decide
 from build_support.publish.settings import WHERE
@@ -183,7 +183,8 @@ class DockerTarget:
             destination=f"{repo}:{tag}",
             phase="stage" if immutable else "release",
             meta={"repo": repo, "tag": tag, "image_id": img.image_id, "kind": "image",
-                  "mutable": "" if immutable else "yes", "arch": img.row.arch},
+                  "mutable": "" if immutable else "yes", "arch": img.row.arch,
+                  "attestation": attestations.image_key(self.env.ctx, img.row)},
         )  # fmt: skip
 
     def _lists(

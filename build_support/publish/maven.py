@@ -133,7 +133,7 @@ class MavenTarget:
                     commits[name] = f"unreadable ({exc.message})"
         shared = set(commits.values())
         out: list[Artifact] = []
-        for name, (_key, size, sha) in sorted(files.items()):
+        for name, (key, size, sha) in sorted(files.items()):
             gav = self.gavs[name]
             if name in commits:
                 commit = commits[name]
@@ -153,7 +153,7 @@ class MavenTarget:
                     destination=self._destination(gav, name),
                     phase=self._phase(gav),
                     path=self.dir / name,
-                    meta={"gav": str(gav)},
+                    meta={"gav": str(gav), "attestation": key},
                 )
             )
         if self.portal is not None and self.settings.publishing_type == "USER_MANAGED":

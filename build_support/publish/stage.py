@@ -26,7 +26,7 @@ from build_support import commits, fsutil, log, store
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import BuildSupportError, PublishError, UsageError
-from build_support.publish import credentials, gates
+from build_support.publish import attestations, credentials, gates
 from build_support.publish.journal import Journal, journal_key
 from build_support.publish.model import Action, PlanItem, RunEnv, Target
 from build_support.publish.settings import TARGETS, PublishSettings
@@ -249,6 +249,7 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                 with log.group(f"publish: {name}: collect and look"):
                     artifacts = target.collect()
                     failures += gates.commit_gate(artifacts, ctx.sha)
+                    failures += attestations.gate(artifacts, env)
                     items = target.probe(artifacts)
                 plan.append((target, items))
             every = [i for _t, items in plan for i in items]

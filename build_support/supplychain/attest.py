@@ -21,6 +21,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from build_support import __version__, cmd, commits, fsutil, lockfile, log, redact, store
 from build_support.config import Config
@@ -31,6 +32,29 @@ from build_support.supplychain.settings import ProvenanceSettings
 SBOM_SUFFIX = ".cdx.json"
 STATEMENT_SUFFIX = ".intoto.jsonl"
 SECTION = "provenance"
+
+
+class ImageRowLike(Protocol):
+    """What :func:`attest_images` reads of a ``manifests.ImageRow``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def image_id(self) -> str: ...
+    @property
+    def refs(self) -> tuple[str, ...]: ...
+    @property
+    def python(self) -> str: ...
+    @property
+    def flavor(self) -> str: ...
+    @property
+    def arch(self) -> str: ...
+    @property
+    def base(self) -> str: ...
+    @property
+    def base_standin(self) -> str | None: ...
+    @property
+    def pip_freeze(self) -> str | None: ...
 
 
 def settings_of(cfg: Config) -> ProvenanceSettings:
@@ -301,13 +325,15 @@ def attest_jar(
     *,
     cfg: Config,
     ctx: commits.BuildContext,
-    group: str,
     version: str,
     sha256: str = "",
 ) -> bool:
     """The hook of the jars stage: one call per stored JAR or POM."""
     if not settings_of(cfg).enabled:
         return False
+    from build_support.publish import mavenrepo
+
+    group = mavenrepo.pom_gav(cfg.path("java") / "pom.xml")[0].group
     with tempfile.TemporaryDirectory(prefix="bs-attest-") as tmp:
         if sha256 and _is_current(s, key, sha256, ctx.sha, Path(tmp)):
             _fetch_sides(s, key, path)
@@ -456,3 +482,44 @@ def attest_image(
         parameters={"image": ref, "python": python, "flavor": flavor, "arch": arch},
         default_stage="images", name=ref,
     )  # fmt: skip
+
+
+def attest_images(
+    s: store.Store, rows: Sequence[ImageRowLike], *, cfg: Config, ctx: commits.BuildContext,
+    client: Any,
+) -> int:  # fmt: skip
+    """The hook of the images stage: one call for the images of a run. What each image
+    holds is read from it without running it: ``/var/lib/dpkg/status`` and the product
+    image's ``pip freeze`` (the stage's own file). Returns how many statements it wrote."""
+    if not settings_of(cfg).enabled:
+        return 0
+    from build_support import dockerengine
+
+    written = 0
+    with tempfile.TemporaryDirectory(prefix="bs-attest-") as tmp:
+        work = Path(tmp)
+        for n, row in enumerate(rows):
+            key = image_key(ctx, row.name, row.python, row.flavor, row.arch)
+            if _is_current(s, key, row.image_id.removeprefix("sha256:"), ctx.sha, work):
+                _fetch_sides(s, key, cfg.path("dist") / "images" / key.rsplit("/", 1)[-1])
+                continue
+            status = work / f"{n}.dpkg-status"
+            try:
+                dockerengine.copy_out(client, row.image_id, "/var/lib/dpkg/status", status)
+                dpkg = status.read_text(encoding="utf-8", errors="replace")
+            except Exception as exc:  # noqa: BLE001 - an image without dpkg is fine
+                log.warn(f"provenance: {row.name}: no /var/lib/dpkg/status ({exc})")
+                dpkg = ""
+            freeze = Path(row.pip_freeze) if row.pip_freeze else None
+            base_ref = row.base_standin or row.base
+            try:
+                base = f"{base_ref}@{client.images.get(base_ref).id}" if base_ref else ""
+            except Exception:  # noqa: BLE001 - a base that is not local: named without digest
+                base = base_ref
+            written += attest_image(
+                s, row.name, row.image_id, cfg=cfg, ctx=ctx, python=row.python,
+                flavor=row.flavor, arch=row.arch, refs=row.refs, base=base,
+                pip_freeze=freeze.read_text(encoding="utf-8") if freeze and freeze.is_file()
+                else "", dpkg_status=dpkg,
+            )  # fmt: skip
+    return written

@@ -54,19 +54,18 @@ def builder(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     run's URL; elsewhere ``urn:build-support:host:<name>`` and the host and process.
     """
     env = os.environ if env is None else env
-    if env.get("BUILDKITE") == "true" or env.get("BUILDKITE_BUILD_URL"):
-        org = env.get("BUILDKITE_ORGANIZATION_SLUG", "?")
-        pipe = env.get("BUILDKITE_PIPELINE_SLUG", "?")
+    if env.get("BUILDKITE_BUILD_URL"):  # https://<buildkite>/<org>/<pipeline>/builds/<n>
+        url = env["BUILDKITE_BUILD_URL"]
         job = env.get("BUILDKITE_JOB_ID", "")
-        url = env.get("BUILDKITE_BUILD_URL", "")
-        return (f"https://buildkite.com/{org}/{pipe}", f"{url}#{job}" if job else url)
-    if env.get("GITHUB_ACTIONS") == "true":
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        repo = env.get("GITHUB_REPOSITORY", "?")
+        return (url.split("/builds/", 1)[0], f"{url}#{job}" if job else url)
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_SERVER_URL"):
+        server, repo = env["GITHUB_SERVER_URL"], env.get("GITHUB_REPOSITORY", "?")
         ref = env.get("GITHUB_WORKFLOW_REF", "")
         run = f"{server}/{repo}/actions/runs/{env.get('GITHUB_RUN_ID', '?')}"
         attempt = env.get("GITHUB_RUN_ATTEMPT", "")
-        return (f"{server}/{ref}" if ref else f"{server}/{repo}", f"{run}/attempts/{attempt}"
-                if attempt else run)  # fmt: skip
+        return (
+            f"{server}/{ref}" if ref else f"{server}/{repo}",
+            f"{run}/attempts/{attempt}" if attempt else run,
+        )
     host = platform.node() or "localhost"
     return (f"urn:build-support:host:{host}", f"urn:build-support:run:{host}:{os.getpid()}")

@@ -161,17 +161,16 @@ def test_unverified_subject_reads_without_a_key(signer: CryptoSigner) -> None:
 
 
 def test_builder_ids_come_from_ci_variables_or_the_host() -> None:
-    bk = {"BUILDKITE": "true", "BUILDKITE_ORGANIZATION_SLUG": "org",
-          "BUILDKITE_PIPELINE_SLUG": "minray", "BUILDKITE_BUILD_URL": "https://bk/b/7",
-          "BUILDKITE_JOB_ID": "j1"}  # fmt: skip
-    assert invocation.builder(bk) == ("https://buildkite.com/org/minray", "https://bk/b/7#j1")
+    url = "https://buildkite.example/org/minray/builds/7"
+    bk = {"BUILDKITE": "true", "BUILDKITE_BUILD_URL": url, "BUILDKITE_JOB_ID": "j1"}
+    assert invocation.builder(bk) == ("https://buildkite.example/org/minray", f"{url}#j1")
     ref = "o/r/.github/workflows/ci.yml@refs/heads/main"
-    gh = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com",
+    gh = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.example",
           "GITHUB_REPOSITORY": "o/r", "GITHUB_WORKFLOW_REF": ref,
           "GITHUB_RUN_ID": "9", "GITHUB_RUN_ATTEMPT": "2"}  # fmt: skip
     builder, run = invocation.builder(gh)
-    assert builder == "https://github.com/o/r/.github/workflows/ci.yml@refs/heads/main"
-    assert run == "https://github.com/o/r/actions/runs/9/attempts/2"
+    assert builder == "https://github.example/o/r/.github/workflows/ci.yml@refs/heads/main"
+    assert run == "https://github.example/o/r/actions/runs/9/attempts/2"
     assert invocation.builder({})[0].startswith("urn:build-support:host:")
 
 

@@ -1,0 +1,228 @@
+"""Supply chain for real: the wheel stage writes an SBOM and a signed statement beside each
+wheel in the store; ``verify`` checks what a user downloaded and refuses tampering.
+
+The stages run as a user runs them (``python -m build_support …``) in a git repository
+holding a copy of the bundled product, signing with an Ed25519 key named in its config.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from build_support import config, fsutil
+from build_support.supplychain import attest, check, invocation, provenance, sbom, signing
+from tests.conftest import ROOT, git
+
+pytestmark = pytest.mark.skipif(
+    os.uname().machine not in ("x86_64", "amd64") or sys.platform != "linux",
+    reason="host builds here target manylinux2014_x86_64",
+)
+
+PYTHON = "3.12"
+PYPROJECT = f"""\
+[tool.build_support]
+python_versions = ["{PYTHON}"]
+default_branch = "main"
+artifact_store = ".artifacts"
+
+[tool.build_support.wheel]
+projects = ["python"]
+
+[tool.build_support.provenance]
+key_file = "keys/provenance.pem"
+"""
+_IGNORE = shutil.ignore_patterns("build", "dist", "__pycache__", "*.egg-info", "*.so", "cpp")
+
+
+def write_key(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUILDKITE", "GITHUB_"))}
+    for var in ("BUILD_SUPPORT_COMMIT", "BUILD_SUPPORT_BRANCH", "BUILD_SUPPORT_STORE", "CI",
+                "BUILD_SUPPORT_PROVENANCE_KEY"):  # fmt: skip
+        env.pop(var, None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def stage(repo: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "build_support", *argv],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One real wheel stage run (minray, host platform, Python 3.12)."""
+    repo = tmp_path_factory.mktemp("supply") / "proj"
+    repo.mkdir()
+    shutil.copytree(ROOT / "python", repo / "python", ignore=_IGNORE)
+    lock = repo / "requirements" / "compiled" / f"requirements_compiled_py{PYTHON}.txt"
+    lock.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "requirements" / "compiled" / lock.name, lock)
+    (repo / "pyproject.toml").write_text(PYPROJECT)
+    (repo / ".gitignore").write_text("dist/\n.artifacts/\nkeys/\n")
+    write_key(repo / "keys" / "provenance.pem")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "product")
+    proc = stage(repo, "wheel", "manylinux2014_x86_64", "--python", PYTHON)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return repo, git(repo, "rev-parse", "HEAD")
+
+
+def _keys(repo: Path) -> list[object]:
+    settings = attest.settings_of(config.load(repo))
+    return list(signing.trusted_keys(settings, root=repo, env={}))
+
+
+def test_the_store_holds_a_valid_sbom_and_a_verifying_statement_per_wheel(
+    built: tuple[Path, str],
+) -> None:
+    repo, sha = built
+    stored = repo / ".artifacts" / "main" / sha
+    (wheel,) = stored.glob("*.whl")
+    bom_text = (stored / f"{wheel.name}.cdx.json").read_text()
+    data = sbom.validate(bom_text, "stored SBOM")  # the CycloneDX schema accepts it
+    assert sbom.subject_of(data)[2] == fsutil.sha256_file(wheel)
+    assert data["metadata"]["component"]["purl"].startswith("pkg:pypi/minray@")
+    parts = {p.name: p for p in sbom.parts_of(data)}
+    cython = parts["cython"]
+    assert (cython.version, cython.role, cython.build_only) == ("3.0.12", "build-requirement", True)
+    assert len(cython.sha256) == 64  # from the lockfile's hashes
+    (envelope,) = signing.read_envelopes((stored / f"{wheel.name}.intoto.jsonl").read_text(), "s")
+    opened = signing.open_envelope(envelope, _keys(repo), 1)  # type: ignore[arg-type]
+    reading = provenance.read(opened.statement)
+    assert reading.subjects[0].sha256 == fsutil.sha256_file(wheel)
+    assert reading.commit == sha
+    assert reading.stage == "wheel"
+    assert reading.arguments == ("manylinux2014_x86_64", "--python", PYTHON)
+    assert f"requirements/compiled/requirements_compiled_py{PYTHON}.txt" in reading.inputs
+    assert reading.sbom is not None
+    assert reading.sbom.sha256 == fsutil.sha256_file(stored / f"{wheel.name}.cdx.json")
+    build = opened.statement["predicate"]["runDetails"]["builder"]
+    assert build["version"]["cython"] == "3.0.12"
+    assert build["id"].startswith("urn:build-support:host:")
+
+
+def test_verify_passes_on_the_downloaded_wheel_and_says_who_built_it(
+    built: tuple[Path, str], tmp_path: Path
+) -> None:
+    repo, sha = built
+    (wheel,) = (repo / "dist").glob("*.whl")
+    down = tmp_path / "down"
+    down.mkdir()
+    for f in (repo / "dist").glob(f"{wheel.name}*"):
+        shutil.copy(f, down / f.name)
+    proc = stage(repo, "verify", str(down / wheel.name), "--commit", sha)
+    assert proc.returncode == 0, proc.stderr
+    assert f"commit {sha}" in proc.stdout
+    assert "built by   urn:build-support:host:" in proc.stdout
+    assert "stage      wheel manylinux2014_x86_64 --python 3.12" in proc.stdout
+
+
+def _restatement(repo: Path, wheel: Path, *, commit: str, key: Path) -> str:
+    """A statement about ``wheel`` naming ``commit``, signed with ``key``."""
+    settings = attest.settings_of(config.load(repo))
+    signer = signing.signers(
+        type(settings)(key_file=str(key)), root=repo, env={}
+    )  # the settings class, with another key
+    st = provenance.statement(
+        provenance.Subject(name=wheel.name, sha256=fsutil.sha256_file(wheel)),
+        provenance.Facts(commit=commit, branch="main", repository="file:///elsewhere"),
+        sbom=provenance.Subject(
+            name=f"{wheel.name}.cdx.json",
+            sha256=fsutil.sha256_file(wheel.with_name(wheel.name + ".cdx.json")),
+        ),
+        inv=invocation.current("wheel"),
+    )
+    del settings
+    return signing.sign(st, signer)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("byte", "names other bytes"),
+        ("key", "badly signed"),
+        ("commit", "the statement names commit 2222"),
+        ("absent", "no provenance statement"),
+    ],
+)
+def test_verify_refuses_tampering_with_exit_16(
+    built: tuple[Path, str], tmp_path: Path, tamper: str, reason: str
+) -> None:
+    repo, _sha = built
+    (wheel,) = (repo / "dist").glob("*.whl")
+    for f in (repo / "dist").glob(f"{wheel.name}*"):
+        shutil.copy(f, tmp_path / f.name)
+    mine = tmp_path / wheel.name
+    statement = tmp_path / f"{wheel.name}.intoto.jsonl"
+    if tamper == "byte":
+        _change_one_byte(mine)
+    elif tamper == "key":
+        statement.write_text(
+            _restatement(repo, mine, commit=_sha, key=write_key(tmp_path / "other.pem"))
+        )
+    elif tamper == "commit":
+        statement.write_text(
+            _restatement(repo, mine, commit="2" * 40, key=repo / "keys" / "provenance.pem")
+        )
+    else:
+        statement.unlink()
+    proc = stage(repo, "verify", str(mine))
+    assert proc.returncode == 16, proc.stderr
+    assert reason in proc.stderr
+    assert "REFUSED" in proc.stderr
+
+
+def _change_one_byte(path: Path) -> None:
+    """Change one byte of a file inside the wheel (a valid zip with another payload)."""
+    out = path.with_name("x.zip")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith("__init__.py"):
+                data = data + b"#"
+            zout.writestr(info, data)
+    out.replace(path)
+
+
+def test_a_rerun_with_nothing_changed_keeps_the_statement(built: tuple[Path, str]) -> None:
+    repo, sha = built
+    stored = repo / ".artifacts" / "main" / sha
+    (statement,) = stored.glob("*.intoto.jsonl")
+    before = statement.read_bytes()
+    proc = stage(repo, "wheel", "manylinux2014_x86_64", "--python", PYTHON)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert statement.read_bytes() == before
+    payload = json.loads(base64.b64decode(json.loads(before)["payload"]))
+    assert payload["subject"][0]["name"].endswith(".whl")
+    assert isinstance(check.Verified, type)
