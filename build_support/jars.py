@@ -47,7 +47,6 @@ from build_support import (
 )
 from build_support.args import StageParser, non_negative_float
 from build_support.config import Config
-from build_support.supplychain import attest
 from build_support.errors import (
     BuildSupportError,
     CommandFailedError,
@@ -60,6 +59,7 @@ from build_support.errors import (
 )
 from build_support.jarpack import Platform
 from build_support.settings import JarsSettings as JarsSettings  # noqa: PLC0414 - re-exported
+from build_support.supplychain import attest
 
 JDK_HINT = "install a JDK 17 (apt-get install openjdk-17-jdk-headless) or point JAVA_HOME at one"
 #: The Maven properties the stage passes with ``-D`` and the project's POMs use: where the

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import tempfile
@@ -79,19 +80,33 @@ def unverified_subject(envelope_line: str) -> tuple[str, str]:
     return reading.subjects[0].sha256, reading.commit
 
 
-def _is_current(s: store.Store, key: str, sha256: str, commit: str, work: Path) -> bool:
-    """A statement beside ``key`` already names these bytes and this commit (and the SBOM
-    is there): nothing to write."""
-    if not (s.exists(statement_key(key)) and s.exists(sbom_key(key))):
-        return False
-    local = work / "current.intoto.jsonl"
+def _is_current(s: store.Store, key: str, sha256: str, commit: str, beside: Path) -> bool:
+    """A statement beside ``key`` already names these bytes and this commit (the SBOM is
+    written before it): nothing to write. The copy the last run left beside the file in
+    ``dist/`` is read when the store holds the same bytes (one metadata lookup);
+    otherwise the stored statement is fetched."""
+    local = beside.with_name(beside.name + STATEMENT_SUFFIX)
     try:
-        s.get(statement_key(key), local)
-        return unverified_subject(local.read_text(encoding="utf-8")) == (sha256, commit)
-    except (StoreError, ValueError, KeyError, TypeError, IndexError):
+        if local.is_file() and beside.with_name(beside.name + SBOM_SUFFIX).is_file():
+            text = local.read_text(encoding="utf-8")
+            stored = s.info(statement_key(key)).sha256
+            if stored == _sha(text):
+                return unverified_subject(text) == (sha256, commit)
+        if not s.exists(statement_key(key)):
+            return False
+        with tempfile.TemporaryDirectory(prefix="bs-attest-") as tmp:
+            fetched = Path(tmp) / "current.intoto.jsonl"
+            s.get(statement_key(key), fetched)
+            text = fetched.read_text(encoding="utf-8")
+        if unverified_subject(text) != (sha256, commit):
+            return False
+        _fetch_sides(s, key, beside, refresh=True)
+    except (StoreError, OSError, ValueError, KeyError, TypeError, IndexError):
         return False
+    return True
 
 
+@functools.cache
 def repository(root: Path) -> str:
     """The repository URL the statement names: git's ``origin`` (redacted), else the path."""
     proc = cmd.run(["git", "config", "--get", "remote.origin.url"], cwd=root, capture=True,
@@ -125,14 +140,10 @@ def attest_file(
     if not settings.enabled:
         return False
     sha256 = subject.sha256 or fsutil.sha256_file(path)
+    if _is_current(s, key, sha256, ctx.sha, path):
+        return False
     with tempfile.TemporaryDirectory(prefix="bs-attest-") as tmp:
         work = Path(tmp)
-        if _is_current(s, key, sha256, ctx.sha, work):
-            for suffix in (SBOM_SUFFIX, STATEMENT_SUFFIX):
-                side = path.with_name(path.name + suffix)
-                if not side.is_file():
-                    s.get(key + suffix, side)
-            return False
         return _write(s, key, path, settings=settings, cfg=cfg, ctx=ctx, sha256=sha256,
                       subject=subject, parts=parts, inputs=inputs, toolchain=toolchain or {},
                       parameters=parameters or {}, default_stage=default_stage,
@@ -178,7 +189,7 @@ def _write(
         inv=inv,
         finished=now,
     )
-    envelope = signing.sign(st, signing.signers(settings, root=cfg.root))
+    envelope = signing.sign(st, _signers(settings, cfg.root))
     for suffix, text in ((SBOM_SUFFIX, bom_text), (STATEMENT_SUFFIX, envelope)):
         local = work / f"side{suffix}"
         fsutil.write_atomic(local, text)
@@ -186,6 +197,19 @@ def _write(
         fsutil.copy_atomic(local, path.with_name(path.name + suffix))
     log.info(f"provenance: {path.name}: SBOM ({len(parts)} component(s)) and signed statement")
     return True
+
+
+_SIGNERS: dict[tuple[ProvenanceSettings, Path, str], list[Any]] = {}
+
+
+def _signers(settings: ProvenanceSettings, root: Path) -> list[Any]:
+    """The configured signers, loaded once per process (a stage signs many artifacts)."""
+    import os
+
+    cache_key = (settings, root, os.environ.get(settings.key_env, "") if settings.key_env else "")
+    if cache_key not in _SIGNERS:
+        _SIGNERS[cache_key] = signing.signers(settings, root=root)
+    return _SIGNERS[cache_key]
 
 
 def _sha(text: str) -> str:
@@ -272,10 +296,8 @@ def attest_wheel(
     if not settings_of(cfg).enabled:
         return False
     lock = lockfile.path(cfg.path("requirements"), python)
-    with tempfile.TemporaryDirectory(prefix="bs-attest-") as tmp:
-        if sha256 and _is_current(s, key, sha256, ctx.sha, Path(tmp)):
-            _fetch_sides(s, key, wheel)
-            return False
+    if sha256 and _is_current(s, key, sha256, ctx.sha, wheel):
+        return False
     from build_support import tools
 
     subject, parts, toolchain = wheel_parts(wheel, project=project, lock=lock)
@@ -290,10 +312,12 @@ def attest_wheel(
     )  # fmt: skip
 
 
-def _fetch_sides(s: store.Store, key: str, path: Path) -> None:
+def _fetch_sides(s: store.Store, key: str, path: Path, *, refresh: bool = False) -> None:
+    """The stored SBOM and statement of ``key`` beside ``path`` (in ``dist/``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (SBOM_SUFFIX, STATEMENT_SUFFIX):
         side = path.with_name(path.name + suffix)
-        if not side.is_file():
+        if refresh or not side.is_file():
             s.get(key + suffix, side)
 
 
@@ -331,13 +355,11 @@ def attest_jar(
     """The hook of the jars stage: one call per stored JAR or POM."""
     if not settings_of(cfg).enabled:
         return False
+    if sha256 and _is_current(s, key, sha256, ctx.sha, path):
+        return False
     from build_support.publish import mavenrepo
 
     group = mavenrepo.pom_gav(cfg.path("java") / "pom.xml")[0].group
-    with tempfile.TemporaryDirectory(prefix="bs-attest-") as tmp:
-        if sha256 and _is_current(s, key, sha256, ctx.sha, Path(tmp)):
-            _fetch_sides(s, key, path)
-            return False
     stem = path.name
     ext = "pom" if stem.endswith(".pom") else "jar"
     base = stem[: -len(ext) - 1]
@@ -457,10 +479,8 @@ def attest_image(
     dist = cfg.path("dist") / "images"
     dist.mkdir(parents=True, exist_ok=True)
     path = dist / key.rsplit("/", 1)[-1]
-    with tempfile.TemporaryDirectory(prefix="bs-attest-") as tmp:
-        if _is_current(s, key, sha, ctx.sha, Path(tmp)):
-            _fetch_sides(s, key, path)
-            return False
+    if _is_current(s, key, sha, ctx.sha, path):
+        return False
     ref = refs[0] if refs else row_name
     repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
     subject = sbom.Part(
@@ -500,8 +520,8 @@ def attest_images(
         work = Path(tmp)
         for n, row in enumerate(rows):
             key = image_key(ctx, row.name, row.python, row.flavor, row.arch)
-            if _is_current(s, key, row.image_id.removeprefix("sha256:"), ctx.sha, work):
-                _fetch_sides(s, key, cfg.path("dist") / "images" / key.rsplit("/", 1)[-1])
+            beside = cfg.path("dist") / "images" / key.rsplit("/", 1)[-1]
+            if _is_current(s, key, row.image_id.removeprefix("sha256:"), ctx.sha, beside):
                 continue
             status = work / f"{n}.dpkg-status"
             try:

@@ -10,6 +10,8 @@ not done here: it needs a network and an identity provider.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -22,7 +24,6 @@ from build_support.errors import ConfigError, InputError
 from build_support.supplychain.settings import WHERE, ProvenanceSettings
 
 if TYPE_CHECKING:
-    from securesystemslib.dsse import Envelope
     from securesystemslib.signer import Key, Signer
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -180,26 +181,54 @@ def sign(statement: Mapping[str, Any], with_signers: Sequence[Signer]) -> str:
     return json.dumps(envelope.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def read_envelopes(text: str, where: str) -> list[Envelope]:
-    """Every envelope of a ``.intoto.jsonl`` file (one JSON envelope a line)."""
-    from securesystemslib.dsse import Envelope
+@dataclass(frozen=True)
+class RawEnvelope:
+    """A DSSE envelope as read, before any key is involved (stdlib only: no import of
+    securesystemslib, whose signer registry is slow to load)."""
 
+    payload: bytes
+    payload_type: str
+    signatures: dict[str, str]
+    data: dict[str, Any]
+
+
+def read_envelopes(text: str, where: str) -> list[RawEnvelope]:
+    """Every envelope of a ``.intoto.jsonl`` file (one JSON envelope a line)."""
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            out.append(Envelope.from_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as exc:
+            data = json.loads(line)
+            sigs = {str(s["keyid"]): str(s["sig"]) for s in data["signatures"]}
+            out.append(RawEnvelope(base64.b64decode(data["payload"], validate=True),
+                                   str(data["payloadType"]), sigs, data))  # fmt: skip
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise InputError(f"{where}:{n} is not a DSSE envelope ({exc})") from None
     if not out:
         raise InputError(f"{where} holds no envelope")
     return out
 
 
-def open_envelope(envelope: Envelope, keys: Sequence[Key], threshold: int) -> Signed:
+def unverified(envelope: RawEnvelope) -> dict[str, Any]:
+    """The statement an envelope carries, signatures not checked (plan mode only)."""
+    if envelope.payload_type != PAYLOAD_TYPE:
+        raise ValueError(f"payload type {envelope.payload_type!r}, not {PAYLOAD_TYPE!r}")
+    statement = json.loads(envelope.payload)
+    if not isinstance(statement, dict):
+        raise ValueError("the payload is not a JSON object")  # noqa: TRY004 - one kind
+    return statement
+
+
+def open_envelope(raw: RawEnvelope, keys: Sequence[Key], threshold: int) -> Signed:
     """The statement, when ``threshold`` trusted keys signed it; else ValueError (why)."""
+    from securesystemslib.dsse import Envelope
     from securesystemslib.exceptions import VerificationError as SslibVerificationError
+
+    try:
+        envelope = Envelope.from_dict(raw.data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a DSSE envelope ({exc})") from None
 
     if envelope.payload_type != PAYLOAD_TYPE:
         raise ValueError(f"payload type {envelope.payload_type!r}, not {PAYLOAD_TYPE!r}")

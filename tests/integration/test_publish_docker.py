@@ -77,6 +77,8 @@ def _images(
             made.append(image_id)
     manifests.write(manifests.images_path(project.root / "dist"),
                     manifests.ImagesManifest(images=tuple(rows)))  # fmt: skip
+    for row in rows:  # as the images stage leaves them
+        project.attest_image(row)
     return made
 
 

@@ -14,15 +14,24 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from build_support import config, fsutil
+from build_support.store import keys
 from build_support.supplychain import attest, check, invocation, provenance, sbom, signing
 from tests.conftest import ROOT, git
+from tests.publishing import (
+    PYPI_PASSWORD,
+    Project,
+    PypiServer,
+    make_project,
+    pip_download,
+    tiny_wheel,
+    write_key,
+)
 
 pytestmark = pytest.mark.skipif(
     os.uname().machine not in ("x86_64", "amd64") or sys.platform != "linux",
@@ -43,18 +52,6 @@ projects = ["python"]
 key_file = "keys/provenance.pem"
 """
 _IGNORE = shutil.ignore_patterns("build", "dist", "__pycache__", "*.egg-info", "*.so", "cpp")
-
-
-def write_key(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
 
 
 def _env() -> dict[str, str]:
@@ -226,3 +223,86 @@ def test_a_rerun_with_nothing_changed_keeps_the_statement(built: tuple[Path, str
     payload = json.loads(base64.b64decode(json.loads(before)["payload"]))
     assert payload["subject"][0]["name"].endswith(".whl")
     assert isinstance(check.Verified, type)
+
+
+# --------------------------------------------------------------------------- publish
+
+
+@pytest.fixture
+def pypi(tmp_path: Path) -> Iterator[PypiServer]:
+    server = PypiServer(tmp_path / "pypiserver")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path, pypi: PypiServer) -> Project:
+    p = make_project(tmp_path, pypi.toml(), {"BUILD_SUPPORT_PYPI_PASSWORD": PYPI_PASSWORD})
+    p.pass_release_tests()
+    return p
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("byte", "the statement names other bytes"),
+        ("key", "the provenance statement is badly signed"),
+        ("commit", "the statement names commit 2222"),
+        ("absent", "no provenance statement"),
+        ("sbom", "the SBOM is not the one the statement names"),
+    ],
+)
+def test_publish_refuses_a_wheel_its_statement_does_not_vouch_for(
+    project: Project, pypi: PypiServer, tmp_path: Path, tamper: str, reason: str
+) -> None:
+    wheel = tiny_wheel(tmp_path / "built", "minray", "0.1.0", project.sha, payload=b"ours")
+    key = keys.wheel_key("main", project.sha, wheel.name)
+    if tamper == "byte":  # the object changed after the stage vouched for it
+        project.put_wheel(wheel)
+        other = tiny_wheel(tmp_path / "other", "minray", "0.1.0", project.sha, payload=b"ourz")
+        project.put_wheel(other, attest=False)
+    elif tamper == "key":  # signed, but by a key this project does not trust
+        project.put_wheel(wheel, attest=False)
+        mine = project.root / "keys" / "provenance.pem"
+        saved = mine.read_bytes()
+        write_key(mine)
+        project.attest(key, wheel)
+        mine.write_bytes(saved)
+    elif tamper == "commit":
+        project.put_wheel(wheel, attest=False)
+        project.attest(key, wheel, commit="2" * 40)
+    elif tamper == "sbom":
+        project.put_wheel(wheel)
+        bom = tmp_path / "bom.json"
+        project.store.get(attest.sbom_key(key), bom)
+        bom.write_text(bom.read_text().replace("test-artifact", "other-artifact"))
+        project.store.put(attest.sbom_key(key), bom)
+    else:
+        project.put_wheel(wheel, attest=False)
+    run = project.publish("--execute")
+    assert run.returncode == 16, run.stderr
+    assert "gate(s) provenance" in run.stderr
+    assert f"pypi {wheel.name}: {reason}" in run.stderr
+    assert pypi.uploads() == []
+    assert not list(pypi.packages.iterdir())
+
+
+def test_publish_sends_a_vouched_wheel_and_verify_passes_on_what_came_back(
+    project: Project, pypi: PypiServer, tmp_path: Path
+) -> None:
+    wheel = tiny_wheel(tmp_path / "built", "minray", "0.1.0", project.sha, payload=b"ours")
+    project.put_wheel(wheel)
+    run = project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    (got,) = pip_download(pypi.url + "/simple/", pypi.username, PYPI_PASSWORD, "minray==0.1.0",
+                          tmp_path / "dl")  # fmt: skip
+    key = keys.wheel_key("main", project.sha, wheel.name)
+    for suffix in (attest.STATEMENT_SUFFIX, attest.SBOM_SUFFIX):
+        project.store.get(key + suffix, got.with_name(got.name + suffix))
+    proc = subprocess.run(
+        [sys.executable, "-m", "build_support", "verify", str(got), "--commit", project.sha],
+        cwd=project.root, env=project.env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"from       commit {project.sha}" in proc.stdout
