@@ -27,7 +27,7 @@ from pathlib import Path
 
 from build_support import jarpack, log
 from build_support.errors import ArtifactNotFoundError, ConfigError, PublishError, VerificationError
-from build_support.publish import credentials, http, mavenrepo
+from build_support.publish import attestations, credentials, http, mavenrepo
 from build_support.publish.journal import Journal
 from build_support.publish.mavenrepo import Gav
 from build_support.publish.model import Artifact, Phase, PlanItem, Remote, RunEnv, decide
@@ -156,6 +156,8 @@ class MavenTarget:
                     meta={"gav": str(gav), "attestation": key},
                 )
             )
+        out += attestations.maven_files(out, env=self.env, workdir=self.dir, gavs=self.gavs,
+                                        destination=self._destination)  # fmt: skip
         if self.portal is not None and self.settings.publishing_type == "USER_MANAGED":
             out.append(self.portal.publish_artifact(out))
         problems = mavenrepo.validate_bundle(

@@ -83,20 +83,22 @@ def check(  # noqa: PLR0912 - one refusal per way an artifact can fail
     except BuildSupportError as exc:
         raise refuse(f"unreadable provenance statement: {exc.message}") from None
     problems: list[str] = []
-    for envelope in envelopes:
+    good: list[tuple[signing.Signed, provenance.Reading]] = []
+    for envelope in envelopes:  # a .intoto.jsonl may hold a statement per file of a module
         try:
             opened = (
                 signing.open_envelope(envelope, keys, threshold)
                 if keys is not None
                 else signing.Signed(statement=signing.unverified(envelope), keyids=())
             )
-            reading = provenance.read(opened.statement)
+            good.append((opened, provenance.read(opened.statement)))
         except ValueError as exc:
             problems.append(str(exc))
-            continue
-        break
-    else:
+    if not good:
         raise refuse("the provenance statement is badly signed: " + "; ".join(problems))
+    opened, reading = next(
+        ((o, r) for o, r in good if sha256 in {s.sha256 for s in r.subjects}), good[0]
+    )
     if sha256 not in {s.sha256 for s in reading.subjects}:
         named = ", ".join(f"{s.name} sha256:{s.sha256}" for s in reading.subjects)
         raise refuse(f"the statement names other bytes ({named}); the artifact is sha256:{sha256}")

@@ -22,6 +22,7 @@ import pytest
 from build_support import manifests, provision, pythons
 from tests.conftest import ROOT, git
 from tests.helpers import bundled_toml
+from tests.integration.test_supplychain import assert_store_attested
 
 pytestmark = [
     pytest.mark.docker,
@@ -158,6 +159,9 @@ def test_wheel_then_images_then_release_tests_in_image(tmp_path: Path) -> None:
         assert (commit_file / "commit.txt").read_text() == sha
         # the raw files carry their kind and schema version
         assert json.loads(manifests.images_path(dist).read_text())["schema"] == 1
+        # every wheel and image has a valid SBOM and a verifying statement in the store
+        ids = [row.image_id for row in recorded.images]
+        assert assert_store_attested(repo, repo / ".artifacts", images=ids) == 2 + len(ids)
     finally:
         if refs:
             subprocess.run(

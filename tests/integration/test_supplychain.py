@@ -14,21 +14,26 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from build_support import config, fsutil
-from build_support.store import keys
+from build_support.store import LocalStore, keys
 from build_support.supplychain import attest, check, invocation, provenance, sbom, signing
 from tests.conftest import ROOT, git
+from tests.integration import test_publish_maven as maven_tests
 from tests.publishing import (
+    GPG_PASSPHRASE,
+    MAVEN_PASSWORD,
     PYPI_PASSWORD,
+    ApacheDav,
     Project,
     PypiServer,
     make_project,
     pip_download,
+    store_java,
     tiny_wheel,
     write_key,
 )
@@ -227,6 +232,12 @@ def test_a_rerun_with_nothing_changed_keeps_the_statement(built: tuple[Path, str
 
 # --------------------------------------------------------------------------- publish
 
+#: The Maven repository and gpg key fixtures of the Maven publish tests.
+dav = maven_tests.dav
+gpg_key = maven_tests.gpg_key
+_mvn_get = maven_tests._mvn_get
+_verify = maven_tests._verify
+
 
 @pytest.fixture
 def pypi(tmp_path: Path) -> Iterator[PypiServer]:
@@ -306,3 +317,76 @@ def test_publish_sends_a_vouched_wheel_and_verify_passes_on_what_came_back(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"from       commit {project.sha}" in proc.stdout
+
+
+def assert_store_attested(repo: Path, store_dir: Path, *, images: Sequence[str] = ()) -> int:
+    """Every wheel, JAR and POM in the store, and each image id in ``images``, has an SBOM
+    that the CycloneDX validator accepts and a statement whose signature verifies with the
+    project's trusted keys, naming its bytes; returns how many were checked."""
+    s = LocalStore(store_dir)
+    settings = attest.settings_of(config.load(repo))
+    trusted = signing.trusted_keys(settings, root=repo)
+    checked = 0
+    objects = {o.key: o.sha256 for o in s.list("") if o.key.endswith((".whl", ".jar", ".pom"))}
+    statements = [o.key for o in s.list("images/") if o.key.endswith(attest.STATEMENT_SUFFIX)]
+    by_image = {}
+    for key in statements:
+        sha, _commit = attest.unverified_subject((store_dir / key).read_text())
+        by_image[f"sha256:{sha}"] = key.removesuffix(attest.STATEMENT_SUFFIX)
+    for image_id in images:
+        assert image_id in by_image, f"no statement for image {image_id}"
+        objects[by_image[image_id]] = image_id.removeprefix("sha256:")
+    for key, sha in sorted(objects.items()):
+        statement = store_dir / attest.statement_key(key)
+        bom = store_dir / attest.sbom_key(key)
+        assert statement.is_file(), f"{key}: no statement"
+        assert bom.is_file(), f"{key}: no SBOM"
+        v = check.check(key, sha, statement_text=statement.read_text(), sbom_text=bom.read_text(),
+                        keys=trusted, threshold=1, commit_inside=None)  # fmt: skip
+        assert v.keyids
+        checked += 1
+    return checked
+
+
+@pytest.fixture
+def maven_project(tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str, Path]) -> Project:
+    armored, _fpr, _home = gpg_key
+    p = make_project(tmp_path, dav.toml(), {"TEST_MAVEN_USER": dav.username,
+                                            "TEST_MAVEN_PASSWORD": MAVEN_PASSWORD,
+                                            "TEST_GPG_KEY": armored})  # fmt: skip
+    (p.root / "gpg-passphrase.txt").write_text(GPG_PASSPHRASE)
+    p.pass_release_tests()
+    return p
+
+
+def test_maven_deploys_the_sbom_classifier_and_statements_a_consumer_fetches_and_verifies(
+    maven_project: Project,
+    dav: ApacheDav,
+    gpg_key: tuple[str, str, Path],
+    tmp_path: Path,
+) -> None:
+    _armored, _fpr, home = gpg_key
+    store_java(maven_project)
+    run = maven_project.publish("--execute")
+    assert run.returncode == 0, run.stderr
+    version_dir = dav.path("releases/io/minray/minray-api/0.1.0")
+    for name in ("minray-api-0.1.0-cyclonedx.json", "minray-api-0.1.0.intoto.jsonl"):
+        _verify(home, version_dir / name)  # signed and checksummed like every file
+        assert (version_dir / f"{name}.sha1").is_file()
+    local = tmp_path / "m2" / "repository"
+    local.mkdir(parents=True)
+    for coords in ("io.minray:minray-api:0.1.0", "io.minray:minray-api:0.1.0:json:cyclonedx",
+                   "io.minray:minray-api:0.1.0:intoto.jsonl"):  # fmt: skip
+        _mvn_get(f"{dav.url}/releases", dav.username, coords, local)
+    got = local / "io/minray/minray-api/0.1.0"
+    bom = got / "minray-api-0.1.0-cyclonedx.json"
+    sbom.validate(bom.read_text(), "the SBOM Maven fetched")
+    proc = subprocess.run(
+        [sys.executable, "-m", "build_support", "verify", str(got / "minray-api-0.1.0.jar"),
+         "--statement", str(got / "minray-api-0.1.0.intoto.jsonl"), "--sbom", str(bom),
+         "--commit", maven_project.sha],
+        cwd=maven_project.root, env=maven_project.env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"from       commit {maven_project.sha}" in proc.stdout
