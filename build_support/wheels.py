@@ -987,12 +987,13 @@ def store_results(
                     ),
                 )
             if promote:
-                s.promote(
-                    key,
-                    branch=ctx.branch,
-                    default_branch=cfg.default_branch,
-                    pr_number=ctx.pr_number,
-                )
+                for promoted in (key, *attest.sidecar_keys(s, key)):
+                    s.promote(
+                        promoted,
+                        branch=ctx.branch,
+                        default_branch=cfg.default_branch,
+                        pr_number=ctx.pr_number,
+                    )
 
 
 def report(results: Sequence[Built], *, ctx: commits.BuildContext, cfg: Config) -> None:

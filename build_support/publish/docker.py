@@ -237,6 +237,10 @@ class DockerTarget:
         )  # fmt: skip
 
     # -- look --------------------------------------------------------------------------------
+    def basic_auth(self) -> str | None:
+        """The registry's basic credentials, when configured."""
+        return http.basic(self.username, self.password.value) if self.password else None
+
     def _get(self, repo_path: str, reference: str) -> http.Response:
         url = f"{self.api}/v2/{repo_path}/manifests/{reference}"
         accept = ", ".join((*MANIFEST_TYPES, *LIST_TYPES))
@@ -375,6 +379,9 @@ class DockerTarget:
                 f"{repo}:{tag} holds {there or 'nothing'} after the push, expected {a.digest}",
                 hint="check the registry, then rerun with --execute",
             )
+        if a.meta["kind"] == "image" and a.meta.get(attestations.META):
+            path = repo.split("/", 1)[1] if self.settings.registry else repo
+            attestations.attach_image(self, path, tag, env=self.env, a=a)
 
     def close(self) -> None:
         shutil.rmtree(self.docker_config, ignore_errors=True)

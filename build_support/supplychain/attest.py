@@ -72,6 +72,11 @@ def statement_key(key: str) -> str:
     return key + STATEMENT_SUFFIX
 
 
+def sidecar_keys(s: store.Store, key: str) -> list[str]:
+    """The SBOM and statement keys stored beside ``key`` (to promote them with it)."""
+    return [k for k in (sbom_key(key), statement_key(key)) if s.exists(k)]
+
+
 def unverified_subject(envelope_line: str) -> tuple[str, str]:
     """``(sha256, commit)`` an envelope's payload claims, without checking signatures."""
     env = json.loads(envelope_line.splitlines()[0])

@@ -86,8 +86,11 @@ def test_linux_build_stores_every_module(linux_build: LinuxBuild) -> None:
         for suffix in (".jar", "-sources.jar", "-javadoc.jar", ".pom"):
             assert f"{artifact}-0.1.0{suffix}" in names
     s = store.open_url(linux_build.store_url)
-    stored = {i.key.rsplit("/", 1)[-1] for i in s.list(f"jars/{BRANCH}/{linux_build.sha}/linux/")}
+    listed = {i.key.rsplit("/", 1)[-1] for i in s.list(f"jars/{BRANCH}/{linux_build.sha}/linux/")}
+    stored = {n for n in listed if not n.endswith((".cdx.json", ".intoto.jsonl"))}
     assert stored == set(names)
+    # each with its SBOM and provenance statement beside it (docs/supply-chain.md)
+    assert listed == stored | {f"{n}{x}" for n in names for x in (".cdx.json", ".intoto.jsonl")}
     # Sources JARs hold sources: the natives (a resource folder of the runtime) stay out.
     sources = linux_build.dist / "jars" / "linux" / "minray-runtime-0.1.0-sources.jar"
     with zipfile.ZipFile(sources) as zf:

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,15 +21,19 @@ from pathlib import Path
 import pytest
 
 from build_support import config, fsutil
+from build_support.publish import attestations
 from build_support.store import LocalStore, keys
 from build_support.supplychain import attest, check, invocation, provenance, sbom, signing
 from tests.conftest import ROOT, git
+from tests.integration import test_publish_docker as docker_tests
 from tests.integration import test_publish_maven as maven_tests
 from tests.publishing import (
     GPG_PASSPHRASE,
     MAVEN_PASSWORD,
     PYPI_PASSWORD,
+    REGISTRY_PASSWORD,
     ApacheDav,
+    DockerRegistry,
     Project,
     PypiServer,
     make_project,
@@ -390,3 +395,51 @@ def test_maven_deploys_the_sbom_classifier_and_statements_a_consumer_fetches_and
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"from       commit {maven_project.sha}" in proc.stdout
+
+
+#: The Docker registry fixture of the Docker publish tests.
+registry = docker_tests.registry
+
+
+def _registry_blob(reg: DockerRegistry, repo: str, digest: str) -> str:
+    req = urllib.request.Request(f"http://{reg.host}/v2/{repo}/blobs/{digest}",
+                                 headers={"Authorization": reg.authorization(repo)})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return str(resp.read().decode())
+
+
+@pytest.mark.docker
+def test_publish_attaches_each_images_provenance_and_sbom_as_referrers(
+    tmp_path: Path, registry: DockerRegistry
+) -> None:
+    ns = docker_tests.NS
+    p = make_project(tmp_path, registry.toml(ns, ["base-deps", "minray"]),
+                     {"TEST_REGISTRY_USER": registry.username,
+                      "TEST_REGISTRY_PASSWORD": REGISTRY_PASSWORD})  # fmt: skip
+    p.pass_release_tests()
+    try:
+        _base_id, product_id = docker_tests._images(p, tmp_path, ("x86_64",))
+        run = p.publish("--execute")
+        assert run.returncode == 0, run.stderr
+        repo = f"{ns}/minray"
+        digest, _ = registry.manifest(repo, docker_tests._tags(p.sha)[0])
+        # Debian's docker-registry 2.8 has no referrers API: the tag schema's index lists them
+        _, index = registry.manifest(repo, attestations.fallback_tag(digest))
+        found = {m["artifactType"]: m["digest"] for m in index["manifests"]}
+        assert sorted(found) == [attestations.SBOM_TYPE, attestations.STATEMENT_TYPE]
+        texts = {}
+        for kind, ref in found.items():
+            _, artifact = registry.manifest(repo, ref)
+            assert artifact["subject"]["digest"] == digest
+            texts[kind] = _registry_blob(registry, repo, artifact["layers"][0]["digest"])
+        settings = attest.settings_of(config.load(p.root))
+        v = check.check(
+            "minray image", product_id.removeprefix("sha256:"),
+            statement_text=texts[attestations.STATEMENT_TYPE],
+            sbom_text=texts[attestations.SBOM_TYPE],
+            keys=signing.trusted_keys(settings, root=p.root, env={}), threshold=1,
+            commit_inside=p.sha, expected_commit=p.sha,
+        )  # fmt: skip
+        assert v.reading.commit == p.sha
+    finally:
+        docker_tests._remove_images(registry)
