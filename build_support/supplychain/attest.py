@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from build_support import __version__, cmd, commits, fsutil, lockfile, log, redact, store
 from build_support.config import Config
-from build_support.errors import StoreError
+from build_support.errors import BuildSupportError, StoreError
 from build_support.supplychain import invocation, provenance, sbom, signing
 from build_support.supplychain.settings import ProvenanceSettings
 
@@ -362,14 +362,14 @@ def attest_jar(
         return False
     if sha256 and _is_current(s, key, sha256, ctx.sha, path):
         return False
-    from build_support.publish import mavenrepo
-
-    group = mavenrepo.pom_gav(cfg.path("java") / "pom.xml")[0].group
     stem = path.name
     ext = "pom" if stem.endswith(".pom") else "jar"
     base = stem[: -len(ext) - 1]
     artifact = base.split(f"-{version}", 1)[0] if f"-{version}" in base else base
     classifier = base.split(f"-{version}-", 1)[1] if f"-{version}-" in base else ""
+    group = _maven_group(
+        [path.with_name(f"{artifact}-{version}.pom"), cfg.path("java") / "pom.xml"]
+    )
     qualifiers = f"?type={ext}" + (f"&classifier={classifier}" if classifier else "")
     subject = sbom.Part(
         name=artifact,
@@ -388,6 +388,18 @@ def attest_jar(
         inputs=sorted(java.glob("*.xml")) + sorted(java.glob("*.txt")),
         parameters={"os": key.split("/")[-2]}, default_stage="jars",
     )  # fmt: skip
+
+
+def _maven_group(poms: Sequence[Path]) -> str:
+    """The groupId of the first readable POM (the module's own, then the project's)."""
+    from build_support.publish import mavenrepo
+
+    for pom in poms:
+        try:
+            return mavenrepo.pom_gav(pom)[0].group
+        except (OSError, ValueError, BuildSupportError):
+            continue
+    return "unknown"
 
 
 def _maven_bom(cfg: Config, artifact: str) -> list[sbom.Part]:
