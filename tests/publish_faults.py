@@ -118,7 +118,8 @@ def check_registry(project: Project, registry: DockerRegistry) -> int:
     """Every planned image tag is in the registry and points at the planned image (config
     digest = image ID, revision label = the commit); every blob its manifest names is
     fetched back through the registry API with exactly the bytes its digest and size say;
-    and each tag's manifest was pushed exactly once (the registry's log). Tags checked."""
+    and each tag's manifest was pushed exactly once, no blob twice (the registry's log).
+    Tags checked."""
     items = [i for i in project.plan()["items"] if i["target"] == "docker"]
     assert items, "no images in the plan"
     puts = [p for p in registry.requests("PUT") if "/manifests/sha256:" not in p]
@@ -137,4 +138,6 @@ def check_registry(project: Project, registry: DockerRegistry) -> int:
         config = json.loads(blobs[manifest["config"]["digest"]])
         assert config["config"]["Labels"]["org.opencontainers.image.revision"] == project.sha
         assert puts.count(f"/v2/{repo}/manifests/{tag}") == 1, (tag, puts)
+        uploads = [u for u in registry.requests("PUT", "blobs") if u.startswith(f"/v2/{repo}/")]
+        assert len(uploads) <= len(blobs), (repo, uploads)  # (a blob may be mounted instead)
     return len(items)
