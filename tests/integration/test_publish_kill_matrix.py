@@ -9,9 +9,10 @@ picks the moment. One set of servers and one base image serve every kill point."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -127,13 +128,18 @@ def _project(
     return p
 
 
+@pytest.fixture
+def new_project(
+    tmp_path: Path, servers: Servers, gpg_key: tuple[str, Path], base_image: tuple[str, list[str]]
+) -> Callable[[str], Project]:
+    """``new_project(version)``: :func:`_project` in this test's ``tmp_path``."""
+    return functools.partial(_project, tmp_path, servers, gpg_key[0], base_image)
+
+
 def test_the_matrix_has_every_journaled_step(
-    tmp_path: Path,
-    servers: Servers,
-    gpg_key: tuple[str, Path],
-    base_image: tuple[str, list[str]],
+    servers: Servers, new_project: Callable[[str], Project]
 ) -> None:
-    p = _project(tmp_path, servers, gpg_key[0], base_image, "1.9.0")
+    p = new_project("1.9.0")
     run = p.publish("--execute")
     assert run.returncode == 0, run.stderr
     assert journal_steps(p) == STEPS
@@ -144,16 +150,15 @@ def test_the_matrix_has_every_journaled_step(
 @pytest.mark.parametrize("sig", ["KILL", "TERM"])
 @pytest.mark.parametrize("step", range(1, STEPS + 1))
 def test_killed_at_a_journaled_step_the_rerun_publishes_exactly_the_plan(
-    tmp_path: Path,
     servers: Servers,
     gpg_key: tuple[str, Path],
-    base_image: tuple[str, list[str]],
+    new_project: Callable[[str], Project],
     sig: str,
     step: int,
 ) -> None:
     pypi, dav, registry = servers
     version = f"1.{0 if sig == 'KILL' else 1}.{step}"
-    p = _project(tmp_path, servers, gpg_key[0], base_image, version)
+    p = new_project(version)
     killed = p.publish("--execute", env=kill_env("journal", step, sig))
     assert killed.returncode == KILLED_RC[sig], killed.stderr
     assert journal_steps(p) == step, "the signal came at another step"
