@@ -145,6 +145,15 @@ def test_the_matrix_has_every_journaled_step(
     assert journal_steps(p) == STEPS
     assert {i["target"] for i in p.plan()["items"]} == {"pypi", "maven", "docker"}
     assert check_registry(p, servers[2]) == 2
+    # As a user would: pull the commit tag back by digest, and it is the planned image.
+    registry = servers[2]
+    item = next(i for i in p.plan()["items"] if i["phase"] == "stage" and i["target"] == "docker")
+    repo, tag = item["destination"].split("/", 1)[1].rsplit(":", 1)
+    digest, _ = registry.manifest(repo, tag)
+    registry.docker("pull", f"{registry.host}/{repo}@{digest}")
+    pulled = registry.docker("image", "inspect", "--format", "{{.Id}}",
+                             f"{registry.host}/{repo}@{digest}")  # fmt: skip
+    assert pulled == item["sha256"]
 
 
 @pytest.mark.parametrize("sig", ["KILL", "TERM"])
