@@ -125,6 +125,7 @@ def _project(
         refs=(f"{namespace}/minray:{immutable}", f"{namespace}/minray:nightly"),
         python="3.11", flavor="cpu", arch="x86_64", base="scratch", version=version)  # fmt: skip
     manifests.write(manifests.images_path(p.root / "dist"), manifests.ImagesManifest(images=(row,)))
+    p.attest_image(row)  # its SBOM and signed statement, as the images stage writes them
     return p
 
 
