@@ -46,11 +46,11 @@ from tests.publishing import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.docker]
 
-#: The journal writes of a fresh publish of a wheel, five Maven files and one image under
-#: two tags (its immutable commit tag and the moving ``nightly``): each Maven file and
-#: each tag pending and done, the wheel pending, upload started and done, and the run's
-#: end.
-STEPS = 5 * 2 + 2 * 2 + 3 + 1
+#: The journal writes of a fresh publish of a wheel, nine Maven files (five, plus each of
+#: the two modules' CycloneDX SBOM and provenance statement) and one image under two tags
+#: (its immutable commit tag and the moving ``nightly``): each Maven file and each tag
+#: pending and done, the wheel pending, upload started and done, and the run's end.
+STEPS = 9 * 2 + 2 * 2 + 3 + 1
 #: Unique per test process: a concurrent run never touches these repositories.
 NS = f"killmatrix-{uuid.uuid4().hex[:8]}"
 
