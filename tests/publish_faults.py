@@ -139,5 +139,28 @@ def check_registry(project: Project, registry: DockerRegistry) -> int:
         assert config["config"]["Labels"]["org.opencontainers.image.revision"] == project.sha
         assert puts.count(f"/v2/{repo}/manifests/{tag}") == 1, (tag, puts)
         uploads = [u for u in registry.requests("PUT", "blobs") if u.startswith(f"/v2/{repo}/")]
-        assert len(uploads) <= len(blobs), (repo, uploads)  # (a blob may be mounted instead)
+        # the image's blobs and its attached SBOM and statement (docs/supply-chain.md):
+        # each uploaded at most once (a blob may be mounted instead)
+        held = repo_blobs(registry, repo)
+        assert set(blobs) <= held, (repo, held)
+        assert len(uploads) <= len(held), (repo, uploads, held)
     return len(items)
+
+
+def repo_blobs(registry: DockerRegistry, repo: str) -> set[str]:
+    """Every blob digest a manifest of ``repo`` names: each tag's manifest, and each
+    manifest an index lists (the attachments' ``sha256-<hex>`` tag index)."""
+    found: set[str] = set()
+    todo = list(registry.tags(repo))
+    seen: set[str] = set()
+    while todo:
+        ref = todo.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        _, manifest = registry.manifest(repo, ref)
+        todo += [m["digest"] for m in manifest.get("manifests", ())]
+        for blob in (manifest.get("config"), *manifest.get("layers", ())):
+            if blob:
+                found.add(blob["digest"])
+    return found
