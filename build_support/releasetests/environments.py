@@ -55,18 +55,6 @@ def check_commit(found: str, expected: str, *, what: str) -> None:
         )
 
 
-def _installed_commit_code(wheel: Path, package: str) -> str:
-    """A program printing the installed commit from where ``wheel`` carries it: its
-    ``<package>/_version.py``, else its ``.dist-info/COMMIT`` (``wheelfile.read_commit``)."""
-    if f"{package}/_version.py" in wheelfile.read_commits(wheel):
-        return f"import {package}._version as v; print(v.commit)"
-    dist = wheelfile.parse_name(wheel.name).distribution
-    return (
-        "import importlib.metadata as m; "
-        f"print(m.distribution({dist!r}).read_text({wheelfile.COMMIT_FILE!r}).strip())"
-    )
-
-
 class VenvProvider:
     """A venv per (Python, wheel digest, constraints), created once and reused."""
 
@@ -114,7 +102,13 @@ class VenvProvider:
         else:
             log.info(f"reusing venv {venv} ({wheel.name})")
         installed = cmd.output(
-            [str(venv / "bin" / "python"), "-c", _installed_commit_code(wheel, self.package)],
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                wheelfile.commit_program(
+                    self.package, wheelfile.parse_name(wheel.name).distribution
+                ),
+            ],
             cwd=self.cache_dir,
         )
         check_commit(
@@ -244,10 +238,7 @@ class ImageProvider:
             hint=f"the image {ref} is not there; build it: nox -s images",
         )  # fmt: skip
         check_commit(label, self.expected_commit, what=f"image {ref[:19]} ({REVISION_LABEL})")
-        probe = (
-            f"import os, {self.package}; print({self.package}.__commit__); "
-            "print(os.getuid(), os.getgid())"
-        )
+        probe = wheelfile.commit_program(self.package) + "import os\nprint(os.getuid(), os.getgid())\n"
         lines = cmd.output(
             [engine.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
              probe],
