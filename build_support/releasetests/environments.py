@@ -238,7 +238,8 @@ class ImageProvider:
             hint=f"the image {ref} is not there; build it: nox -s images",
         )  # fmt: skip
         check_commit(label, self.expected_commit, what=f"image {ref[:19]} ({REVISION_LABEL})")
-        probe = wheelfile.commit_program(self.package) + "import os\nprint(os.getuid(), os.getgid())\n"
+        probe = wheelfile.commit_program(self.package)
+        probe += "import os\nprint(os.getuid(), os.getgid())\n"
         lines = cmd.output(
             [engine.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
              probe],

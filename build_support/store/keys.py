@@ -22,9 +22,13 @@ sidecars, and keys under ``latest/`` are written only by promotion
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from build_support import platforms
 from build_support.errors import GateError, UsageError
+
+if TYPE_CHECKING:
+    from build_support.commits import BuildContext
 
 LATEST = "latest"
 JARS = "jars"
@@ -250,16 +254,21 @@ def check_writable(key: str) -> None:
         )
 
 
-def check_promotion(branch: str, default_branch: str, pr_number: int | None = None) -> None:
-    """Only the default branch, outside a pull request, may write ``latest/`` (Ray's rule)."""
-    if branch != default_branch:
+def check_promotion(ctx: BuildContext, default_branch: str) -> None:
+    """Only the default branch, outside a pull request, may write ``latest/`` (Ray's rule:
+    ``ctx.is_release_branch``)."""
+    if ctx.is_release_branch(default_branch):
+        return
+    if ctx.branch != default_branch:
         raise GateError(
-            f"refusing to promote from branch {branch!r}: only {default_branch!r} writes latest/",
+            f"refusing to promote from branch {ctx.branch!r}: "
+            f"only {default_branch!r} writes {LATEST}/",
             hint="promote from a build of the default branch",
         )
-    if pr_number is not None:
+    if ctx.is_pull_request:
+        number = f" #{ctx.pr_number}" if ctx.pr_number is not None else ""
         raise GateError(
-            f"refusing to promote from pull request #{pr_number}: "
+            f"refusing to promote from pull request{number} ({ctx.pr_evidence or 'no evidence'}): "
             f"pull requests never write {LATEST}/",
             hint="promote from the build of the merged commit on the default branch",
         )

@@ -53,7 +53,7 @@ def store_results(
     """Each wheel to ``dist/`` and the store; a cache record for each new build; ``latest/``
     (when ``promote_latest`` on ``default_branch``, not a pull request)."""
     keys = store.keys
-    promote = promote_latest and ctx.branch == default_branch and ctx.pr_number is None
+    promote = promote_latest and ctx.is_release_branch(default_branch)
     with log.group("store and dist"):
         for built in results:
             final = _place(built, dist)
@@ -78,12 +78,7 @@ def store_results(
                     ),
                 )
             if promote:
-                s.promote(
-                    key,
-                    branch=ctx.branch,
-                    default_branch=default_branch,
-                    pr_number=ctx.pr_number,
-                )
+                s.promote(key, ctx=ctx, default_branch=default_branch)
 
 
 def report(
