@@ -160,6 +160,23 @@ def rank(filename: str, distribution: str, *, python: str, platform: str) -> int
     return min(found) if found else None
 
 
+def best_fit(
+    filenames: Iterable[str], distribution: str, *, python: str, platform: str
+) -> str | None:
+    """Of ``filenames``, the wheel of ``distribution`` that fits CPython ``python`` on
+    ``platform`` best (the lowest :func:`rank`); among equals the last one; None when none
+    fits. Every stage that picks one wheel out of several picks with this."""
+    ranked = [
+        (r, name)
+        for name in filenames
+        if (r := rank(name, distribution, python=python, platform=platform)) is not None
+    ]
+    if not ranked:
+        return None
+    best = min(r for r, _name in ranked)
+    return [name for r, name in ranked if r == best][-1]
+
+
 def matches(filename: str, distribution: str, *, python: str, platform: str) -> bool:
     """Whether ``filename`` is a wheel of ``distribution`` that installs on CPython
     ``python`` where ``platform`` is the target (:func:`rank`)."""
