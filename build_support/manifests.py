@@ -19,6 +19,9 @@ field and the stage that writes it.
 | :class:`ReleaseTestPass` | release-tests | release-tests | :func:`release_pass_key` (store) |
 | :class:`ReleaseTestAttempt` | release-tests ``--fleet`` | collect | ``keys.release_attempt_key`` |
 | :class:`PipelineManifest` | pipeline | CI | :func:`pipeline_path` |
+
+The folders and files of ``dist/`` are named here too (:func:`jars_dir`,
+:func:`publish_plan_path`); the CI plan uploads what these functions name.
 """
 
 from __future__ import annotations
@@ -61,6 +64,16 @@ def images_path(dist: Path) -> Path:
 def jars_path(dist: Path, os_name: str) -> Path:
     """``dist/jars/<linux|darwin|multiplatform>.json``: the files one jars stage stored."""
     return dist / "jars" / f"{os_name}.json"
+
+
+def jars_dir(dist: Path, os_name: str) -> Path:
+    """``dist/jars/<linux|darwin|multiplatform>/``: the files one jars stage left."""
+    return dist / "jars" / os_name
+
+
+def publish_plan_path(dist: Path) -> Path:
+    """``dist/publish/plan.json``: the plan's JSON twin, checked by ``--execute``."""
+    return dist / "publish" / "plan.json"
 
 
 def jars_cache_key(digest: str) -> str:
