@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from build_support import cmd, fsutil, lockfile, log, manifests, pythons, wheelfile
+from build_support import (
+    cmd,
+    fsutil,
+    lockfile,
+    log,
+    manifests,
+    pythons,
+    tools,
+    toolvenv,
+    wheelfile,
+)
 from build_support.containers import engine
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests.sources import WheelSource
@@ -97,7 +107,7 @@ class VenvProvider:
         venv = self.cache_dir / f"py{python_version}-{key}"
         marker = venv / ".release-tests-ready"
         if not marker.is_file():
-            self._create(venv, interp.path, wheel, lock, python_version)
+            self._create(venv, interp, wheel, lock, python_version)
             marker.write_text(json.dumps({"wheel": wheel.name, "sha256": digest}) + "\n")
         else:
             log.info(f"reusing venv {venv} ({wheel.name})")
@@ -125,13 +135,18 @@ class VenvProvider:
         self._ready[python_version] = env
         return env
 
-    def _create(self, venv: Path, python: Path, wheel: Path, lock: Path, version: str) -> None:
+    def _create(
+        self, venv: Path, interp: pythons.Interpreter, wheel: Path, lock: Path, version: str
+    ) -> None:
         if venv.exists():
             shutil.rmtree(venv)
         log.step(f"creating venv {venv.name} with Python {version} and {wheel.name}")
-        cmd.run([str(python), "-m", "venv", str(venv)], capture=True)
-        args = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                "--disable-pip-version-check"]  # fmt: skip
+        # The venv gets no pip of its own: the pinned pip of a tool venv fills it (the
+        # interpreter's own pip varies by host), as everywhere in the harness.
+        cmd.run([str(interp.path), "-m", "venv", "--without-pip", str(venv)], capture=True)
+        pip = toolvenv.ensure(interp.path, [tools.pin("pip")], version=interp.full_version)
+        args = [str(pip), "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                "-q", "--disable-pip-version-check"]  # fmt: skip
         if lock.is_file():
             constraints = fsutil.write_atomic(
                 venv / "constraints-nohash.txt",
