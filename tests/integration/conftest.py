@@ -113,3 +113,33 @@ def s3_bucket(s3_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> str:
     name = f"bs-{_uuid.uuid4().hex[:12]}"
     s3_endpoint.client().create_bucket(Bucket=name)
     return name
+
+
+# --- publish targets: pypiserver, Apache httpd + mod_dav, a gpg key (one copy each) -----
+from tests.publishing import ApacheDav, GpgKey, PypiServer, make_gpg_key  # noqa: E402
+
+
+@pytest.fixture
+def pypi(tmp_path: Path) -> _Iterator[PypiServer]:
+    """A real pypiserver on loopback, for one test."""
+    server = PypiServer(tmp_path / "pypiserver")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dav() -> _Iterator[ApacheDav]:
+    """A real Apache httpd with mod_dav on loopback (a Maven repository), for one test."""
+    server = ApacheDav()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gpg_key(tmp_path: Path) -> GpgKey:
+    """A throwaway signing key in ``tmp_path/keyring``: (armored, fingerprint, home)."""
+    home = tmp_path / "keyring"
+    armored, fingerprint = make_gpg_key(home)
+    return GpgKey(armored, fingerprint, home)
