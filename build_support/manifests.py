@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, Union
 
 from build_support import fsutil
 from build_support.errors import InputError
+from build_support.store import keys
 
 #: The commit an image was built from (OCI): the images stage sets it, and it and release
 #: tests ``--in-image`` read it back to verify the image.
@@ -53,7 +54,7 @@ def wheels_path(dist: Path) -> Path:
 
 def wheel_cache_key(digest: str) -> str:
     """``cache/wheels/<digest>.json``: the store key of a wheel's cache record."""
-    return f"cache/wheels/{digest}.json"
+    return keys.cache_key("wheels", digest)
 
 
 def images_path(dist: Path) -> Path:
@@ -78,7 +79,7 @@ def publish_plan_path(dist: Path) -> Path:
 
 def jars_cache_key(digest: str) -> str:
     """``cache/jars/<digest>.json``: the store key of one jars build's cache record."""
-    return f"cache/jars/{digest}.json"
+    return keys.cache_key("jars", digest)
 
 
 def release_summary_path(run_dir: Path) -> Path:
@@ -88,7 +89,7 @@ def release_summary_path(run_dir: Path) -> Path:
 
 def release_pass_key(digest: str) -> str:
     """``cache/release-tests/<digest>.json``: the store key of a reusable passed result."""
-    return f"cache/release-tests/{digest}.json"
+    return keys.cache_key("release-tests", digest)
 
 
 def pipeline_path(dist: Path) -> Path:

@@ -132,7 +132,7 @@ def branch_segments(branch: str) -> str:
     for part in branch.split("/"):
         _check_segment(part, "branch", branch)
     top = branch.split("/", maxsplit=1)[0]
-    if top in (LATEST, JARS, PUBLISH, RELEASE_TESTS):
+    if top in (LATEST, JARS, PUBLISH, RELEASE_TESTS, CACHE):
         raise UsageError(
             f"invalid branch {branch!r}: {top!r} is a reserved top-level key",
             hint="rename the branch",
@@ -237,6 +237,24 @@ def publish_lock_key(sha: str) -> str:
 def commit_prefix(branch: str, sha: str) -> str:
     """``{branch}/{sha}/``: everything one commit's build put in the store."""
     return f"{branch_segments(branch)}/{_sha(sha)}/"
+
+
+def jars_commit_prefix(branch: str, sha: str) -> str:
+    """``jars/{branch}/{sha}/``: every JAR one commit's jars stages put in the store."""
+    return f"{JARS}/{commit_prefix(branch, sha)}"
+
+
+#: The cache records' top-level folder: ``cache/{kind}/{digest}.json``.
+CACHE = "cache"
+CACHE_KINDS = ("wheels", "jars", "release-tests")
+
+
+def cache_key(kind: str, digest: str) -> str:
+    """``cache/{wheels|jars|release-tests}/{digest}.json``: one stage's cache record."""
+    if kind not in CACHE_KINDS:
+        raise UsageError(f"invalid cache kind {kind!r}", hint="one of: " + ", ".join(CACHE_KINDS))
+    _check_segment(digest, "digest", digest)
+    return f"{CACHE}/{kind}/{digest}.json"
 
 
 def is_reserved(key: str) -> bool:

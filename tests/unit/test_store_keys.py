@@ -141,3 +141,23 @@ def test_release_test_keys() -> None:
         keys.release_run_id(".hidden")
     with pytest.raises(UsageError, match="reserved top-level key"):
         keys.branch_segments("release-tests/x")
+
+
+def test_every_stage_key_is_made_in_keys() -> None:
+    """F10: the cache records and the JAR prefix are laid out here, and no branch can
+    write where they are (a branch ``cache/wheels`` once wrote beside the wheel stage's
+    cache records)."""
+    from build_support import manifests
+
+    sha = "b" * 40
+    assert manifests.wheel_cache_key("d1") == "cache/wheels/d1.json"
+    assert manifests.jars_cache_key("d2") == "cache/jars/d2.json"
+    assert manifests.release_pass_key("d3") == "cache/release-tests/d3.json"
+    assert keys.jars_commit_prefix("main", sha) == f"jars/main/{sha}/"
+    assert keys.jar_key("main", sha, "linux", "a.jar").startswith(
+        keys.jars_commit_prefix("main", sha)
+    )
+    with pytest.raises(UsageError, match="reserved top-level key"):
+        keys.wheel_key("cache/wheels", sha, "a.whl")
+    with pytest.raises(UsageError, match="invalid cache kind"):
+        keys.cache_key("images", "d4")
