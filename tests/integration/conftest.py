@@ -115,8 +115,14 @@ def s3_bucket(s3_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
-# --- publish targets: pypiserver, Apache httpd + mod_dav, a gpg key (one copy each) -----
-from tests.publishing import ApacheDav, GpgKey, PypiServer, make_gpg_key  # noqa: E402
+# --- publish targets: pypiserver, httpd + mod_dav, a registry, a gpg key (one copy each)
+from tests.publishing import (  # noqa: E402
+    ApacheDav,
+    DockerRegistry,
+    GpgKey,
+    PypiServer,
+    make_gpg_key,
+)
 
 
 @pytest.fixture
@@ -143,3 +149,12 @@ def gpg_key(tmp_path: Path) -> GpgKey:
     home = tmp_path / "keyring"
     armored, fingerprint = make_gpg_key(home)
     return GpgKey(armored, fingerprint, home)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> _Iterator[DockerRegistry]:
+    """A real Debian docker-registry on loopback, for one test."""
+    r = DockerRegistry(tmp_path / "registry")
+    r.start()
+    yield r
+    r.stop()
