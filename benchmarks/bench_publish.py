@@ -87,7 +87,9 @@ def run(argv: list[str]) -> dict[str, Any]:  # noqa: PLR0915
             tiny_jar(big, p.sha, {"io/minray/big.bin": os.urandom(size_mb * MiB)})
             from build_support.store import keys
 
-            p.store.put(keys.jar_key("main", p.sha, "linux", big.name), big)
+            big_key = keys.jar_key("main", p.sha, "linux", big.name)
+            p.store.put(big_key, big)
+            p.attest(big_key, big)  # its SBOM and statement, as the jars stage leaves them
             ctx = tmp / "img"
             ctx.mkdir()
             (ctx / "blob.bin").write_bytes(os.urandom(size_mb * 4 * MiB))
@@ -103,6 +105,7 @@ def run(argv: list[str]) -> dict[str, Any]:  # noqa: PLR0915
                                      flavor="cpu", arch="x86_64", base="scratch")  # fmt: skip
             manifests.write(manifests.images_path(p.root / "dist"),
                             manifests.ImagesManifest(images=(row,)))  # fmt: skip
+            p.attest_image(row)
 
             for target in ("pypi", "docker", "maven"):
                 start = time.perf_counter()

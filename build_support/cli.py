@@ -30,6 +30,7 @@ from build_support.errors import (
     InterruptedByUser,
     OutputClosedError,
 )
+from build_support.supplychain import invocation
 
 StageMain = Callable[[list[str], config_mod.Config], int]
 
@@ -144,7 +145,7 @@ def run_stage(stage: str, argv: Sequence[str]) -> int:
                 cfg = cast("config_mod.Config", None)
             if not {"-h", "--help"} & set(argv):
                 provision.ensure_stage(stage, argv)  # every tool it needs, before any work
-            with tools.stage_scope(stage):
+            with tools.stage_scope(stage), invocation.running(stage, argv):
                 code = main(list(argv), cfg)
             sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
     except procs.Terminated:

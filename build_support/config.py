@@ -50,6 +50,8 @@ _SHARED_SECTIONS: dict[str, str] = {
     "paths": "build_support.config:Paths",
     "rootfs": "build_support.containers.settings:RootfsSettings",
     "redact": "build_support.redact:RedactSettings",
+    # read by every stage that writes an artifact (its SBOM and provenance) and by verify
+    "provenance": "build_support.supplychain.settings:ProvenanceSettings",
 }
 
 #: Every section a stage reads, ``[tool.build_support.<name>]`` → ``"module:Class"``, the

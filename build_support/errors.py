@@ -132,6 +132,13 @@ class GateError(BuildSupportError):
     exit_code = 16
 
 
+class AttestationError(GateError):
+    """An artifact's provenance statement or SBOM is missing, not signed by a trusted key,
+    or names other bytes or another commit (tampering): publish and verify refuse it."""
+
+    exit_code = 16
+
+
 class ProvisionError(BuildSupportError):
     """A system package or service the stage needs could not be installed/started."""
 

@@ -29,6 +29,7 @@ from build_support import (
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import UsageError
+from build_support.supplychain import invocation
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,11 @@ def _run(plan: list[Step], cfg: Config, *, keep_going: bool) -> int:
     for s in plan:
         start = time.monotonic()
         inputcache.take()  # notes of earlier steps
-        with log.group(f"pipeline step {s.name}"), tools.stage_scope(s.stage):
+        with (
+            log.group(f"pipeline step {s.name}"),
+            tools.stage_scope(s.stage),
+            invocation.running(s.stage, s.argv),
+        ):
             try:
                 code = cli.resolve(s.stage)(list(s.argv), cfg)
             except Exception as exc:  # noqa: BLE001 - any failure is the step's exit code

@@ -232,6 +232,13 @@ STAGES: dict[str, Stage] = _table(
         ),
     ),
     Stage(
+        name="verify",
+        entry="build_support.supplychain.verify:main",
+        session=Session(
+            doc="Check downloaded artifacts against their signed provenance and SBOM: -- PATH...",
+        ),
+    ),
+    Stage(
         name="pipeline",
         entry="build_support.pipeline:main",
         session=Session(

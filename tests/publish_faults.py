@@ -1,11 +1,13 @@
 """Helpers for the publish fault tests: a real signal at an exact step
 (``tests/killhook/sitecustomize.py``), and the check that what a registry holds is what
-the plan says, byte for byte, read back over HTTP (every ``.asc`` through ``gpg --verify``)."""
+the plan says, byte for byte, read back over HTTP (every ``.asc`` through ``gpg --verify``,
+every image blob against its digest)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.publishing import ROOT, ApacheDav, Project, PypiServer
+from tests.publishing import ROOT, ApacheDav, DockerRegistry, Project, PypiServer
 
 KILLHOOK = ROOT / "tests" / "killhook"
 #: What a killed ``publish`` exits with: SIGKILL ends it by the signal, SIGTERM through
@@ -110,3 +112,32 @@ def check_pypi(project: Project, pypi: PypiServer, version: str) -> int:
         assert got is not None
         assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
     return len(files)
+
+
+def check_registry(project: Project, registry: DockerRegistry) -> int:
+    """Every planned image tag is in the registry and points at the planned image (config
+    digest = image ID, revision label = the commit); every blob its manifest names is
+    fetched back through the registry API with exactly the bytes its digest and size say;
+    and each tag's manifest was pushed exactly once, no blob twice (the registry's log).
+    Tags checked."""
+    items = [i for i in project.plan()["items"] if i["target"] == "docker"]
+    assert items, "no images in the plan"
+    puts = [p for p in registry.requests("PUT") if "/manifests/sha256:" not in p]
+    for item in items:
+        repo, tag = item["destination"].split("/", 1)[1].rsplit(":", 1)
+        _, manifest = registry.manifest(repo, tag)
+        assert manifest["config"]["digest"] == item["sha256"], (tag, manifest)
+        blobs = {}
+        for blob in (manifest["config"], *manifest["layers"]):
+            data = _get(f"http://{registry.host}/v2/{repo}/blobs/{blob['digest']}",
+                        registry.username, registry.password)  # fmt: skip
+            assert data is not None, f"{repo}@{blob['digest']} missing"
+            assert f"sha256:{hashlib.sha256(data).hexdigest()}" == blob["digest"]
+            assert len(data) == blob["size"]
+            blobs[blob["digest"]] = data
+        config = json.loads(blobs[manifest["config"]["digest"]])
+        assert config["config"]["Labels"]["org.opencontainers.image.revision"] == project.sha
+        assert puts.count(f"/v2/{repo}/manifests/{tag}") == 1, (tag, puts)
+        uploads = [u for u in registry.requests("PUT", "blobs") if u.startswith(f"/v2/{repo}/")]
+        assert len(uploads) <= len(blobs), (repo, uploads)  # (a blob may be mounted instead)
+    return len(items)

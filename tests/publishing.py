@@ -80,8 +80,43 @@ class Project:
     store: LocalStore
     env: dict[str, str] = field(default_factory=dict)
 
-    def put_wheel(self, wheel: Path, branch: str = "main") -> None:
-        self.store.put(keys.wheel_key(branch, self.sha, wheel.name), wheel)
+    def put_wheel(self, wheel: Path, branch: str = "main", *, attest: bool = True) -> None:
+        """The wheel in the store, with its SBOM and signed statement (as the wheel stage
+        leaves them) unless ``attest`` is false."""
+        key = keys.wheel_key(branch, self.sha, wheel.name)
+        self.store.put(key, wheel)
+        if attest:
+            self.attest(key, wheel)
+
+    def attest(
+        self, key: str, path: Path, *, sha256: str = "", name: str = "", commit: str = ""
+    ) -> None:
+        """The SBOM and statement of the stored ``key`` (file ``path``), written and signed
+        by the stages' own writer with the project's key, naming the project's commit (or
+        ``commit``)."""
+        import dataclasses
+
+        from build_support import commits, config
+        from build_support.supplychain import attest, sbom
+
+        cfg = config.load(self.root)
+        ctx = commits.context(self.root, env=self.env)
+        if commit:
+            ctx = dataclasses.replace(ctx, sha=commit)
+        subject = sbom.Part(name=name or path.name, sha256=sha256, role="test-artifact")
+        attest.attest_file(self.store, key, path, cfg=cfg, ctx=ctx, subject=subject,
+                           default_stage="test", name=name)  # fmt: skip
+
+    def attest_image(self, row: manifests.ImageRow) -> None:
+        """An image's SBOM and statement, where the images stage puts them."""
+        from build_support import commits, config
+        from build_support.supplychain import attest
+
+        cfg = config.load(self.root)
+        ctx = commits.context(self.root, env=self.env)
+        attest.attest_image(self.store, row.name, row.image_id, cfg=cfg, ctx=ctx,
+                            python=row.python, flavor=row.flavor, arch=row.arch, refs=row.refs,
+                            base=row.base, pip_freeze="", dpkg_status="")  # fmt: skip
 
     def pass_release_tests(self, exit_code: int = 0) -> None:
         """A release-tests summary for the commit, written by the stage's own writer."""
@@ -140,6 +175,26 @@ def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+#: Every test project signs provenance with its own Ed25519 key (``write_key``).
+PROVENANCE_TOML = '[tool.build_support.provenance]\nkey_file = "keys/provenance.pem"\n'
+
+
+def write_key(path: Path) -> Path:
+    """A fresh Ed25519 private key (PEM, PKCS#8) at ``path``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
 def make_project(base: Path, publish_toml: str, env: Mapping[str, str]) -> Project:
     """A git repository on ``main`` whose pyproject configures ``publish_toml``."""
     root = base / "proj"
@@ -148,9 +203,10 @@ def make_project(base: Path, publish_toml: str, env: Mapping[str, str]) -> Proje
         "[tool.build_support]\n"
         'python_versions = ["3.12"]\n'
         'default_branch = "main"\n'
-        'artifact_store = ".artifacts"\n\n' + publish_toml
+        'artifact_store = ".artifacts"\n\n' + publish_toml + "\n" + PROVENANCE_TOML
     )
-    (root / ".gitignore").write_text(".artifacts/\ndist/\nresults/\n")
+    write_key(root / "keys" / "provenance.pem")
+    (root / ".gitignore").write_text(".artifacts/\ndist/\nresults/\nkeys/\n")
     (root / RELEASE_TESTS).parent.mkdir()
     (root / RELEASE_TESTS).write_text("[]\n")  # what the release-tests gate's runs ran
     git(root, "init", "-q", "-b", "main")
@@ -418,7 +474,9 @@ def store_java(project: Project, version: str = "0.1.0", *, javadoc: bool = True
         tiny_jar(src / name, project.sha, {"io/minray/api/X.class": f"{name}".encode()})
         names.append(name)
     for name in names:
-        project.store.put(keys.jar_key("main", project.sha, "linux", name), src / name)
+        key = keys.jar_key("main", project.sha, "linux", name)
+        project.store.put(key, src / name)
+        project.attest(key, src / name)
     return names
 
 

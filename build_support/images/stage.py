@@ -48,6 +48,7 @@ from build_support.errors import InputError, UsageError
 from build_support.images import tags
 from build_support.images.build import Job, Result, Stage
 from build_support.images.settings import ImagesSettings
+from build_support.supplychain import attest
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -221,6 +222,8 @@ def _run_jobs(
             "could not be pulled); not for publishing."
         )
     manifest = manifests.images_path(cfg.path("dist"))
+    attest.attest_images(store_mod.open_store(cfg), manifest_rows(results, ctx.sha), cfg=cfg,
+                         ctx=ctx, client=client)  # fmt: skip
     _write_manifest(manifest, results, ctx.sha)
     summary.note(f"manifest: {manifest}")
     summary.emit(manifest.with_name("summary.json"))

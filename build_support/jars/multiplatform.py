@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from build_support import commits, inputcache, log, manifests, platforms, store
@@ -27,9 +28,11 @@ def build_multiplatform(
     timeout: float | None = None,
     host: platforms.Host | None = None,
     check_jvm: bool = True,
+    attest_jar: Callable[[str, Path, str], object] | None = None,
 ) -> Path:
     """The ``multiplatform`` stage of ``project`` (under ``root``); returns the JAR written
-    to ``dist/jars/multiplatform/``."""
+    to ``dist/jars/multiplatform/``. ``attest_jar(key, jar, sha256)`` writes its SBOM and
+    provenance beside it in the store (:mod:`build_support.supplychain.attest`)."""
     host = host or platforms.current_host()
     expected = settings.expected()
     oses = list(dict.fromkeys(p.os for p in expected))
@@ -79,7 +82,9 @@ def build_multiplatform(
     if natives is None:
         natives = _repack(settings, s, infos, dest, commit=ctx.sha, host=host, check_jvm=check_jvm)
     key = outputs.multiplatform_key(ctx.branch, ctx.sha, filename)
-    s.put(key, dest)
+    put = s.put(key, dest)
+    if attest_jar is not None:
+        attest_jar(key, dest, put.sha256)
     row = outputs.summary_row(summary, dest, key, started)
     if not reused:
         inputcache.save(

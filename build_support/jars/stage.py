@@ -47,6 +47,7 @@ from build_support.jars.multiplatform import build_multiplatform
 from build_support.jars.natives import build_natives
 from build_support.jars.settings import JarsSettings
 from build_support.jars.toolchain import check_jdk, check_maven, jvm_check, maven_argv, run_maven
+from build_support.supplychain import attest
 
 
 def load(cfg: Config, *, natives: bool = True) -> tuple[JarsSettings, poms.JavaProject]:
@@ -242,7 +243,9 @@ def build_os(
                 started = time.monotonic()
                 dest = dist / name
                 key = store.keys.jar_key(ctx.branch, ctx.sha, os_name, name)
-                s.put(key, dest)
+                info = s.put(key, dest)
+                attest.attest_jar(s, key, dest, cfg=cfg, ctx=ctx, version=project.version,
+                                  sha256=info.sha256)  # fmt: skip
                 files.append(outputs.summary_row(summary, dest, key, started))
                 published.append(dest)
     if not reused:
@@ -362,15 +365,25 @@ def multiplatform(
     """The ``multiplatform`` action: :func:`.multiplatform.build_multiplatform` with this
     project's settings, tree, ``dist/`` and store."""
     settings, project = load(cfg)
+    s = store.open_store(cfg)
     return build_multiplatform(
         settings,
         project,
         root=cfg.root,
         dist=cfg.path("dist"),
-        s=store.open_store(cfg),
+        s=s,
         timeout=timeout,
         host=host,
         check_jvm=check_jvm,
+        attest_jar=lambda key, dest, sha256: attest.attest_jar(
+            s,
+            key,
+            dest,
+            cfg=cfg,
+            ctx=commits.context(cfg.root),
+            version=project.version,
+            sha256=sha256,
+        ),
     )
 
 

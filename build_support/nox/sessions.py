@@ -143,6 +143,8 @@ def install_harness(session: nox.Session, root: Path, *groups: str) -> None:
     stamp = venv / ".build-support-stamp"
     if stamp.is_file() and stamp.read_text() == digest.hexdigest():
         return
+    if _no_install(session):  # `nox -R`: nox skips the install; the stamp must not say done
+        return
     session.install(*args, env=_sources_env())
     stamp.write_text(digest.hexdigest())
 
@@ -153,10 +155,19 @@ def _lock_tools(session: nox.Session) -> None:
         session.install(*tools.LOCK_TOOL_PINS, env=_sources_env())
 
 
+def _global_option(session: nox.Session, name: str) -> bool:
+    runner = getattr(session, "_runner", None)
+    return bool(getattr(getattr(runner, "global_config", None), name, False))
+
+
+def _no_install(session: nox.Session) -> bool:
+    """``nox --no-install`` (``-R``) on a reused venv: ``session.install`` does nothing."""
+    return _global_option(session, "no_install") and Path(session.bin).is_dir()
+
+
 def _install_only(session: nox.Session) -> bool:
     """``nox --install-only``: nox's ``session.run`` skips its command; so does a stage."""
-    runner = getattr(session, "_runner", None)
-    return bool(getattr(getattr(runner, "global_config", None), "install_only", False))
+    return _global_option(session, "install_only")
 
 
 def _stage_run(session: nox.Session, stage: str, *args: str, **kwargs: Any) -> None:

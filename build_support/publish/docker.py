@@ -38,7 +38,7 @@ from build_support.errors import (
     PublishError,
 )
 from build_support.images import tags as imagetags
-from build_support.publish import credentials, http
+from build_support.publish import attestations, credentials, http
 from build_support.publish.journal import Journal
 from build_support.publish.model import Artifact, PlanItem, Remote, RunEnv, decide
 from build_support.publish.settings import WHERE
@@ -188,7 +188,8 @@ class DockerTarget:
             destination=f"{repo}:{tag}",
             phase="stage" if immutable else "release",
             meta={"repo": repo, "tag": tag, "image_id": img.image_id, "kind": "image",
-                  "mutable": "" if immutable else "yes", "arch": img.row.arch},
+                  "mutable": "" if immutable else "yes", "arch": img.row.arch,
+                  "attestation": attestations.image_key(self.env.ctx, img.row)},
         )  # fmt: skip
 
     def _lists(
@@ -241,6 +242,10 @@ class DockerTarget:
         )  # fmt: skip
 
     # -- look --------------------------------------------------------------------------------
+    def basic_auth(self) -> str | None:
+        """The registry's basic credentials, when configured."""
+        return http.basic(self.username, self.password.value) if self.password else None
+
     def _get(self, repo_path: str, reference: str) -> http.Response:
         url = f"{self.api}/v2/{repo_path}/manifests/{reference}"
         accept = ", ".join((*MANIFEST_TYPES, *LIST_TYPES))
@@ -383,6 +388,9 @@ class DockerTarget:
                 f"{repo}:{tag} holds {there or 'nothing'} after the push, expected {a.digest}",
                 hint="check the registry, then rerun with --execute",
             )
+        if a.meta["kind"] == "image" and a.meta.get(attestations.META):
+            path = repo.split("/", 1)[1] if self.settings.registry else repo
+            attestations.attach_image(self, path, tag, env=self.env, a=a)
 
     def close(self) -> None:
         shutil.rmtree(self.docker_config, ignore_errors=True)

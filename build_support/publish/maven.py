@@ -35,7 +35,7 @@ from build_support.errors import (
 )
 from build_support.jars import pack
 from build_support.jars.settings import JarsSettings
-from build_support.publish import credentials, http, mavenrepo
+from build_support.publish import attestations, credentials, http, mavenrepo
 from build_support.publish.journal import Journal
 from build_support.publish.mavenrepo import Gav
 from build_support.publish.model import Action, Artifact, Phase, PlanItem, Remote, RunEnv, decide
@@ -144,7 +144,7 @@ class MavenTarget:
                     commits[name] = f"unreadable ({exc.message})"
         shared = set(commits.values())
         out: list[Artifact] = []
-        for name, (_key, size, sha) in sorted(files.items()):
+        for name, (key, size, sha) in sorted(files.items()):
             gav = self.gavs[name]
             if name in commits:
                 commit = commits[name]
@@ -164,9 +164,11 @@ class MavenTarget:
                     destination=self._destination(gav, name),
                     phase=self._phase(gav),
                     path=self.dir / name,
-                    meta={"gav": str(gav)},
+                    meta={"gav": str(gav), "attestation": key},
                 )
             )
+        out += attestations.maven_files(out, env=self.env, workdir=self.dir, gavs=self.gavs,
+                                        destination=self._destination)  # fmt: skip
         if self.portal is not None and self.settings.publishing_type == "USER_MANAGED":
             out.append(self.portal.publish_artifact(out))
         problems = mavenrepo.validate_bundle(

@@ -68,7 +68,7 @@ def split_name(filename: str, gav: Gav) -> tuple[str, str] | None:
     if not filename.startswith(stem):
         return None
     rest = filename[len(stem) :]
-    m = re.fullmatch(r"(?:-([A-Za-z0-9_.]+))?\.(pom|jar)", rest)
+    m = re.fullmatch(r"(?:-([A-Za-z0-9_.]+))?\.(pom|jar|json|intoto\.jsonl)", rest)
     if m is None:
         return None
     return m.group(1) or "", m.group(2)

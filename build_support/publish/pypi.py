@@ -165,7 +165,10 @@ class PypiTarget:
                     destination=f"{self.settings.repository_name}:{name.distribution}/{path.name}",
                     phase="release",
                     path=path,
-                    meta={"project": str(canonicalize_name(name.distribution))},
+                    meta={
+                        "project": str(canonicalize_name(name.distribution)),
+                        "attestation": o.key,
+                    },
                 )
             )
         return out

@@ -36,7 +36,7 @@ from build_support.errors import (
     PublishError,
     UsageError,
 )
-from build_support.publish import credentials, gates
+from build_support.publish import attestations, credentials, gates
 from build_support.publish.journal import Journal, journal_key
 from build_support.publish.model import Action, PlanItem, RunEnv, Target
 from build_support.publish.settings import TARGETS, PublishSettings
@@ -331,6 +331,7 @@ def main(argv: list[str], cfg: Config) -> int:  # noqa: PLR0912, PLR0915
                     artifacts = target.collect()
                     failures += gates.commit_gate(artifacts, ctx.sha)
                     failures += gates.content_gate(artifacts)
+                    failures += attestations.gate(artifacts, env)
                     items = target.probe(artifacts)
                 plan.append((target, items))
             every = [i for _t, items in plan for i in items]

@@ -220,6 +220,7 @@ HARNESS_CODES: Mapping[type[errors.BuildSupportError], int] = {
     errors.InputError: ExitCode.CONFIG_ERROR,
     errors.StaleError: ExitCode.CONFIG_ERROR,
     errors.GateError: ExitCode.CONFIG_ERROR,
+    errors.AttestationError: ExitCode.CONFIG_ERROR,
     errors.ToolMissingError: ExitCode.LOCAL_ENV_SETUP_ERROR,
     errors.InterpreterNotFoundError: ExitCode.LOCAL_ENV_SETUP_ERROR,
     errors.CommandFailedError: ExitCode.LOCAL_ENV_SETUP_ERROR,

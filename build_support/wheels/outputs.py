@@ -4,11 +4,12 @@ under ``{branch}/{sha}/`` and ``latest/``, the closing summary and ``dist/wheels
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from build_support import commits, fsutil, inputcache, log, manifests, store, wheelfile
 from build_support.errors import StoreError
+from build_support.supplychain import attest
 from build_support.wheels.plan import Built, Job
 
 
@@ -49,9 +50,13 @@ def store_results(
     default_branch: str,
     promote_latest: bool,
     s: store.Store,
+    attest_wheel: Callable[[str, Path, Built, str], object] | None = None,
 ) -> None:
     """Each wheel to ``dist/`` and the store; a cache record for each new build; ``latest/``
-    (when ``promote_latest`` on ``default_branch``, not a pull request)."""
+    (when ``promote_latest`` on ``default_branch``, not a pull request).
+
+    ``attest_wheel(key, wheel, built, sha256)`` writes the wheel's SBOM and provenance
+    beside it (:mod:`build_support.supplychain.attest`); they are promoted with it."""
     keys = store.keys
     promote = promote_latest and ctx.is_release_branch(default_branch)
     with log.group("store and dist"):
@@ -60,6 +65,8 @@ def store_results(
             key = keys.wheel_key(ctx.branch, ctx.sha, final.name)
             info = s.put(key, final)
             built.sha256, built.size, built.store_key = info.sha256, info.size, key
+            if attest_wheel is not None:
+                attest_wheel(key, final, built, info.sha256)
             if not built.cached:
                 inputcache.save(
                     s,
@@ -78,7 +85,8 @@ def store_results(
                     ),
                 )
             if promote:
-                s.promote(key, ctx=ctx, default_branch=default_branch)
+                for promoted in (key, *attest.sidecar_keys(s, key)):
+                    s.promote(promoted, ctx=ctx, default_branch=default_branch)
 
 
 def report(

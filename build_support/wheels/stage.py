@@ -38,6 +38,7 @@ from build_support import fsutil, inputcache, log, reproducible, store
 from build_support.args import StageParser, non_negative_int, python_version
 from build_support.config import Config
 from build_support.containers.settings import RootfsSettings
+from build_support.supplychain import attest
 from build_support.wheels import outputs
 from build_support.wheels.container import build_container
 from build_support.wheels.native import build_native
@@ -195,6 +196,18 @@ def main(argv: list[str], cfg: Config) -> int:
             default_branch=cfg.default_branch,
             promote_latest=settings.promote_latest,
             s=s,
+            attest_wheel=lambda key, wheel, built, sha256: attest.attest_wheel(
+                s,
+                key,
+                wheel,
+                cfg=cfg,
+                ctx=p.ctx,
+                project=built.job.project.path,
+                python=built.job.python,
+                platform=built.job.target.platform,
+                python_full=built.job.full_version,
+                sha256=sha256,
+            ),
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

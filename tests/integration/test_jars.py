@@ -4,6 +4,7 @@ both linux natives, the multiplatform JAR from the local and the S3 store, a JVM
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import subprocess
 import sys
@@ -88,8 +89,11 @@ def test_linux_build_stores_every_module(linux_build: LinuxBuild) -> None:
         for suffix in (".jar", "-sources.jar", "-javadoc.jar", ".pom"):
             assert f"{artifact}-0.1.0{suffix}" in names
     s = store.open_url(linux_build.store_url)
-    stored = {i.key.rsplit("/", 1)[-1] for i in s.list(f"jars/{BRANCH}/{linux_build.sha}/linux/")}
+    listed = {i.key.rsplit("/", 1)[-1] for i in s.list(f"jars/{BRANCH}/{linux_build.sha}/linux/")}
+    stored = {n for n in listed if not n.endswith((".cdx.json", ".intoto.jsonl"))}
     assert stored == set(names)
+    # each with its SBOM and provenance statement beside it (docs/supply-chain.md)
+    assert listed == stored | {f"{n}{x}" for n in names for x in (".cdx.json", ".intoto.jsonl")}
     # Sources JARs hold sources: the natives (a resource folder of the runtime) stay out.
     sources = linux_build.dist / "jars" / "linux" / "minray-runtime-0.1.0-sources.jar"
     with zipfile.ZipFile(sources) as zf:
@@ -538,3 +542,17 @@ def test_check_reproducible_names_the_jar_and_member_that_embed_the_build_time(
     assert b"Jan  2 2024 03:04:05" in library  # __DATE__ __TIME__: the commit's, in UTC
     assert not (root / ".artifacts").exists()
     assert not (config.load(root).path("dist") / "jars").exists()
+
+
+def test_every_stored_jar_and_pom_has_a_valid_sbom_and_a_verifying_statement(
+    linux_build: LinuxBuild,
+) -> None:
+    from tests.integration.test_supplychain import assert_store_attested
+
+    checked = assert_store_attested(linux_build.cfg.root, Path(linux_build.store_url))
+    assert checked >= len(linux_build.published)
+    runtime = linux_build.dist / "jars" / "linux" / RUNTIME
+    data = json.loads(Path(f"{runtime}.cdx.json").read_text())
+    natives = [c["name"] for c in data["components"]]
+    assert any(n.startswith("native/linux/x86_64/") for n in natives), natives
+    assert any(n.startswith("native/linux/aarch64/") for n in natives), natives

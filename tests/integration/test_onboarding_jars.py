@@ -241,7 +241,8 @@ def test_jars_of_a_project_with_its_own_names(tmp_path: Path) -> None:
     assert f"{ENTRY}: {sha} in every JAR" in proc.stderr
 
     dist = repo / "dist" / "jars" / "linux"
-    names = sorted(p.name for p in dist.iterdir())
+    sides = (".cdx.json", ".intoto.jsonl")  # each file's SBOM and statement (supply-chain.md)
+    names = sorted(p.name for p in dist.iterdir() if not p.name.endswith(sides))
     assert names == [
         "tinyj-core-0.3.0-sources.jar",
         "tinyj-core-0.3.0.jar",
@@ -249,8 +250,10 @@ def test_jars_of_a_project_with_its_own_names(tmp_path: Path) -> None:
         "tinyj-parent-0.3.0.pom",  # the parent POM's own artifactId
     ]
     s = store.open_url(str(repo / ".artifacts"))
-    stored = {i.key.rsplit("/", 1)[-1]: i for i in s.list(f"jars/main/{sha}/linux/")}
+    listed = {i.key.rsplit("/", 1)[-1]: i for i in s.list(f"jars/main/{sha}/linux/")}
+    stored = {k: v for k, v in listed.items() if not k.endswith(sides)}
     assert sorted(stored) == names
+    assert sorted(listed) == sorted([*names, *(n + x for n in names for x in sides)])
     for name in names:
         if name.endswith(".jar"):
             jar = dist / name

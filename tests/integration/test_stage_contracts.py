@@ -23,6 +23,7 @@ from build_support import manifests, pythons
 from build_support.containers import engine
 from tests.conftest import ROOT, git
 from tests.helpers import bundled_toml
+from tests.integration.test_supplychain import assert_store_attested
 
 pytestmark = [
     pytest.mark.docker,
@@ -159,6 +160,10 @@ def test_wheel_then_images_then_release_tests_in_image(tmp_path: Path) -> None:
         assert (commit_file / "commit.txt").read_text() == sha
         # the raw files carry their kind and schema version
         assert json.loads(manifests.images_path(dist).read_text())["schema"] == 1
+        # every wheel and image has a valid SBOM and a verifying statement in the store
+        ids = [row.image_id for row in recorded.images]
+        wheels = 2 * 2  # under {branch}/{sha}/ and promoted to latest/
+        assert assert_store_attested(repo, repo / ".artifacts", images=ids) == wheels + len(ids)
     finally:
         if refs:
             subprocess.run([engine.docker_client(), "rmi", *refs], capture_output=True, check=False)

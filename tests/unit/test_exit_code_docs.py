@@ -79,7 +79,8 @@ def test_every_error_class_has_its_own_code_except_documented_aliases() -> None:
     for name, cls in _error_classes().items():
         by_code.setdefault(cls.exit_code, []).append(name)
     shared = {code: sorted(names) for code, names in by_code.items() if len(names) > 1}
-    assert shared == {2: ["ConfigError", "UsageError"]}
+    # AttestationError is a refusing gate (publish's exit 16 is the interface CI acts on).
+    assert shared == {2: ["ConfigError", "UsageError"], 16: ["AttestationError", "GateError"]}
 
 
 def test_security_md_release_tests_table_is_harness_codes() -> None:

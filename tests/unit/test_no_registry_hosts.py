@@ -27,6 +27,9 @@ ALLOWED = {
     "json-schema.org": ("/draft/",),  # JSON Schema dialect identifiers
     "github.com": ("/ray-project/ray", "/minray-project"),  # project homepages
     "www.apache.org": ("/licenses/",),  # the licence text
+    "in-toto.io": ("/Statement/v1",),  # the in-toto statement type identifier
+    "slsa.dev": ("/provenance/v1",),  # the SLSA provenance predicate type identifier
+    "cyclonedx.org": ("/schema/",),  # the CycloneDX schema identifiers
 }
 #: Reserved names that can never resolve to someone's server.
 RESERVED_SUFFIXES = (".example", ".invalid", ".test", ".localhost")
