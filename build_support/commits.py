@@ -200,6 +200,12 @@ class BuildContext:
     def is_pull_request(self) -> bool:
         return self.pr_number is not None or bool(self.pr_evidence)
 
+    def is_release_branch(self, default_branch: str) -> bool:
+        """The build of ``default_branch`` and not a pull request (any sign of one, with or
+        without a number: :func:`pull_request`): what may promote to ``latest/``, publish,
+        and take the ``nightly`` image tags. The one home of this rule."""
+        return self.branch == default_branch and not self.is_pull_request
+
 
 #: The variables that name the branch, in the order they are read (the override first).
 BRANCH_VARS = ("BUILD_SUPPORT_BRANCH", "BUILDKITE_BRANCH", "GITHUB_HEAD_REF", "GITHUB_REF_NAME")
@@ -217,12 +223,6 @@ def current_branch(root: Path, env: Mapping[str, str] | None = None) -> str:
         if value:
             return value
     return _git(root, "rev-parse", "--abbrev-ref", "HEAD") or "unknown"
-
-
-def pull_request_number(env: Mapping[str, str] | None = None) -> int | None:
-    """The pull request's number, when :func:`pull_request` finds one that has one."""
-    pr = pull_request(env)
-    return pr.number if pr else None
 
 
 def dirty_paths(root: Path) -> list[str] | None:

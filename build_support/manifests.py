@@ -19,6 +19,9 @@ field and the stage that writes it.
 | :class:`ReleaseTestPass` | release-tests | release-tests | :func:`release_pass_key` (store) |
 | :class:`ReleaseTestAttempt` | release-tests ``--fleet`` | collect | ``keys.release_attempt_key`` |
 | :class:`PipelineManifest` | pipeline | CI | :func:`pipeline_path` |
+
+The folders and files of ``dist/`` are named here too (:func:`jars_dir`,
+:func:`publish_plan_path`); the CI plan uploads what these functions name.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, Union
 
 from build_support import fsutil
 from build_support.errors import InputError
+from build_support.store import keys
 
 #: The commit an image was built from (OCI): the images stage sets it, and it and release
 #: tests ``--in-image`` read it back to verify the image.
@@ -50,7 +54,7 @@ def wheels_path(dist: Path) -> Path:
 
 def wheel_cache_key(digest: str) -> str:
     """``cache/wheels/<digest>.json``: the store key of a wheel's cache record."""
-    return f"cache/wheels/{digest}.json"
+    return keys.cache_key("wheels", digest)
 
 
 def images_path(dist: Path) -> Path:
@@ -63,9 +67,19 @@ def jars_path(dist: Path, os_name: str) -> Path:
     return dist / "jars" / f"{os_name}.json"
 
 
+def jars_dir(dist: Path, os_name: str) -> Path:
+    """``dist/jars/<linux|darwin|multiplatform>/``: the files one jars stage left."""
+    return dist / "jars" / os_name
+
+
+def publish_plan_path(dist: Path) -> Path:
+    """``dist/publish/plan.json``: the plan's JSON twin, checked by ``--execute``."""
+    return dist / "publish" / "plan.json"
+
+
 def jars_cache_key(digest: str) -> str:
     """``cache/jars/<digest>.json``: the store key of one jars build's cache record."""
-    return f"cache/jars/{digest}.json"
+    return keys.cache_key("jars", digest)
 
 
 def release_summary_path(run_dir: Path) -> Path:
@@ -75,7 +89,7 @@ def release_summary_path(run_dir: Path) -> Path:
 
 def release_pass_key(digest: str) -> str:
     """``cache/release-tests/<digest>.json``: the store key of a reusable passed result."""
-    return f"cache/release-tests/{digest}.json"
+    return keys.cache_key("release-tests", digest)
 
 
 def pipeline_path(dist: Path) -> Path:

@@ -28,7 +28,7 @@ from build_support import (
 )
 from build_support.args import StageParser
 from build_support.config import Config
-from build_support.errors import BuildSupportError, UsageError
+from build_support.errors import UsageError
 from build_support.supplychain import invocation
 
 
@@ -175,9 +175,10 @@ def _run(plan: list[Step], cfg: Config, *, keep_going: bool) -> int:
         ):
             try:
                 code = cli.resolve(s.stage)(list(s.argv), cfg)
-            except BuildSupportError as exc:
-                code = cli.exit_code_for(s.stage, exc)
-                log.error(f"{s.name}: {exc}" + (f" (exit {code})" if code != exc.exit_code else ""))
+            except Exception as exc:  # noqa: BLE001 - any failure is the step's exit code
+                # As a stage on its own reports it (cli.as_error): an OSError is exit 19,
+                # a bug exit 1; the later steps and dist/pipeline.json still happen.
+                code = cli.report(s.stage, exc)
         seconds = time.monotonic() - start
         result = "ok" if code == 0 else f"failed (exit {code})"
         reused, detail = reuse_of(inputcache.take())

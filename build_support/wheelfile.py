@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import json
 import os
 import re
 import sys
@@ -32,7 +33,13 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from build_support import fsutil
-from build_support.commits import PLACEHOLDER, PLACEHOLDER_RE, SHA_RE, commit_from_source
+from build_support.commits import (
+    COMMIT_NAMES,
+    PLACEHOLDER,
+    PLACEHOLDER_RE,
+    SHA_RE,
+    commit_from_source,
+)
 from build_support.config import PythonVersion
 from build_support.errors import InputError, VerificationError
 
@@ -151,6 +158,23 @@ def rank(filename: str, distribution: str, *, python: str, platform: str) -> int
         order.setdefault(tag, i)
     found = [order[t] for t in name.tags if t in order]
     return min(found) if found else None
+
+
+def best_fit(
+    filenames: Iterable[str], distribution: str, *, python: str, platform: str
+) -> str | None:
+    """Of ``filenames``, the wheel of ``distribution`` that fits CPython ``python`` on
+    ``platform`` best (the lowest :func:`rank`); among equals the last one; None when none
+    fits. Every stage that picks one wheel out of several picks with this."""
+    ranked = [
+        (r, name)
+        for name in filenames
+        if (r := rank(name, distribution, python=python, platform=platform)) is not None
+    ]
+    if not ranked:
+        return None
+    best = min(r for r, _name in ranked)
+    return [name for r, name in ranked if r == best][-1]
 
 
 def matches(filename: str, distribution: str, *, python: str, platform: str) -> bool:
@@ -357,6 +381,45 @@ def read_commit(path: Path, package: str | None = None) -> str:
             + ", ".join(f"{n}={c}" for n, c in sorted(found.items()))
         )
     return commits[0]
+
+
+_COMMIT_CODE = """\
+import importlib as _il, importlib.metadata as _md, importlib.util as _iu
+_pkg = {package}
+_mod = _il.import_module(_pkg)
+_top = _il.import_module(_pkg.split(".")[0])
+_vname = _top.__name__ + "._version"
+_has_ver = hasattr(_top, "__path__") and _iu.find_spec(_vname) is not None
+_ver = _il.import_module(_vname) if _has_ver else None
+_found = [getattr(_ver, _n, None) for _n in {names}]
+commit = next((_c for _c in _found if isinstance(_c, str)), None)
+if commit is None:
+    _dist = {dist} or (_md.packages_distributions().get(_top.__name__) or [None])[0]
+    commit = (_md.distribution(_dist).read_text("{commit_file}") or "") if _dist else ""
+commit = str(commit).strip()
+"""
+
+
+def commit_code(package: str | None = None, dist: str | None = None) -> str:
+    """Python statements that import ``package`` and set ``commit`` to the commit of the
+    installed code, read where :func:`read_commit` reads it in the wheel: the ``commit``
+    or ``__commit__`` string of ``<top package>._version``, else the ``.dist-info/COMMIT``
+    of ``dist`` (or of the distribution providing the package). ``package=None`` reads
+    the name from a variable ``pkg`` of the surrounding program. No single quotes: the
+    code may run inside ``sh -c '…'``. The one home of this rule (wheel verify, release
+    test venvs and images, the images stage's smoke run)."""
+    return _COMMIT_CODE.format(
+        package="pkg" if package is None else json.dumps(package),
+        names=json.dumps(list(COMMIT_NAMES)),
+        dist=json.dumps(dist) if dist else "None",
+        commit_file=COMMIT_FILE,
+    )
+
+
+def commit_program(package: str, dist: str | None = None) -> str:
+    """A program that imports ``package`` and prints its installed commit
+    (:func:`commit_code`; an empty line when there is none)."""
+    return commit_code(package, dist) + "print(commit)\n"
 
 
 def check_commit(

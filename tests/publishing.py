@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from build_support import manifests
 from build_support.releasetests import runs
@@ -433,6 +433,14 @@ def make_gpg_key(home: Path) -> tuple[str, str]:
     # The agent gpg started for this keyring must not outlive the test.
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
     return armored, fpr
+
+
+class GpgKey(NamedTuple):
+    """The ``gpg_key`` fixture (tests/integration/conftest.py): a throwaway signing key."""
+
+    armored: str
+    fingerprint: str
+    home: Path
 
 
 def tiny_jar(path: Path, commit: str, entries: Mapping[str, bytes] | None = None) -> Path:

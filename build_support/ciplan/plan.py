@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from build_support import platforms, stages
+from build_support import manifests, platforms, stages
 from build_support.ciplan import rules as rules_mod
 from build_support.ciplan.settings import (
     DEFAULT_QUEUES,
@@ -126,6 +126,15 @@ class Builder:
         return self.settings.default_platform
 
     @property
+    def dist(self) -> Path:
+        """``paths.dist`` relative to the project root: where the steps' manifests are."""
+        return Path(self.cfg.paths.dist)
+
+    def upload(self, path: Path) -> tuple[str]:
+        """The artifact path of one file :mod:`build_support.manifests` names."""
+        return (path.as_posix(),)
+
+    @property
     def groups(self) -> tuple[str, ...]:
         return self.settings.builtin_steps
 
@@ -199,7 +208,7 @@ def wheel_steps(b: Builder) -> None:
                 matrix=MappingProxyType({"python": version, "platform": tag}),
                 template=_nox("wheel", "{platform}", "--python", "{python}"),
                 platform=tag,
-                artifact_paths=("dist/*.json",),
+                artifact_paths=b.upload(manifests.wheels_path(b.dist)),
             )
         )
 
@@ -223,7 +232,7 @@ def jars_steps(b: Builder) -> None:
                 matrix=MappingProxyType({"os": os_name}),
                 template=_nox("jars", "{os}"),
                 platform=tag,
-                artifact_paths=("dist/jars/*.json",),
+                artifact_paths=b.upload(manifests.jars_path(b.dist, os_name)),
             )
         )
     b.steps.append(
@@ -235,7 +244,7 @@ def jars_steps(b: Builder) -> None:
             template=_nox("jars", "multiplatform"),
             depends_on=tuple(os_keys),
             platform=b.default,
-            artifact_paths=("dist/jars/multiplatform.json",),
+            artifact_paths=b.upload(manifests.jars_path(b.dist, platforms.MULTIPLATFORM)),
         )
     )
 
@@ -258,7 +267,7 @@ def images_steps(b: Builder) -> None:
                 template=_nox("images", "--platform", "{platform}"),
                 depends_on=(*(("lock-check",) if "lock" in b.groups else ()), *needs),
                 platform=tag,
-                artifact_paths=("dist/images/*.json",),
+                artifact_paths=b.upload(manifests.images_path(b.dist)),
             )
         )
 
@@ -294,7 +303,7 @@ def publish_steps(b: Builder) -> None:
             platform=b.default,
             default_branch_only=True,
             concurrency_group=b.settings.publish_concurrency_group,
-            artifact_paths=("dist/publish/*.json",),
+            artifact_paths=b.upload(manifests.publish_plan_path(b.dist).parent / "*.json"),
         )
     )
 

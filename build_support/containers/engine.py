@@ -347,23 +347,6 @@ def tag_image(client: Any, image: ImageSummary, refs: Sequence[str]) -> None:
         client.api.tag(image.id, repo, tag)
 
 
-def commit_program(module: str) -> str:
-    """Python that prints the installed commit: ``module.__commit__``, or for a wheel
-    stamped ``into = "dist-info"`` the ``COMMIT`` file of the distribution providing
-    ``module`` (docs/onboarding.md). No single quotes: it runs inside ``sh -c '…'``."""
-    # Here, not at the top: .ci/run starts the engine with the host's python3 (standard
-    # library only), and wheelfile needs packaging.
-    from build_support import wheelfile
-
-    top = module.split(".", maxsplit=1)[0]
-    return (
-        f"import importlib.metadata as md, {module} as mod; "
-        'commit = getattr(mod, "__commit__", None) or md.distribution('
-        f'md.packages_distributions()["{top}"][0]).read_text("{wheelfile.COMMIT_FILE}"); '
-        "print(str(commit).strip())"
-    )
-
-
 #: Label on every container the images stage runs, so a test (or a human) can find them.
 OWNER_LABEL = "io.build-support.owner"
 
@@ -404,11 +387,14 @@ def run_removed(
 def smoke_test(
     client: Any, image_id: str, *, module: str, expected_commit: str, platform: str
 ) -> str:
-    """Run ``import module`` and print its commit (:func:`commit_program`) as the
+    """Run ``import module`` and print its commit (:func:`wheelfile.commit_program`) as the
     image's user; check both."""
-    docker = sdk()
+    # Here, not at the top: .ci/run starts the engine with the host's python3 (standard
+    # library only), and wheelfile needs packaging.
+    from build_support import wheelfile
 
-    script = f"id -u; python -c '{commit_program(module)}'"
+    docker = sdk()
+    script = f"id -u; python -c '{wheelfile.commit_program(module)}'"
     try:
         raw = run_removed(client, image_id, ["sh", "-c", script], platform=platform)
     except docker.errors.ContainerError as exc:
@@ -416,7 +402,7 @@ def smoke_test(
             f"smoke run of {image_id[:19]} failed: {exc.stderr!r}",
             hint=f"the image cannot import {module}; check the wheels and the build log",
         ) from exc
-    lines = raw.decode().split()
+    lines = raw.decode().splitlines()
     if len(lines) != 2:
         raise VerificationError(f"smoke run printed unexpected output: {raw!r}")
     uid, commit = str(lines[0]), str(lines[1])
@@ -428,10 +414,10 @@ def smoke_test(
         )
     if commit != expected_commit:
         raise VerificationError(
-            f"{module}.__commit__ in the image is {commit!r}, expected {expected_commit}",
+            f"the commit of {module} in the image is {commit!r}, expected {expected_commit}",
             hint="the store holds wheels of another commit; rebuild them: nox -s wheel",
         )
-    log.success(f"smoke run: uid {uid}, {module}.__commit__ = {commit}")
+    log.success(f"smoke run: uid {uid}, {module} at commit {commit}")
     return uid
 
 

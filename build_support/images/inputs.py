@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from build_support import commits, fsutil, platforms, wheelfile, wheelhouse
+from build_support import commits, fsutil, platforms, wheelhouse
 from build_support import store as store_mod
-from build_support.config import PythonVersion
-from build_support.errors import ArtifactNotFoundError, InputError
+from build_support.errors import InputError
 from build_support.images.settings import ImagesSettings
+from build_support.store import wheels as store_wheels
 
 
 def wheelhouse_platforms(arch: str, settings: ImagesSettings) -> list[str]:
@@ -45,30 +45,19 @@ def fetch_wheels(
 ) -> list[Path]:
     """The wheels of ``dists`` that this commit's wheel stage stored, downloaded to ``dest``:
     of each, the one that fits Python ``python`` on ``arch``'s manylinux target best
-    (:func:`build_support.wheelfile.rank`); a musllinux or newer-glibc wheel never fits."""
-    prefix = store_mod.keys.commit_prefix(ctx.branch, ctx.sha)
-    available = sorted(o.key for o in s.list(prefix))
+    (:func:`build_support.store.wheels.best_wheel`)."""
     plat = platforms.PLATFORM_TABLE[("Linux", arch)]
-    cp = PythonVersion(python).cp_tag
     out: list[Path] = []
     for dist in dists:
-        ranked = [
-            (rank, k)
-            for k in available
-            if (rank := wheelfile.rank(k.rsplit("/", 1)[-1], dist, python=python, platform=plat))
-            is not None
-        ]
-        if not ranked:
-            expected = f"{prefix}{dist}-<version>-{cp}-{cp}-{plat}.whl"
-            raise ArtifactNotFoundError(
-                f"the {dist} wheel for Python {python} {plat} is not in the artifact store "
-                f"{location or s!r}: expected key {expected}",
-                hint=f"build and store it first: nox -s wheel -- {plat} --python {python}",
-            )
-        # The most specific fit (packaging's order: cp311-cp311 before abi3 before
-        # py3-none, manylinux_2_17 before manylinux1); among equals the last key.
-        best = min(r for r, _k in ranked)
-        key = [k for r, k in ranked if r == best][-1]
+        key = store_wheels.best_wheel(
+            s,
+            branch=ctx.branch,
+            sha=ctx.sha,
+            dist=dist,
+            python=python,
+            platform=plat,
+            location=location,
+        ).key
         path = dest / key.rsplit("/", 1)[-1]
         s.get(key, path)
         out.append(path)

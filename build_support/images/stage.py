@@ -151,6 +151,7 @@ def main(argv: list[str], cfg: Config, *, today: dt.date | None = None) -> int:
                         branch=ctx.branch,
                         sha=ctx.sha,
                         pr_number=ctx.pr_number,
+                        pr_evidence=ctx.pr_evidence,
                         date=date,
                         python=v,
                         flavor=flavor,

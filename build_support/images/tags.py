@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from build_support.commits import BuildContext
 from build_support.errors import ConfigError, UsageError
 from build_support.platforms import Arch
 
@@ -51,6 +52,18 @@ class TagInputs:
     cuda: str = ""
     #: The GPU platform that also gets the ``-gpu`` alias (Ray's ``GPU_PLATFORM``).
     gpu_alias_cuda: str = ""
+    #: Why this build is a pull request ("" when it is not): ``BuildContext.pr_evidence``.
+    pr_evidence: str = ""
+
+    @property
+    def ctx(self) -> BuildContext:
+        return BuildContext(
+            branch=self.branch,
+            sha=self.sha,
+            pr_number=self.pr_number,
+            dirty=False,
+            pr_evidence=self.pr_evidence,
+        )
 
 
 def short_sha(sha: str) -> str:
@@ -59,14 +72,16 @@ def short_sha(sha: str) -> str:
     return sha[:6]
 
 
-def version_tags(
-    *, branch: str, sha: str, pr_number: int | None, date: dt.date, default_branch: str
-) -> list[str]:
-    """The version part(s): the primary first, then the ``nightly`` alias if any."""
-    sha6 = short_sha(sha)
-    if pr_number is not None:
-        return [f"pr-{pr_number}.{sha6}"]
-    if branch == default_branch:
+def version_tags(ctx: BuildContext, *, date: dt.date, default_branch: str) -> list[str]:
+    """The version part(s): the primary first, then the ``nightly`` alias if any. A pull
+    request never gets ``nightly`` (``ctx.is_release_branch``), with or without a number."""
+    sha6 = short_sha(ctx.sha)
+    branch = ctx.branch
+    if ctx.pr_number is not None:
+        return [f"pr-{ctx.pr_number}.{sha6}"]
+    if ctx.is_pull_request:
+        return [f"pr.{sha6}"]
+    if ctx.is_release_branch(default_branch):
         return [f"nightly.{date:%y%m%d}.{sha6}", "nightly"]
     if branch.startswith(RELEASE_PREFIX):
         release = branch[len(RELEASE_PREFIX) :]
@@ -122,13 +137,7 @@ def arch_suffix(arch: Arch) -> str:
 
 def image_tags(inputs: TagInputs) -> list[str]:
     """Every tag of one image, the primary tag first, without duplicates."""
-    versions = version_tags(
-        branch=inputs.branch,
-        sha=inputs.sha,
-        pr_number=inputs.pr_number,
-        date=inputs.date,
-        default_branch=inputs.default_branch,
-    )
+    versions = version_tags(inputs.ctx, date=inputs.date, default_branch=inputs.default_branch)
     py_parts = [python_part(inputs.python)]
     if inputs.python == inputs.default_python:
         py_parts.append("")

@@ -42,7 +42,7 @@ def build_multiplatform(
     interval = settings.wait_interval_seconds or None
     summary = outputs.summary("jars multiplatform")
     started = time.monotonic()
-    dest = dist / "jars" / platforms.MULTIPLATFORM / filename
+    dest = manifests.jars_dir(dist, platforms.MULTIPLATFORM) / filename
     infos: dict[str, store.ObjectInfo] = {}
     with log.group(f"jars: wait for the runtime JARs of {', '.join(oses)}"):
         for os_name in oses:

@@ -207,7 +207,7 @@ def build_os(
             s, manifests.jars_cache_key(digest), manifests.JarsCacheRecord, what=f"jars {os_name}"
         )
     )
-    dist = cfg.path("dist") / "jars" / os_name
+    dist = manifests.jars_dir(cfg.path("dist"), os_name)
     published: list[Path] = []
     files: list[manifests.JarFile] = []
     with tempfile.TemporaryDirectory(prefix="bs-jars-cache-") as tmp:
@@ -461,7 +461,7 @@ def main(argv: list[str], cfg: Config) -> int:
     if args.action == platforms.MULTIPLATFORM:
         multiplatform(cfg, timeout=args.timeout)
         return 0
-    directory = args.dir or cfg.path("dist") / "jars" / platforms.current_host().os
+    directory = args.dir or manifests.jars_dir(cfg.path("dist"), platforms.current_host().os)
     problems = deploy_check(cfg, directory)
     if problems:
         raise VerificationError(

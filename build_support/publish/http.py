@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from build_support.publish import credentials
+from build_support.retry import RetryPolicy, Transient
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -45,6 +46,26 @@ def bearer(token: str) -> str:
     return f"Bearer {token}"
 
 
+class _RetryableStatus(Exception):  # noqa: N818 - carries a response, not an error
+    """A 429/5xx answer to a request that may be retried: retried, and returned at last."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(f"HTTP {response.status}")
+        self.response = response
+
+
+class _GaveUp(Exception):  # noqa: N818 - internal: the tries are spent
+    pass
+
+
+def _classify(exc: BaseException) -> BaseException:
+    if isinstance(exc, _RetryableStatus):
+        return Transient(f"HTTP {exc.response.status}")
+    if isinstance(exc, (urllib.error.URLError, TimeoutError, ConnectionError, OSError)):
+        return Transient(str(getattr(exc, "reason", exc)))
+    return exc
+
+
 def request(
     method: str,
     url: str,
@@ -56,26 +77,33 @@ def request(
     attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Response:
-    """One HTTP exchange; every status is returned (the caller judges it)."""
+    """One HTTP exchange; every status is returned (the caller judges it). A GET or HEAD
+    without a body is tried up to ``attempts`` times on no answer or 429/5xx, with the
+    harness's :class:`~build_support.retry.RetryPolicy` (full jitter)."""
     hdrs = dict(headers or {})
     if authorization:
         hdrs["Authorization"] = authorization
     retries = attempts if method in ("GET", "HEAD") and data is None else 1
-    last: Exception | None = None
-    for attempt in range(retries):
+    policy = RetryPolicy(attempts=retries, total_seconds=0.0, base_delay=0.5, sleep=sleep)
+
+    def once() -> Response:
         req = urllib.request.Request(url, data=data, headers=hdrs, method=method)  # noqa: S310
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
                 return Response(resp.status, resp.read(), dict(resp.headers), resp.geturl())
         except urllib.error.HTTPError as exc:
             body = exc.read() if exc.fp is not None else b""
-            if exc.code in RETRY_STATUS and attempt + 1 < retries:
-                sleep(0.5 * 2**attempt)
-                continue
-            return Response(exc.code, body, dict(exc.headers or {}), url)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            last = exc
-            if attempt + 1 < retries:
-                sleep(0.5 * 2**attempt)
-    reason = getattr(last, "reason", last)
-    raise HttpError(credentials.scrub(f"{method} {url}: {reason}"))
+            answer = Response(exc.code, body, dict(exc.headers or {}), url)
+            if exc.code in RETRY_STATUS:
+                raise _RetryableStatus(answer) from None
+            return answer
+
+    what = credentials.scrub(f"{method} {url}")
+    try:
+        return policy.call(once, what=what, classify=_classify, give_up=_GaveUp)
+    except _GaveUp as exc:
+        last = exc.__cause__
+        if isinstance(last, _RetryableStatus):
+            return last.response
+        reason = getattr(last, "reason", last)
+        raise HttpError(credentials.scrub(f"{method} {url}: {reason}")) from None

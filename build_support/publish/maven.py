@@ -90,7 +90,7 @@ class MavenTarget:
     def _files(self) -> dict[str, tuple[str, int, str]]:
         """``{file name: (store key, size, sha256)}``, the multiplatform copy preferred."""
         ctx = self.env.ctx
-        prefix = f"{keys.JARS}/{ctx.branch}/{ctx.sha}/"
+        prefix = keys.jars_commit_prefix(ctx.branch, ctx.sha)
         chosen: dict[str, tuple[str, int, str]] = {}
         rank: dict[str, int] = {}
         for o in self.env.store.list(prefix):

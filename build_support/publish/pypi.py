@@ -39,6 +39,7 @@ from build_support.publish.journal import Journal, journal_key
 from build_support.publish.model import Action, Artifact, PlanItem, Remote, RunEnv, decide
 from build_support.publish.settings import WHERE
 from build_support.store import keys
+from build_support.store import wheels as store_wheels
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
@@ -137,7 +138,7 @@ class PypiTarget:
     def collect(self) -> list[Artifact]:
         ctx = self.env.ctx
         prefix = keys.commit_prefix(ctx.branch, ctx.sha)
-        objects = [o for o in self.env.store.list(prefix) if o.key.endswith(".whl")]
+        objects = store_wheels.commit_wheels(self.env.store, branch=ctx.branch, sha=ctx.sha)
         if not objects:
             raise ArtifactNotFoundError(
                 f"no wheels of {ctx.sha} under {prefix} in {self.env.store.url}",

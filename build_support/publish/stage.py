@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from build_support import cache, commits, fsutil, log, store
+from build_support import cache, commits, fsutil, log, manifests, store
 from build_support.args import StageParser
 from build_support.config import Config
 from build_support.errors import (
@@ -151,7 +151,7 @@ def render_plan(items: Sequence[PlanItem]) -> log.Summary:
 def plan_path(cfg: Config, override: Path | None) -> Path:
     """Where the plan's JSON twin goes; refuses a symlinked folder or file (it would send
     the record, and the check ``--execute`` makes against it, somewhere else)."""
-    path = override or cfg.path("dist") / "publish" / "plan.json"
+    path = override or manifests.publish_plan_path(cfg.path("dist"))
     for p in (path.parent, path):
         if p.is_symlink():
             raise FileSystemError(

@@ -126,7 +126,8 @@ def _wheel_source(
 
     s = store.open_store(cfg, args.store)
     wheels = StoreWheels(s, branch=ctx.branch, sha=ctx.sha, dist=st.distribution, platform=platform)
-    return wheels, f"store {getattr(s, 'url', '')} prefix {wheels.prefix}"
+    prefix = store.keys.commit_prefix(ctx.branch, ctx.sha)
+    return wheels, f"store {getattr(s, 'url', '')} prefix {prefix}"
 
 
 def _image_name(cfg: Config) -> str:

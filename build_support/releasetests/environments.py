@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from build_support import cmd, fsutil, lockfile, log, manifests, pythons, wheelfile
+from build_support import (
+    cmd,
+    fsutil,
+    lockfile,
+    log,
+    manifests,
+    pythons,
+    tools,
+    toolvenv,
+    wheelfile,
+)
 from build_support.containers import engine
 from build_support.errors import ArtifactNotFoundError, VerificationError
 from build_support.releasetests.sources import WheelSource
@@ -53,18 +63,6 @@ def check_commit(found: str, expected: str, *, what: str) -> None:
             hint="check out the wheel's commit (git checkout <sha>), or rebuild and store the "
             "wheel for this commit: nox -s wheel; the working tree is left as it is",
         )
-
-
-def _installed_commit_code(wheel: Path, package: str) -> str:
-    """A program printing the installed commit from where ``wheel`` carries it: its
-    ``<package>/_version.py``, else its ``.dist-info/COMMIT`` (``wheelfile.read_commit``)."""
-    if f"{package}/_version.py" in wheelfile.read_commits(wheel):
-        return f"import {package}._version as v; print(v.commit)"
-    dist = wheelfile.parse_name(wheel.name).distribution
-    return (
-        "import importlib.metadata as m; "
-        f"print(m.distribution({dist!r}).read_text({wheelfile.COMMIT_FILE!r}).strip())"
-    )
 
 
 class VenvProvider:
@@ -109,12 +107,18 @@ class VenvProvider:
         venv = self.cache_dir / f"py{python_version}-{key}"
         marker = venv / ".release-tests-ready"
         if not marker.is_file():
-            self._create(venv, interp.path, wheel, lock, python_version)
+            self._create(venv, interp, wheel, lock, python_version)
             marker.write_text(json.dumps({"wheel": wheel.name, "sha256": digest}) + "\n")
         else:
             log.info(f"reusing venv {venv} ({wheel.name})")
         installed = cmd.output(
-            [str(venv / "bin" / "python"), "-c", _installed_commit_code(wheel, self.package)],
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                wheelfile.commit_program(
+                    self.package, wheelfile.parse_name(wheel.name).distribution
+                ),
+            ],
             cwd=self.cache_dir,
         )
         check_commit(
@@ -131,13 +135,18 @@ class VenvProvider:
         self._ready[python_version] = env
         return env
 
-    def _create(self, venv: Path, python: Path, wheel: Path, lock: Path, version: str) -> None:
+    def _create(
+        self, venv: Path, interp: pythons.Interpreter, wheel: Path, lock: Path, version: str
+    ) -> None:
         if venv.exists():
             shutil.rmtree(venv)
         log.step(f"creating venv {venv.name} with Python {version} and {wheel.name}")
-        cmd.run([str(python), "-m", "venv", str(venv)], capture=True)
-        args = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                "--disable-pip-version-check"]  # fmt: skip
+        # The venv gets no pip of its own: the pinned pip of a tool venv fills it (the
+        # interpreter's own pip varies by host), as everywhere in the harness.
+        cmd.run([str(interp.path), "-m", "venv", "--without-pip", str(venv)], capture=True)
+        pip = toolvenv.ensure(interp.path, [tools.pin("pip")], version=interp.full_version)
+        args = [str(pip), "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                "-q", "--disable-pip-version-check"]  # fmt: skip
         if lock.is_file():
             constraints = fsutil.write_atomic(
                 venv / "constraints-nohash.txt",
@@ -244,10 +253,8 @@ class ImageProvider:
             hint=f"the image {ref} is not there; build it: nox -s images",
         )  # fmt: skip
         check_commit(label, self.expected_commit, what=f"image {ref[:19]} ({REVISION_LABEL})")
-        probe = (
-            f"import os, {self.package}; print({self.package}.__commit__); "
-            "print(os.getuid(), os.getgid())"
-        )
+        probe = wheelfile.commit_program(self.package)
+        probe += "import os\nprint(os.getuid(), os.getgid())\n"
         lines = cmd.output(
             [engine.docker_client(), "run", "--rm", "--network", "none", ref, "python", "-c",
              probe],

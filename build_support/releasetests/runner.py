@@ -110,7 +110,7 @@ class PassedResults:
         self.store = store
         self.run_id = run_id
         self.reuse = reuse
-        self.prefixes = (keys.commit_prefix(branch, sha), f"jars/{keys.commit_prefix(branch, sha)}")
+        self.prefixes = (keys.commit_prefix(branch, sha), keys.jars_commit_prefix(branch, sha))
         self._stored: dict[str, str] | None = None
 
     def _store_state(self) -> dict[str, str]:

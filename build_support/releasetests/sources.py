@@ -1,15 +1,17 @@
 """Where a release test's wheel comes from: the artifact store at this commit, or files
-given with ``--wheel``; matched by :func:`build_support.wheelfile.matches`.
+given with ``--wheel``; the one that fits best (:func:`build_support.wheelfile.best_fit`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from build_support import fsutil, wheelfile
 from build_support.errors import ArtifactNotFoundError
+from build_support.store import wheels as store_wheels
+from build_support.store.base import Store
 
 
 class WheelSource(Protocol):
@@ -21,36 +23,25 @@ class WheelSource(Protocol):
 
 
 class StoreWheels:
-    """Wheels under ``{branch}/{sha}/`` in the artifact store (``store.list`` + ``get``)."""
+    """The wheel under ``{branch}/{sha}/`` in the artifact store that fits best
+    (:func:`build_support.store.wheels.best_wheel`, as the images stage picks)."""
 
-    def __init__(self, store: Any, *, branch: str, sha: str, dist: str, platform: str) -> None:
-        from build_support.store import keys
-
+    def __init__(self, store: Store, *, branch: str, sha: str, dist: str, platform: str) -> None:
         self.store = store
-        self.prefix = keys.commit_prefix(branch, sha)
+        self.branch = branch
+        self.sha = sha
         self.dist = dist
         self.platform = platform
 
     def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
-        objects = self.store.list(self.prefix)
-        matches = [
-            o
-            for o in objects
-            if wheelfile.matches(
-                o.key.rsplit("/", 1)[-1], self.dist, python=python_version, platform=self.platform
-            )
-        ]
-        if not matches:
-            tag = wheelfile.python_tag(python_version)
-            expected = f"{self.prefix}{self.dist}-<version>-{tag}-{tag}-{self.platform}.whl"
-            have = ", ".join(o.key.rsplit("/", 1)[-1] for o in objects) or "nothing"
-            raise ArtifactNotFoundError(
-                f"no {self.dist} wheel for Python {python_version} in the store "
-                f"{getattr(self.store, 'url', '')}: expected key {expected} (the prefix holds: "
-                f"{have})",
-                hint=f"build and store it: nox -s wheel -- --python {python_version}",
-            )
-        chosen = matches[-1]
+        chosen = store_wheels.best_wheel(
+            self.store,
+            branch=self.branch,
+            sha=self.sha,
+            dist=self.dist,
+            python=python_version,
+            platform=self.platform,
+        )
         dest = dest_dir / chosen.key.rsplit("/", 1)[-1]
         if dest.is_file() and fsutil.sha256_file(dest) == chosen.sha256:
             return dest, str(chosen.sha256)
@@ -68,13 +59,15 @@ class LocalWheels:
         self.platform = platform
 
     def fetch(self, python_version: str, dest_dir: Path) -> tuple[Path, str]:
-        for path in self.paths:
-            if wheelfile.matches(
-                path.name, self.dist, python=python_version, platform=self.platform
-            ):
-                if not path.is_file():
-                    raise ArtifactNotFoundError(f"--wheel {path} does not exist")
-                return path, fsutil.sha256_file(path)
+        by_name = {p.name: p for p in self.paths}
+        chosen = wheelfile.best_fit(
+            by_name, self.dist, python=python_version, platform=self.platform
+        )
+        if chosen is not None:
+            path = by_name[chosen]
+            if not path.is_file():
+                raise ArtifactNotFoundError(f"--wheel {path} does not exist")
+            return path, fsutil.sha256_file(path)
         tag = wheelfile.python_tag(python_version)
         raise ArtifactNotFoundError(
             f"none of the --wheel files is a {self.dist} wheel for Python {python_version} "

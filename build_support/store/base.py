@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from build_support import log, procs
 from build_support.errors import ConfigError, InputError, StoreTimeoutError
@@ -17,6 +18,9 @@ from build_support.fsutil import sha256_file
 from build_support.settings import StoreSettings as StoreSettings  # noqa: PLC0414 - re-exported
 from build_support.store import keys
 from build_support.store.progress import Progress
+
+if TYPE_CHECKING:
+    from build_support.commits import BuildContext
 
 CHUNK = 1024 * 1024
 
@@ -183,12 +187,11 @@ class Store(abc.ABC):
         keys.check_writable(dst)
         return self._copy(src, dst)
 
-    def promote(
-        self, src: str, *, branch: str, default_branch: str, pr_number: int | None
-    ) -> ObjectInfo:
-        """Copy ``src`` to ``latest/<its file name>``: the default branch only, never a PR."""
+    def promote(self, src: str, *, ctx: BuildContext, default_branch: str) -> ObjectInfo:
+        """Copy ``src`` to ``latest/<its file name>``: the default branch only, never a PR
+        (:func:`keys.check_promotion`)."""
         keys.validate_key(src)
-        keys.check_promotion(branch, default_branch, pr_number)
+        keys.check_promotion(ctx, default_branch)
         return self._copy(src, keys.latest_key(src.rsplit("/", 1)[-1]))
 
     def get(self, key: str, dest: Path | str) -> ObjectInfo:

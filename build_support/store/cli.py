@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -118,12 +119,19 @@ def _ls(store: Store, args: argparse.Namespace, _cfg: Config) -> int:
 
 def _promote(store: Store, args: argparse.Namespace, cfg: Config) -> int:
     """Copy one commit's files to ``latest/``: the default branch only, never a PR."""
-    current = commits.current_branch(cfg.root)
-    pr_number = commits.pull_request_number()
-    branch: str = args.branch or current
+    pr = commits.pull_request()
+    job = commits.BuildContext(
+        branch=commits.current_branch(cfg.root),
+        sha=args.sha or "",
+        pr_number=pr.number if pr else None,
+        dirty=False,
+        pr_evidence=pr.evidence if pr else "",
+    )
+    branch: str = args.branch or job.branch
     # Both the build promoted and the job promoting it must be on the default branch.
-    keys.check_promotion(current, cfg.default_branch, pr_number)
-    keys.check_promotion(branch, cfg.default_branch, pr_number)
+    keys.check_promotion(job, cfg.default_branch)
+    promoted = dataclasses.replace(job, branch=branch)
+    keys.check_promotion(promoted, cfg.default_branch)
     sha: str = args.sha or commits.context(cfg.root).sha
     prefix = keys.commit_prefix(branch, sha)
     names: list[str] = list(args.files) or [
@@ -138,9 +146,8 @@ def _promote(store: Store, args: argparse.Namespace, cfg: Config) -> int:
     for name in names:
         info = store.promote(
             keys.wheel_key(branch, sha, name),
-            branch=branch,
+            ctx=promoted,
             default_branch=cfg.default_branch,
-            pr_number=pr_number,
         )
         summary.add(**{"from": prefix + name, "to": info.key, "sha256": info.sha256})
     summary.emit()

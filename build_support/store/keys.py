@@ -22,9 +22,13 @@ sidecars, and keys under ``latest/`` are written only by promotion
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from build_support import platforms
 from build_support.errors import GateError, UsageError
+
+if TYPE_CHECKING:
+    from build_support.commits import BuildContext
 
 LATEST = "latest"
 JARS = "jars"
@@ -128,7 +132,7 @@ def branch_segments(branch: str) -> str:
     for part in branch.split("/"):
         _check_segment(part, "branch", branch)
     top = branch.split("/", maxsplit=1)[0]
-    if top in (LATEST, JARS, PUBLISH, RELEASE_TESTS):
+    if top in (LATEST, JARS, PUBLISH, RELEASE_TESTS, CACHE):
         raise UsageError(
             f"invalid branch {branch!r}: {top!r} is a reserved top-level key",
             hint="rename the branch",
@@ -235,6 +239,24 @@ def commit_prefix(branch: str, sha: str) -> str:
     return f"{branch_segments(branch)}/{_sha(sha)}/"
 
 
+def jars_commit_prefix(branch: str, sha: str) -> str:
+    """``jars/{branch}/{sha}/``: every JAR one commit's jars stages put in the store."""
+    return f"{JARS}/{commit_prefix(branch, sha)}"
+
+
+#: The cache records' top-level folder: ``cache/{kind}/{digest}.json``.
+CACHE = "cache"
+CACHE_KINDS = ("wheels", "jars", "release-tests")
+
+
+def cache_key(kind: str, digest: str) -> str:
+    """``cache/{wheels|jars|release-tests}/{digest}.json``: one stage's cache record."""
+    if kind not in CACHE_KINDS:
+        raise UsageError(f"invalid cache kind {kind!r}", hint="one of: " + ", ".join(CACHE_KINDS))
+    _check_segment(digest, "digest", digest)
+    return f"{CACHE}/{kind}/{digest}.json"
+
+
 def is_reserved(key: str) -> bool:
     """Whether ``key`` is under ``latest/``, which only :func:`check_promotion` opens."""
     return key.split("/", 1)[0] == LATEST
@@ -250,16 +272,21 @@ def check_writable(key: str) -> None:
         )
 
 
-def check_promotion(branch: str, default_branch: str, pr_number: int | None = None) -> None:
-    """Only the default branch, outside a pull request, may write ``latest/`` (Ray's rule)."""
-    if branch != default_branch:
+def check_promotion(ctx: BuildContext, default_branch: str) -> None:
+    """Only the default branch, outside a pull request, may write ``latest/`` (Ray's rule:
+    ``ctx.is_release_branch``)."""
+    if ctx.is_release_branch(default_branch):
+        return
+    if ctx.branch != default_branch:
         raise GateError(
-            f"refusing to promote from branch {branch!r}: only {default_branch!r} writes latest/",
+            f"refusing to promote from branch {ctx.branch!r}: "
+            f"only {default_branch!r} writes {LATEST}/",
             hint="promote from a build of the default branch",
         )
-    if pr_number is not None:
+    if ctx.is_pull_request:
+        number = f" #{ctx.pr_number}" if ctx.pr_number is not None else ""
         raise GateError(
-            f"refusing to promote from pull request #{pr_number}: "
+            f"refusing to promote from pull request{number} ({ctx.pr_evidence or 'no evidence'}): "
             f"pull requests never write {LATEST}/",
             hint="promote from the build of the merged commit on the default branch",
         )

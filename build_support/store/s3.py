@@ -47,10 +47,10 @@ from build_support.errors import (
     UsageError,
 )
 from build_support.fsutil import sha256_file
+from build_support.retry import RetryPolicy, Transient
 from build_support.store import keys
 from build_support.store.base import ObjectInfo, Store, StoreSettings, temp_sibling
 from build_support.store.progress import Progress
-from build_support.store.retry import RetryPolicy, Transient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -118,6 +118,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(cur))
         yield cur
         cur = cur.__cause__ or cur.__context__
+
+
+def gave_up(message: str) -> StoreError:
+    """The error when the retry policy has spent its tries and time on a transient fault."""
+    return StoreError(
+        message,
+        hint="check that the store is reachable; raise [tool.build_support.store] "
+        "retry_total_seconds if outages last longer",
+    )
 
 
 def classify(  # noqa: PLR0911 - one return per class of fault
@@ -239,6 +248,7 @@ class S3Store(Store):
             fn,
             what=f"{what} s3://{self.bucket}/{full}",
             classify=lambda e: classify(e, bucket=self.bucket, key=full, endpoint=endpoint),
+            give_up=gave_up,
         )
 
     def _head(self, key: str) -> dict[str, Any]:
@@ -491,6 +501,7 @@ class S3Store(Store):
                 ),
                 what=f"abort multipart upload of s3://{self.bucket}/{full}",
                 classify=lambda e: classify(e, bucket=self.bucket, key=full, endpoint=endpoint),
+                give_up=gave_up,
             )
         except Exception as exc:  # noqa: BLE001 - the upload's own error is the one to raise
             log.warn(

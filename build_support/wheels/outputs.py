@@ -58,7 +58,7 @@ def store_results(
     ``attest_wheel(key, wheel, built, sha256)`` writes the wheel's SBOM and provenance
     beside it (:mod:`build_support.supplychain.attest`); they are promoted with it."""
     keys = store.keys
-    promote = promote_latest and ctx.branch == default_branch and ctx.pr_number is None
+    promote = promote_latest and ctx.is_release_branch(default_branch)
     with log.group("store and dist"):
         for built in results:
             final = _place(built, dist)
@@ -86,12 +86,7 @@ def store_results(
                 )
             if promote:
                 for promoted in (key, *attest.sidecar_keys(s, key)):
-                    s.promote(
-                        promoted,
-                        branch=ctx.branch,
-                        default_branch=default_branch,
-                        pr_number=ctx.pr_number,
-                    )
+                    s.promote(promoted, ctx=ctx, default_branch=default_branch)
 
 
 def report(

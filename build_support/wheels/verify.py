@@ -14,11 +14,12 @@ from build_support.wheels.plan import Built
 
 #: The smoke import, run with ``python -I -c CODE <package>`` in a fresh venv. Each of
 #: COMPILED must load from an extension module (a pure-Python fallback fails it); the
-#: commit comes from ``<package>._version``, or from DIST's ``.dist-info/COMMIT``.
+#: commit is read by :func:`wheelfile.commit_code`.
 _CHECK_TEMPLATE = """\
-import importlib, importlib.machinery, importlib.metadata, json, sys
-COMPILED, DIST = {compiled!r}, {dist!r}
+import importlib, importlib.machinery, json, sys
+COMPILED = {compiled!r}
 pkg = sys.argv[1]
+{commit_code}
 mod = importlib.import_module(pkg)
 {extra}
 compiled = {{}}
@@ -29,24 +30,18 @@ for name in COMPILED:
         sys.exit(f"{{name}} is not compiled: it was imported from {{origin or 'nowhere'}}, "
                  "not an extension module (a pure-Python fallback?)")
     compiled[name] = origin
-if DIST:
-    commit = importlib.metadata.distribution(DIST).read_text({commit_file!r}).strip()
-else:
-    ver = importlib.import_module(pkg + "._version")
-    commit = getattr(ver, "commit", None) or getattr(ver, "__commit__", None)
 print(json.dumps({{"commit": commit, "file": mod.__file__, "compiled": compiled}}))
 """
 
 
 def check_code(extra: str, *, compiled: Sequence[str] = (), dist: str = "") -> str:
     """The smoke-import program: ``extra`` runs after the import, each of ``compiled`` must
-    be an extension module, and the commit comes from ``.dist-info/COMMIT`` of ``dist``
-    (when set) or from ``<package>._version``."""
+    be an extension module, and the commit is read by :func:`wheelfile.commit_code`
+    (``<package>._version``, else ``.dist-info/COMMIT`` of ``dist``)."""
     return _CHECK_TEMPLATE.format(
         extra=extra or "pass",
         compiled=list(compiled),
-        dist=dist,
-        commit_file=wheelfile.COMMIT_FILE,
+        commit_code=wheelfile.commit_code(None, dist or None),
     )
 
 

@@ -113,3 +113,48 @@ def s3_bucket(s3_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> str:
     name = f"bs-{_uuid.uuid4().hex[:12]}"
     s3_endpoint.client().create_bucket(Bucket=name)
     return name
+
+
+# --- publish targets: pypiserver, httpd + mod_dav, a registry, a gpg key (one copy each)
+from tests.publishing import (  # noqa: E402
+    ApacheDav,
+    DockerRegistry,
+    GpgKey,
+    PypiServer,
+    make_gpg_key,
+)
+
+
+@pytest.fixture
+def pypi(tmp_path: Path) -> _Iterator[PypiServer]:
+    """A real pypiserver on loopback, for one test."""
+    server = PypiServer(tmp_path / "pypiserver")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dav() -> _Iterator[ApacheDav]:
+    """A real Apache httpd with mod_dav on loopback (a Maven repository), for one test."""
+    server = ApacheDav()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gpg_key(tmp_path: Path) -> GpgKey:
+    """A throwaway signing key in ``tmp_path/keyring``: (armored, fingerprint, home)."""
+    home = tmp_path / "keyring"
+    armored, fingerprint = make_gpg_key(home)
+    return GpgKey(armored, fingerprint, home)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> _Iterator[DockerRegistry]:
+    """A real Debian docker-registry on loopback, for one test."""
+    r = DockerRegistry(tmp_path / "registry")
+    r.start()
+    yield r
+    r.stop()

@@ -168,7 +168,7 @@ def test_images_of_a_project_with_its_own_names(tmp_path: Path) -> None:
         assert product is not None
         assert product.commit == sha
         ref = product.refs[0]
-        assert f"smoke run: uid 1234, tinyimg.__commit__ = {sha}" in proc.stderr
+        assert f"smoke run: uid 1234, tinyimg at commit {sha}" in proc.stderr
 
         labels = json.loads(docker("image", "inspect", "-f", "{{json .Config.Labels}}", ref))
         assert labels["org.opencontainers.image.revision"] == sha

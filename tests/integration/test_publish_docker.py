@@ -31,14 +31,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 NS = f"minraytest-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[DockerRegistry]:
-    r = DockerRegistry(tmp_path / "registry")
-    r.start()
-    yield r
-    r.stop()
-
-
 def _tags(sha: str, arch: platforms.Arch = "x86_64") -> list[str]:
     return imagetags.image_tags(imagetags.TagInputs(
         branch="main", sha=sha, pr_number=None, date=dt.date(2026, 11, 26), python="3.11",

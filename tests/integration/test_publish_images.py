@@ -62,14 +62,6 @@ def _restamped(wheel: Path, dest: Path, commit: str) -> Path:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[DockerRegistry]:
-    r = DockerRegistry(tmp_path / "registry")
-    r.start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def built(
     tmp_path: Path, registry: DockerRegistry, request: pytest.FixtureRequest
 ) -> Iterator[Project]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ from tests.publishing import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pypi(tmp_path: Path) -> Iterator[PypiServer]:
-    server = PypiServer(tmp_path / "pypiserver")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

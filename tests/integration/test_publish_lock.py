@@ -17,11 +17,7 @@ import pytest
 from build_support import store as store_mod
 from build_support.store import keys
 from tests.integration.conftest import S3Endpoint
-from tests.integration.test_publish_maven import (  # noqa: F401 - fixtures
-    dav,
-    gpg_key,
-    project,
-)
+from tests.integration.test_publish_maven import project  # noqa: F401 - fixture
 from tests.publishing import ApacheDav, Project, store_java
 
 pytestmark = pytest.mark.integration
@@ -60,7 +56,7 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[str], timeout: float
 def test_two_publishes_at_once_send_each_file_once(
     backend: str,
     project: Project,  # noqa: F811
-    dav: ApacheDav,  # noqa: F811
+    dav: ApacheDav,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:

@@ -8,7 +8,6 @@ import hashlib
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,9 @@ from tests.publishing import (
     GPG_PASSPHRASE,
     MAVEN_PASSWORD,
     ApacheDav,
+    GpgKey,
     Project,
     assert_no_secret,
-    make_gpg_key,
     make_project,
     store_java,
 )
@@ -28,22 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def dav() -> Iterator[ApacheDav]:
-    server = ApacheDav()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def gpg_key(tmp_path: Path) -> tuple[str, str, Path]:
-    home = tmp_path / "keyring"
-    armored, fpr = make_gpg_key(home)
-    return armored, fpr, home
-
-
-@pytest.fixture
-def project(tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str, Path]) -> Project:
+def project(tmp_path: Path, dav: ApacheDav, gpg_key: GpgKey) -> Project:
     armored, _fpr, _home = gpg_key
     p = make_project(tmp_path, dav.toml(), {"TEST_MAVEN_USER": dav.username,
                                             "TEST_MAVEN_PASSWORD": MAVEN_PASSWORD,
@@ -74,7 +58,7 @@ def _mvn_get(repo_url: str, user: str, artifact: str, local: Path) -> None:
 
 
 def test_release_to_a_maven_repository_then_resolved_by_maven(
-    project: Project, dav: ApacheDav, gpg_key: tuple[str, str, Path], tmp_path: Path
+    project: Project, dav: ApacheDav, gpg_key: GpgKey, tmp_path: Path
 ) -> None:
     armored, _fpr, home = gpg_key
     names = store_java(project)
@@ -121,7 +105,7 @@ def test_release_to_a_maven_repository_then_resolved_by_maven(
 
 
 def test_snapshot_timestamped_layout(project: Project, dav: ApacheDav, tmp_path: Path,
-                                     gpg_key: tuple[str, str, Path]) -> None:  # fmt: skip
+                                     gpg_key: GpgKey) -> None:  # fmt: skip
     store_java(project, "0.2.0-SNAPSHOT")
     run = project.publish("--execute")
     assert run.returncode == 0, run.stderr
@@ -167,7 +151,7 @@ def test_missing_javadoc_is_refused_before_anything_is_sent(
 
 
 def test_a_failed_stage_step_leaves_nothing_public(
-    tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str, Path]
+    tmp_path: Path, dav: ApacheDav, gpg_key: GpgKey
 ) -> None:
     """Maven's upload (a stage step) fails, so the PyPI uploads (final) never start."""
     from tests.publishing import PYPI_PASSWORD, PypiServer, tiny_wheel
@@ -237,7 +221,7 @@ MEMBER_BOUNDARIES = [1, 2, 3, 4, 5, 19, 20, 24, 25, 27]
 
 @pytest.mark.parametrize("put", MEMBER_BOUNDARIES)
 def test_killed_between_members_of_a_set_the_rerun_completes_it(
-    project: Project, dav: ApacheDav, gpg_key: tuple[str, str, Path], put: int
+    project: Project, dav: ApacheDav, gpg_key: GpgKey, put: int
 ) -> None:
     """SIGKILL right after the n-th PUT (e.g. a JAR there, its .asc not yet): the rerun
     finds the file with our bytes but the set incomplete, sends only what is missing, and

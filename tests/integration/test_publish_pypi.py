@@ -6,7 +6,6 @@ import hashlib
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,6 @@ from tests.publishing import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pypi(tmp_path: Path) -> Iterator[PypiServer]:
-    server = PypiServer(tmp_path / "pypiserver")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from tests.publishing import (
     REGISTRY_PASSWORD,
     ApacheDav,
     DockerRegistry,
+    GpgKey,
     Project,
     PypiServer,
-    make_gpg_key,
     make_project,
     store_java,
     tiny_jar,
@@ -47,19 +47,6 @@ UNUSED = {
     "AWS_SESSION_TOKEN": "unused-aws-token-Planted-7a7a",
 }
 FILE_SECRET = "docker-file-Planted-8b8b"
-
-
-@pytest.fixture
-def dav() -> Iterator[ApacheDav]:
-    server = ApacheDav()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def gpg_key(tmp_path: Path) -> tuple[str, str]:
-    return make_gpg_key(tmp_path / "keyring")
 
 
 def _maven_toml(dav: ApacheDav) -> str:
@@ -98,9 +85,9 @@ def _grep(trees: list[Path], texts: list[str], secrets: list[str], skip: set[Pat
 
 
 def test_planted_credentials_reach_no_output_tree(
-    tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str]
+    tmp_path: Path, dav: ApacheDav, gpg_key: GpgKey
 ) -> None:
-    armored, _fpr = gpg_key
+    armored = gpg_key.armored
     pypi = PypiServer(tmp_path / "pypi")
     pypi.start()
     try:
@@ -178,9 +165,9 @@ def _wait_for(proc: subprocess.Popen[str], log: Path, cache: Path, pattern: str)
 
 
 def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folder(
-    tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str]
+    tmp_path: Path, dav: ApacheDav, gpg_key: GpgKey
 ) -> None:
-    armored, _fpr = gpg_key
+    armored = gpg_key.armored
     cache, tmp = tmp_path / "cache", tmp_path / "tmp"
     tmp.mkdir()
     p = make_project(tmp_path, '[tool.build_support.publish]\ntargets = ["maven"]\n'

@@ -304,6 +304,18 @@ def test_commit_mismatch_stops_the_run(minray_wheel: Path, tmp_path: Path) -> No
     assert not (tmp_path / "venvs").exists() or not any((tmp_path / "venvs").glob("py*"))
 
 
+def test_the_venv_is_filled_by_the_pinned_pip_not_its_own(venvs: VenvProvider) -> None:
+    """The release-test venv has no pip of its own (the interpreter's, whose version
+    varies by host): the pinned pip of a tool venv installed minray into it."""
+    info = venvs.prepare(PY)
+    assert info.commit == FAKE_SHA
+    python = str(info.bin_dir / "python")
+    own = subprocess.run([python, "-c", "import pip"], check=False, capture_output=True, text=True)
+    assert own.returncode != 0
+    assert "No module named 'pip'" in own.stderr
+    assert not (info.bin_dir / "pip").exists()
+
+
 def test_store_wheels(minray_wheel: Path, tmp_path: Path) -> None:
     s = store.open_url(str(tmp_path / "store"))
     wheels = StoreWheels(s, branch="main", sha=FAKE_SHA, dist="minray", platform=PLATFORM)

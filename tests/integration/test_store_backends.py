@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from build_support import store
+from build_support.commits import BuildContext
 from build_support.errors import (
     ArtifactNotFoundError,
     GateError,
@@ -126,13 +128,16 @@ def test_list_promote_delete(backend: store.Store, wheel: Path) -> None:
         backend.put("latest/a.whl", wheel)
     with pytest.raises(GateError, match="reserved for promotion"):
         backend.copy(keys.wheel_key("main", SHA, "a.whl"), "latest/a.whl")
+    pr_ctx = BuildContext(
+        branch="main", sha=SHA, pr_number=3, dirty=False, pr_evidence="BUILDKITE_PULL_REQUEST=3"
+    )
     with pytest.raises(GateError, match="pull request #3"):
-        backend.promote(
-            keys.wheel_key("main", SHA, "a.whl"), branch="main", default_branch="main", pr_number=3
-        )
+        backend.promote(keys.wheel_key("main", SHA, "a.whl"), ctx=pr_ctx, default_branch="main")
     assert not backend.exists("latest/a.whl")
     promoted = backend.promote(
-        keys.wheel_key("main", SHA, "a.whl"), branch="main", default_branch="main", pr_number=None
+        keys.wheel_key("main", SHA, "a.whl"),
+        ctx=dataclasses.replace(pr_ctx, pr_number=None, pr_evidence=""),
+        default_branch="main",
     )
     assert promoted.key == "latest/a.whl"
     assert backend.info("latest/a.whl").sha256 == promoted.sha256

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import urllib.request
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,7 @@ from tests.publishing import (
     REGISTRY_PASSWORD,
     ApacheDav,
     DockerRegistry,
+    GpgKey,
     Project,
     PypiServer,
     make_project,
@@ -237,19 +238,9 @@ def test_a_rerun_with_nothing_changed_keeps_the_statement(built: tuple[Path, str
 
 # --------------------------------------------------------------------------- publish
 
-#: The Maven repository and gpg key fixtures of the Maven publish tests.
-dav = maven_tests.dav
-gpg_key = maven_tests.gpg_key
+# The dav, gpg_key and registry fixtures are tests/integration/conftest.py's.
 _mvn_get = maven_tests._mvn_get
 _verify = maven_tests._verify
-
-
-@pytest.fixture
-def pypi(tmp_path: Path) -> Iterator[PypiServer]:
-    server = PypiServer(tmp_path / "pypiserver")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -354,7 +345,7 @@ def assert_store_attested(repo: Path, store_dir: Path, *, images: Sequence[str] 
 
 
 @pytest.fixture
-def maven_project(tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str, Path]) -> Project:
+def maven_project(tmp_path: Path, dav: ApacheDav, gpg_key: GpgKey) -> Project:
     armored, _fpr, _home = gpg_key
     p = make_project(tmp_path, dav.toml(), {"TEST_MAVEN_USER": dav.username,
                                             "TEST_MAVEN_PASSWORD": MAVEN_PASSWORD,
@@ -367,7 +358,7 @@ def maven_project(tmp_path: Path, dav: ApacheDav, gpg_key: tuple[str, str, Path]
 def test_maven_deploys_the_sbom_classifier_and_statements_a_consumer_fetches_and_verifies(
     maven_project: Project,
     dav: ApacheDav,
-    gpg_key: tuple[str, str, Path],
+    gpg_key: GpgKey,
     tmp_path: Path,
 ) -> None:
     _armored, _fpr, home = gpg_key
@@ -395,10 +386,6 @@ def test_maven_deploys_the_sbom_classifier_and_statements_a_consumer_fetches_and
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"from       commit {maven_project.sha}" in proc.stdout
-
-
-#: The Docker registry fixture of the Docker publish tests.
-registry = docker_tests.registry
 
 
 def _registry_blob(reg: DockerRegistry, repo: str, digest: str) -> str:

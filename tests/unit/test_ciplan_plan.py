@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from build_support import config
+from build_support import config, manifests
 from build_support.ciplan import cli as ciplan_cli
 from build_support.ciplan import plan, render, rules
 from build_support.errors import ConfigError
@@ -278,3 +278,22 @@ def test_readme_selections_are_what_the_plan_selects() -> None:
         assert cells[2].strip("`").split() == list(selection.files[0].tags), row
         named = [w.strip("`,:") for w in cells[3].split() if w.startswith("`")]
         assert set(named) <= {s.key for s in steps} | {"wheel-*", "publish"}, row
+
+
+def test_artifact_paths_are_the_manifests_under_paths_dist(tmp_path: Path) -> None:
+    """F11: a step uploads the files :mod:`build_support.manifests` names under the
+    configured ``paths.dist`` (the plan once globbed a fixed ``dist/``)."""
+    cfg = config.from_table({**table(), "paths": {"dist": "out/dist"}}, tmp_path)
+    steps = plan.build_steps(cfg, plan.load_settings(cfg))
+    dist = Path("out/dist")
+    uploads = {s.key: s.artifact_paths for s in steps if s.artifact_paths}
+    wheel_keys = [k for k in uploads if k.startswith("wheel-")]
+    assert wheel_keys
+    for key in wheel_keys:
+        assert uploads[key] == (manifests.wheels_path(dist).as_posix(),)
+    assert uploads["jars-linux"] == (manifests.jars_path(dist, "linux").as_posix(),)
+    assert uploads["jars-multiplatform"] == (manifests.jars_path(dist, "multiplatform").as_posix(),)
+    assert uploads["publish"] == ((manifests.publish_plan_path(dist).parent / "*.json").as_posix(),)
+    for key, paths in uploads.items():
+        if key != "release-tests":
+            assert all(p.startswith("out/dist/") for p in paths), (key, paths)

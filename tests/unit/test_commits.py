@@ -78,11 +78,16 @@ def test_git_repo_facts(git_repo: Path) -> None:
     assert commits.is_dirty(git_repo)
 
 
+def _number(env: dict[str, str]) -> int | None:
+    pr = commits.pull_request(env)
+    return pr.number if pr else None
+
+
 def test_pull_request_number() -> None:
-    assert commits.pull_request_number({"BUILDKITE_PULL_REQUEST": "123"}) == 123
-    assert commits.pull_request_number({"BUILDKITE_PULL_REQUEST": "false"}) is None
+    assert _number({"BUILDKITE_PULL_REQUEST": "123"}) == 123
+    assert _number({"BUILDKITE_PULL_REQUEST": "false"}) is None
     env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/7/merge"}
-    assert commits.pull_request_number(env) == 7
+    assert _number(env) == 7
 
 
 @pytest.mark.parametrize(
@@ -109,8 +114,8 @@ def test_pull_request_target_takes_its_number_from_the_event(tmp_path: Path) -> 
     event.write_text('{"number": 31, "pull_request": {"number": 31}}')
     env = {"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_REF": "refs/heads/main",
            "GITHUB_EVENT_PATH": str(event)}  # fmt: skip
-    assert commits.pull_request_number(env) == 31
-    assert commits.pull_request_number({**env, "GITHUB_EVENT_PATH": str(tmp_path / "no")}) is None
+    assert _number(env) == 31
+    assert _number({**env, "GITHUB_EVENT_PATH": str(tmp_path / "no")}) is None
 
 
 def test_not_a_pull_request() -> None:

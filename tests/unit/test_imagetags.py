@@ -32,6 +32,17 @@ def _inputs(**overrides: object) -> TagInputs:
     return TagInputs(**base)  # type: ignore[arg-type]
 
 
+def test_a_pull_request_without_a_number_gets_no_nightly_tag() -> None:
+    """F4: ``BUILDKITE_PULL_REQUEST=feature-x`` on main is a pull request (no number): its
+    images are tagged ``pr.<sha>``, never ``nightly`` (the old rule only asked for a
+    number)."""
+    tags = imagetags.image_tags(
+        _inputs(pr_evidence="BUILDKITE_PULL_REQUEST=feature-x", python="3.10")
+    )
+    assert tags[0] == "pr.abc123-py310-cpu"
+    assert not [t for t in tags if "nightly" in t]
+
+
 CASES: list[tuple[str, dict[str, object], list[str]]] = [
     (
         "default branch, default python, cpu",

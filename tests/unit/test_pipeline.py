@@ -94,3 +94,27 @@ def test_the_pipeline_pins_the_commit_it_started_at(git_repo: Path) -> None:
         assert err.value.exit_code == 13
     assert commits.OVERRIDE_VAR not in os.environ
     assert commits.expected_commit(git_repo) == git(git_repo, "rev-parse", "HEAD")
+
+
+def test_a_step_that_raises_is_its_exit_code_and_the_record_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage that fails with a plain OSError (or a bug) is reported as the stage alone
+    would report it (``cli.as_error``: exit 19, exit 1); ``--keep-going`` runs the next
+    step and ``dist/pipeline.json`` records both. (A stage raising something else than a
+    harness error is a bug, which no real input causes: the stage's main is replaced.)"""
+    from build_support import cli, manifests
+
+    def broken(_argv: list[str], _cfg: config.Config) -> int:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
+
+    def buggy(_argv: list[str], _cfg: config.Config) -> int:
+        raise KeyError("oops")
+
+    mains = {"lock": broken, "wheel": buggy}
+    monkeypatch.setattr(cli, "resolve", lambda stage: mains[stage])
+    cfg = config.from_table({}, tmp_path)
+    plan = [pipeline.Step("lock", "lock", ()), pipeline.Step("wheel", "wheel", ())]
+    assert pipeline._run(plan, cfg, keep_going=True) == 19
+    record = manifests.read(manifests.pipeline_path(cfg.path("dist")), manifests.PipelineManifest)
+    assert [(s.name, s.exit_code) for s in record.steps] == [("lock", 19), ("wheel", 1)]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from build_support import commits
 from build_support.errors import GateError, UsageError
 from build_support.store import keys
 
@@ -86,10 +87,37 @@ def test_prefixes() -> None:
             keys.validate_prefix(bad)
 
 
+def _ctx(branch: str, env: dict[str, str] | None = None) -> commits.BuildContext:
+    pr = commits.pull_request(env or {})
+    return commits.BuildContext(
+        branch=branch,
+        sha="a" * 40,
+        pr_number=pr.number if pr else None,
+        dirty=False,
+        pr_evidence=pr.evidence if pr else "",
+    )
+
+
 def test_promotion_only_from_default_branch() -> None:
-    keys.check_promotion("main", "main")
+    keys.check_promotion(_ctx("main"), "main")
     with pytest.raises(GateError, match="only 'main'"):
-        keys.check_promotion("releases/2.1", "main")
+        keys.check_promotion(_ctx("releases/2.1"), "main")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BUILDKITE_PULL_REQUEST": "42"},
+        # F4: not a number, still a pull request (the old `pr_number is None` let it promote)
+        {"BUILDKITE_PULL_REQUEST": "feature-x"},
+        {"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_REF": "refs/heads/main"},
+    ],
+)
+def test_no_pull_request_promotes_with_or_without_a_number(env: dict[str, str]) -> None:
+    ctx = _ctx("main", env)
+    assert not ctx.is_release_branch("main")
+    with pytest.raises(GateError, match="pull request"):
+        keys.check_promotion(ctx, "main")
 
 
 def test_release_test_keys() -> None:
@@ -113,3 +141,23 @@ def test_release_test_keys() -> None:
         keys.release_run_id(".hidden")
     with pytest.raises(UsageError, match="reserved top-level key"):
         keys.branch_segments("release-tests/x")
+
+
+def test_every_stage_key_is_made_in_keys() -> None:
+    """F10: the cache records and the JAR prefix are laid out here, and no branch can
+    write where they are (a branch ``cache/wheels`` once wrote beside the wheel stage's
+    cache records)."""
+    from build_support import manifests
+
+    sha = "b" * 40
+    assert manifests.wheel_cache_key("d1") == "cache/wheels/d1.json"
+    assert manifests.jars_cache_key("d2") == "cache/jars/d2.json"
+    assert manifests.release_pass_key("d3") == "cache/release-tests/d3.json"
+    assert keys.jars_commit_prefix("main", sha) == f"jars/main/{sha}/"
+    assert keys.jar_key("main", sha, "linux", "a.jar").startswith(
+        keys.jars_commit_prefix("main", sha)
+    )
+    with pytest.raises(UsageError, match="reserved top-level key"):
+        keys.wheel_key("cache/wheels", sha, "a.whl")
+    with pytest.raises(UsageError, match="invalid cache kind"):
+        keys.cache_key("images", "d4")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from build_support import config, store
+from build_support import commits, config, store
 from build_support.errors import (
     ArtifactNotFoundError,
     ConfigError,
@@ -96,7 +96,7 @@ def test_missing_key(local: LocalStore, tmp_path: Path) -> None:
     with pytest.raises(ArtifactNotFoundError):
         local.copy("main/x.whl", "other/x.whl")
     with pytest.raises(ArtifactNotFoundError):
-        local.promote("main/x.whl", branch="main", default_branch="main", pr_number=None)
+        local.promote("main/x.whl", ctx=_ctx("main"), default_branch="main")
 
 
 def test_list_copy_delete(local: LocalStore, artifact: Path) -> None:
@@ -193,6 +193,13 @@ def test_open_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert default.root == tmp_path / ".artifacts"
     monkeypatch.setenv("BUILD_SUPPORT_STORE", str(tmp_path / "env"))
     assert store.open_store(cfg).url == f"file://{tmp_path}/env"
+
+
+def _ctx(branch: str, pr_number: int | None = None) -> commits.BuildContext:
+    evidence = f"BUILDKITE_PULL_REQUEST={pr_number}" if pr_number is not None else ""
+    return commits.BuildContext(
+        branch=branch, sha=SHA, pr_number=pr_number, dirty=False, pr_evidence=evidence
+    )
 
 
 def _ci_env(monkeypatch: pytest.MonkeyPatch, *, branch: str, pr: str = "") -> None:
@@ -364,17 +371,11 @@ def test_put_latest_is_refused_and_only_promote_writes_it(
     with pytest.raises(GateError, match="reserved for promotion"):
         local.copy(f"main/{SHA}/{artifact.name}", f"latest/{artifact.name}")
     with pytest.raises(GateError, match="only 'main' writes latest/"):
-        local.promote(
-            f"main/{SHA}/{artifact.name}", branch="dev", default_branch="main", pr_number=None
-        )
+        local.promote(f"main/{SHA}/{artifact.name}", ctx=_ctx("dev"), default_branch="main")
     with pytest.raises(GateError, match="pull request #7"):
-        local.promote(
-            f"main/{SHA}/{artifact.name}", branch="main", default_branch="main", pr_number=7
-        )
+        local.promote(f"main/{SHA}/{artifact.name}", ctx=_ctx("main", 7), default_branch="main")
     assert not (local.root / "latest").exists()
-    info = local.promote(
-        f"main/{SHA}/{artifact.name}", branch="main", default_branch="main", pr_number=None
-    )
+    info = local.promote(f"main/{SHA}/{artifact.name}", ctx=_ctx("main"), default_branch="main")
     assert info.key == f"latest/{artifact.name}"
 
 
@@ -397,6 +398,9 @@ def test_cli_put_latest_exits_16_and_promote_from_a_pull_request_too(
     assert cli.run_stage("store", ["put", str(artifact), "latest/"]) == 16
     assert cli.run_stage("store", ["put", str(artifact), f"main/{SHA}/"]) == 0
     _ci_env(monkeypatch, branch="main", pr="42")
+    assert cli.run_stage("store", ["promote", "--sha", SHA]) == 16
+    # F4: a Buildkite pull request whose value is not a number is a pull request all the same
+    _ci_env(monkeypatch, branch="main", pr="feature-x")
     assert cli.run_stage("store", ["promote", "--sha", SHA]) == 16
     _ci_env(monkeypatch, branch="feature")
     assert cli.run_stage("store", ["promote", "--branch", "main", "--sha", SHA]) == 16

@@ -337,11 +337,12 @@ def test_a_pure_fallback_in_a_container_build_is_exit_13(
 
 
 @pytest.mark.subprocess
-def test_the_images_smoke_program_reads_a_dist_info_commit(tmp_path: Path) -> None:
-    """The images stage's smoke program, run for real against installed distributions:
-    ``__commit__`` when the package has it, else the ``.dist-info/COMMIT`` of the wheel."""
-    from build_support.containers import engine
-
+def test_one_commit_program_reads_where_the_wheel_carries_the_commit(tmp_path: Path) -> None:
+    """F1: the program every stage runs to print the installed commit (wheel verify,
+    release-test venvs and images, the images smoke run), run for real against installed
+    code. It reads where :func:`wheelfile.read_commit` reads in the wheel: ``commit`` or
+    ``__commit__`` of ``<package>._version`` (a stale ``__commit__`` on the package is not
+    the stamp), else the distribution's ``.dist-info/COMMIT``; neither prints nothing."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (site,) = venv.glob("lib/python3.*/site-packages")
@@ -354,18 +355,38 @@ def test_the_images_smoke_program_reads_a_dist_info_commit(tmp_path: Path) -> No
     wheelfile.stamp_dist_info(wheel, SHA_A)
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)  # installing a pure wheel: its files into site-packages
-    (site / "withattr").mkdir()
-    (site / "withattr" / "__init__.py").write_text(f'__commit__ = "{SHA_B}"\n')
+    # _version assigns only __commit__ (the release-test venv once read only .commit)
+    (site / "dunder" / "sub").mkdir(parents=True)
+    (site / "dunder" / "__init__.py").write_text("")
+    (site / "dunder" / "sub" / "__init__.py").write_text("")
+    (site / "dunder" / "_version.py").write_text(f'__commit__ = "{SHA_B}"\n')
+    # the package's own __commit__ is stale; the stamp is in _version (the images smoke
+    # run once read the package's __commit__ first)
+    (site / "stale").mkdir()
+    (site / "stale" / "__init__.py").write_text(f'__commit__ = "{SHA_A}"\n')
+    (site / "stale" / "_version.py").write_text(f'commit = "{SHA_B}"\n')
     python = str(venv / "bin" / "python")
 
-    def run(module: str) -> subprocess.CompletedProcess[str]:
-        program = engine.commit_program(module)
+    def run(module: str, dist: str | None = None) -> str:
+        program = wheelfile.commit_program(module, dist)
         assert "'" not in program  # it goes inside sh -c '...'
-        return subprocess.run(
-            ["sh", "-c", f"{python} -c '{program}'"], capture_output=True, text=True, check=False
+        proc = subprocess.run(
+            ["sh", "-c", f"{python} -c '{program}'"], capture_output=True, text=True, check=True
         )
+        return proc.stdout
 
-    assert run("plainc").stdout == f"{SHA_A}\n"
-    assert run("withattr").stdout == f"{SHA_B}\n"
+    assert run("plainc") == f"{SHA_A}\n"
+    assert run("plainc", "plainc") == f"{SHA_A}\n"
+    assert run("dunder.sub") == f"{SHA_B}\n"
+    assert run("stale") == f"{SHA_B}\n"
+    # the wheel stage's smoke import reads the same way
+    (out,) = [
+        json.loads(line)
+        for line in subprocess.run(
+            [python, "-I", "-c", check_code(""), "stale"],
+            capture_output=True, text=True, check=True, cwd=tmp_path,
+        ).stdout.splitlines()
+    ]  # fmt: skip
+    assert out["commit"] == SHA_B
     (site / "plainc-1.0.dist-info" / "COMMIT").unlink()
-    assert run("plainc").stdout == "None\n"  # neither: smoke_test's comparison fails
+    assert run("plainc") == "\n"  # neither: every caller's comparison fails

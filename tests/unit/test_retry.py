@@ -5,7 +5,7 @@ import random
 import pytest
 
 from build_support.errors import ArtifactNotFoundError, StoreError
-from build_support.store.retry import RetryPolicy, Transient
+from build_support.retry import RetryPolicy, Transient
 
 
 class FakeTime:
@@ -51,7 +51,9 @@ def policy(t: FakeTime, **kw: float) -> RetryPolicy:
 def test_transient_errors_are_retried_until_success() -> None:
     t = FakeTime()
     fn = Flaky(3, ConnectionError("reset"))
-    assert policy(t, attempts=5).call(fn, what="put k", classify=classify) == "ok"
+    assert (
+        policy(t, attempts=5).call(fn, what="put k", classify=classify, give_up=StoreError) == "ok"
+    )
     assert fn.calls == 4
     assert len(t.sleeps) == 3
 
@@ -66,7 +68,7 @@ def test_attempts_are_a_floor_when_each_try_is_slow() -> None:
 
     with pytest.raises(StoreError, match=r"put k failed after 3 attempt\(s\).*refused") as info:
         policy(t, attempts=3, total_seconds=60.0).call(
-            slow_refusal, what="put k", classify=classify
+            slow_refusal, what="put k", classify=classify, give_up=StoreError
         )
     assert len(t.sleeps) == 2
     assert isinstance(info.value.__cause__, ConnectionError)
@@ -85,7 +87,7 @@ def test_short_outage_is_ridden_out_beyond_the_attempt_count() -> None:
         return "ok"
 
     p = policy(t, attempts=3, total_seconds=120.0, base_delay=0.5, max_delay=4.0)
-    assert p.call(down_for_30s, what="put k", classify=classify) == "ok"
+    assert p.call(down_for_30s, what="put k", classify=classify, give_up=StoreError) == "ok"
     assert calls > 3
     assert 30.0 <= t.now <= 34.0
 
@@ -95,7 +97,7 @@ def test_the_last_pause_is_cut_to_the_budget() -> None:
     fn = Flaky(1000, ConnectionError("down"))
     p = policy(t, attempts=2, total_seconds=10.0, base_delay=8.0, max_delay=8.0)
     with pytest.raises(StoreError, match="failed after"):
-        p.call(fn, what="x", classify=classify)
+        p.call(fn, what="x", classify=classify, give_up=StoreError)
     assert t.now == pytest.approx(10.0)  # the budget is used to its end, not cut short
 
 
@@ -103,7 +105,7 @@ def test_non_retryable_errors_raise_at_once() -> None:
     t = FakeTime()
     fn = Flaky(100, KeyError("k"))
     with pytest.raises(ArtifactNotFoundError):
-        policy(t).call(fn, what="get k", classify=classify)
+        policy(t).call(fn, what="get k", classify=classify, give_up=StoreError)
     assert fn.calls == 1
     assert t.sleeps == []
 
@@ -112,7 +114,7 @@ def test_unknown_errors_are_not_retried() -> None:
     t = FakeTime()
     fn = Flaky(100, ValueError("bug"))
     with pytest.raises(ValueError, match="bug"):
-        policy(t).call(fn, what="x", classify=classify)
+        policy(t).call(fn, what="x", classify=classify, give_up=StoreError)
     assert fn.calls == 1
 
 
@@ -121,7 +123,7 @@ def test_total_time_is_bounded() -> None:
     fn = Flaky(1000, ConnectionError("down"))
     p = policy(t, attempts=3, total_seconds=10.0, base_delay=1.0, max_delay=4.0)
     with pytest.raises(StoreError, match="failed after"):
-        p.call(fn, what="x", classify=classify)
+        p.call(fn, what="x", classify=classify, give_up=StoreError)
     assert t.now <= 10.0
     assert sum(t.sleeps) <= 10.0
     assert fn.calls > 3

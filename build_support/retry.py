@@ -1,4 +1,5 @@
-"""The store's one retry policy: exponential backoff with full jitter, bounded by time.
+"""The harness's one retry policy for transient faults: exponential backoff with full
+jitter, bounded by time (the artifact store, the publish stage's HTTP client).
 
 A transient fault is retried until ``total_seconds`` have passed since the first try (so
 a short outage is ridden out, however many attempts that takes), and at least
@@ -6,8 +7,10 @@ a short outage is ridden out, however many attempts that takes), and at least
 pause is cut to what is left of the budget, so the final try happens at its end.
 
 What is retryable is decided by the caller's ``classify`` function (the S3 backend
-lists its transient faults explicitly); this module only decides *when* and *how
-often*. Clock, sleep and randomness are injected so that tests run without waiting.
+lists its transient faults explicitly), and what to raise when the tries are spent by
+its ``give_up``; this module only decides *when* and *how often*. Clock, sleep and
+randomness are injected so that tests run without waiting. (A release test's retry is
+another policy, Ray's exit-code list: :mod:`build_support.releasetests.retry`.)
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from build_support import log
-from build_support.errors import StoreError
 
 T = TypeVar("T")
 
@@ -55,11 +57,13 @@ class RetryPolicy:
         *,
         what: str,
         classify: Callable[[BaseException], BaseException],
+        give_up: Callable[[str], BaseException],
     ) -> T:
         """Run ``fn``; retry while ``classify(exc)`` returns a :class:`Transient`.
 
         ``classify`` maps a raised exception either to a :class:`Transient` (retry) or
-        to the error to raise now (a :class:`StoreError` subclass, typically).
+        to the error to raise now (a :class:`StoreError` subclass, typically). When the
+        tries and the time are spent, ``give_up(message)`` is raised, from the last fault.
         """
         start = self.clock()
         failures = 0
@@ -76,18 +80,17 @@ class RetryPolicy:
                 elapsed = self.clock() - start
                 remaining = self.total_seconds - elapsed
                 if remaining <= 0 and failures >= self.attempts:
-                    raise StoreError(
+                    raise give_up(
                         f"{what} failed after {failures} attempt(s) in {elapsed:.1f}s: "
-                        f"{verdict.reason}",
-                        hint="check that the store is reachable; raise "
-                        "[tool.build_support.store] retry_total_seconds if outages last "
-                        "longer",
+                        f"{verdict.reason}"
                     ) from exc
                 pause = self.delay(failures)
                 if remaining > 0:
                     pause = min(pause, remaining)
-                log.warn(
-                    f"{what}: {verdict.reason}; retry {failures} in {pause:.1f}s "
-                    f"({max(remaining, 0.0):.0f}s of the retry budget left)"
+                left = (
+                    f"{remaining:.0f}s of the retry budget left"
+                    if remaining > 0
+                    else f"try {failures + 1} of at least {self.attempts}"
                 )
+                log.warn(f"{what}: {verdict.reason}; retry {failures} in {pause:.1f}s ({left})")
                 self.sleep(pause)
