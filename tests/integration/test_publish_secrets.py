@@ -181,7 +181,9 @@ def test_sigkill_during_signing_leaves_key_and_agent_only_in_the_swept_run_folde
     # while, so the test sees them in time even on a loaded machine.
     big = tiny_jar(tmp_path / "big" / "minray-api-0.1.0.jar", p.sha,
                    {"io/minray/api/X.class": os.urandom(24 << 20)})  # fmt: skip
-    p.store.put(keys.jar_key("main", p.sha, "linux", big.name), big)
+    big_key = keys.jar_key("main", p.sha, "linux", big.name)
+    p.store.put(big_key, big)
+    p.attest(big_key, big)  # its statement names these bytes (the provenance gate)
     p.pass_release_tests()
     log = tmp_path / "killed.log"
     proc = _spawn(p, log)
