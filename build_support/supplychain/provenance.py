@@ -10,12 +10,12 @@ artifact is a ``byproduct``, so a changed SBOM fails verification too.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from build_support import fsutil
 from build_support.supplychain import invocation
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -54,7 +54,7 @@ def file_inputs(root: Path, paths: Sequence[Path]) -> dict[str, str]:
                 rel = p.resolve().relative_to(root.resolve()).as_posix()
             except ValueError:
                 rel = str(p)
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[rel] = fsutil.sha256_file(p)
     return out
 
 
