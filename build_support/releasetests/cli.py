@@ -40,20 +40,28 @@ def settings(cfg: Config) -> ReleaseTestsSettings:
     return cfg.section("release_tests", ReleaseTestsSettings)
 
 
+def add_selection_arguments(p: argparse.ArgumentParser, *, recorded: bool = False) -> None:
+    """The arguments that select tests (:func:`chosen_tests`), the same for a run and for
+    ``collect`` (``recorded``: they name the selection a fleet run was made with)."""
+    was = "the run's selection: " if recorded else ""
+    p.add_argument("names", nargs="*", metavar="NAME|GLOB", help=f"{was}tests (default: all)")
+    p.add_argument("--smoke", action="store_true", help=f"{was}each test's smoke_test block")
+    p.add_argument("--frequency", choices=FREQUENCIES, help=f"{was}tests of this frequency")
+    p.add_argument(
+        "--run-unstable", action="store_true", help=f"{was}also tests marked 'stable: false'"
+    )
+    p.add_argument(
+        "--run-jailed", action="store_true", help=f"{was}also jailed tests (release_tests.jailed)"
+    )
+    p.add_argument("--file", type=Path, help="release_tests.yaml to use")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = StageParser(
         prog="nox -s release-tests --",
         description="Run release tests from release_tests.yaml against the stored wheel.",
     )
-    p.add_argument("names", nargs="*", metavar="NAME|GLOB", help="tests to run (default: all)")
-    p.add_argument("--smoke", action="store_true", help="apply each test's smoke_test block")
-    p.add_argument("--frequency", choices=FREQUENCIES, help="only tests with this frequency")
-    p.add_argument(
-        "--run-unstable", action="store_true", help="also run tests marked 'stable: false'"
-    )
-    p.add_argument(
-        "--run-jailed", action="store_true", help="also run jailed tests (release_tests.jailed)"
-    )
+    add_selection_arguments(p)
     p.add_argument(
         "--in-image",
         action="store_true",
@@ -63,7 +71,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--python", type=python_version, help="Python version for tests that do not set one"
     )
-    p.add_argument("--file", type=Path, help="release_tests.yaml to use")
     p.add_argument(
         "--wheel",
         type=Path,

@@ -21,12 +21,12 @@ from build_support.config import Config
 from build_support.releasetests import fleet, reports, runs
 from build_support.releasetests.cli import (
     _print_summary,
+    add_selection_arguments,
     new_run_dir,
     selected_tests,
     settings,
 )
 from build_support.releasetests.exitcodes import run_exit_code
-from build_support.releasetests.schema import FREQUENCIES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,14 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="nox -s release-tests -- collect",
         description="Gather a fleet run's results from the store into one report.",
     )
-    p.add_argument("names", nargs="*", metavar="NAME|GLOB", help="the run's selection")
-    p.add_argument("--smoke", action="store_true", help="the run's selection was --smoke")
-    p.add_argument("--frequency", choices=FREQUENCIES, help="the run's selection's frequency")
-    p.add_argument(
-        "--run-unstable", action="store_true", help="the run's selection had --run-unstable"
-    )
-    p.add_argument("--run-jailed", action="store_true", help="the run's selection had --run-jailed")
-    p.add_argument("--file", type=Path, help="release_tests.yaml to use")
+    add_selection_arguments(p, recorded=True)
     p.add_argument(
         "--fleet",
         nargs="?",
